@@ -1,0 +1,224 @@
+/**
+ * Reads the stack's `citadel:` config through the one schema. On bad input it reports every
+ * problem at once, each with its key path, what is wrong and a valid example, and throws before
+ * the program registers a single resource.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { LabConfigSchema, type LabConfig } from "./schema";
+import { SECRETS, setSecretCommand, type SecretSpec } from "./secrets";
+
+export const NAMESPACE = "citadel";
+
+/** Where config comes from: the Pulumi engine in a real run, a parsed stack file in `npm start`. */
+export interface ConfigSource {
+  /** Every key of the `citadel:` namespace that the stack sets, without the namespace. */
+  keys(): string[];
+  /** The value of a plain key, JSON-decoded when it is structured. */
+  value(key: string): unknown;
+  /** Whether the stack stores the key as a secret. */
+  isSecret(key: string): boolean;
+}
+
+export interface Problem {
+  /** Full config path, e.g. `citadel:hosts.citadel.address`. */
+  path: string;
+  message: string;
+  /** A valid value for that path, when the schema knows one. */
+  example?: unknown;
+}
+
+export class LabConfigError extends pulumi.RunError {
+  constructor(
+    readonly problems: Problem[],
+    source: string,
+  ) {
+    super(formatProblems(problems, source));
+    this.name = "LabConfigError";
+  }
+}
+
+export function formatProblems(problems: Problem[], source: string): string {
+  const lines = problems.map((p) => {
+    const ex = p.example === undefined ? "" : ` (example: ${JSON.stringify(p.example)})`;
+    return `  - ${p.path}: ${p.message}${ex}`;
+  });
+  const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
+  return `Invalid lab config in ${source} (${count}); nothing was applied:\n${lines.join("\n")}`;
+}
+
+export interface LoadedConfig {
+  lab: LabConfig;
+  /** The secrets this lab needs and the stack has, plus optional ones that are set. */
+  secretKeys: string[];
+}
+
+/** Validates the whole namespace. Pure: it never touches the engine, so tests call it directly. */
+export function parseLabConfig(source: ConfigSource, sourceName = "the stack config"): LoadedConfig {
+  const problems: Problem[] = [];
+  const raw: Record<string, unknown> = {};
+  const secretKeysSet: string[] = [];
+  for (const key of source.keys().sort()) {
+    const spec = SECRETS.find((s) => s.key === key);
+    if (spec) {
+      if (!source.isSecret(key)) {
+        problems.push({
+          path: `${NAMESPACE}:${key}`,
+          message: `is stored in plaintext; remove it with \`pulumi config rm ${NAMESPACE}:${key}\` and set it again with \`${setSecretCommand(spec)}\``,
+        });
+      } else secretKeysSet.push(key);
+      continue;
+    }
+    if (source.isSecret(key)) {
+      problems.push({
+        path: `${NAMESPACE}:${key}`,
+        message: `is stored as a secret but is not one; set it in plaintext with \`pulumi config set --path ${NAMESPACE}:${key} ...\``,
+      });
+      continue;
+    }
+    raw[key] = source.value(key);
+  }
+
+  const parsed = LabConfigSchema.safeParse(raw);
+  if (!parsed.success) problems.push(...parsed.error.issues.flatMap(issueToProblems));
+
+  if (parsed.success) {
+    for (const spec of SECRETS) {
+      if (spec.required(parsed.data) && !secretKeysSet.includes(spec.key)) {
+        problems.push(missingSecret(spec));
+      }
+    }
+  }
+  if (problems.length > 0 || !parsed.success) throw new LabConfigError(problems, sourceName);
+  return { lab: parsed.data, secretKeys: secretKeysSet };
+}
+
+export function missingSecret(spec: SecretSpec): Problem {
+  return {
+    path: `${NAMESPACE}:${spec.key}`,
+    message: `required secret is not set (${spec.description}); run \`${setSecretCommand(spec)}\``,
+  };
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = NAMESPACE + ":";
+  path.forEach((seg, i) => {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else out += (i === 0 ? "" : ".") + String(seg);
+  });
+  return out;
+}
+
+function issueToProblems(issue: z.core.$ZodIssue): Problem[] {
+  if (issue.code === "unrecognized_keys") {
+    const known = knownKeysAt(LabConfigSchema, issue.path);
+    return issue.keys.map((key) => ({
+      path: formatPath([...issue.path, key]),
+      message: `unknown key "${key}" (a typo?); known keys here: ${known.join(", ")}`,
+    }));
+  }
+  if (issue.code === "invalid_union" && issue.errors.length > 0) {
+    // Report the union once, with the schema's example, instead of one line per branch.
+    return [{ path: formatPath(issue.path), message: "is not one of the accepted forms", example: exampleAt(LabConfigSchema, issue.path) }];
+  }
+  return [{ path: formatPath(issue.path), message: issue.message, example: exampleAt(LabConfigSchema, issue.path) }];
+}
+
+type AnySchema = z.core.$ZodType;
+
+/** Peels optional/default/pipe wrappers, collecting each layer so meta can be found on any. */
+function layers(schema: AnySchema): AnySchema[] {
+  const out: AnySchema[] = [];
+  let current: AnySchema | undefined = schema;
+  while (current) {
+    out.push(current);
+    const def = current._zod.def as unknown as Record<string, unknown>;
+    current = (def.innerType ?? def.in ?? undefined) as AnySchema | undefined;
+  }
+  return out;
+}
+
+function childAt(schema: AnySchema, segment: PropertyKey): AnySchema | undefined {
+  for (const layer of layers(schema)) {
+    const def = layer._zod.def as unknown as Record<string, unknown>;
+    if (def.type === "object") return (def.shape as Record<string, AnySchema>)[String(segment)];
+    if (def.type === "record") return def.valueType as AnySchema;
+    if (def.type === "array") return def.element as AnySchema;
+  }
+  return undefined;
+}
+
+function schemaAt(schema: AnySchema, path: readonly PropertyKey[]): AnySchema | undefined {
+  let current: AnySchema | undefined = schema;
+  for (const seg of path) current = current && childAt(current, seg);
+  return current;
+}
+
+/** The `example` meta of the schema at `path`, if any. */
+export function exampleAt(schema: AnySchema, path: readonly PropertyKey[]): unknown {
+  const target = schemaAt(schema, path);
+  if (!target) return undefined;
+  for (const layer of layers(target)) {
+    const meta = z.globalRegistry.get(layer) as { example?: unknown } | undefined;
+    if (meta?.example !== undefined) return meta.example;
+  }
+  return undefined;
+}
+
+function knownKeysAt(schema: AnySchema, path: readonly PropertyKey[]): string[] {
+  const target = schemaAt(schema, path);
+  for (const layer of target ? layers(target) : []) {
+    const def = layer._zod.def as unknown as Record<string, unknown>;
+    if (def.type === "object") return Object.keys(def.shape as object).sort();
+  }
+  return [];
+}
+
+/** Adapts the engine's config to a `ConfigSource`. */
+export function pulumiConfigSource(): ConfigSource {
+  const prefix = `${NAMESPACE}:`;
+  const all = pulumi.runtime.allConfig();
+  const config = new pulumi.Config(NAMESPACE);
+  return {
+    keys: () =>
+      Object.keys(all)
+        .filter((k) => k.startsWith(prefix))
+        .map((k) => k.slice(prefix.length)),
+    value: (key) => {
+      const text = config.get(key);
+      if (text === undefined) return undefined;
+      try {
+        return JSON.parse(text);
+      } catch {
+        return text;
+      }
+    },
+    isSecret: (key) => engineSecretKeys().includes(`${prefix}${key}`),
+  };
+}
+
+/** The keys the engine marked secret. `isConfigSecret` is internal to @pulumi/pulumi, so read its store the same way. */
+function engineSecretKeys(): string[] {
+  const runtime = pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean };
+  const all = Object.keys(pulumi.runtime.allConfig());
+  if (typeof runtime.isConfigSecret === "function") return all.filter((k) => runtime.isConfigSecret?.(k));
+  const fromEnv = process.env.PULUMI_CONFIG_SECRET_KEYS;
+  return fromEnv ? (JSON.parse(fromEnv) as string[]) : [];
+}
+
+export interface LabSecrets {
+  /** Secret values by key; only secrets that are set are present. */
+  values: Record<string, pulumi.Output<string>>;
+}
+
+/**
+ * Loads the lab once: validates everything, then reads each set secret with `requireSecret`.
+ * Throws `LabConfigError` (no resource registered) when anything is wrong.
+ */
+export function loadLabConfig(source: ConfigSource = pulumiConfigSource()): { lab: LabConfig; secrets: LabSecrets } {
+  const { lab, secretKeys } = parseLabConfig(source);
+  const config = new pulumi.Config(NAMESPACE);
+  const values: Record<string, pulumi.Output<string>> = {};
+  for (const key of secretKeys) values[key] = config.requireSecret(key);
+  return { lab, secrets: { values } };
+}

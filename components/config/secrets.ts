@@ -1,0 +1,34 @@
+/**
+ * Every secret the lab reads. Secrets are top-level keys of the `citadel:` namespace, set with
+ * `pulumi config set --secret`, never committed in plaintext. `required` says when the lab needs one.
+ */
+import type { LabConfig } from "./schema";
+
+export interface SecretSpec {
+  /** Config key without the namespace, e.g. `sshPrivateKey`. */
+  key: string;
+  /** What it is for, shown in the README and in errors. */
+  description: string;
+  /** Whether this lab needs it. Optional secrets are used only when set. */
+  required: (lab: LabConfig) => boolean;
+  /** The value placeholder shown in the `pulumi config set --secret` hint. */
+  setHint: string;
+}
+
+export const SECRETS: readonly SecretSpec[] = [
+  {
+    key: "sshPrivateKey",
+    description: "SSH private key for hosts with ssh.auth: privateKey (hosts on the agent do not need it).",
+    required: (lab) => Object.values(lab.hosts).some((h) => h.ssh.auth === "privateKey"),
+    setHint: "< ~/.ssh/id_ed25519",
+  },
+];
+
+/** The exact command that sets a secret, as quoted in errors and the README. */
+export function setSecretCommand(spec: SecretSpec): string {
+  return `pulumi config set --secret citadel:${spec.key} ${spec.setHint}`;
+}
+
+export function secretSpec(key: string): SecretSpec | undefined {
+  return SECRETS.find((s) => s.key === key);
+}

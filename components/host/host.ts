@@ -1,0 +1,49 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { HostTarget } from "../remote";
+import { Docker } from "./docker";
+import { Nvidia } from "./nvidia";
+import { Storage } from "./storage";
+
+export interface HostArgs {
+  /** The host and how to reach it; its config says which layers it has. */
+  target: HostTarget;
+}
+
+/**
+ * One host's layer: storage, then (where configured) the NVIDIA stack and Docker. Independent
+ * steps run in parallel: formatting a disk never waits for the driver, and the reverse.
+ */
+export class Host extends pulumi.ComponentResource {
+  readonly storage: Storage;
+  readonly nvidia?: Nvidia;
+  readonly docker?: Docker;
+
+  constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("citadel:host:Host", name, {}, opts);
+    const { target } = args;
+    const config = target.config;
+
+    this.storage = new Storage(
+      `${name}-storage`,
+      { host: target, lvm: config.storage?.lvm, disks: config.storage?.disks },
+      { parent: this },
+    );
+    if (config.nvidia) {
+      this.nvidia = new Nvidia(`${name}-nvidia`, { host: target, nvidia: config.nvidia }, { parent: this });
+    }
+    if (config.docker) {
+      const dataRootMount = this.storage.mountFor(config.docker.dataRoot);
+      this.docker = new Docker(
+        `${name}-docker`,
+        {
+          host: target,
+          docker: config.docker,
+          gpu: config.nvidia !== undefined,
+          configureAfter: [...(dataRootMount ? [dataRootMount] : []), ...(this.nvidia ? [this.nvidia.toolkit] : [])],
+        },
+        { parent: this },
+      );
+    }
+    this.registerOutputs({ address: config.address });
+  }
+}

@@ -1,0 +1,4 @@
+export * from "./docker";
+export * from "./host";
+export * from "./nvidia";
+export * from "./storage";

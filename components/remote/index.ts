@@ -1,0 +1,4 @@
+export * from "./artifacts";
+export * from "./command";
+export * from "./host";
+export * from "./shell";

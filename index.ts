@@ -1,0 +1,13 @@
+/**
+ * Citadel: the composition root. It loads the lab config once through the one schema (every
+ * problem is reported before any resource is registered), builds the components, and exports
+ * the stack outputs.
+ */
+import { loadLabConfig } from "./components/config";
+import { buildLab } from "./components/lab";
+
+const { lab, secrets } = loadLabConfig();
+const built = buildLab(lab, secrets);
+
+/** Per host: address, mounts, NVIDIA driver branch, GPU count and Docker version. */
+export const hosts = built.outputs.hosts;

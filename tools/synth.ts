@@ -1,0 +1,61 @@
+/**
+ * `npm start`: the lab's plan, offline. Runs the program under Pulumi's mocks for a stack file,
+ * writes out/resources.json and out/files/, and prints the component tree. No Pulumi CLI,
+ * account, network or lab is needed.
+ *
+ *   npm start -- [--config Pulumi.citadel.yaml] [--out out]
+ */
+import * as path from "node:path";
+import { LabConfigError } from "../components/config";
+import { synthesize } from "./synth/harness";
+import { runLab } from "./synth/program";
+import { renderTree, writeOut } from "./synth/report";
+import { readStackFile, StackFileError } from "./synth/stackfile";
+
+export interface CliArgs {
+  config: string;
+  out: string;
+}
+
+export function parseArgs(argv: string[]): CliArgs {
+  const args: CliArgs = { config: "Pulumi.citadel.yaml", out: "out" };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    if ((flag === "--config" || flag === "--out") && value !== undefined && !value.startsWith("--")) {
+      args[flag.slice(2) as keyof CliArgs] = value;
+      i++;
+    } else {
+      throw new StackFileError(`unknown or incomplete argument ${flag}; usage: npm start -- [--config <stack yaml>] [--out <dir>]`);
+    }
+  }
+  return args;
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const stack = readStackFile(args.config);
+  const result = await synthesize({ stack, program: runLab });
+  writeOut(args.out, result);
+  console.log(`citadel: plan for stack "${stack.stack}" from ${args.config}\n`);
+  console.log(renderTree(result));
+  if (result.placeholders.length > 0) {
+    console.log(
+      `\nsecrets replaced by placeholders (the stack file holds no secret values): ${result.placeholders.map((k) => `citadel:${k}`).join(", ")}`,
+    );
+  }
+  console.log(`\nwrote ${path.join(args.out, "resources.json")} and ${result.files.size} files under ${path.join(args.out, "files")}`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof LabConfigError || err instanceof StackFileError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    console.error(err);
+    process.exit(1);
+  },
+);

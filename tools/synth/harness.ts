@@ -1,0 +1,197 @@
+/**
+ * Runs the citadel program under Pulumi's mocks runtime and records every registration exactly as
+ * the engine would receive it: inputs (secrets masked), parent, dependencies, provider and options
+ * such as protect and retainOnDelete. Used by `npm start` and by the tests.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { NAMESPACE } from "../../components/config";
+import { publishedFiles, resetPublishedFiles } from "../../components/remote";
+import { fromConfigMap, placeholderSecrets, type StackFile } from "./stackfile";
+
+export const SECRET_MASK = "[secret]";
+const SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17";
+const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+export interface ResourceRecord {
+  urn: string;
+  type: string;
+  name: string;
+  custom: boolean;
+  parent: string | null;
+  inputs: Record<string, unknown>;
+  protect: boolean;
+  retainOnDelete: boolean;
+  dependsOn: string[];
+  provider: string | null;
+  deleteBeforeReplace: boolean;
+  ignoreChanges: string[];
+  replaceOnChanges: string[];
+  additionalSecretOutputs: string[];
+  /** Input names whose values were secret (masked in `inputs`). */
+  secretInputs: string[];
+}
+
+export interface SynthResult {
+  resources: ResourceRecord[];
+  /** Stack outputs, secrets masked. */
+  outputs: Record<string, unknown>;
+  /** Rendered files by host path, as they would reach the host. */
+  files: Map<string, string>;
+  /** Secrets replaced by placeholders because the stack file cannot provide them. */
+  placeholders: string[];
+}
+
+/** Masks secrets, unwraps assets to their text and resource references to URNs. */
+export function sanitize(value: unknown, secretPaths?: Set<string>, at = ""): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => sanitize(v, secretPaths, `${at}[${i}]`));
+  if (value === UNKNOWN) return "[unknown]";
+  if (value !== null && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    const sig = obj[SIG];
+    if (sig === SECRET_SIG) {
+      secretPaths?.add(at);
+      return SECRET_MASK;
+    }
+    if (sig === ASSET_SIG) return { asset: obj.text ?? obj.path ?? obj.uri };
+    if (sig === RESOURCE_SIG) return obj.urn;
+    return Object.fromEntries(
+      Object.keys(obj)
+        .sort()
+        .map((k) => [k, sanitize(obj[k], secretPaths, at ? `${at}.${k}` : k)]),
+    );
+  }
+  return value;
+}
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getCustom(): boolean;
+  getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+  getProtect(): boolean;
+  getRetainondelete(): boolean;
+  getDependenciesList(): string[];
+  getProvider(): string;
+  getDeletebeforereplace(): boolean;
+  getIgnorechangesList(): string[];
+  getReplaceonchangesList(): string[];
+  getAdditionalsecretoutputsList(): string[];
+}
+type Callback = (err: unknown, resp: { getUrn(): string } | undefined) => void;
+interface PatchableMonitor {
+  registerResource(req: RegisterRequest, cb: Callback): Promise<void>;
+}
+
+const mocks: pulumi.runtime.Mocks = {
+  newResource: (args) => ({ id: args.custom === false ? undefined : `${args.name}-id`, state: args.inputs }),
+  call: (args) => args.inputs,
+};
+
+/** Provider references arrive as `urn::id`; keep the URN. */
+function providerUrn(ref: string): string | null {
+  if (!ref) return null;
+  const cut = ref.lastIndexOf("::");
+  return cut > 0 ? ref.slice(0, cut) : ref;
+}
+
+async function resolveOutputs(value: unknown): Promise<unknown> {
+  if (pulumi.Output.isInstance(value)) {
+    const out = value as unknown as { promise(withUnknowns?: boolean): Promise<unknown>; isSecret: Promise<boolean> };
+    if (await out.isSecret) return SECRET_MASK;
+    return resolveOutputs(await out.promise(true));
+  }
+  if (Array.isArray(value)) return Promise.all(value.map(resolveOutputs));
+  if (value !== null && typeof value === "object" && !(value instanceof pulumi.Resource)) {
+    const entries = await Promise.all(
+      Object.keys(value as object)
+        .sort()
+        .map(async (k) => [k, await resolveOutputs((value as Record<string, unknown>)[k])] as const),
+    );
+    return Object.fromEntries(entries);
+  }
+  if (value === undefined) return null;
+  return value;
+}
+
+export interface SynthOptions {
+  /** The stack file's contents. */
+  stack: StackFile;
+  /** The program to run; it reads config through the engine like `index.ts`. */
+  program: () => Record<string, unknown>;
+  /** Run as a preview (outputs unknown). @default false */
+  preview?: boolean;
+}
+
+/** Runs `program` once under mocks against `stack`. Throws what the program throws. */
+export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
+  const { stack } = opts;
+  const placeholders = placeholderSecrets(stack);
+  const config: Record<string, string> = {};
+  const secretKeys: string[] = [];
+  for (const [key, value] of Object.entries(stack.values)) {
+    config[`${NAMESPACE}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  for (const [key, value] of Object.entries(placeholders)) {
+    config[`${NAMESPACE}:${key}`] = value;
+    secretKeys.push(`${NAMESPACE}:${key}`);
+  }
+  for (const [key, value] of Object.entries(stack.foreign)) {
+    config[key] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+
+  resetPublishedFiles();
+  await pulumi.runtime.setMocks(mocks, "citadel", stack.stack, opts.preview ?? false);
+  pulumi.runtime.setAllConfig(config, secretKeys);
+
+  const records: ResourceRecord[] = [];
+  const monitor = pulumi.runtime.getMonitor() as unknown as PatchableMonitor;
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) =>
+    original(req, (err, resp) => {
+      if (!err && resp) {
+        const secretPaths = new Set<string>();
+        const inputs = sanitize(req.getObject()?.toJavaScript() ?? {}, secretPaths) as Record<string, unknown>;
+        records.push({
+          urn: resp.getUrn(),
+          type: req.getType(),
+          name: req.getName(),
+          custom: req.getCustom(),
+          parent: req.getParent() || null,
+          inputs,
+          protect: req.getProtect(),
+          retainOnDelete: req.getRetainondelete(),
+          dependsOn: [...new Set(req.getDependenciesList())].sort(),
+          provider: providerUrn(req.getProvider()),
+          deleteBeforeReplace: req.getDeletebeforereplace(),
+          ignoreChanges: req.getIgnorechangesList(),
+          replaceOnChanges: req.getReplaceonchangesList(),
+          additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+          secretInputs: [...secretPaths].sort(),
+        });
+      }
+      cb(err, resp);
+    });
+
+  const outputs = opts.program();
+  const resolved = (await resolveOutputs(outputs)) as Record<string, unknown>;
+  await waitForRegistrations();
+  records.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
+  const files = new Map([...publishedFiles().entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
+  return { resources: records, outputs: resolved, files, placeholders: Object.keys(placeholders) };
+}
+
+/** Waits until every registration and output RPC the program started has finished. */
+async function waitForRegistrations(): Promise<void> {
+  const runtime = pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> };
+  if (typeof runtime.waitForRPCs !== "function") throw new Error("@pulumi/pulumi no longer exposes waitForRPCs");
+  await runtime.waitForRPCs();
+}
+
+/** Convenience for tests: a stack from a `config:` map as it appears in a stack file. */
+export function stackFrom(config: Record<string, unknown>, stack = "citadel"): StackFile {
+  return fromConfigMap(config, stack);
+}

@@ -1,0 +1,72 @@
+/** Turns a synth result into `out/` and the terminal tree. Pure except for `writeOut`. */
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import type { ResourceRecord, SynthResult } from "./harness";
+
+/** `out/resources.json`: every resource sorted by URN, with the fields reviewers and policies need. */
+export function resourcesJson(result: SynthResult): string {
+  const rows = result.resources.map((r) => ({
+    urn: r.urn,
+    type: r.type,
+    name: r.name,
+    parent: r.parent,
+    inputs: r.inputs,
+    protect: r.protect,
+    retainOnDelete: r.retainOnDelete,
+    dependsOn: r.dependsOn,
+    provider: r.provider,
+  }));
+  return `${JSON.stringify(rows, null, 2)}\n`;
+}
+
+/** Writes resources.json, outputs.json and every rendered file; clears stale output first. */
+export function writeOut(dir: string, result: SynthResult): void {
+  rmSync(path.join(dir, "files"), { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, "resources.json"), resourcesJson(result));
+  writeFileSync(path.join(dir, "outputs.json"), `${JSON.stringify(result.outputs, null, 2)}\n`);
+  for (const [file, content] of result.files) {
+    const target = path.join(dir, "files", file);
+    if (!target.startsWith(path.join(dir, "files") + path.sep)) throw new Error(`refusing to write outside out/: ${file}`);
+    mkdirSync(path.dirname(target), { recursive: true });
+    writeFileSync(target, content, { mode: file.endsWith(".sh") ? 0o755 : 0o644 });
+  }
+}
+
+const label = (r: ResourceRecord) => {
+  const flags = [r.protect ? "protected" : "", r.retainOnDelete ? "retained" : ""].filter(Boolean);
+  return `${r.name} (${r.type})${flags.length ? ` [${flags.join(", ")}]` : ""}`;
+};
+
+/** The component tree with counts, for the terminal. */
+export function renderTree(result: SynthResult): string {
+  const children = new Map<string | null, ResourceRecord[]>();
+  const urns = new Set(result.resources.map((r) => r.urn));
+  for (const r of result.resources) {
+    const parent = r.parent && urns.has(r.parent) ? r.parent : null;
+    children.set(parent, [...(children.get(parent) ?? []), r]);
+  }
+  const lines: string[] = [];
+  const walk = (parent: string | null, prefix: string) => {
+    const kids = children.get(parent) ?? [];
+    kids.forEach((r, i) => {
+      const last = i === kids.length - 1;
+      lines.push(`${prefix}${last ? "└─ " : "├─ "}${label(r)}`);
+      walk(r.urn, prefix + (last ? "   " : "│  "));
+    });
+  };
+  walk(null, "");
+  const custom = result.resources.filter((r) => r.custom);
+  const byType = new Map<string, number>();
+  for (const r of custom) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
+  const counts = [...byType.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([t, n]) => `  ${String(n).padStart(3)}  ${t}`);
+  return [
+    ...lines,
+    "",
+    `${result.resources.length} resources: ${result.resources.length - custom.length} components, ${custom.length} provider resources`,
+    ...counts,
+    `${custom.filter((r) => r.protect).length} protected, ${result.files.size} rendered files`,
+  ].join("\n");
+}

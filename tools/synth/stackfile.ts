@@ -1,0 +1,72 @@
+/** Reads a Pulumi stack file (`Pulumi.<stack>.yaml`) the way the CLI would hand it to the program. */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { parseDocument } from "yaml";
+import { LabConfigSchema, NAMESPACE, SECRETS } from "../../components/config";
+
+export interface StackFile {
+  /** Stack name from the file name: `Pulumi.citadel.yaml` is stack `citadel`. */
+  stack: string;
+  /** Plain values under `citadel:`, without the namespace. */
+  values: Record<string, unknown>;
+  /** Keys stored as `secure:` (encrypted); `npm start` cannot read them. */
+  secure: string[];
+  /** Keys of other namespaces (e.g. `pulumi:tags`), passed through untouched. */
+  foreign: Record<string, unknown>;
+}
+
+export class StackFileError extends Error {}
+
+export function readStackFile(file: string): StackFile {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new StackFileError(`cannot read ${file}; pass --config <stack yaml> (default Pulumi.citadel.yaml)`);
+  }
+  const match = /^Pulumi\.([^.]+)\.ya?ml$/.exec(path.basename(file));
+  return parseStackText(text, match?.[1] ?? "citadel", file);
+}
+
+export function parseStackText(text: string, stack: string, source = "the stack file"): StackFile {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new StackFileError(`${source} is not valid YAML:\n${doc.errors.map((e) => `  - ${e.message}`).join("\n")}`);
+  }
+  const root = (doc.toJS() ?? {}) as { config?: Record<string, unknown> };
+  return fromConfigMap(root.config ?? {}, stack);
+}
+
+/** Splits a stack's `config:` map into plain values, secure keys and other namespaces. */
+export function fromConfigMap(config: Record<string, unknown>, stack = "citadel"): StackFile {
+  const values: Record<string, unknown> = {};
+  const secure: string[] = [];
+  const foreign: Record<string, unknown> = {};
+  for (const [fullKey, value] of Object.entries(config)) {
+    const [ns, key] = fullKey.includes(":") ? fullKey.split(/:(.*)/s) : [NAMESPACE, fullKey];
+    if (ns !== NAMESPACE || key === undefined) {
+      foreign[fullKey] = value;
+      continue;
+    }
+    if (value !== null && typeof value === "object" && "secure" in value && Object.keys(value).length === 1) {
+      secure.push(key);
+    } else values[key] = value;
+  }
+  return { stack, values, secure, foreign };
+}
+
+/**
+ * Placeholders for the secrets `npm start` cannot have: those stored `secure:` and the required
+ * ones that are absent. Optional secrets that are absent stay absent, so the plan is the one a
+ * real run would make. Values are clearly marked and never real.
+ */
+export function placeholderSecrets(file: StackFile): Record<string, string> {
+  const parsed = LabConfigSchema.safeParse(file.values);
+  const required = parsed.success ? SECRETS.filter((s) => s.required(parsed.data)).map((s) => s.key) : [];
+  const keys = [...new Set([...file.secure, ...required])].sort();
+  return Object.fromEntries(keys.map((k) => [k, placeholderValue(k)]));
+}
+
+export function placeholderValue(key: string): string {
+  return `PLACEHOLDER-${NAMESPACE}-${key}-set-by-npm-start`;
+}
