@@ -26,8 +26,10 @@ apt_get() {
   apt_lock
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -y -q "$@" </dev/null
 }
-# Installed version of a package, or nothing.
-pkg_version() { dpkg-query -W -f='${db:Status-Status} ${Version}\n' "$1" 2>/dev/null | awk '$1 == "installed" { print $2 }'; }
+# Installed version of a package, or nothing (never fails, so `v=$(pkg_version p)` is safe).
+pkg_version() {
+  { dpkg-query -W -f='${db:Status-Status} ${Version}\n' "$1" 2>/dev/null || true; } | awk '$1 == "installed" { print $2 }'
+}
 # Installs whichever of the named packages are missing (unpinned helpers such as jq and curl).
 ensure_packages() {
   local missing=() p

@@ -40,13 +40,13 @@ export function renderScript(
   }
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
   if (duplicate) throw new Error(`parameter ${duplicate} of ${relativePath} is given twice`);
-  const exports = Object.keys(params)
+  const exportLines = Object.keys(params)
     .sort()
     .map((name) => `export ${name}=${shellQuote(String(params[name]))}`);
   const reads = [...secretNames].sort().map((name) => `IFS= read -r ${name} || true; export ${name}`);
   const [shebang, ...rest] = body.split("\n");
   const prelude = readScript(PRELUDE).split("\n").slice(1);
-  return [shebang, `# citadel script: ${relativePath}`, UNUSED_HELPERS, ...exports, ...reads, ...prelude, ...rest].join("\n");
+  return [shebang, `# citadel script: ${relativePath}`, UNUSED_HELPERS, ...exportLines, ...reads, ...prelude, ...rest].join("\n");
 }
 
 /** File-wide: the prelude is a library, and no script calls every helper in it. */

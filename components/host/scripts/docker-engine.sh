@@ -25,7 +25,7 @@ case "$installed" in
   "5:${DOCKER_VERSION}-"*) ;;
   *)
     apt_get update
-    version=$(apt-cache madison docker-ce | awk -v v="5:${DOCKER_VERSION}-" 'index($3, v) == 1 { print $3; exit }')
+    version=$(apt-cache madison docker-ce | awk -v v="5:${DOCKER_VERSION}-" 'index($3, v) == 1 && !found++ { print $3 }')
     [ -n "$version" ] ||
       die "Docker $DOCKER_VERSION is not in Docker's repository for $codename; list versions with 'apt-cache madison docker-ce' and set hosts.${HOST_NAME}.docker.version"
     apt_get install --no-install-recommends --allow-downgrades --allow-change-held-packages \

@@ -41,7 +41,7 @@ if [ -z "$fs_bytes" ] || [ "$fs_bytes" -le 0 ]; then die "could not read the $FI
 if [ $((size - fs_bytes)) -gt $((64 * 1024 * 1024)) ]; then
   case "$FILESYSTEM" in
     ext4) resize2fs "$lv_path" ;;
-    xfs) xfs_growfs "$(findmnt -rno TARGET --source "$lv_path" | head -n 1)" ;;
+    xfs) xfs_growfs "$(findmnt -rno TARGET --source "$lv_path" | awk 'NR == 1')" ;;
   esac
   changed "grew the $FILESYSTEM filesystem on $lv_path from $fs_bytes to fill $size bytes"
 fi

@@ -9,7 +9,7 @@ say "$gpus"
 count=$(printf '%s\n' "$gpus" | grep -c .)
 [ "$count" -eq "$GPU_COUNT" ] ||
   die "nvidia-smi sees $count GPUs but hosts.${HOST_NAME}.nvidia.gpus.count is $GPU_COUNT; check the cards and risers, or fix the count"
-driver=$(printf '%s\n' "$gpus" | head -n 1 | awk -F', ' '{ print $3 }')
+driver=$(printf '%s\n' "$gpus" | awk -F', ' 'NR == 1 { print $3 }')
 [ "${driver%%.*}" = "$DRIVER_BRANCH" ] ||
   die "the loaded driver is $driver but hosts.${HOST_NAME}.nvidia.driver.branch is $DRIVER_BRANCH; a reboot may be pending"
 say "verified $count GPUs on driver $driver"

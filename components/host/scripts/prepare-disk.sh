@@ -13,13 +13,13 @@ dev=$(readlink -f "$DEVICE")
 for p in $PROTECTED_DEVICES; do
   [ -e "$p" ] || continue
   pdev=$(readlink -f "$p")
-  parent=$(lsblk -nrpo PKNAME "$pdev" 2>/dev/null | head -n 1)
+  parent=$(lsblk -nrpo PKNAME "$pdev" 2>/dev/null | awk 'NR == 1' || true)
   if [ "$pdev" = "$dev" ] || [ "$parent" = "$dev" ]; then
     die "$DEVICE holds $p (the LVM physical volume); refusing to touch it"
   fi
 done
 
-field() { printf '%s\n' "$probe" | sed -n "s/^$1=//p" | head -n 1; }
+field() { printf '%s\n' "$probe" | sed -n "s/^$1=//p" | awk 'NR == 1'; }
 probe=$(blkid -p -o export "$dev" 2>/dev/null || true)
 fstype=$(field TYPE)
 label=$(field LABEL)

@@ -13,7 +13,7 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
   current=$(ssh -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$known_hosts" \
     -p "$PORT" "$SSH_USER@$ADDRESS" cat /proc/sys/kernel/random/boot_id 2>/dev/null || true)
   if [ -n "$current" ] && [ "$current" != "$previous" ]; then
-    changed "$ADDRESS is back with boot id $current"
+    say "$ADDRESS is back with boot id $current"
     report "wait for reboot"
     exit 0
   fi

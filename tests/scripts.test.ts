@@ -1,0 +1,344 @@
+/**
+ * Every host script, run twice against stubbed system commands: the first run makes the change,
+ * the second makes none and says so. Failures stop with a message that names the fix.
+ */
+import { mutations, SimHost, type RunResult } from "./support/hostsim";
+
+const GiB = 1024 ** 3;
+const TiB = 1024 ** 4;
+
+function expectConverged(run: RunResult): void {
+  expect(run.stderr).toBe("");
+  expect(run.status).toBe(0);
+  expect(mutations(run)).toEqual([]);
+  expect(run.stdout.trim().split("\n").pop()).toMatch(/^no changes: /);
+}
+
+function expectChanged(run: RunResult): void {
+  expect(run.status).toBe(0);
+  expect(run.stdout).toMatch(/^changed: /m);
+  expect(run.stdout.trim().split("\n").pop()).toMatch(/^done: .*\(\d+ changes\)$/);
+}
+
+describe("grow-lvm.sh", () => {
+  const script = "host/scripts/grow-lvm.sh";
+  const params = { VG: "ubuntu-vg", LV: "ubuntu-lv", TARGET: String(3 * TiB), FILESYSTEM: "ext4" };
+  const host = () => {
+    const h = new SimHost();
+    h.set("lvm-vg", "ubuntu-vg");
+    h.set("lvm-size", 100 * GiB);
+    h.set("fs-size", 100 * GiB);
+    h.set("lvm-free", Math.round(3.2 * TiB));
+    return h;
+  };
+
+  it("grows the LV to the target and then the filesystem, and a second run changes nothing", () => {
+    const h = host();
+    const first = h.run(script, params);
+    expectChanged(first);
+    expect(mutations(first)).toEqual([`lvextend -L ${3 * TiB}b /dev/ubuntu-vg/ubuntu-lv`, "resize2fs /dev/ubuntu-vg/ubuntu-lv"]);
+    expect(h.get("lvm-size")).toBe(String(3 * TiB));
+    expectConverged(h.run(script, params));
+  });
+
+  it("takes every free extent with all-free", () => {
+    const h = host();
+    expectChanged(h.run(script, { ...params, TARGET: "all-free" }));
+    expect(h.get("lvm-free")).toBe("0");
+    expectConverged(h.run(script, { ...params, TARGET: "all-free" }));
+  });
+
+  it("never shrinks a volume that is already larger than the target", () => {
+    const h = host();
+    h.set("lvm-size", 4 * TiB);
+    h.set("fs-size", 4 * TiB);
+    const run = h.run(script, params);
+    expectConverged(run);
+    expect(run.stdout).toContain("it is never shrunk");
+  });
+
+  it("finishes the filesystem when a previous run stopped after growing the LV", () => {
+    const h = host();
+    h.set("lvm-size", 3 * TiB);
+    const run = h.run(script, params);
+    expect(mutations(run)).toEqual(["resize2fs /dev/ubuntu-vg/ubuntu-lv"]);
+    expectConverged(h.run(script, params));
+  });
+
+  it("stops without touching the LV when the VG lacks the free space", () => {
+    const h = host();
+    h.set("lvm-free", 10 * GiB);
+    const run = h.run(script, params);
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(/needs \d+ free bytes but ubuntu-vg has \d+; lower storage.lvm.size or add a PV/);
+    expect(mutations(run)).toEqual([]);
+  });
+
+  it("names the config key when the VG does not exist", () => {
+    const run = new SimHost().run(script, params);
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain("volume group ubuntu-vg does not exist on this host; check storage.lvm.vg");
+  });
+});
+
+describe("nvidia-driver.sh", () => {
+  const script = "host/scripts/nvidia-driver.sh";
+  const params = { DRIVER_BRANCH: "580", DRIVER_FLAVOR: "server", HEADLESS: true, PERSISTENCE: true };
+
+  it("installs and holds the headless server packages, enables persistence, then converges", () => {
+    const h = new SimHost();
+    const first = h.run(script, params);
+    expectChanged(first);
+    expect(first.calls).toContainEqual(expect.stringMatching(/^apt-get .* install --no-install-recommends nvidia-headless-580-server nvidia-utils-580-server$/));
+    expect(first.calls).toContain("apt-mark hold nvidia-headless-580-server");
+    expect(first.calls).toContain("systemctl enable nvidia-persistenced");
+    // The module is not loaded before the first reboot, so the daemon is only enabled.
+    expect(first.calls).not.toContain("systemctl start nvidia-persistenced");
+    expectConverged(h.run(script, params));
+  });
+
+  it("installs the full driver package when not headless", () => {
+    const h = new SimHost();
+    const run = h.run(script, { ...params, HEADLESS: false, DRIVER_FLAVOR: "desktop" });
+    expect(run.calls).toContainEqual(expect.stringMatching(/install --no-install-recommends nvidia-driver-580$/));
+  });
+
+  it("refuses a branch the archive does not have, naming the key", () => {
+    const h = new SimHost();
+    h.set("unavailable-nvidia-headless-999-server", "");
+    const run = h.run(script, { ...params, DRIVER_BRANCH: "999" });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain("check nvidia.driver.branch (999)");
+    expect(run.calls.filter((c) => / install /.test(c))).toEqual([]);
+  });
+});
+
+describe("nvidia-iommu.sh", () => {
+  const script = "host/scripts/nvidia-iommu.sh";
+  it("writes the grub drop-in once and regenerates grub only then", () => {
+    const h = new SimHost();
+    const first = h.run(script, { KERNEL_ARGS: "intel_iommu=on iommu=pt" });
+    expectChanged(first);
+    expect(first.calls).toContain("update-grub ");
+    expect(h.read("/etc/default/grub.d/60-citadel-iommu.cfg")).toContain(
+      'GRUB_CMDLINE_LINUX_DEFAULT="${GRUB_CMDLINE_LINUX_DEFAULT} intel_iommu=on iommu=pt"',
+    );
+    expectConverged(h.run(script, { KERNEL_ARGS: "intel_iommu=on iommu=pt" }));
+  });
+
+  it("removes the drop-in when no arguments are configured", () => {
+    const h = new SimHost();
+    h.run(script, { KERNEL_ARGS: "iommu=pt" });
+    expectChanged(h.run(script, { KERNEL_ARGS: "" }));
+    expect(h.exists("/etc/default/grub.d/60-citadel-iommu.cfg")).toBe(false);
+    expectConverged(h.run(script, { KERNEL_ARGS: "" }));
+  });
+});
+
+describe("nvidia-toolkit.sh", () => {
+  const script = "host/scripts/nvidia-toolkit.sh";
+  it("pins every toolkit package, lets nvidia-ctk add the runtime, then converges", () => {
+    const h = new SimHost();
+    const first = h.run(script, { TOOLKIT_VERSION: "1.18.0-1" });
+    expectChanged(first);
+    expect(first.calls).toContainEqual(
+      expect.stringMatching(
+        /install .*nvidia-container-toolkit=1.18.0-1 nvidia-container-toolkit-base=1.18.0-1 libnvidia-container-tools=1.18.0-1 libnvidia-container1=1.18.0-1$/,
+      ),
+    );
+    expect(h.read("/etc/apt/sources.list.d/nvidia-container-toolkit.list")).toContain(
+      "https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /",
+    );
+    expect(JSON.parse(h.read("/etc/docker/daemon.json")).runtimes.nvidia.path).toBe("nvidia-container-runtime");
+    expectConverged(h.run(script, { TOOLKIT_VERSION: "1.18.0-1" }));
+  });
+
+  it("moves every package to a new pinned version", () => {
+    const h = new SimHost();
+    h.run(script, { TOOLKIT_VERSION: "1.18.0-1" });
+    const run = h.run(script, { TOOLKIT_VERSION: "1.18.1-1" });
+    expect(run.calls).toContainEqual(expect.stringMatching(/--allow-downgrades .*nvidia-container-toolkit=1.18.1-1/));
+    expect(h.get("dpkg/libnvidia-container1")).toBe("1.18.1-1");
+  });
+});
+
+describe("nvidia-reboot.sh", () => {
+  const script = "host/scripts/nvidia-reboot.sh";
+  const params = { ALLOW_REBOOT: true, KERNEL_ARGS: "intel_iommu=on iommu=pt", HOST_NAME: "citadel", DRIVER_BRANCH: "580" };
+
+  it("schedules a reboot when the module is not loaded, and none after the host came back", () => {
+    const h = new SimHost();
+    const first = h.run(script, params);
+    expectChanged(first);
+    expect(first.stdout).toContain("boot-id=boot-1");
+    expect(first.stdout).toContain("reboot=scheduled");
+    expect(first.calls).toContainEqual(expect.stringMatching(/^systemd-run --on-active=5 .* systemctl reboot$/));
+    // The reboot: module loaded, new kernel arguments active, new boot id.
+    h.set("nvidia-loaded", "");
+    h.file("/proc/cmdline", "BOOT_IMAGE=/vmlinuz ro quiet intel_iommu=on iommu=pt\n");
+    h.file("/proc/sys/kernel/random/boot_id", "boot-2\n");
+    const second = h.run(script, params);
+    expectConverged(second);
+    expect(second.stdout).toContain("reboot=none");
+  });
+
+  it("refuses to reboot when config does not allow it, and says how to fix it", () => {
+    const run = new SimHost().run(script, { ...params, ALLOW_REBOOT: false });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain("hosts.citadel.nvidia.allowReboot is false");
+    expect(run.stderr).toContain("the NVIDIA kernel module is not loaded");
+    expect(mutations(run)).toEqual([]);
+  });
+});
+
+describe("wait-for-reboot.sh (runs where pulumi runs)", () => {
+  const script = "host/scripts/wait-for-reboot.sh";
+  const base = { ADDRESS: "192.168.10.29", PORT: 22, SSH_USER: "hxadmin", HOST_KEY: "ssh-ed25519 AAAA", TIMEOUT_SECONDS: 2 };
+
+  it("returns at once when no reboot was scheduled", () => {
+    const run = new SimHost().run(script, { ...base, REBOOT_OUTPUT: "boot-id=boot-1\nreboot=none" });
+    expectConverged(run);
+    expect(run.calls).toEqual([]);
+  });
+
+  it("waits for a new boot id over SSH with the pinned key", () => {
+    const h = new SimHost();
+    h.set("boot-id", "boot-2");
+    const run = h.run(script, { ...base, REBOOT_OUTPUT: "boot-id=boot-1\nreboot=scheduled" });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("192.168.10.29 is back with boot id boot-2");
+    expect(run.calls[0]).toMatch(/^ssh .*-o StrictHostKeyChecking=yes -o UserKnownHostsFile=\S+ -p 22 hxadmin@192.168.10.29 /);
+  });
+
+  it("gives up after the timeout when the host does not come back", () => {
+    const h = new SimHost();
+    h.set("boot-id", "boot-1");
+    const run = h.run(script, { ...base, TIMEOUT_SECONDS: 1, REBOOT_OUTPUT: "boot-id=boot-1\nreboot=scheduled" });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain("did not come back within 1 s");
+  });
+});
+
+describe("nvidia-verify.sh", () => {
+  const script = "host/scripts/nvidia-verify.sh";
+  const params = { GPU_COUNT: 2, DRIVER_BRANCH: "580", HOST_NAME: "citadel" };
+  const host = (count: number, version: string) => {
+    const h = new SimHost();
+    h.set("nvidia-loaded", "");
+    h.set("gpu-count", count);
+    h.set("driver-version", version);
+    return h;
+  };
+
+  it("passes, read-only, when both GPUs are on the pinned branch", () => {
+    const run = host(2, "580.95.05").run(script, params);
+    expectConverged(run);
+    expect(run.stdout).toContain("verified 2 GPUs on driver 580.95.05");
+  });
+
+  it("fails with the config key when a GPU is missing", () => {
+    const run = host(1, "580.95.05").run(script, params);
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain("nvidia-smi sees 1 GPUs but hosts.citadel.nvidia.gpus.count is 2");
+  });
+
+  it("fails when another driver branch is loaded", () => {
+    const run = host(2, "570.172.08").run(script, params);
+    expect(run.stderr).toContain("the loaded driver is 570.172.08 but hosts.citadel.nvidia.driver.branch is 580");
+  });
+});
+
+describe("docker-engine.sh", () => {
+  const script = "host/scripts/docker-engine.sh";
+  const params = { DOCKER_VERSION: "28.5.1", ADMIN_USER: "hxadmin", HOST_NAME: "citadel" };
+  const host = () => {
+    const h = new SimHost();
+    h.set(
+      "madison-docker-ce",
+      [
+        " docker-ce | 5:28.5.2-1~ubuntu.24.04~noble | https://download.docker.com/linux/ubuntu noble/stable amd64 Packages",
+        " docker-ce | 5:28.5.1-1~ubuntu.24.04~noble | https://download.docker.com/linux/ubuntu noble/stable amd64 Packages",
+      ].join("\n"),
+    );
+    return h;
+  };
+
+  it("installs the pinned engine, holds it, adds the admin to docker, then converges", () => {
+    const h = host();
+    const first = h.run(script, params);
+    expectChanged(first);
+    expect(first.calls).toContainEqual(
+      expect.stringMatching(/install .*docker-ce=5:28.5.1-1~ubuntu.24.04~noble docker-ce-cli=5:28.5.1-1~ubuntu.24.04~noble/),
+    );
+    expect(h.read("/etc/apt/sources.list.d/docker.list")).toBe(
+      "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/ubuntu noble stable\n",
+    );
+    expect(first.calls).toContain("usermod -aG docker hxadmin");
+    expect(first.calls).toContain("apt-mark hold docker-ce");
+    expectConverged(h.run(script, params));
+  });
+
+  it("stops with the config key when the version is not in the repository", () => {
+    const run = host().run(script, { ...params, DOCKER_VERSION: "19.3.0" });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain("Docker 19.3.0 is not in Docker's repository for noble");
+    expect(run.stderr).toContain("set hosts.citadel.docker.version");
+  });
+});
+
+describe("docker-daemon.sh", () => {
+  const script = "host/scripts/docker-daemon.sh";
+  const fragment = JSON.stringify({ "data-root": "/srv/data/docker", "live-restore": true, "log-driver": "json-file" });
+
+  it("merges its keys next to nvidia-ctk's runtime, restarts once, then converges", () => {
+    const h = new SimHost();
+    h.file("/etc/docker/daemon.json", JSON.stringify({ runtimes: { nvidia: { args: [], path: "nvidia-container-runtime" } } }, null, 4));
+    const first = h.run(script, { DAEMON_JSON: fragment, DATA_ROOT: "/srv/data/docker" });
+    expectChanged(first);
+    expect(first.calls).toContain("systemctl restart docker");
+    const merged = JSON.parse(h.read("/etc/docker/daemon.json"));
+    expect(merged).toEqual({
+      "data-root": "/srv/data/docker",
+      "live-restore": true,
+      "log-driver": "json-file",
+      runtimes: { nvidia: { args: [], path: "nvidia-container-runtime" } },
+    });
+    expect(h.exists("/srv/data/docker")).toBe(true);
+    expectConverged(h.run(script, { DAEMON_JSON: fragment, DATA_ROOT: "/srv/data/docker" }));
+  });
+
+  it("refuses to overwrite a daemon.json that is not JSON", () => {
+    const h = new SimHost();
+    h.file("/etc/docker/daemon.json", "{ broken");
+    const run = h.run(script, { DAEMON_JSON: fragment, DATA_ROOT: "/srv/data/docker" });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain("is not valid JSON; fix or remove it by hand");
+    expect(h.read("/etc/docker/daemon.json")).toBe("{ broken");
+  });
+});
+
+describe("docker-verify.sh", () => {
+  const script = "host/scripts/docker-verify.sh";
+  const params = { DOCKER_VERSION: "28.5.1", DATA_ROOT: "/srv/data/docker", LOG_DRIVER: "json-file", EXPECT_NVIDIA: true, HOST_NAME: "citadel" };
+  const info = { ServerVersion: "28.5.1", DockerRootDir: "/srv/data/docker", LoggingDriver: "json-file", Runtimes: { nvidia: {}, runc: {} } };
+
+  it("passes, read-only, when docker info matches the config", () => {
+    const h = new SimHost();
+    h.set("docker-info.json", JSON.stringify(info));
+    expectConverged(h.run(script, params));
+  });
+
+  it("fails when the nvidia runtime is missing", () => {
+    const h = new SimHost();
+    h.set("docker-info.json", JSON.stringify({ ...info, Runtimes: { runc: {} } }));
+    const run = h.run(script, params);
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain("docker nvidia runtime is 'missing', expected 'present' (hosts.citadel.docker)");
+  });
+
+  it("fails when data-root is not where config puts it", () => {
+    const h = new SimHost();
+    h.set("docker-info.json", JSON.stringify({ ...info, DockerRootDir: "/var/lib/docker" }));
+    expect(h.run(script, params).stderr).toContain("docker data-root is '/var/lib/docker', expected '/srv/data/docker'");
+  });
+});

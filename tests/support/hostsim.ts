@@ -1,0 +1,100 @@
+/**
+ * A simulated host for script tests: a scratch root (CITADEL_ROOT), fake host state for the shim
+ * commands, and a runner that executes a script exactly as `hostScript` sends it.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { renderScript, wrapScript, type ParamValue } from "../../components/remote";
+
+const SHIM = path.join(__dirname, "shims", "shim");
+export const SHIMMED = [
+  "dpkg-query", "dpkg", "apt-get", "apt-cache", "apt-mark", "systemctl", "systemd-run", "update-grub", "curl", "gpg",
+  "nvidia-ctk", "nvidia-smi", "docker", "id", "usermod", "vgs", "lvs", "lvextend", "dumpe2fs", "resize2fs", "ssh",
+];
+
+/** Calls that change a host. A converged second run makes none of them. */
+export const MUTATING = [
+  /^apt-get .*\b(install|update)\b/, /^apt-mark hold/, /^systemctl (enable|start|restart|disable|reboot)/, /^systemd-run/,
+  /^update-grub/, /^curl/, /^gpg/, /^nvidia-ctk/, /^usermod/, /^lvextend/, /^resize2fs/,
+];
+
+export interface RunResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** Shimmed commands this run called, one per line: `name args...`. */
+  calls: string[];
+}
+
+export class SimHost {
+  readonly root: string;
+  readonly state: string;
+  private readonly bin: string;
+
+  constructor() {
+    const base = mkdtempSync(path.join(tmpdir(), "citadel-sim-"));
+    this.root = path.join(base, "root");
+    this.state = path.join(base, "state");
+    this.bin = path.join(base, "bin");
+    for (const dir of [this.root, this.state, this.bin]) mkdirSync(dir, { recursive: true });
+    for (const name of SHIMMED) symlinkSync(SHIM, path.join(this.bin, name));
+    this.file("/etc/os-release", 'NAME="Ubuntu"\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\n');
+    this.file("/proc/sys/kernel/random/boot_id", "boot-1\n");
+    this.file("/proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/mapper/ubuntu--vg-ubuntu--lv ro quiet splash\n");
+  }
+
+  /** Writes a file under the scratch root, e.g. `/etc/docker/daemon.json`. */
+  file(p: string, content: string): void {
+    const target = path.join(this.root, p);
+    mkdirSync(path.dirname(target), { recursive: true });
+    writeFileSync(target, content);
+  }
+
+  read(p: string): string {
+    return readFileSync(path.join(this.root, p), "utf8");
+  }
+
+  exists(p: string): boolean {
+    return existsSync(path.join(this.root, p));
+  }
+
+  /** Sets fake host state read by the shims (e.g. `lvm-size`). */
+  set(name: string, value: string | number): void {
+    writeFileSync(path.join(this.state, name), String(value));
+  }
+
+  get(name: string): string {
+    return readFileSync(path.join(this.state, name), "utf8").trim();
+  }
+
+  /** Runs a script as hostScript renders and wraps it, through /bin/sh like the remote login shell. */
+  run(script: string, params: Record<string, ParamValue>, secrets: Record<string, string> = {}): RunResult {
+    const names = Object.keys(secrets).sort();
+    const command = wrapScript(renderScript(script, params, names), false);
+    const log = path.join(this.state, "calls.log");
+    writeFileSync(log, "");
+    const result = spawnSync("/bin/sh", ["-c", command], {
+      encoding: "utf8",
+      input: names.map((n) => `${secrets[n]}\n`).join(""),
+      env: {
+        PATH: `${this.bin}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`,
+        SHIM_STATE: this.state,
+        CITADEL_ROOT: this.root,
+        POLL_SECONDS: "0",
+        LANG: "C.UTF-8",
+        // bash sources ~/.bashrc when stdin is a socket, as it is under node; keep the runner's out.
+        HOME: this.root,
+      },
+      timeout: 30_000,
+    });
+    const calls = readFileSync(log, "utf8").split("\n").filter(Boolean);
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls };
+  }
+}
+
+/** The calls of a run that change the host. */
+export function mutations(run: RunResult): string[] {
+  return run.calls.filter((c) => MUTATING.some((re) => re.test(c)));
+}
