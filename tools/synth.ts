@@ -7,7 +7,7 @@
  */
 import * as path from "node:path";
 import { LabConfigError } from "../components/config";
-import { synthesize } from "./synth/harness";
+import { synthesize, SynthError } from "./synth/harness";
 import { runLab } from "./synth/program";
 import { renderTree, writeOut } from "./synth/report";
 import { readStackFile, StackFileError } from "./synth/stackfile";
@@ -50,7 +50,8 @@ async function main(): Promise<number> {
 
 main().then(
   (code) => process.exit(code),
-  (err: unknown) => {
+  (caught: unknown) => {
+    const err = caught instanceof SynthError ? caught.cause : caught;
     if (err instanceof LabConfigError || err instanceof StackFileError) {
       console.error(err.message);
       process.exit(2);

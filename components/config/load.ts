@@ -216,7 +216,7 @@ export interface LabSecrets {
  * Throws `LabConfigError` (no resource registered) when anything is wrong.
  */
 export function loadLabConfig(source: ConfigSource = pulumiConfigSource()): { lab: LabConfig; secrets: LabSecrets } {
-  const { lab, secretKeys } = parseLabConfig(source);
+  const { lab, secretKeys } = parseLabConfig(source, `Pulumi.${pulumi.getStack()}.yaml`);
   const config = new pulumi.Config(NAMESPACE);
   const values: Record<string, pulumi.Output<string>> = {};
   for (const key of secretKeys) values[key] = config.requireSecret(key);

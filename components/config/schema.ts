@@ -283,7 +283,11 @@ export function storageProblems(storage: { lvm?: LvmConfig; disks: readonly Disk
 export function isSameDiskOrPartition(disk: string, pv: string): boolean {
   if (disk === pv) return true;
   if (!pv.startsWith(disk)) return false;
-  return /^(p?\d+|-part\d+)$/.test(pv.slice(disk.length));
+  const suffix = pv.slice(disk.length);
+  if (disk.startsWith("/dev/disk/")) return /^-part\d+$/.test(suffix);
+  // Names ending in a digit (nvme0n1, mmcblk0) take a "p" before the partition number;
+  // otherwise /dev/nvme1n10 would pass for a partition of /dev/nvme1n1.
+  return /\d$/.test(disk) ? /^p\d+$/.test(suffix) : /^\d+$/.test(suffix);
 }
 
 function checkDocker(host: HostConfig, at: string[], ctx: Ctx): void {

@@ -32,6 +32,19 @@ export interface ResourceRecord {
   additionalSecretOutputs: string[];
   /** Input names whose values were secret (masked in `inputs`). */
   secretInputs: string[];
+  /** Inputs with secrets unwrapped, as policies see them. Never written to out/. */
+  rawInputs: Record<string, unknown>;
+}
+
+/** Thrown by `synthesize` when the program fails; says how many resources it had registered. */
+export class SynthError extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly registered: number,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = "SynthError";
+  }
 }
 
 export interface SynthResult {
@@ -44,23 +57,26 @@ export interface SynthResult {
   placeholders: string[];
 }
 
-/** Masks secrets, unwraps assets to their text and resource references to URNs. */
-export function sanitize(value: unknown, secretPaths?: Set<string>, at = ""): unknown {
-  if (Array.isArray(value)) return value.map((v, i) => sanitize(v, secretPaths, `${at}[${i}]`));
+/**
+ * Decodes serialized inputs: secrets become "[secret]" (or their value with `reveal`), assets
+ * their text, resource references their URN. Keys are sorted so the output is stable.
+ */
+export function sanitize(value: unknown, secretPaths?: Set<string>, at = "", reveal = false): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => sanitize(v, secretPaths, `${at}[${i}]`, reveal));
   if (value === UNKNOWN) return "[unknown]";
   if (value !== null && typeof value === "object") {
     const obj = value as Record<string, unknown>;
     const sig = obj[SIG];
     if (sig === SECRET_SIG) {
       secretPaths?.add(at);
-      return SECRET_MASK;
+      return reveal ? sanitize(obj.value, undefined, at, reveal) : SECRET_MASK;
     }
     if (sig === ASSET_SIG) return { asset: obj.text ?? obj.path ?? obj.uri };
     if (sig === RESOURCE_SIG) return obj.urn;
     return Object.fromEntries(
       Object.keys(obj)
         .sort()
-        .map((k) => [k, sanitize(obj[k], secretPaths, at ? `${at}.${k}` : k)]),
+        .map((k) => [k, sanitize(obj[k], secretPaths, at ? `${at}.${k}` : k, reveal)]),
     );
   }
   return value;
@@ -154,7 +170,8 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
     original(req, (err, resp) => {
       if (!err && resp) {
         const secretPaths = new Set<string>();
-        const inputs = sanitize(req.getObject()?.toJavaScript() ?? {}, secretPaths) as Record<string, unknown>;
+        const serialized = req.getObject()?.toJavaScript() ?? {};
+        const inputs = sanitize(serialized, secretPaths) as Record<string, unknown>;
         records.push({
           urn: resp.getUrn(),
           type: req.getType(),
@@ -171,14 +188,20 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
           replaceOnChanges: req.getReplaceonchangesList(),
           additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
           secretInputs: [...secretPaths].sort(),
+          rawInputs: sanitize(serialized, undefined, "", true) as Record<string, unknown>,
         });
       }
       cb(err, resp);
     });
 
-  const outputs = opts.program();
-  const resolved = (await resolveOutputs(outputs)) as Record<string, unknown>;
-  await waitForRegistrations();
+  let resolved: Record<string, unknown>;
+  try {
+    resolved = (await resolveOutputs(opts.program())) as Record<string, unknown>;
+    await waitForRegistrations();
+  } catch (err) {
+    await waitForRegistrations().catch(() => undefined);
+    throw new SynthError(err, records.length);
+  }
   records.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
   const files = new Map([...publishedFiles().entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
   return { resources: records, outputs: resolved, files, placeholders: Object.keys(placeholders) };

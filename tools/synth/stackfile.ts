@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
-import { LabConfigSchema, NAMESPACE, SECRETS } from "../../components/config";
+import { LabConfigSchema, NAMESPACE, SECRETS, type ConfigSource } from "../../components/config";
 
 export interface StackFile {
   /** Stack name from the file name: `Pulumi.citadel.yaml` is stack `citadel`. */
@@ -69,4 +69,13 @@ export function placeholderSecrets(file: StackFile): Record<string, string> {
 
 export function placeholderValue(key: string): string {
   return `PLACEHOLDER-${NAMESPACE}-${key}-set-by-npm-start`;
+}
+
+/** A `ConfigSource` over a stack file, as the engine would present it; `secrets` are the secret keys set. */
+export function stackConfigSource(file: StackFile, secrets: readonly string[] = []): ConfigSource {
+  return {
+    keys: () => [...Object.keys(file.values), ...file.secure, ...secrets],
+    value: (key) => file.values[key],
+    isSecret: (key) => file.secure.includes(key) || secrets.includes(key),
+  };
 }

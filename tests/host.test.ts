@@ -1,0 +1,237 @@
+/** The host layer under Pulumi's mocks: which resources exist, with which inputs and options. */
+import * as pulumi from "@pulumi/pulumi";
+import { LabConfigError, parseLabConfig } from "../components/config";
+import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
+import { hostScript, hostTarget } from "../components/remote";
+import type { SynthResult } from "../tools/synth/harness";
+import { citadelHost, labConfigMap } from "./support/lab";
+import { byName, dependencyNames, ofType, synthFailure, synthLab } from "./support/synth";
+
+const REMOTE = "command:remote:Command";
+let lab: SynthResult;
+beforeAll(async () => {
+  lab = await synthLab();
+});
+
+const createOf = (name: string) => String(byName(lab, name).rawInputs.create);
+
+describe("the component tree", () => {
+  it("has one Host with Storage, Nvidia and Docker, typed citadel:<module>:<Name>", () => {
+    const components = lab.resources.filter((r) => !r.custom).map((r) => `${r.type} ${r.name}`);
+    expect(components.sort()).toEqual([
+      "citadel:host:Docker citadel-docker",
+      "citadel:host:Host citadel",
+      "citadel:host:Nvidia citadel-nvidia",
+      "citadel:host:Storage citadel-storage",
+    ]);
+  });
+
+  it("names every child after its component and parents it there", () => {
+    for (const r of lab.resources.filter((x) => x.parent && !x.parent.endsWith("pulumi:pulumi:Stack"))) {
+      const parent = lab.resources.find((p) => p.urn === r.parent);
+      expect(parent).toBeDefined();
+      expect(r.name.startsWith(`${parent!.name}-`)).toBe(true);
+    }
+  });
+});
+
+describe("connections", () => {
+  const remotes = () => ofType(lab, REMOTE);
+
+  it("pins the host key and retries dials on every remote command", () => {
+    expect(remotes().length).toBe(11);
+    for (const r of remotes()) {
+      expect(r.rawInputs.connection).toMatchObject({
+        host: "192.168.10.29",
+        port: 22,
+        user: "hxadmin",
+        hostKey: citadelHost(labConfigMap()).ssh.hostKey,
+        dialErrorLimit: 40,
+        perDialTimeout: 15,
+      });
+    }
+  });
+
+  it("runs every script through passwordless sudo for the non-root admin", () => {
+    for (const r of remotes()) expect(String(r.rawInputs.create)).toMatch(/^sudo -n bash -c "\$\(cat <<'CITADEL_SCRIPT_EOF'\n/);
+  });
+
+  it("runs scripts without sudo when the SSH user is root", async () => {
+    const config = labConfigMap();
+    citadelHost(config).ssh.user = "root";
+    citadelHost(config).sudo = "none";
+    const result = await synthLab(config);
+    for (const r of ofType(result, REMOTE)) expect(String(r.rawInputs.create)).toMatch(/^bash -c /);
+  });
+
+  it("passes parameters as exports in the command text, never as SSH environment", () => {
+    for (const r of remotes()) expect(r.rawInputs.environment).toBeUndefined();
+    expect(createOf("citadel-storage-lvm")).toContain("export TARGET='3298534883328'\nexport VG='ubuntu-vg'\n");
+  });
+
+  it("uses the private key secret only when a host asks for it, and keeps it secret", async () => {
+    const config = labConfigMap();
+    citadelHost(config).ssh.auth = "privateKey";
+    const result = await synthLab(config);
+    expect(result.placeholders).toEqual(["sshPrivateKey"]);
+    const lvm = byName(result, "citadel-storage-lvm");
+    expect(lvm.inputs.connection).toBe("[secret]");
+    expect((lvm.rawInputs.connection as Record<string, unknown>).privateKey).toBe(
+      "PLACEHOLDER-citadel-sshPrivateKey-set-by-npm-start",
+    );
+    expect(JSON.stringify(result.resources.map((r) => r.inputs))).not.toContain("PLACEHOLDER");
+  });
+});
+
+describe("Storage", () => {
+  const storage = () => ["citadel-storage-lvm", "citadel-storage-disk-data", "citadel-storage-disk-backup"].map((n) => byName(lab, n));
+
+  it("protects every storage step and retains it on delete, with no delete script", () => {
+    for (const r of storage()) {
+      expect(r.protect).toBe(true);
+      expect(r.retainOnDelete).toBe(true);
+      expect(r.rawInputs.delete).toBeUndefined();
+      expect(r.rawInputs.update).toBeUndefined();
+    }
+  });
+
+  it("has no content triggers, so a change updates in place instead of replacing a protected step", () => {
+    for (const r of storage()) expect(r.rawInputs.triggers).toBeUndefined();
+  });
+
+  it("hands each disk its device, label, mount and the PV to keep away from", () => {
+    const data = createOf("citadel-storage-disk-data");
+    expect(data).toContain("export DEVICE='/dev/nvme1n1'");
+    expect(data).toContain("export LABEL='data'");
+    expect(data).toContain("export MOUNT_OPTIONS='defaults,noatime'");
+    expect(data).toContain("export MOUNT_POINT='/srv/data'");
+    expect(data).toContain("export PROTECTED_DEVICES='/dev/nvme0n1p3'");
+  });
+
+  it("grows into all free space when asked", async () => {
+    const config = labConfigMap();
+    citadelHost(config).storage.lvm.size = "all-free";
+    expect(String(byName(await synthLab(config), "citadel-storage-lvm").rawInputs.create)).toContain("export TARGET='all-free'");
+  });
+});
+
+describe("Nvidia", () => {
+  it("pins the driver branch, toolkit version and kernel arguments", () => {
+    expect(createOf("citadel-nvidia-driver")).toContain("export DRIVER_BRANCH='580'");
+    expect(createOf("citadel-nvidia-toolkit")).toContain("export TOOLKIT_VERSION='1.18.0-1'");
+    expect(createOf("citadel-nvidia-iommu")).toContain("export KERNEL_ARGS='intel_iommu=on iommu=pt'");
+    expect(createOf("citadel-nvidia-reboot")).toContain("export ALLOW_REBOOT='false'");
+    expect(createOf("citadel-nvidia-verify")).toContain("export GPU_COUNT='2'");
+  });
+
+  it("reboots only after every step that may need it, then waits, then verifies", () => {
+    expect(dependencyNames(lab, byName(lab, "citadel-nvidia-reboot"))).toEqual([
+      "citadel-nvidia-driver",
+      "citadel-nvidia-iommu",
+      "citadel-nvidia-toolkit",
+    ]);
+    expect(dependencyNames(lab, byName(lab, "citadel-nvidia-wait"))).toEqual(["citadel-nvidia-reboot"]);
+    expect(dependencyNames(lab, byName(lab, "citadel-nvidia-verify"))).toEqual(["citadel-nvidia-wait"]);
+  });
+
+  it("waits for the reboot from the pulumi machine with the pinned host key", () => {
+    const wait = String(byName(lab, "citadel-nvidia-wait").rawInputs.create);
+    expect(wait).toMatch(/^bash -c /);
+    expect(wait).toContain(`export HOST_KEY='${citadelHost(labConfigMap()).ssh.hostKey}'`);
+  });
+});
+
+describe("Docker", () => {
+  it("renders daemon.json with log rotation, live-restore, data-root and the nvidia runtime", () => {
+    expect(JSON.parse(lab.files.get("citadel/etc/docker/daemon.json")!)).toEqual({
+      "data-root": "/srv/data/docker",
+      "live-restore": true,
+      "log-driver": "json-file",
+      "log-opts": { "max-file": "5", "max-size": "50m" },
+      runtimes: { nvidia: { args: [], path: "nvidia-container-runtime" } },
+    });
+  });
+
+  it("configures the daemon after the engine, the data-root's disk and the toolkit, and nothing else", () => {
+    expect(dependencyNames(lab, byName(lab, "citadel-docker-daemon"))).toEqual([
+      "citadel-docker-engine",
+      "citadel-nvidia-toolkit",
+      "citadel-storage-disk-data",
+    ]);
+  });
+
+  it("verifies docker info against the pinned version and data-root", () => {
+    const verify = createOf("citadel-docker-verify");
+    expect(verify).toContain("export DOCKER_VERSION='28.5.1'");
+    expect(verify).toContain("export EXPECT_NVIDIA='true'");
+  });
+});
+
+describe("parallel where independent", () => {
+  it("starts the driver, disks, LVM, IOMMU, toolkit and engine without waiting on each other", () => {
+    for (const name of [
+      "citadel-nvidia-driver",
+      "citadel-nvidia-iommu",
+      "citadel-nvidia-toolkit",
+      "citadel-docker-engine",
+      "citadel-storage-lvm",
+      "citadel-storage-disk-data",
+      "citadel-storage-disk-backup",
+    ]) {
+      expect(byName(lab, name).dependsOn).toEqual([]);
+    }
+  });
+});
+
+describe("hosts without GPUs or Docker", () => {
+  it("gets only the layers its config declares", async () => {
+    const config = labConfigMap();
+    config["citadel:hosts"].ladon = {
+      address: "192.168.10.40",
+      ssh: { user: "pi", hostKey: citadelHost(config).ssh.hostKey },
+      sudo: "passwordless",
+      arch: "arm64",
+      memoryGiB: 8,
+    };
+    const result = await synthLab(config);
+    expect(result.resources.filter((r) => r.name.startsWith("ladon")).map((r) => r.name).sort()).toEqual([
+      "ladon",
+      "ladon-storage",
+    ]);
+    expect(result.outputs.hosts).toMatchObject({ ladon: { address: "192.168.10.40", gpuCount: 0, dockerVersion: null } });
+  });
+});
+
+describe("invalid config", () => {
+  it("registers no resource at all", async () => {
+    const config = labConfigMap();
+    citadelHost(config).address = "192.168.10.299";
+    const failure = await synthFailure(config);
+    expect(failure.cause).toBeInstanceOf(LabConfigError);
+    expect(failure.registered).toBe(0);
+    expect(failure.message).toContain("Invalid lab config in Pulumi.citadel.yaml (1 problem)");
+  });
+});
+
+describe("scripts that carry secrets", () => {
+  it("feed secrets on stdin, log nothing and mark stdout and stderr secret", async () => {
+    const result = await synthLab(labConfigMap(), () => {
+      const { lab: parsed } = parseLabConfig(stackConfigSource(fromConfigMap(labConfigMap())));
+      const target = hostTarget("citadel", parsed.hosts.citadel!);
+      hostScript(
+        "secret-step",
+        { host: target, script: "host/scripts/nvidia-iommu.sh", params: { KERNEL_ARGS: "" }, secrets: { API_TOKEN: pulumi.secret("s3cr3t-value") } },
+        {},
+      );
+      return {};
+    });
+    const step = byName(result, "secret-step");
+    expect(step.inputs.stdin).toBe("[secret]");
+    expect(step.rawInputs.stdin).toBe("s3cr3t-value\n");
+    expect(step.rawInputs.logging).toBe("none");
+    expect(step.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
+    expect(String(step.rawInputs.create)).not.toContain("s3cr3t-value");
+    expect(String(step.rawInputs.create)).toContain("IFS= read -r API_TOKEN || true; export API_TOKEN");
+    expect([...result.files.values()].join("\n")).not.toContain("s3cr3t-value");
+  });
+});
