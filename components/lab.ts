@@ -25,7 +25,11 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets): Lab {
   const summary: Record<string, HostSummary> = {};
   for (const name of Object.keys(lab.hosts).sort()) {
     const config = lab.hosts[name] as LabConfig["hosts"][string];
-    const target = hostTarget(name, config, secrets.values.sshPrivateKey as pulumi.Output<string> | undefined);
+    const target = hostTarget(
+      name,
+      config,
+      secrets.values.sshPrivateKey as pulumi.Output<string> | undefined,
+    );
     hosts[name] = new Host(name, { target });
     summary[name] = {
       address: config.address,

@@ -1,6 +1,13 @@
 /** The one lab schema: the committed lab passes, and each kind of mistake is named by its key. */
 import fc from "fast-check";
-import { LabConfigError, parseLabConfig, formatPath, parseSize, formatSize, isSameDiskOrPartition } from "../components/config";
+import {
+  LabConfigError,
+  parseLabConfig,
+  formatPath,
+  parseSize,
+  formatSize,
+  isSameDiskOrPartition,
+} from "../components/config";
 import { fromConfigMap, parseStackText, StackFileError, stackConfigSource } from "../tools/synth/stackfile";
 import { citadelHost, labConfigMap } from "./support/lab";
 
@@ -23,7 +30,11 @@ describe("the committed lab config", () => {
     const { lab } = load(labConfigMap());
     const citadel = lab.hosts.citadel!;
     expect(citadel.address).toBe("192.168.10.29");
-    expect(citadel.nvidia?.gpus).toEqual({ count: 2, model: "NVIDIA GeForce RTX 4070 Ti SUPER", memoryGiB: 16 });
+    expect(citadel.nvidia?.gpus).toEqual({
+      count: 2,
+      model: "NVIDIA GeForce RTX 4070 Ti SUPER",
+      memoryGiB: 16,
+    });
     expect(citadel.storage?.disks.map((d) => d.mountPoint)).toEqual(["/srv/data", "/srv/backup"]);
     expect(citadel.docker?.dataRoot).toBe("/srv/data/docker");
   });
@@ -53,31 +64,141 @@ describe("the committed lab config", () => {
 type Mutation = (config: Record<string, any>) => void;
 const host = citadelHost;
 const invalid: [string, Mutation, string, RegExp][] = [
-  ["an address that is not an IP", (c) => (host(c).address = "192.168.10.299"), "citadel:hosts.citadel.address", /is not an IP address or a host name.*example: "192.168.10.29"/],
-  ["an address with spaces", (c) => (host(c).address = "citadel lab"), "citadel:hosts.citadel.address", /not an IP address or a host name/],
-  ["a typo in a host key", (c) => (host(c).adress = "192.168.10.29"), "citadel:hosts.citadel.adress", /unknown key "adress" \(a typo\?\); known keys here: address, arch/],
+  [
+    "an address that is not an IP",
+    (c) => (host(c).address = "192.168.10.299"),
+    "citadel:hosts.citadel.address",
+    /is not an IP address or a host name.*example: "192.168.10.29"/,
+  ],
+  [
+    "an address with spaces",
+    (c) => (host(c).address = "citadel lab"),
+    "citadel:hosts.citadel.address",
+    /not an IP address or a host name/,
+  ],
+  [
+    "a typo in a host key",
+    (c) => (host(c).adress = "192.168.10.29"),
+    "citadel:hosts.citadel.adress",
+    /unknown key "adress" \(a typo\?\); known keys here: address, arch/,
+  ],
   ["a typo in a top-level key", (c) => (c["citadel:host"] = {}), "citadel:host", /unknown key "host"/],
-  ["a typo deep in storage", (c) => (host(c).storage.disks[0].mountpoint = "/srv/x"), "citadel:hosts.citadel.storage.disks[0].mountpoint", /unknown key/],
-  ["two hosts with one address", (c) => (c["citadel:hosts"].twin = structuredClone(host(c))), "citadel:hosts.twin.address", /already the address of host "citadel"/],
-  ["a duplicate mount point", (c) => (host(c).storage.disks[1].mountPoint = "/srv/data"), "citadel:hosts.citadel.storage.disks[1].mountPoint", /already used by disks\[0\]/],
-  ["a duplicate device", (c) => (host(c).storage.disks[1].device = "/dev/nvme1n1"), "citadel:hosts.citadel.storage.disks[1].device", /already used by disks\[0\]/],
-  ["a duplicate label", (c) => (host(c).storage.disks[1].label = "data"), "citadel:hosts.citadel.storage.disks[1].label", /already used/],
-  ["an LV target below today's size", (c) => (host(c).storage.lvm.size = "50GiB"), "citadel:hosts.citadel.storage.lvm.size", /smaller than today's 100GiB; storage only grows/],
-  ["an LV size that is not a size", (c) => (host(c).storage.lvm.size = "lots"), "citadel:hosts.citadel.storage.lvm.size", /not a size with a binary unit/],
-  ["a secondary disk on the PV's drive", (c) => (host(c).storage.disks[0].device = "/dev/nvme0n1"), "citadel:hosts.citadel.storage.disks[0].device", /holds the LVM physical volume \/dev\/nvme0n1p3/],
-  ["a secondary disk that is the PV", (c) => (host(c).storage.disks[0].device = "/dev/nvme0n1p3"), "citadel:hosts.citadel.storage.disks[0].device", /holds the LVM physical volume/],
-  ["a system path as mount point", (c) => (host(c).storage.disks[0].mountPoint = "/var"), "citadel:hosts.citadel.storage.disks[0].mountPoint", /system path/],
-  ["an SSH port out of range", (c) => (host(c).ssh.port = 70000), "citadel:hosts.citadel.ssh.port", /example: 22/],
-  ["a host key that is not a public key", (c) => (host(c).ssh.hostKey = "AAAAC3Nza"), "citadel:hosts.citadel.ssh.hostKey", /ssh-keyscan/],
-  ["a non-root user without sudo", (c) => (host(c).sudo = "none"), "citadel:hosts.citadel.sudo", /needs passwordless sudo/],
-  ["a docker data-root off every mount", (c) => (host(c).docker.dataRoot = "/opt/docker"), "citadel:hosts.citadel.docker.dataRoot", /not inside a mount declared in storage.disks \(\/srv\/data, \/srv\/backup\)/],
-  ["a driver branch that is not one", (c) => (host(c).nvidia.driver.branch = "58"), "citadel:hosts.citadel.nvidia.driver.branch", /three-digit driver branch.*example: "580"/],
-  ["an unpinned toolkit", (c) => (host(c).nvidia.toolkitVersion = "latest"), "citadel:hosts.citadel.nvidia.toolkitVersion", /apt version such as 1.18.0-1/],
-  ["an unpinned docker engine", (c) => (host(c).docker.version = "latest"), "citadel:hosts.citadel.docker.version", /engine version such as 28.5.1/],
+  [
+    "a typo deep in storage",
+    (c) => (host(c).storage.disks[0].mountpoint = "/srv/x"),
+    "citadel:hosts.citadel.storage.disks[0].mountpoint",
+    /unknown key/,
+  ],
+  [
+    "two hosts with one address",
+    (c) => (c["citadel:hosts"].twin = structuredClone(host(c))),
+    "citadel:hosts.twin.address",
+    /already the address of host "citadel"/,
+  ],
+  [
+    "a duplicate mount point",
+    (c) => (host(c).storage.disks[1].mountPoint = "/srv/data"),
+    "citadel:hosts.citadel.storage.disks[1].mountPoint",
+    /already used by disks\[0\]/,
+  ],
+  [
+    "a duplicate device",
+    (c) => (host(c).storage.disks[1].device = "/dev/nvme1n1"),
+    "citadel:hosts.citadel.storage.disks[1].device",
+    /already used by disks\[0\]/,
+  ],
+  [
+    "a duplicate label",
+    (c) => (host(c).storage.disks[1].label = "data"),
+    "citadel:hosts.citadel.storage.disks[1].label",
+    /already used/,
+  ],
+  [
+    "an LV target below today's size",
+    (c) => (host(c).storage.lvm.size = "50GiB"),
+    "citadel:hosts.citadel.storage.lvm.size",
+    /smaller than today's 100GiB; storage only grows/,
+  ],
+  [
+    "an LV size that is not a size",
+    (c) => (host(c).storage.lvm.size = "lots"),
+    "citadel:hosts.citadel.storage.lvm.size",
+    /not a size with a binary unit/,
+  ],
+  [
+    "a secondary disk on the PV's drive",
+    (c) => (host(c).storage.disks[0].device = "/dev/nvme0n1"),
+    "citadel:hosts.citadel.storage.disks[0].device",
+    /holds the LVM physical volume \/dev\/nvme0n1p3/,
+  ],
+  [
+    "a secondary disk that is the PV",
+    (c) => (host(c).storage.disks[0].device = "/dev/nvme0n1p3"),
+    "citadel:hosts.citadel.storage.disks[0].device",
+    /holds the LVM physical volume/,
+  ],
+  [
+    "a system path as mount point",
+    (c) => (host(c).storage.disks[0].mountPoint = "/var"),
+    "citadel:hosts.citadel.storage.disks[0].mountPoint",
+    /system path/,
+  ],
+  [
+    "an SSH port out of range",
+    (c) => (host(c).ssh.port = 70000),
+    "citadel:hosts.citadel.ssh.port",
+    /example: 22/,
+  ],
+  [
+    "a host key that is not a public key",
+    (c) => (host(c).ssh.hostKey = "AAAAC3Nza"),
+    "citadel:hosts.citadel.ssh.hostKey",
+    /ssh-keyscan/,
+  ],
+  [
+    "a non-root user without sudo",
+    (c) => (host(c).sudo = "none"),
+    "citadel:hosts.citadel.sudo",
+    /needs passwordless sudo/,
+  ],
+  [
+    "a docker data-root off every mount",
+    (c) => (host(c).docker.dataRoot = "/opt/docker"),
+    "citadel:hosts.citadel.docker.dataRoot",
+    /not inside a mount declared in storage.disks \(\/srv\/data, \/srv\/backup\)/,
+  ],
+  [
+    "a driver branch that is not one",
+    (c) => (host(c).nvidia.driver.branch = "58"),
+    "citadel:hosts.citadel.nvidia.driver.branch",
+    /three-digit driver branch.*example: "580"/,
+  ],
+  [
+    "an unpinned toolkit",
+    (c) => (host(c).nvidia.toolkitVersion = "latest"),
+    "citadel:hosts.citadel.nvidia.toolkitVersion",
+    /apt version such as 1.18.0-1/,
+  ],
+  [
+    "an unpinned docker engine",
+    (c) => (host(c).docker.version = "latest"),
+    "citadel:hosts.citadel.docker.version",
+    /engine version such as 28.5.1/,
+  ],
   ["an unknown arch", (c) => (host(c).arch = "x86"), "citadel:hosts.citadel.arch", /example: "amd64"/],
-  ["a missing RAM size", (c) => delete host(c).memoryGiB, "citadel:hosts.citadel.memoryGiB", /expected number/],
+  [
+    "a missing RAM size",
+    (c) => delete host(c).memoryGiB,
+    "citadel:hosts.citadel.memoryGiB",
+    /expected number/,
+  ],
   ["no hosts at all", (c) => delete c["citadel:hosts"], "citadel:hosts", /expected record/],
-  ["a zero GPU count", (c) => (host(c).nvidia.gpus.count = 0), "citadel:hosts.citadel.nvidia.gpus.count", /example: 2/],
+  [
+    "a zero GPU count",
+    (c) => (host(c).nvidia.gpus.count = 0),
+    "citadel:hosts.citadel.nvidia.gpus.count",
+    /example: 2/,
+  ],
 ];
 
 describe("invalid configs are rejected with the key path", () => {
@@ -88,7 +209,9 @@ describe("invalid configs are rejected with the key path", () => {
     const line = err.message.split("\n").find((l) => l.startsWith(`  - ${key}: `));
     expect(line).toBeDefined();
     expect(line).toMatch(message);
-    expect(err.message).toMatch(/^Invalid lab config in Pulumi.citadel.yaml \(\d+ problems?\); nothing was applied:/);
+    expect(err.message).toMatch(
+      /^Invalid lab config in Pulumi.citadel.yaml \(\d+ problems?\); nothing was applied:/,
+    );
   });
 
   it("reports every problem at once", () => {
@@ -117,7 +240,9 @@ describe("secrets", () => {
     expect(err.message).toContain(
       "citadel:sshPrivateKey: required secret is not set (SSH private key for hosts with ssh.auth: privateKey",
     );
-    expect(err.message).toContain("run `pulumi config set --secret citadel:sshPrivateKey < ~/.ssh/id_ed25519`");
+    expect(err.message).toContain(
+      "run `pulumi config set --secret citadel:sshPrivateKey < ~/.ssh/id_ed25519`",
+    );
   });
 
   it("accepts the required secret when it is set as a secret", () => {
@@ -144,7 +269,8 @@ describe("secrets", () => {
 
 describe("stack file parsing", () => {
   it("rejects a host declared twice instead of silently keeping the last one", () => {
-    const text = "config:\n  citadel:hosts:\n    citadel:\n      address: 192.168.10.29\n    citadel:\n      address: 192.168.10.35\n";
+    const text =
+      "config:\n  citadel:hosts:\n    citadel:\n      address: 192.168.10.29\n    citadel:\n      address: 192.168.10.35\n";
     expect(() => parseStackText(text, "citadel")).toThrow(StackFileError);
     expect(() => parseStackText(text, "citadel")).toThrow(/Map keys must be unique/);
   });
@@ -152,7 +278,9 @@ describe("stack file parsing", () => {
 
 describe("helpers", () => {
   it("formats paths the way `pulumi config set --path` names them", () => {
-    expect(formatPath(["hosts", "citadel", "storage", "disks", 0, "device"])).toBe("citadel:hosts.citadel.storage.disks[0].device");
+    expect(formatPath(["hosts", "citadel", "storage", "disks", 0, "device"])).toBe(
+      "citadel:hosts.citadel.storage.disks[0].device",
+    );
   });
 
   it("parses and formats sizes", () => {
@@ -162,7 +290,10 @@ describe("helpers", () => {
     expect(formatSize(3 * 1024 ** 4)).toBe("3TiB");
     // formatSize is for people: two decimals, so a round trip is within half a percent.
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 ** 50 }), (n) => Math.abs((parseSize(formatSize(n)) as number) - n) / n < 0.005),
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 50 }),
+        (n) => Math.abs((parseSize(formatSize(n)) as number) - n) / n < 0.005,
+      ),
     );
   });
 

@@ -14,7 +14,9 @@ const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 
 
 beforeAll(() => {
   if (process.getuid?.() !== 0) {
-    throw new Error("the disk-guard tests need root for losetup/mkfs/mount; run `sudo npm test` (CI runs as root)");
+    throw new Error(
+      "the disk-guard tests need root for losetup/mkfs/mount; run `sudo npm test` (CI runs as root)",
+    );
   }
 });
 
@@ -35,7 +37,14 @@ function loopDevice(prepare?: (image: string) => void): string {
 }
 
 function params(dev: string) {
-  return { DEVICE: dev, FILESYSTEM: "ext4", LABEL: "data", MOUNT_POINT: "/srv/data", MOUNT_OPTIONS: "defaults,noatime", PROTECTED_DEVICES: "" };
+  return {
+    DEVICE: dev,
+    FILESYSTEM: "ext4",
+    LABEL: "data",
+    MOUNT_POINT: "/srv/data",
+    MOUNT_OPTIONS: "defaults,noatime",
+    PROTECTED_DEVICES: "",
+  };
 }
 
 /** Makes a filesystem holding one file, as a disk that already carries someone's data. */
@@ -76,8 +85,12 @@ describe("prepare-disk.sh on loop devices", () => {
 
     const second = host.run(script, params(dev));
     expect(second.status).toBe(0);
-    expect(second.stdout).toContain("already holds the expected ext4 filesystem labelled data; not formatting");
-    expect(second.stdout.trim().split("\n").pop()).toBe(`no changes: disk ${dev} at /srv/data already converged`);
+    expect(second.stdout).toContain(
+      "already holds the expected ext4 filesystem labelled data; not formatting",
+    );
+    expect(second.stdout.trim().split("\n").pop()).toBe(
+      `no changes: disk ${dev} at /srv/data already converged`,
+    );
     expect(host.read("/etc/fstab")).toBe(fstab);
     expect(sh("blkid", ["-p", "-o", "value", "-s", "UUID", dev])).toBe(uuid);
   });

@@ -53,7 +53,8 @@ describe("connections", () => {
   });
 
   it("runs every script through passwordless sudo for the non-root admin", () => {
-    for (const r of remotes()) expect(String(r.rawInputs.create)).toMatch(/^sudo -n bash -c "\$\(cat <<'CITADEL_SCRIPT_EOF'\n/);
+    for (const r of remotes())
+      expect(String(r.rawInputs.create)).toMatch(/^sudo -n bash -c "\$\(cat <<'CITADEL_SCRIPT_EOF'\n/);
   });
 
   it("runs scripts without sudo when the SSH user is root", async () => {
@@ -66,7 +67,9 @@ describe("connections", () => {
 
   it("passes parameters as exports in the command text, never as SSH environment", () => {
     for (const r of remotes()) expect(r.rawInputs.environment).toBeUndefined();
-    expect(createOf("citadel-storage-lvm")).toContain("export TARGET='3298534883328'\nexport VG='ubuntu-vg'\n");
+    expect(createOf("citadel-storage-lvm")).toContain(
+      "export TARGET='3298534883328'\nexport VG='ubuntu-vg'\n",
+    );
   });
 
   it("uses the private key secret only when a host asks for it, and keeps it secret", async () => {
@@ -84,7 +87,10 @@ describe("connections", () => {
 });
 
 describe("Storage", () => {
-  const storage = () => ["citadel-storage-lvm", "citadel-storage-disk-data", "citadel-storage-disk-backup"].map((n) => byName(lab, n));
+  const storage = () =>
+    ["citadel-storage-lvm", "citadel-storage-disk-data", "citadel-storage-disk-backup"].map((n) =>
+      byName(lab, n),
+    );
 
   it("protects every storage step and retains it on delete, with no delete script", () => {
     for (const r of storage()) {
@@ -111,7 +117,9 @@ describe("Storage", () => {
   it("grows into all free space when asked", async () => {
     const config = labConfigMap();
     citadelHost(config).storage.lvm.size = "all-free";
-    expect(String(byName(await synthLab(config), "citadel-storage-lvm").rawInputs.create)).toContain("export TARGET='all-free'");
+    expect(String(byName(await synthLab(config), "citadel-storage-lvm").rawInputs.create)).toContain(
+      "export TARGET='all-free'",
+    );
   });
 });
 
@@ -194,11 +202,15 @@ describe("hosts without GPUs or Docker", () => {
       memoryGiB: 8,
     };
     const result = await synthLab(config);
-    expect(result.resources.filter((r) => r.name.startsWith("ladon")).map((r) => r.name).sort()).toEqual([
-      "ladon",
-      "ladon-storage",
-    ]);
-    expect(result.outputs.hosts).toMatchObject({ ladon: { address: "192.168.10.40", gpuCount: 0, dockerVersion: null } });
+    expect(
+      result.resources
+        .filter((r) => r.name.startsWith("ladon"))
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["ladon", "ladon-storage"]);
+    expect(result.outputs.hosts).toMatchObject({
+      ladon: { address: "192.168.10.40", gpuCount: 0, dockerVersion: null },
+    });
   });
 });
 
@@ -220,7 +232,12 @@ describe("scripts that carry secrets", () => {
       const target = hostTarget("citadel", parsed.hosts.citadel!);
       hostScript(
         "secret-step",
-        { host: target, script: "host/scripts/nvidia-iommu.sh", params: { KERNEL_ARGS: "" }, secrets: { API_TOKEN: pulumi.secret("s3cr3t-value") } },
+        {
+          host: target,
+          script: "host/scripts/nvidia-iommu.sh",
+          params: { KERNEL_ARGS: "" },
+          secrets: { API_TOKEN: pulumi.secret("s3cr3t-value") },
+        },
         {},
       );
       return {};

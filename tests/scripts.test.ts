@@ -36,7 +36,10 @@ describe("grow-lvm.sh", () => {
     const h = host();
     const first = h.run(script, params);
     expectChanged(first);
-    expect(mutations(first)).toEqual([`lvextend -L ${3 * TiB}b /dev/ubuntu-vg/ubuntu-lv`, "resize2fs /dev/ubuntu-vg/ubuntu-lv"]);
+    expect(mutations(first)).toEqual([
+      `lvextend -L ${3 * TiB}b /dev/ubuntu-vg/ubuntu-lv`,
+      "resize2fs /dev/ubuntu-vg/ubuntu-lv",
+    ]);
     expect(h.get("lvm-size")).toBe(String(3 * TiB));
     expectConverged(h.run(script, params));
   });
@@ -70,7 +73,9 @@ describe("grow-lvm.sh", () => {
     h.set("lvm-free", 10 * GiB);
     const run = h.run(script, params);
     expect(run.status).not.toBe(0);
-    expect(run.stderr).toMatch(/needs \d+ free bytes but ubuntu-vg has \d+; lower storage.lvm.size or add a PV/);
+    expect(run.stderr).toMatch(
+      /needs \d+ free bytes but ubuntu-vg has \d+; lower storage.lvm.size or add a PV/,
+    );
     expect(mutations(run)).toEqual([]);
   });
 
@@ -89,7 +94,11 @@ describe("nvidia-driver.sh", () => {
     const h = new SimHost();
     const first = h.run(script, params);
     expectChanged(first);
-    expect(first.calls).toContainEqual(expect.stringMatching(/^apt-get .* install --no-install-recommends nvidia-headless-580-server nvidia-utils-580-server$/));
+    expect(first.calls).toContainEqual(
+      expect.stringMatching(
+        /^apt-get .* install --no-install-recommends nvidia-headless-580-server nvidia-utils-580-server$/,
+      ),
+    );
     expect(first.calls).toContain("apt-mark hold nvidia-headless-580-server");
     expect(first.calls).toContain("systemctl enable nvidia-persistenced");
     // The module is not loaded before the first reboot, so the daemon is only enabled.
@@ -100,7 +109,9 @@ describe("nvidia-driver.sh", () => {
   it("installs the full driver package when not headless", () => {
     const h = new SimHost();
     const run = h.run(script, { ...params, HEADLESS: false, DRIVER_FLAVOR: "desktop" });
-    expect(run.calls).toContainEqual(expect.stringMatching(/install --no-install-recommends nvidia-driver-580$/));
+    expect(run.calls).toContainEqual(
+      expect.stringMatching(/install --no-install-recommends nvidia-driver-580$/),
+    );
   });
 
   it("refuses a branch the archive does not have, naming the key", () => {
@@ -149,7 +160,9 @@ describe("nvidia-toolkit.sh", () => {
     expect(h.read("/etc/apt/sources.list.d/nvidia-container-toolkit.list")).toContain(
       "https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /",
     );
-    expect(JSON.parse(h.read("/etc/docker/daemon.json")).runtimes.nvidia.path).toBe("nvidia-container-runtime");
+    expect(JSON.parse(h.read("/etc/docker/daemon.json")).runtimes.nvidia.path).toBe(
+      "nvidia-container-runtime",
+    );
     expectConverged(h.run(script, { TOOLKIT_VERSION: "1.18.0-1" }));
   });
 
@@ -157,14 +170,21 @@ describe("nvidia-toolkit.sh", () => {
     const h = new SimHost();
     h.run(script, { TOOLKIT_VERSION: "1.18.0-1" });
     const run = h.run(script, { TOOLKIT_VERSION: "1.18.1-1" });
-    expect(run.calls).toContainEqual(expect.stringMatching(/--allow-downgrades .*nvidia-container-toolkit=1.18.1-1/));
+    expect(run.calls).toContainEqual(
+      expect.stringMatching(/--allow-downgrades .*nvidia-container-toolkit=1.18.1-1/),
+    );
     expect(h.get("dpkg/libnvidia-container1")).toBe("1.18.1-1");
   });
 });
 
 describe("nvidia-reboot.sh", () => {
   const script = "host/scripts/nvidia-reboot.sh";
-  const params = { ALLOW_REBOOT: true, KERNEL_ARGS: "intel_iommu=on iommu=pt", HOST_NAME: "citadel", DRIVER_BRANCH: "580" };
+  const params = {
+    ALLOW_REBOOT: true,
+    KERNEL_ARGS: "intel_iommu=on iommu=pt",
+    HOST_NAME: "citadel",
+    DRIVER_BRANCH: "580",
+  };
 
   it("schedules a reboot when the module is not loaded, and none after the host came back", () => {
     const h = new SimHost();
@@ -172,7 +192,9 @@ describe("nvidia-reboot.sh", () => {
     expectChanged(first);
     expect(first.stdout).toContain("boot-id=boot-1");
     expect(first.stdout).toContain("reboot=scheduled");
-    expect(first.calls).toContainEqual(expect.stringMatching(/^systemd-run --on-active=5 .* systemctl reboot$/));
+    expect(first.calls).toContainEqual(
+      expect.stringMatching(/^systemd-run --on-active=5 .* systemctl reboot$/),
+    );
     // The reboot: module loaded, new kernel arguments active, new boot id.
     h.set("nvidia-loaded", "");
     h.file("/proc/cmdline", "BOOT_IMAGE=/vmlinuz ro quiet intel_iommu=on iommu=pt\n");
@@ -193,7 +215,13 @@ describe("nvidia-reboot.sh", () => {
 
 describe("wait-for-reboot.sh (runs where pulumi runs)", () => {
   const script = "host/scripts/wait-for-reboot.sh";
-  const base = { ADDRESS: "192.168.10.29", PORT: 22, SSH_USER: "hxadmin", HOST_KEY: "ssh-ed25519 AAAA", TIMEOUT_SECONDS: 2 };
+  const base = {
+    ADDRESS: "192.168.10.29",
+    PORT: 22,
+    SSH_USER: "hxadmin",
+    HOST_KEY: "ssh-ed25519 AAAA",
+    TIMEOUT_SECONDS: 2,
+  };
 
   it("returns at once when no reboot was scheduled", () => {
     const run = new SimHost().run(script, { ...base, REBOOT_OUTPUT: "boot-id=boot-1\nreboot=none" });
@@ -207,13 +235,19 @@ describe("wait-for-reboot.sh (runs where pulumi runs)", () => {
     const run = h.run(script, { ...base, REBOOT_OUTPUT: "boot-id=boot-1\nreboot=scheduled" });
     expect(run.status).toBe(0);
     expect(run.stdout).toContain("192.168.10.29 is back with boot id boot-2");
-    expect(run.calls[0]).toMatch(/^ssh .*-o StrictHostKeyChecking=yes -o UserKnownHostsFile=\S+ -p 22 hxadmin@192.168.10.29 /);
+    expect(run.calls[0]).toMatch(
+      /^ssh .*-o StrictHostKeyChecking=yes -o UserKnownHostsFile=\S+ -p 22 hxadmin@192.168.10.29 /,
+    );
   });
 
   it("gives up after the timeout when the host does not come back", () => {
     const h = new SimHost();
     h.set("boot-id", "boot-1");
-    const run = h.run(script, { ...base, TIMEOUT_SECONDS: 1, REBOOT_OUTPUT: "boot-id=boot-1\nreboot=scheduled" });
+    const run = h.run(script, {
+      ...base,
+      TIMEOUT_SECONDS: 1,
+      REBOOT_OUTPUT: "boot-id=boot-1\nreboot=scheduled",
+    });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain("did not come back within 1 s");
   });
@@ -244,7 +278,9 @@ describe("nvidia-verify.sh", () => {
 
   it("fails when another driver branch is loaded", () => {
     const run = host(2, "570.172.08").run(script, params);
-    expect(run.stderr).toContain("the loaded driver is 570.172.08 but hosts.citadel.nvidia.driver.branch is 580");
+    expect(run.stderr).toContain(
+      "the loaded driver is 570.172.08 but hosts.citadel.nvidia.driver.branch is 580",
+    );
   });
 });
 
@@ -268,7 +304,9 @@ describe("docker-engine.sh", () => {
     const first = h.run(script, params);
     expectChanged(first);
     expect(first.calls).toContainEqual(
-      expect.stringMatching(/install .*docker-ce=5:28.5.1-1~ubuntu.24.04~noble docker-ce-cli=5:28.5.1-1~ubuntu.24.04~noble/),
+      expect.stringMatching(
+        /install .*docker-ce=5:28.5.1-1~ubuntu.24.04~noble docker-ce-cli=5:28.5.1-1~ubuntu.24.04~noble/,
+      ),
     );
     expect(h.read("/etc/apt/sources.list.d/docker.list")).toBe(
       "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/ubuntu noble stable\n",
@@ -288,11 +326,18 @@ describe("docker-engine.sh", () => {
 
 describe("docker-daemon.sh", () => {
   const script = "host/scripts/docker-daemon.sh";
-  const fragment = JSON.stringify({ "data-root": "/srv/data/docker", "live-restore": true, "log-driver": "json-file" });
+  const fragment = JSON.stringify({
+    "data-root": "/srv/data/docker",
+    "live-restore": true,
+    "log-driver": "json-file",
+  });
 
   it("merges its keys next to nvidia-ctk's runtime, restarts once, then converges", () => {
     const h = new SimHost();
-    h.file("/etc/docker/daemon.json", JSON.stringify({ runtimes: { nvidia: { args: [], path: "nvidia-container-runtime" } } }, null, 4));
+    h.file(
+      "/etc/docker/daemon.json",
+      JSON.stringify({ runtimes: { nvidia: { args: [], path: "nvidia-container-runtime" } } }, null, 4),
+    );
     const first = h.run(script, { DAEMON_JSON: fragment, DATA_ROOT: "/srv/data/docker" });
     expectChanged(first);
     expect(first.calls).toContain("systemctl restart docker");
@@ -319,8 +364,19 @@ describe("docker-daemon.sh", () => {
 
 describe("docker-verify.sh", () => {
   const script = "host/scripts/docker-verify.sh";
-  const params = { DOCKER_VERSION: "28.5.1", DATA_ROOT: "/srv/data/docker", LOG_DRIVER: "json-file", EXPECT_NVIDIA: true, HOST_NAME: "citadel" };
-  const info = { ServerVersion: "28.5.1", DockerRootDir: "/srv/data/docker", LoggingDriver: "json-file", Runtimes: { nvidia: {}, runc: {} } };
+  const params = {
+    DOCKER_VERSION: "28.5.1",
+    DATA_ROOT: "/srv/data/docker",
+    LOG_DRIVER: "json-file",
+    EXPECT_NVIDIA: true,
+    HOST_NAME: "citadel",
+  };
+  const info = {
+    ServerVersion: "28.5.1",
+    DockerRootDir: "/srv/data/docker",
+    LoggingDriver: "json-file",
+    Runtimes: { nvidia: {}, runc: {} },
+  };
 
   it("passes, read-only, when docker info matches the config", () => {
     const h = new SimHost();
@@ -333,12 +389,16 @@ describe("docker-verify.sh", () => {
     h.set("docker-info.json", JSON.stringify({ ...info, Runtimes: { runc: {} } }));
     const run = h.run(script, params);
     expect(run.status).not.toBe(0);
-    expect(run.stderr).toContain("docker nvidia runtime is 'missing', expected 'present' (hosts.citadel.docker)");
+    expect(run.stderr).toContain(
+      "docker nvidia runtime is 'missing', expected 'present' (hosts.citadel.docker)",
+    );
   });
 
   it("fails when data-root is not where config puts it", () => {
     const h = new SimHost();
     h.set("docker-info.json", JSON.stringify({ ...info, DockerRootDir: "/var/lib/docker" }));
-    expect(h.run(script, params).stderr).toContain("docker data-root is '/var/lib/docker', expected '/srv/data/docker'");
+    expect(h.run(script, params).stderr).toContain(
+      "docker data-root is '/var/lib/docker', expected '/srv/data/docker'",
+    );
   });
 });

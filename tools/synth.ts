@@ -26,7 +26,9 @@ export function parseArgs(argv: string[]): CliArgs {
       args[flag.slice(2) as keyof CliArgs] = value;
       i++;
     } else {
-      throw new StackFileError(`unknown or incomplete argument ${flag}; usage: npm start -- [--config <stack yaml>] [--out <dir>]`);
+      throw new StackFileError(
+        `unknown or incomplete argument ${flag}; usage: npm start -- [--config <stack yaml>] [--out <dir>]`,
+      );
     }
   }
   return args;
@@ -44,7 +46,9 @@ async function main(): Promise<number> {
       `\nsecrets replaced by placeholders (the stack file holds no secret values): ${result.placeholders.map((k) => `citadel:${k}`).join(", ")}`,
     );
   }
-  console.log(`\nwrote ${path.join(args.out, "resources.json")} and ${result.files.size} files under ${path.join(args.out, "files")}`);
+  console.log(
+    `\nwrote ${path.join(args.out, "resources.json")} and ${result.files.size} files under ${path.join(args.out, "files")}`,
+  );
   return 0;
 }
 

@@ -119,9 +119,18 @@ function issueToProblems(issue: z.core.$ZodIssue): Problem[] {
   }
   if (issue.code === "invalid_union" && issue.errors.length > 0) {
     // Report the union once, with the schema's example, instead of one line per branch.
-    return [{ path: formatPath(issue.path), message: "is not one of the accepted forms", example: exampleAt(LabConfigSchema, issue.path) }];
+    return [
+      {
+        path: formatPath(issue.path),
+        message: "is not one of the accepted forms",
+        example: exampleAt(LabConfigSchema, issue.path),
+      },
+    ];
   }
-  return [{ path: formatPath(issue.path), message: issue.message, example: exampleAt(LabConfigSchema, issue.path) }];
+  const crossField =
+    issue.code === "custom" && (issue.params as { crossField?: boolean } | undefined)?.crossField;
+  const example = crossField ? undefined : exampleAt(LabConfigSchema, issue.path);
+  return [{ path: formatPath(issue.path), message: issue.message, example }];
 }
 
 type AnySchema = z.core.$ZodType;
@@ -215,7 +224,10 @@ export interface LabSecrets {
  * Loads the lab once: validates everything, then reads each set secret with `requireSecret`.
  * Throws `LabConfigError` (no resource registered) when anything is wrong.
  */
-export function loadLabConfig(source: ConfigSource = pulumiConfigSource()): { lab: LabConfig; secrets: LabSecrets } {
+export function loadLabConfig(source: ConfigSource = pulumiConfigSource()): {
+  lab: LabConfig;
+  secrets: LabSecrets;
+} {
   const { lab, secretKeys } = parseLabConfig(source, `Pulumi.${pulumi.getStack()}.yaml`);
   const config = new pulumi.Config(NAMESPACE);
   const values: Record<string, pulumi.Output<string>> = {};

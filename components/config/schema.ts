@@ -9,7 +9,8 @@ import { SIZE_PATTERN, parseSize } from "./units";
 
 const example = (value: unknown) => ({ example: value });
 
-const HOSTNAME = /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 const ALL_DIGITS_AND_DOTS = /^[0-9.]+$/;
 
 /** An IPv4/IPv6 address or an RFC 1123 host name. "192.168.10.299" is neither. */
@@ -33,10 +34,23 @@ const DevicePath = z
 const MountPoint = z
   .string()
   .regex(/^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/, { error: "must be an absolute path without a trailing slash" })
-  .refine((p) => !SYSTEM_PATHS.has(p), { error: (i) => `${String(i.input)} is a system path, not a data mount` })
+  .refine((p) => !SYSTEM_PATHS.has(p), {
+    error: (i) => `${String(i.input)} is a system path, not a data mount`,
+  })
   .meta(example("/srv/data"));
 
-const SYSTEM_PATHS = new Set(["/", "/boot", "/boot/efi", "/etc", "/usr", "/var", "/home", "/proc", "/sys", "/dev"]);
+const SYSTEM_PATHS = new Set([
+  "/",
+  "/boot",
+  "/boot/efi",
+  "/etc",
+  "/usr",
+  "/var",
+  "/home",
+  "/proc",
+  "/sys",
+  "/dev",
+]);
 
 const HostKey = z
   .string()
@@ -198,6 +212,9 @@ export type DockerConfig = z.output<typeof DockerSchema>;
 
 type Ctx = z.RefinementCtx<LabConfig>;
 
+/** Marks issues from rules that span fields: their message says the fix, and a field example would mislead. */
+export const CROSS_FIELD = { crossField: true } as const;
+
 /** Rules that span fields: uniqueness, grow-only storage and disks kept away from the LVM PV. */
 function checkLab(lab: LabConfig, ctx: Ctx): void {
   const seenAddress = new Map<string, string>();
@@ -207,6 +224,7 @@ function checkLab(lab: LabConfig, ctx: Ctx): void {
     if (previous !== undefined) {
       ctx.addIssue({
         code: "custom",
+        params: CROSS_FIELD,
         path: [...at, "address"],
         message: `${host.address} is already the address of host "${previous}"; each host is declared once`,
       });
@@ -215,12 +233,18 @@ function checkLab(lab: LabConfig, ctx: Ctx): void {
     if (host.ssh.user !== "root" && host.sudo === "none") {
       ctx.addIssue({
         code: "custom",
+        params: CROSS_FIELD,
         path: [...at, "sudo"],
         message: `user "${host.ssh.user}" is not root, so it needs passwordless sudo; set sudo: passwordless`,
       });
     }
     for (const p of host.storage ? storageProblems(host.storage) : []) {
-      ctx.addIssue({ code: "custom", path: [...at, "storage", ...p.path], message: p.message });
+      ctx.addIssue({
+        code: "custom",
+        path: [...at, "storage", ...p.path],
+        message: p.message,
+        params: CROSS_FIELD,
+      });
     }
     if (host.docker) checkDocker(host, [...at, "docker"], ctx);
   }
@@ -297,6 +321,7 @@ function checkDocker(host: HostConfig, at: string[], ctx: Ctx): void {
   if (!mounts.some((m) => docker.dataRoot.startsWith(`${m}/`))) {
     ctx.addIssue({
       code: "custom",
+      params: CROSS_FIELD,
       path: [...at, "dataRoot"],
       message: `${docker.dataRoot} is not inside a mount declared in storage.disks (${mounts.join(", ") || "none"}); put it under one, or use /var/lib/docker`,
     });

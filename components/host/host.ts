@@ -39,7 +39,10 @@ export class Host extends pulumi.ComponentResource {
           host: target,
           docker: config.docker,
           gpu: config.nvidia !== undefined,
-          configureAfter: [...(dataRootMount ? [dataRootMount] : []), ...(this.nvidia ? [this.nvidia.toolkit] : [])],
+          configureAfter: [
+            ...(dataRootMount ? [dataRootMount] : []),
+            ...(this.nvidia ? [this.nvidia.toolkit] : []),
+          ],
         },
         { parent: this },
       );

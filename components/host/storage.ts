@@ -34,7 +34,9 @@ export class Storage extends pulumi.ComponentResource {
     const disks = args.disks ?? [];
     const problems = storageProblems({ lvm: args.lvm, disks });
     if (problems.length > 0) {
-      throw new Error(`Storage ${name}: ${problems.map((p) => `${p.path.join(".")}: ${p.message}`).join("; ")}`);
+      throw new Error(
+        `Storage ${name}: ${problems.map((p) => `${p.path.join(".")}: ${p.message}`).join("; ")}`,
+      );
     }
     const keep: pulumi.CustomResourceOptions = { parent: this, protect: true, retainOnDelete: true };
 

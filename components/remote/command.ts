@@ -28,7 +28,11 @@ export interface HostScriptArgs {
 }
 
 /** Turns a script file plus typed parameters into a `remote.Command` on `args.host`. */
-export function hostScript(name: string, args: HostScriptArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+export function hostScript(
+  name: string,
+  args: HostScriptArgs,
+  opts: pulumi.CustomResourceOptions,
+): command.remote.Command {
   const params = args.params ?? {};
   const secrets = args.secrets ?? {};
   const secretNames = Object.keys(secrets).sort();
@@ -36,10 +40,13 @@ export function hostScript(name: string, args: HostScriptArgs, opts: pulumi.Cust
   publishFile(`${args.host.name}/commands/${name}.sh`, text);
   const carriesSecrets = secretNames.length > 0;
   const stdin = carriesSecrets
-    ? pulumi.secret(pulumi.all(secretNames.map((n) => secrets[n] as pulumi.Input<string>)).apply((values) => {
-        if (values.some((v) => v.includes("\n"))) throw new Error(`a secret passed to ${name} spans lines; encode it first`);
-        return values.map((v) => `${v}\n`).join("");
-      }))
+    ? pulumi.secret(
+        pulumi.all(secretNames.map((n) => secrets[n] as pulumi.Input<string>)).apply((values) => {
+          if (values.some((v) => v.includes("\n")))
+            throw new Error(`a secret passed to ${name} spans lines; encode it first`);
+          return values.map((v) => `${v}\n`).join("");
+        }),
+      )
     : undefined;
   return new command.remote.Command(
     name,
@@ -61,7 +68,11 @@ export interface LocalScriptArgs {
 }
 
 /** Runs a script file on the machine running pulumi (e.g. waiting for a host to come back). */
-export function localScript(name: string, args: LocalScriptArgs, opts: pulumi.CustomResourceOptions): command.local.Command {
+export function localScript(
+  name: string,
+  args: LocalScriptArgs,
+  opts: pulumi.CustomResourceOptions,
+): command.local.Command {
   const text = pulumi.output(args.params ?? {}).apply((params) => {
     const rendered = renderScript(args.script, params as Record<string, ParamValue>);
     publishFile(`local/commands/${name}.sh`, rendered);

@@ -37,7 +37,9 @@ export function hostTarget(name: string, config: HostConfig, privateKey?: pulumi
       hostKey: config.ssh.hostKey,
       dialErrorLimit: DIAL_ERROR_LIMIT,
       perDialTimeout: PER_DIAL_TIMEOUT_SECONDS,
-      ...(config.ssh.auth === "privateKey" ? { privateKey: pulumi.secret(privateKey as pulumi.Output<string>) } : {}),
+      ...(config.ssh.auth === "privateKey"
+        ? { privateKey: pulumi.secret(privateKey as pulumi.Output<string>) }
+        : {}),
     },
   };
 }

@@ -36,7 +36,8 @@ export function renderScript(
   const body = readScript(relativePath);
   const names = [...Object.keys(params), ...secretNames];
   for (const name of names) {
-    if (!PARAM_NAME.test(name)) throw new Error(`parameter ${name} of ${relativePath} must be UPPER_SNAKE_CASE`);
+    if (!PARAM_NAME.test(name))
+      throw new Error(`parameter ${name} of ${relativePath} must be UPPER_SNAKE_CASE`);
   }
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
   if (duplicate) throw new Error(`parameter ${duplicate} of ${relativePath} is given twice`);
@@ -46,7 +47,15 @@ export function renderScript(
   const reads = [...secretNames].sort().map((name) => `IFS= read -r ${name} || true; export ${name}`);
   const [shebang, ...rest] = body.split("\n");
   const prelude = readScript(PRELUDE).split("\n").slice(1);
-  return [shebang, `# citadel script: ${relativePath}`, UNUSED_HELPERS, ...exportLines, ...reads, ...prelude, ...rest].join("\n");
+  return [
+    shebang,
+    `# citadel script: ${relativePath}`,
+    UNUSED_HELPERS,
+    ...exportLines,
+    ...reads,
+    ...prelude,
+    ...rest,
+  ].join("\n");
 }
 
 /** File-wide: the prelude is a library, and no script calls every helper in it. */
@@ -62,7 +71,8 @@ const DELIMITER = "CITADEL_SCRIPT_EOF";
  * verbatim, and `bash -c` gets the whole script before it runs, so nothing in it can eat stdin.
  */
 export function wrapScript(script: string, sudo: boolean): string {
-  if (script.split("\n").includes(DELIMITER)) throw new Error(`a script may not contain the line ${DELIMITER}`);
+  if (script.split("\n").includes(DELIMITER))
+    throw new Error(`a script may not contain the line ${DELIMITER}`);
   const runner = sudo ? "sudo -n bash" : "bash";
   return `${runner} -c "$(cat <<'${DELIMITER}'\n${script}\n${DELIMITER}\n)" citadel-script`;
 }

@@ -10,14 +10,42 @@ import { renderScript, wrapScript, type ParamValue } from "../../components/remo
 
 const SHIM = path.join(__dirname, "shims", "shim");
 export const SHIMMED = [
-  "dpkg-query", "dpkg", "apt-get", "apt-cache", "apt-mark", "systemctl", "systemd-run", "update-grub", "curl", "gpg",
-  "nvidia-ctk", "nvidia-smi", "docker", "id", "usermod", "vgs", "lvs", "lvextend", "dumpe2fs", "resize2fs", "ssh",
+  "dpkg-query",
+  "dpkg",
+  "apt-get",
+  "apt-cache",
+  "apt-mark",
+  "systemctl",
+  "systemd-run",
+  "update-grub",
+  "curl",
+  "gpg",
+  "nvidia-ctk",
+  "nvidia-smi",
+  "docker",
+  "id",
+  "usermod",
+  "vgs",
+  "lvs",
+  "lvextend",
+  "dumpe2fs",
+  "resize2fs",
+  "ssh",
 ];
 
 /** Calls that change a host. A converged second run makes none of them. */
 export const MUTATING = [
-  /^apt-get .*\b(install|update)\b/, /^apt-mark hold/, /^systemctl (enable|start|restart|disable|reboot)/, /^systemd-run/,
-  /^update-grub/, /^curl/, /^gpg/, /^nvidia-ctk/, /^usermod/, /^lvextend/, /^resize2fs/,
+  /^apt-get .*\b(install|update)\b/,
+  /^apt-mark hold/,
+  /^systemctl (enable|start|restart|disable|reboot)/,
+  /^systemd-run/,
+  /^update-grub/,
+  /^curl/,
+  /^gpg/,
+  /^nvidia-ctk/,
+  /^usermod/,
+  /^lvextend/,
+  /^resize2fs/,
 ];
 
 export interface RunResult {
@@ -42,7 +70,10 @@ export class SimHost {
     for (const name of SHIMMED) symlinkSync(SHIM, path.join(this.bin, name));
     this.file("/etc/os-release", 'NAME="Ubuntu"\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\n');
     this.file("/proc/sys/kernel/random/boot_id", "boot-1\n");
-    this.file("/proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/mapper/ubuntu--vg-ubuntu--lv ro quiet splash\n");
+    this.file(
+      "/proc/cmdline",
+      "BOOT_IMAGE=/vmlinuz root=/dev/mapper/ubuntu--vg-ubuntu--lv ro quiet splash\n",
+    );
   }
 
   /** Writes a file under the scratch root, e.g. `/etc/docker/daemon.json`. */

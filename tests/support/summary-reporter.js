@@ -6,7 +6,11 @@ const path = require("node:path");
 class SummaryReporter {
   onRunComplete(_contexts, results) {
     const failed = results.numFailedTests + results.numRuntimeErrorTestSuites;
-    const summary = { passed: results.numPassedTests, failed, skipped: results.numPendingTests + results.numTodoTests };
+    const summary = {
+      passed: results.numPassedTests,
+      failed,
+      skipped: results.numPendingTests + results.numTodoTests,
+    };
     const out = path.join(__dirname, "..", "..", "out");
     fs.mkdirSync(out, { recursive: true });
     fs.writeFileSync(path.join(out, "test-summary.json"), JSON.stringify(summary) + "\n");

@@ -5,7 +5,10 @@ import { fromConfigMap } from "../../tools/synth/stackfile";
 import { labConfigMap } from "./lab";
 
 /** Runs the real program against a config map (default: the committed lab). */
-export function synthLab(config: Record<string, unknown> = labConfigMap(), program = runLab): Promise<SynthResult> {
+export function synthLab(
+  config: Record<string, unknown> = labConfigMap(),
+  program = runLab,
+): Promise<SynthResult> {
   return synthesize({ stack: fromConfigMap(config), program });
 }
 
@@ -22,7 +25,8 @@ export async function synthFailure(config: Record<string, unknown>): Promise<Syn
 
 export function byName(result: SynthResult, name: string): ResourceRecord {
   const found = result.resources.find((r) => r.name === name);
-  if (!found) throw new Error(`no resource named ${name}; have ${result.resources.map((r) => r.name).join(", ")}`);
+  if (!found)
+    throw new Error(`no resource named ${name}; have ${result.resources.map((r) => r.name).join(", ")}`);
   return found;
 }
 

@@ -116,7 +116,10 @@ function providerUrn(ref: string): string | null {
 
 async function resolveOutputs(value: unknown): Promise<unknown> {
   if (pulumi.Output.isInstance(value)) {
-    const out = value as unknown as { promise(withUnknowns?: boolean): Promise<unknown>; isSecret: Promise<boolean> };
+    const out = value as unknown as {
+      promise(withUnknowns?: boolean): Promise<unknown>;
+      isSecret: Promise<boolean>;
+    };
     if (await out.isSecret) return SECRET_MASK;
     return resolveOutputs(await out.promise(true));
   }
@@ -210,7 +213,8 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
 /** Waits until every registration and output RPC the program started has finished. */
 async function waitForRegistrations(): Promise<void> {
   const runtime = pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> };
-  if (typeof runtime.waitForRPCs !== "function") throw new Error("@pulumi/pulumi no longer exposes waitForRPCs");
+  if (typeof runtime.waitForRPCs !== "function")
+    throw new Error("@pulumi/pulumi no longer exposes waitForRPCs");
   await runtime.waitForRPCs();
 }
 

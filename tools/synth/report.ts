@@ -27,7 +27,8 @@ export function writeOut(dir: string, result: SynthResult): void {
   writeFileSync(path.join(dir, "outputs.json"), `${JSON.stringify(result.outputs, null, 2)}\n`);
   for (const [file, content] of result.files) {
     const target = path.join(dir, "files", file);
-    if (!target.startsWith(path.join(dir, "files") + path.sep)) throw new Error(`refusing to write outside out/: ${file}`);
+    if (!target.startsWith(path.join(dir, "files") + path.sep))
+      throw new Error(`refusing to write outside out/: ${file}`);
     mkdirSync(path.dirname(target), { recursive: true });
     writeFileSync(target, content, { mode: file.endsWith(".sh") ? 0o755 : 0o644 });
   }
@@ -48,7 +49,9 @@ export function renderTree(result: SynthResult): string {
   }
   const lines: string[] = [];
   const walk = (parent: string | null, prefix: string) => {
-    const kids = children.get(parent) ?? [];
+    const kids = [...(children.get(parent) ?? [])].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
     kids.forEach((r, i) => {
       const last = i === kids.length - 1;
       lines.push(`${prefix}${last ? "└─ " : "├─ "}${label(r)}`);

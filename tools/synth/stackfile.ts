@@ -31,7 +31,9 @@ export function readStackFile(file: string): StackFile {
 export function parseStackText(text: string, stack: string, source = "the stack file"): StackFile {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
-    throw new StackFileError(`${source} is not valid YAML:\n${doc.errors.map((e) => `  - ${e.message}`).join("\n")}`);
+    throw new StackFileError(
+      `${source} is not valid YAML:\n${doc.errors.map((e) => `  - ${e.message}`).join("\n")}`,
+    );
   }
   const root = (doc.toJS() ?? {}) as { config?: Record<string, unknown> };
   return fromConfigMap(root.config ?? {}, stack);

@@ -1,0 +1,57 @@
+#!/usr/bin/env bats
+# Unit tests for the helpers every host script includes (components/remote/prelude.sh).
+
+setup() {
+  CITADEL_ROOT="$(mktemp -d)"
+  export CITADEL_ROOT
+  # shellcheck disable=SC1091 # the prelude is sourced from the repo at test time
+  source "$BATS_TEST_DIRNAME/../components/remote/prelude.sh"
+  set +e +u +o pipefail
+}
+
+@test "write_file writes new content atomically with the mode and returns 0" {
+  run bash -c "source '$BATS_TEST_DIRNAME/../components/remote/prelude.sh'; printf 'a\n' | write_file '$CITADEL_ROOT/etc/x.conf' 0600"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$CITADEL_ROOT/etc/x.conf")" = "a" ]
+  [ "$(stat -c %a "$CITADEL_ROOT/etc/x.conf")" = "600" ]
+  [ -z "$(find "$CITADEL_ROOT/etc" -name '*.citadel.*')" ]
+}
+
+@test "write_file leaves identical content alone and returns 1" {
+  printf 'a\n' >"$CITADEL_ROOT/x.conf"
+  touch -d '2020-01-01' "$CITADEL_ROOT/x.conf"
+  run bash -c "source '$BATS_TEST_DIRNAME/../components/remote/prelude.sh'; printf 'a\n' | write_file '$CITADEL_ROOT/x.conf' 0644"
+  [ "$status" -eq 1 ]
+  [ "$(stat -c %Y "$CITADEL_ROOT/x.conf")" = "$(date -d 2020-01-01 +%s)" ]
+}
+
+@test "report says 'no changes' when nothing changed and counts changes otherwise" {
+  run report "thing"
+  [ "$output" = "no changes: thing already converged" ]
+  changed "one" >/dev/null
+  changed "two" >/dev/null
+  run report "thing"
+  [ "$output" = "done: thing (2 changes)" ]
+}
+
+@test "die prints to stderr and exits non-zero" {
+  run bash -c "source '$BATS_TEST_DIRNAME/../components/remote/prelude.sh'; die 'disk is busy'; echo unreachable"
+  [ "$status" -eq 1 ]
+  [ "$output" = "error: disk is busy" ]
+}
+
+@test "pkg_version prints nothing, without failing, for a package that is not installed" {
+  run bash -c "set -euo pipefail; source '$BATS_TEST_DIRNAME/../components/remote/prelude.sh'; v=\$(pkg_version citadel-no-such-package); echo \"[\$v]\""
+  [ "$status" -eq 0 ]
+  [ "$output" = "[]" ]
+}
+
+@test "apt_lock takes the host-wide lock once and a second holder waits" {
+  run bash -c "source '$BATS_TEST_DIRNAME/../components/remote/prelude.sh'; apt_lock; apt_lock; echo locked"
+  [ "$output" = "locked" ]
+  [ -f "$CITADEL_ROOT/run/lock/citadel-apt.lock" ]
+  exec 8>"$CITADEL_ROOT/run/lock/citadel-apt.lock"
+  flock 8
+  run timeout 2 flock -w 1 "$CITADEL_ROOT/run/lock/citadel-apt.lock" true
+  [ "$status" -ne 0 ]
+}

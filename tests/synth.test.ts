@@ -1,0 +1,131 @@
+/** `npm start` as a user runs it: a subprocess on a stack file, writing out/. */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { stringify } from "yaml";
+import { citadelHost, labConfigMap, STACK_FILE } from "./support/lab";
+
+const ROOT = path.join(__dirname, "..");
+const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+
+function start(args: string[]) {
+  return spawnSync(TSX, ["tools/synth.ts", ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+}
+
+function stackFile(config: Record<string, unknown>, name = "citadel"): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), "citadel-stack-")), `Pulumi.${name}.yaml`);
+  writeFileSync(file, stringify({ config }));
+  return file;
+}
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+    .sort();
+}
+
+describe("npm start", () => {
+  let out: string;
+  let run: ReturnType<typeof start>;
+  beforeAll(() => {
+    out = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
+    run = start(["--config", STACK_FILE, "--out", out]);
+  });
+
+  it("exits 0 and prints the host layer as a tree with counts", () => {
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("└─ citadel (citadel:host:Host)");
+    expect(run.stdout).toMatch(/citadel-storage-lvm \(command:remote:Command\) \[protected, retained\]/);
+    expect(run.stdout).toContain("16 resources: 4 components, 12 provider resources");
+    expect(run.stdout).toContain("3 protected, 13 rendered files");
+  });
+
+  it("writes resources.json sorted by URN with the fields reviewers need", () => {
+    const resources = JSON.parse(readFileSync(path.join(out, "resources.json"), "utf8")) as Record<
+      string,
+      unknown
+    >[];
+    const urns = resources.map((r) => r.urn as string);
+    expect(urns).toEqual([...urns].sort());
+    expect(resources).toHaveLength(16);
+    for (const r of resources) {
+      expect(Object.keys(r)).toEqual([
+        "urn",
+        "type",
+        "name",
+        "parent",
+        "inputs",
+        "protect",
+        "retainOnDelete",
+        "dependsOn",
+        "provider",
+      ]);
+    }
+    const lvm = resources.find((r) => r.name === "citadel-storage-lvm")!;
+    expect(lvm).toMatchObject({ protect: true, retainOnDelete: true, dependsOn: [], provider: null });
+    expect((lvm.inputs as Record<string, unknown>).connection).toBe("[secret]");
+  });
+
+  it("writes every rendered script and config under files/", () => {
+    const files = listFiles(path.join(out, "files"));
+    expect(files).toContain("citadel/commands/citadel-storage-disk-data.sh");
+    expect(files).toContain("citadel/etc/docker/daemon.json");
+    expect(files).toContain("local/commands/citadel-nvidia-wait.sh");
+    expect(readFileSync(path.join(out, "files/citadel/commands/citadel-storage-lvm.sh"), "utf8")).toMatch(
+      /^#!\/usr\/bin\/env bash\n# citadel script: host\/scripts\/grow-lvm.sh\n/,
+    );
+  });
+
+  it("produces byte-identical output on a second run", () => {
+    const again = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
+    expect(start(["--config", STACK_FILE, "--out", again]).status).toBe(0);
+    const files = listFiles(out);
+    expect(listFiles(again)).toEqual(files);
+    for (const f of files)
+      expect(readFileSync(path.join(again, f), "utf8")).toBe(readFileSync(path.join(out, f), "utf8"));
+  });
+});
+
+describe("npm start on a bad or secret-bearing stack", () => {
+  it("exits non-zero with the loader's message and writes nothing", () => {
+    const config = labConfigMap();
+    citadelHost(config).address = "192.168.10.299";
+    citadelHost(config).storage.disks[1].mountPoint = "/srv/data";
+    const out = path.join(mkdtempSync(path.join(tmpdir(), "citadel-out-")), "out");
+    const run = start(["--config", stackFile(config), "--out", out]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(
+      "Invalid lab config in Pulumi.citadel.yaml (2 problems); nothing was applied:",
+    );
+    expect(run.stderr).toContain("citadel:hosts.citadel.address");
+    expect(run.stderr).toContain("citadel:hosts.citadel.storage.disks[1].mountPoint");
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("substitutes a marked placeholder for a secure: secret, lists it and never writes it", () => {
+    const config = labConfigMap();
+    citadelHost(config).ssh.auth = "privateKey";
+    config["citadel:sshPrivateKey"] = { secure: "v1:AAAAencryptedAAAA" };
+    const out = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
+    const run = start(["--config", stackFile(config), "--out", out]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain(
+      "secrets replaced by placeholders (the stack file holds no secret values): citadel:sshPrivateKey",
+    );
+    expect(run.stdout).not.toContain("PLACEHOLDER");
+    for (const f of listFiles(out))
+      expect(readFileSync(path.join(out, f), "utf8")).not.toMatch(/PLACEHOLDER|encrypted/);
+  });
+
+  it("explains a missing stack file and a bad argument", () => {
+    const missing = start(["--config", "/nonexistent/Pulumi.x.yaml"]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain("cannot read /nonexistent/Pulumi.x.yaml; pass --config <stack yaml>");
+    const bad = start(["--stack"]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("usage: npm start -- [--config <stack yaml>] [--out <dir>]");
+  });
+});
