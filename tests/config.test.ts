@@ -9,7 +9,7 @@ import {
   isSameDiskOrPartition,
 } from "../components/config";
 import { fromConfigMap, parseStackText, StackFileError, stackConfigSource } from "../tools/synth/stackfile";
-import { citadelHost, labConfigMap } from "./support/lab";
+import { addMonitoringPi, citadelHost, labConfigMap } from "./support/lab";
 
 function load(config: Record<string, unknown>, secrets: string[] = []) {
   return parseLabConfig(stackConfigSource(fromConfigMap(config), secrets), "Pulumi.citadel.yaml");
@@ -50,13 +50,7 @@ describe("the committed lab config", () => {
 
   it("accepts a second host (the monitoring Pi) as config only", () => {
     const config = labConfigMap();
-    config["citadel:hosts"].ladon = {
-      address: "ladon.hana-x.lab",
-      ssh: { user: "pi", hostKey: citadelHost(config).ssh.hostKey },
-      sudo: "passwordless",
-      arch: "arm64",
-      memoryGiB: 8,
-    };
+    addMonitoringPi(config, "ladon.hana-x.lab");
     expect(Object.keys(load(config).lab.hosts).sort()).toEqual(["citadel", "ladon"]);
   });
 });

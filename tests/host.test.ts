@@ -4,7 +4,7 @@ import { LabConfigError, parseLabConfig } from "../components/config";
 import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
 import { hostScript, hostTarget } from "../components/remote";
 import type { SynthResult } from "../tools/synth/harness";
-import { citadelHost, labConfigMap } from "./support/lab";
+import { addMonitoringPi, citadelHost, labConfigMap } from "./support/lab";
 import { byName, dependencyNames, ofType, synthFailure, synthLab } from "./support/synth";
 
 const REMOTE = "command:remote:Command";
@@ -194,13 +194,7 @@ describe("parallel where independent", () => {
 describe("hosts without GPUs or Docker", () => {
   it("gets only the layers its config declares", async () => {
     const config = labConfigMap();
-    config["citadel:hosts"].ladon = {
-      address: "192.168.10.40",
-      ssh: { user: "pi", hostKey: citadelHost(config).ssh.hostKey },
-      sudo: "passwordless",
-      arch: "arm64",
-      memoryGiB: 8,
-    };
+    addMonitoringPi(config);
     const result = await synthLab(config);
     expect(
       result.resources

@@ -14,3 +14,14 @@ export function labConfigMap(): Record<string, any> {
 export function citadelHost(config: Record<string, any>): any {
   return config["citadel:hosts"].citadel;
 }
+
+/** Adds the monitoring Raspberry Pi 4 from the planning notes as host `ladon` (no GPUs, no Docker). */
+export function addMonitoringPi(config: Record<string, any>, address = "192.168.10.40"): void {
+  config["citadel:hosts"].ladon = {
+    address,
+    ssh: { user: "pi", hostKey: citadelHost(config).ssh.hostKey },
+    sudo: "passwordless",
+    arch: "arm64",
+    memoryGiB: 8,
+  };
+}
