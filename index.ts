@@ -11,3 +11,7 @@ const built = buildLab(lab, secrets);
 
 /** Per host: address, mounts, NVIDIA driver branch, GPU count and Docker version. */
 export const hosts = built.outputs.hosts;
+/** vLLM's OpenAI base URL, served model name and VRAM plan. */
+export const vllm = built.outputs.vllm;
+/** The vLLM API key, as a secret: `pulumi stack output vllmApiKey --show-secrets`. */
+export const vllmApiKey = built.outputs.vllmApiKey;

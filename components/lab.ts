@@ -1,16 +1,9 @@
-/** Composes the lab from its validated config: one `Host` per configured host. */
-import type * as pulumi from "@pulumi/pulumi";
+/** Composes the lab from its validated config: one `Host` per configured host, then vLLM. */
+import * as pulumi from "@pulumi/pulumi";
 import type { LabConfig, LabSecrets } from "./config";
 import { Host } from "./host";
+import { resolveVllm, Vllm, type VramPlan } from "./llm";
 import { hostTarget } from "./remote";
-
-export interface Lab {
-  hosts: Record<string, Host>;
-  /** Stack outputs. */
-  outputs: {
-    hosts: Record<string, HostSummary>;
-  };
-}
 
 export interface HostSummary {
   address: string;
@@ -20,17 +13,31 @@ export interface HostSummary {
   dockerVersion: string | null;
 }
 
+export interface VllmSummary {
+  /** OpenAI-compatible base URL. */
+  baseUrl: string;
+  servedModelName: string;
+  vramPlan: VramPlan;
+}
+
+export interface Lab {
+  hosts: Record<string, Host>;
+  vllm?: Vllm;
+  /** Stack outputs. */
+  outputs: {
+    hosts: Record<string, HostSummary>;
+    vllm?: VllmSummary;
+    /** The vLLM API key, exported only as a secret. */
+    vllmApiKey?: pulumi.Output<string>;
+  };
+}
+
 export function buildLab(lab: LabConfig, secrets: LabSecrets): Lab {
   const hosts: Record<string, Host> = {};
   const summary: Record<string, HostSummary> = {};
   for (const name of Object.keys(lab.hosts).sort()) {
     const config = lab.hosts[name] as LabConfig["hosts"][string];
-    const target = hostTarget(
-      name,
-      config,
-      secrets.values.sshPrivateKey as pulumi.Output<string> | undefined,
-    );
-    hosts[name] = new Host(name, { target });
+    hosts[name] = new Host(name, { target: hostTarget(name, config, secrets.values.sshPrivateKey) });
     summary[name] = {
       address: config.address,
       mounts: (config.storage?.disks ?? []).map((d) => d.mountPoint),
@@ -39,5 +46,42 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets): Lab {
       dockerVersion: config.docker?.version ?? null,
     };
   }
-  return { hosts, outputs: { hosts: summary } };
+  const result: Lab = { hosts, outputs: { hosts: summary } };
+  if (lab.vllm) {
+    result.vllm = buildVllm(lab, hosts, secrets);
+    result.outputs.vllm = {
+      baseUrl: result.vllm.baseUrl,
+      servedModelName: result.vllm.servedModelName,
+      vramPlan: result.vllm.plan,
+    };
+    result.outputs.vllmApiKey = pulumi.secret(requireSecret(secrets, "vllmApiKey"));
+  }
+  return result;
+}
+
+function requireSecret(secrets: LabSecrets, key: string): pulumi.Output<string> {
+  const value = secrets.values[key];
+  if (!value)
+    throw new Error(`secret citadel:${key} was not loaded; the config loader should have required it`);
+  return value;
+}
+
+function buildVllm(lab: LabConfig, hosts: Record<string, Host>, secrets: LabSecrets): Vllm {
+  const { resolved, problems } = resolveVllm(lab, lab.vllm as NonNullable<LabConfig["vllm"]>);
+  if (!resolved || problems.length > 0) throw new Error(problems.map((p) => p.message).join("; "));
+  const host = hosts[resolved.hostName] as Host;
+  const docker = host.docker;
+  const nvidia = host.nvidia;
+  if (!docker || !nvidia) throw new Error(`host ${resolved.hostName} has no Docker or NVIDIA layer for vLLM`);
+  const cacheStep = host.storage.stepFor(resolved.config.cacheDir);
+  return new Vllm("vllm", {
+    vllm: resolved,
+    provider: docker.provider,
+    network: docker.network.name,
+    apiKey: requireSecret(secrets, "vllmApiKey"),
+    huggingfaceToken: secrets.values.huggingfaceToken,
+    log: (resolved.host.docker as NonNullable<typeof resolved.host.docker>).log,
+    dockerReady: docker.ready,
+    hostReady: [nvidia.ready, ...(cacheStep ? [cacheStep] : [])],
+  });
 }

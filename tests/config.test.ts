@@ -11,11 +11,14 @@ import {
 import { fromConfigMap, parseStackText, StackFileError, stackConfigSource } from "../tools/synth/stackfile";
 import { addMonitoringPi, citadelHost, labConfigMap } from "./support/lab";
 
-function load(config: Record<string, unknown>, secrets: string[] = []) {
+/** The lab's required secrets, as a stack that has them set holds them. */
+const SET = ["vllmApiKey"];
+
+function load(config: Record<string, unknown>, secrets: string[] = SET) {
   return parseLabConfig(stackConfigSource(fromConfigMap(config), secrets), "Pulumi.citadel.yaml");
 }
 
-function problemsOf(config: Record<string, unknown>, secrets: string[] = []): LabConfigError {
+function problemsOf(config: Record<string, unknown>, secrets: string[] = SET): LabConfigError {
   try {
     load(config, secrets);
   } catch (err) {
@@ -242,7 +245,7 @@ describe("secrets", () => {
   it("accepts the required secret when it is set as a secret", () => {
     const config = labConfigMap();
     host(config).ssh.auth = "privateKey";
-    expect(load(config, ["sshPrivateKey"]).secretKeys).toEqual(["sshPrivateKey"]);
+    expect(load(config, ["sshPrivateKey", ...SET]).secretKeys).toEqual(["sshPrivateKey", ...SET]);
   });
 
   it("rejects a secret stored in plaintext without echoing its value", () => {
@@ -257,7 +260,7 @@ describe("secrets", () => {
     const config = labConfigMap();
     host(config).ssh.auth = "privateKey";
     config["citadel:sshPrivateKey"] = { secure: "v1:abc" };
-    expect(load(config).secretKeys).toEqual(["sshPrivateKey"]);
+    expect(load(config).secretKeys).toEqual(["sshPrivateKey", ...SET]);
   });
 });
 

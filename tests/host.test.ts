@@ -16,13 +16,14 @@ beforeAll(async () => {
 const createOf = (name: string) => String(byName(lab, name).rawInputs.create);
 
 describe("the component tree", () => {
-  it("has one Host with Storage, Nvidia and Docker, typed citadel:<module>:<Name>", () => {
+  it("has one Host with Storage, Nvidia and Docker, and vLLM, typed citadel:<module>:<Name>", () => {
     const components = lab.resources.filter((r) => !r.custom).map((r) => `${r.type} ${r.name}`);
     expect(components.sort()).toEqual([
       "citadel:host:Docker citadel-docker",
       "citadel:host:Host citadel",
       "citadel:host:Nvidia citadel-nvidia",
       "citadel:host:Storage citadel-storage",
+      "citadel:llm:Vllm vllm",
     ]);
   });
 
@@ -76,7 +77,7 @@ describe("connections", () => {
     const config = labConfigMap();
     citadelHost(config).ssh.auth = "privateKey";
     const result = await synthLab(config);
-    expect(result.placeholders).toEqual(["sshPrivateKey"]);
+    expect(result.placeholders).toEqual(["sshPrivateKey", "vllmApiKey"]);
     const lvm = byName(result, "citadel-storage-lvm");
     expect(lvm.inputs.connection).toBe("[secret]");
     expect((lvm.rawInputs.connection as Record<string, unknown>).privateKey).toBe(
@@ -222,7 +223,9 @@ describe("invalid config", () => {
 describe("scripts that carry secrets", () => {
   it("feed secrets on stdin, log nothing and mark stdout and stderr secret", async () => {
     const result = await synthLab(labConfigMap(), () => {
-      const { lab: parsed } = parseLabConfig(stackConfigSource(fromConfigMap(labConfigMap())));
+      const { lab: parsed } = parseLabConfig(
+        stackConfigSource(fromConfigMap(labConfigMap()), ["vllmApiKey"]),
+      );
       const target = hostTarget("citadel", parsed.hosts.citadel!);
       hostScript(
         "secret-step",

@@ -37,9 +37,10 @@ describe("npm start", () => {
   it("exits 0 and prints the host layer as a tree with counts", () => {
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
-    expect(run.stdout).toContain("└─ citadel (citadel:host:Host)");
+    expect(run.stdout).toContain("├─ citadel (citadel:host:Host)");
+    expect(run.stdout).toContain("└─ vllm (citadel:llm:Vllm)");
     expect(run.stdout).toMatch(/citadel-storage-lvm \(command:remote:Command\) \[protected, retained\]/);
-    expect(run.stdout).toContain("16 resources: 4 components, 12 provider resources");
+    expect(run.stdout).toContain("21 resources: 5 components, 16 provider resources");
     expect(run.stdout).toContain("3 protected, 13 rendered files");
   });
 
@@ -50,7 +51,7 @@ describe("npm start", () => {
     >[];
     const urns = resources.map((r) => r.urn as string);
     expect(urns).toEqual([...urns].sort());
-    expect(resources).toHaveLength(16);
+    expect(resources).toHaveLength(21);
     for (const r of resources) {
       expect(Object.keys(r)).toEqual([
         "urn",

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { LabConfigError } from "../components/config";
 import { synthesize, SynthError } from "./synth/harness";
 import { runLab } from "./synth/program";
-import { renderTree, writeOut } from "./synth/report";
+import { renderTree, renderVramPlan, writeOut } from "./synth/report";
 import { readStackFile, StackFileError } from "./synth/stackfile";
 
 export interface CliArgs {
@@ -41,6 +41,8 @@ async function main(): Promise<number> {
   writeOut(args.out, result);
   console.log(`citadel: plan for stack "${stack.stack}" from ${args.config}\n`);
   console.log(renderTree(result));
+  const plan = renderVramPlan(result.outputs);
+  if (plan) console.log(`\n${plan}`);
   if (result.placeholders.length > 0) {
     console.log(
       `\nsecrets replaced by placeholders (the stack file holds no secret values): ${result.placeholders.map((k) => `citadel:${k}`).join(", ")}`,

@@ -2,3 +2,4 @@ export * from "./schema";
 export * from "./secrets";
 export * from "./load";
 export * from "./units";
+export * from "./vllm";

@@ -5,7 +5,9 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
+import { resolveVllm } from "../llm/resolve";
 import { SIZE_PATTERN, parseSize } from "./units";
+import { VllmSchema } from "./vllm";
 
 const example = (value: unknown) => ({ example: value });
 
@@ -199,6 +201,8 @@ export const LabConfigSchema = z
       .record(HostName, HostSchema)
       .refine((h) => Object.keys(h).length > 0, { error: "declare at least one host" })
       .meta(example({ citadel: { address: "192.168.10.29" } })),
+    /** The vLLM model server. @default none (no vLLM) */
+    vllm: VllmSchema.optional(),
   })
   .superRefine(checkLab);
 
@@ -247,6 +251,11 @@ function checkLab(lab: LabConfig, ctx: Ctx): void {
       });
     }
     if (host.docker) checkDocker(host, [...at, "docker"], ctx);
+  }
+  if (lab.vllm) {
+    for (const p of resolveVllm(lab, lab.vllm).problems) {
+      ctx.addIssue({ code: "custom", path: ["vllm", ...p.path], message: p.message, params: CROSS_FIELD });
+    }
   }
 }
 

@@ -22,6 +22,18 @@ export const SECRETS: readonly SecretSpec[] = [
     required: (lab) => Object.values(lab.hosts).some((h) => h.ssh.auth === "privateKey"),
     setHint: "< ~/.ssh/id_ed25519",
   },
+  {
+    key: "vllmApiKey",
+    description: "API key clients send to vLLM's OpenAI API (Authorization: Bearer)",
+    required: (lab) => lab.vllm !== undefined,
+    setHint: '"$(openssl rand -hex 32)"',
+  },
+  {
+    key: "huggingfaceToken",
+    description: "Hugging Face token for gated models such as Llama; used only when set",
+    required: () => false,
+    setHint: "hf_...",
+  },
 ];
 
 /** The exact command that sets a secret, as quoted in errors and the README. */

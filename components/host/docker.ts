@@ -1,4 +1,5 @@
 import type * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { DockerConfig } from "../config";
 import { hostScript, publishFile, type HostTarget } from "../remote";
@@ -46,25 +47,39 @@ export function sortKeys<T>(value: T): T {
   return value;
 }
 
-/** Docker Engine from Docker's apt repository, pinned and held, with citadel's daemon.json keys. */
+/** The lab's user-defined network: containers on it reach each other by name. */
+export const LAB_NETWORK = "citadel";
+
+/** `ssh://user@host:port`, which the docker provider dials with the local ssh binary. */
+export function dockerHostUri(host: HostTarget): string {
+  return `ssh://${host.config.ssh.user}@${host.config.address}:${host.config.ssh.port}`;
+}
+
+/**
+ * Docker Engine from Docker's apt repository, pinned and held, with citadel's daemon.json keys;
+ * plus the provider that reaches it over SSH and the lab network.
+ */
 export class Docker extends pulumi.ComponentResource {
   /** The last step: `docker info` agrees with the config. Containers depend on it. */
   readonly ready: command.remote.Command;
+  /** Docker on this host over SSH. The host must be in the pulumi machine's known_hosts. */
+  readonly provider: docker.Provider;
+  readonly network: docker.Network;
 
   constructor(name: string, args: DockerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("citadel:host:Docker", name, {}, opts);
     const gpu = args.gpu ?? false;
     const configureAfter = args.configureAfter ?? [];
-    const { host, docker } = args;
-    const daemonJson = renderDaemonJson(docker, gpu);
+    const { host, docker: engine } = args;
+    const daemonJson = renderDaemonJson(engine, gpu);
     publishFile(`${host.name}/etc/docker/daemon.json`, daemonJson);
 
-    const engine = hostScript(
+    const install = hostScript(
       `${name}-engine`,
       {
         host,
         script: "host/scripts/docker-engine.sh",
-        params: { DOCKER_VERSION: docker.version, ADMIN_USER: host.config.ssh.user, HOST_NAME: host.name },
+        params: { DOCKER_VERSION: engine.version, ADMIN_USER: host.config.ssh.user, HOST_NAME: host.name },
       },
       { parent: this },
     );
@@ -73,9 +88,9 @@ export class Docker extends pulumi.ComponentResource {
       {
         host,
         script: "host/scripts/docker-daemon.sh",
-        params: { DAEMON_JSON: daemonJson, DATA_ROOT: docker.dataRoot },
+        params: { DAEMON_JSON: daemonJson, DATA_ROOT: engine.dataRoot },
       },
-      { parent: this, dependsOn: [engine, ...configureAfter] },
+      { parent: this, dependsOn: [install, ...configureAfter] },
     );
     this.ready = hostScript(
       `${name}-verify`,
@@ -83,15 +98,29 @@ export class Docker extends pulumi.ComponentResource {
         host,
         script: "host/scripts/docker-verify.sh",
         params: {
-          DOCKER_VERSION: docker.version,
-          DATA_ROOT: docker.dataRoot,
-          LOG_DRIVER: docker.log.driver,
+          DOCKER_VERSION: engine.version,
+          DATA_ROOT: engine.dataRoot,
+          LOG_DRIVER: engine.log.driver,
           EXPECT_NVIDIA: gpu,
           HOST_NAME: host.name,
         },
       },
       { parent: this, dependsOn: [daemon] },
     );
-    this.registerOutputs({ version: docker.version, dataRoot: docker.dataRoot });
+    this.provider = new docker.Provider(
+      `${name}-provider`,
+      {
+        host: dockerHostUri(host),
+        // Never prompt, and refuse a host whose key is not already in known_hosts.
+        sshOpts: ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"],
+      },
+      { parent: this },
+    );
+    this.network = new docker.Network(
+      `${name}-network`,
+      { name: LAB_NETWORK, driver: "bridge" },
+      { parent: this, provider: this.provider, dependsOn: [this.ready] },
+    );
+    this.registerOutputs({ version: engine.version, dataRoot: engine.dataRoot });
   }
 }

@@ -57,6 +57,11 @@ export class Storage extends pulumi.ComponentResource {
     return owner === undefined ? undefined : this.mounts[owner];
   }
 
+  /** The step a directory depends on: the disk mounted over it, else the root LV's growth. */
+  stepFor(path: string): command.remote.Command | undefined {
+    return this.mountFor(path) ?? this.lvm;
+  }
+
   private growLvm(name: string, host: HostTarget, lvm: LvmConfig, opts: pulumi.CustomResourceOptions) {
     return hostScript(
       `${name}-lvm`,

@@ -102,8 +102,16 @@ interface PatchableMonitor {
   registerResource(req: RegisterRequest, cb: Callback): Promise<void>;
 }
 
+/** Outputs a provider would compute, given readable stand-in values so out/ stays reviewable. */
+const COMPUTED: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {
+  "docker:index/remoteImage:RemoteImage": (inputs) => ({ imageId: inputs.name }),
+};
+
 const mocks: pulumi.runtime.Mocks = {
-  newResource: (args) => ({ id: args.custom === false ? undefined : `${args.name}-id`, state: args.inputs }),
+  newResource: (args) => ({
+    id: args.custom === false ? undefined : `${args.name}-id`,
+    state: { ...args.inputs, ...(COMPUTED[args.type]?.(args.inputs) ?? {}) },
+  }),
   call: (args) => args.inputs,
 };
 

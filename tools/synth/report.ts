@@ -25,6 +25,9 @@ export function writeOut(dir: string, result: SynthResult): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, "resources.json"), resourcesJson(result));
   writeFileSync(path.join(dir, "outputs.json"), `${JSON.stringify(result.outputs, null, 2)}\n`);
+  const vllm = result.outputs.vllm as { vramPlan?: unknown } | null | undefined;
+  if (vllm?.vramPlan)
+    writeFileSync(path.join(dir, "vram-plan.json"), `${JSON.stringify(vllm.vramPlan, null, 2)}\n`);
   for (const [file, content] of result.files) {
     const target = path.join(dir, "files", file);
     if (!target.startsWith(path.join(dir, "files") + path.sep))
@@ -71,5 +74,31 @@ export function renderTree(result: SynthResult): string {
     `${result.resources.length} resources: ${result.resources.length - custom.length} components, ${custom.length} provider resources`,
     ...counts,
     `${custom.filter((r) => r.protect).length} protected, ${result.files.size} rendered files`,
+  ].join("\n");
+}
+
+interface PlanOutput {
+  servedModelName: string;
+  vramPlan: {
+    tensorParallelSize: number;
+    gpuMemoryUtilization: number;
+    maxModelLen: number;
+    perGpu: Record<string, number>;
+  };
+}
+
+/** The VRAM plan as a few lines for the terminal, or nothing when the lab has no vLLM. */
+export function renderVramPlan(outputs: Record<string, unknown>): string {
+  const vllm = outputs.vllm as PlanOutput | null | undefined;
+  if (!vllm) return "";
+  const { vramPlan: plan } = vllm;
+  const g = plan.perGpu as Record<string, number>;
+  return [
+    `vLLM VRAM plan for ${vllm.servedModelName}, per GPU at TP=${plan.tensorParallelSize}:`,
+    `  vLLM reserves  ${g.budgetGiB} GiB (gpu-memory-utilization ${plan.gpuMemoryUtilization})`,
+    `  weights        ${g.weightsGiB} GiB`,
+    `  reserve        ${g.reserveGiB} GiB (activations, CUDA context, NCCL)`,
+    `  KV cache       ${g.kvBudgetGiB} GiB = ${g.tokensThatFit} tokens at ${g.kvBytesPerToken} bytes each`,
+    `  concurrency    ${g.concurrencyAtMaxModelLen} requests of max-model-len ${plan.maxModelLen}`,
   ].join("\n");
 }

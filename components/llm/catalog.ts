@@ -1,0 +1,71 @@
+/**
+ * Facts vLLM's memory use depends on, for popular models that fit this lab. Every figure is from
+ * the model's `config.json` on Hugging Face (num_hidden_layers, num_attention_heads,
+ * num_key_value_heads, head_dim or hidden_size / num_attention_heads, max_position_embeddings)
+ * and its model card (parameter count). A model that is not here needs `vllm.modelFacts`.
+ */
+export interface ModelFacts {
+  /** Total parameters, in billions. */
+  parametersB: number;
+  /** Bits per weight as served: 16 for bf16/fp16, 8 for fp8, 4 for AWQ/GPTQ int4. */
+  weightBits: number;
+  layers: number;
+  attentionHeads: number;
+  kvHeads: number;
+  headDim: number;
+  /** The longest context the model supports (max_position_embeddings). */
+  maxContext: number;
+}
+
+export const MODEL_CATALOG: Readonly<Record<string, ModelFacts>> = {
+  // hf.co/meta-llama/Llama-3.1-8B-Instruct: 8.03B; 32 layers, 32 heads, 8 KV heads, 4096/32 = 128; 131072.
+  "meta-llama/Llama-3.1-8B-Instruct": {
+    parametersB: 8.03,
+    weightBits: 16,
+    layers: 32,
+    attentionHeads: 32,
+    kvHeads: 8,
+    headDim: 128,
+    maxContext: 131072,
+  },
+  // hf.co/Qwen/Qwen3-8B: 8.2B; 36 layers, 32 heads, 8 KV heads, head_dim 128; 40960.
+  "Qwen/Qwen3-8B": {
+    parametersB: 8.19,
+    weightBits: 16,
+    layers: 36,
+    attentionHeads: 32,
+    kvHeads: 8,
+    headDim: 128,
+    maxContext: 40960,
+  },
+  // hf.co/Qwen/Qwen2.5-7B-Instruct: 7.61B; 28 layers, 28 heads, 4 KV heads, 3584/28 = 128; 32768.
+  "Qwen/Qwen2.5-7B-Instruct": {
+    parametersB: 7.61,
+    weightBits: 16,
+    layers: 28,
+    attentionHeads: 28,
+    kvHeads: 4,
+    headDim: 128,
+    maxContext: 32768,
+  },
+  // hf.co/Qwen/Qwen2.5-14B-Instruct-AWQ: 14.7B at 4 bits; 48 layers, 40 heads, 8 KV heads, 5120/40 = 128; 32768.
+  "Qwen/Qwen2.5-14B-Instruct-AWQ": {
+    parametersB: 14.7,
+    weightBits: 4,
+    layers: 48,
+    attentionHeads: 40,
+    kvHeads: 8,
+    headDim: 128,
+    maxContext: 32768,
+  },
+  // hf.co/mistralai/Mistral-7B-Instruct-v0.3: 7.25B; 32 layers, 32 heads, 8 KV heads, 4096/32 = 128; 32768.
+  "mistralai/Mistral-7B-Instruct-v0.3": {
+    parametersB: 7.25,
+    weightBits: 16,
+    layers: 32,
+    attentionHeads: 32,
+    kvHeads: 8,
+    headDim: 128,
+    maxContext: 32768,
+  },
+};

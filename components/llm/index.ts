@@ -1,0 +1,4 @@
+export * from "./catalog";
+export * from "./resolve";
+export * from "./vllm";
+export * from "./vram";

@@ -1,0 +1,108 @@
+/**
+ * The VRAM plan: will vLLM start this model on these GPUs? A pure function of config, modelled on
+ * how vLLM sizes memory per GPU:
+ *   budget    = GPU memory × gpu-memory-utilization           (vLLM's reservation)
+ *   weights   = parameters × bits / 8 / tensor-parallel size
+ *   KV budget = budget − weights − reserve                    (reserve: activations, CUDA context, NCCL)
+ *   KV bytes per token = 2 × layers × max(1, kvHeads / TP) × headDim × KV dtype bytes
+ * vLLM refuses to start when the weights do not fit, or when one request of max-model-len tokens
+ * does not fit in the KV budget.
+ */
+import type { ModelFacts } from "./catalog";
+
+const GiB = 1024 ** 3;
+/** vLLM allocates the KV cache in blocks of 16 tokens. */
+export const KV_BLOCK_TOKENS = 16;
+
+export interface VramInput {
+  gpuMemoryGiB: number;
+  tensorParallelSize: number;
+  /** Fraction of each GPU's total memory vLLM may reserve, in (0, 1]. */
+  gpuMemoryUtilization: number;
+  model: ModelFacts;
+  /** Bytes per KV cache element: 2 for bf16/fp16 ("auto" on these models), 1 for fp8. */
+  kvCacheBytes: number;
+  maxModelLen: number;
+  /** Per-GPU reserve for peak activations, the CUDA context and NCCL buffers. */
+  reserveGiB: number;
+}
+
+export interface VramPlan {
+  tensorParallelSize: number;
+  gpuMemoryUtilization: number;
+  maxModelLen: number;
+  perGpu: {
+    budgetGiB: number;
+    weightsGiB: number;
+    reserveGiB: number;
+    kvBudgetGiB: number;
+    kvBytesPerToken: number;
+    tokensThatFit: number;
+    /** How many requests of max-model-len tokens fit at once. */
+    concurrencyAtMaxModelLen: number;
+  };
+  fits: boolean;
+  /** Why it does not fit, empty when it does. */
+  problems: string[];
+  /** What to change, empty when it fits. */
+  fixes: string[];
+}
+
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+export function kvBytesPerToken(model: ModelFacts, tp: number, kvCacheBytes: number): number {
+  return 2 * model.layers * Math.max(1, model.kvHeads / tp) * model.headDim * kvCacheBytes;
+}
+
+export function planVram(input: VramInput): VramPlan {
+  const { model, tensorParallelSize: tp, gpuMemoryUtilization: util, maxModelLen } = input;
+  const budget = input.gpuMemoryGiB * util;
+  const weights = (model.parametersB * 1e9 * model.weightBits) / 8 / tp / GiB;
+  const kvBudget = budget - weights - input.reserveGiB;
+  const perToken = kvBytesPerToken(model, tp, input.kvCacheBytes);
+  const tokens = Math.max(0, Math.floor((kvBudget * GiB) / perToken));
+  const problems: string[] = [];
+  const fixes: string[] = [];
+
+  const need = (kvTokens: number) => weights + input.reserveGiB + (kvTokens * perToken) / GiB;
+  const neededUtil = round(need(maxModelLen) / input.gpuMemoryGiB);
+  const largestLen = Math.floor(tokens / KV_BLOCK_TOKENS) * KV_BLOCK_TOKENS;
+  if (weights + input.reserveGiB > budget) {
+    problems.push(
+      `the weights need ${round(weights)} GiB per GPU at TP=${tp}, plus a ${input.reserveGiB} GiB reserve, but each ${input.gpuMemoryGiB} GiB GPU gives vLLM ${round(budget)} GiB at gpu-memory-utilization ${util}`,
+    );
+  } else if (tokens < maxModelLen) {
+    problems.push(
+      `one request of max-model-len ${maxModelLen} tokens needs ${round((maxModelLen * perToken) / GiB)} GiB of KV cache per GPU, but only ${round(kvBudget)} GiB (${tokens} tokens) is left after ${round(weights)} GiB of weights and the ${input.reserveGiB} GiB reserve`,
+    );
+    if (largestLen > 0) fixes.push(`lower vllm.maxModelLen to ${largestLen} or less`);
+  }
+  if (problems.length > 0) {
+    if (neededUtil <= 0.95) fixes.push(`raise vllm.gpuMemoryUtilization to ${neededUtil}`);
+    fixes.push("spread the model over more GPUs (vllm.gpus, vllm.tensorParallelSize)");
+    if (model.weightBits > 4) fixes.push("serve a quantized build of the model (AWQ/GPTQ 4-bit, or fp8)");
+    if (input.kvCacheBytes > 1) fixes.push('set vllm.kvCacheDtype to "fp8" to halve the KV cache');
+  }
+  return {
+    tensorParallelSize: tp,
+    gpuMemoryUtilization: util,
+    maxModelLen,
+    perGpu: {
+      budgetGiB: round(budget),
+      weightsGiB: round(weights),
+      reserveGiB: input.reserveGiB,
+      kvBudgetGiB: round(Math.max(0, kvBudget)),
+      kvBytesPerToken: perToken,
+      tokensThatFit: tokens,
+      concurrencyAtMaxModelLen: round(tokens / maxModelLen),
+    },
+    fits: problems.length === 0,
+    problems,
+    fixes,
+  };
+}
+
+/** The failure message: the numbers, then what to change. */
+export function describeVramFailure(model: string, host: string, plan: VramPlan): string {
+  return `vLLM could not start ${model} on ${host}: ${plan.problems.join("; ")}. Fix: ${plan.fixes.join("; or ")}`;
+}
