@@ -70,6 +70,14 @@ describe("npm start", () => {
     expect((lvm.inputs as Record<string, unknown>).connection).toBe("[secret]");
   });
 
+  it("shows the vLLM container and its VRAM plan, and writes the plan", () => {
+    expect(run.stdout).toContain("├─ vllm-container (docker:index/container:Container)");
+    expect(run.stdout).toContain("vLLM VRAM plan for qwen3-8b, per GPU at TP=2:");
+    expect(run.stdout).toContain("  KV cache       4.27 GiB = 62222 tokens at 73728 bytes each");
+    const plan = JSON.parse(readFileSync(path.join(out, "vram-plan.json"), "utf8"));
+    expect(plan).toMatchObject({ fits: true, maxModelLen: 32768, perGpu: { tokensThatFit: 62222 } });
+  });
+
   it("writes every rendered script and config under files/", () => {
     const files = listFiles(path.join(out, "files"));
     expect(files).toContain("citadel/commands/citadel-storage-disk-data.sh");

@@ -158,8 +158,10 @@ export function resolveVllm(
     maxModelLen: vllm.maxModelLen,
     reserveGiB: vllm.reserveGiB,
   });
-  if (!plan.fits)
-    problems.push({ path: ["maxModelLen"], message: describeVramFailure(vllm.model, vllm.host, plan) });
+  if (!plan.fits) {
+    const key = plan.reason === "weights" ? "model" : "maxModelLen";
+    problems.push({ path: [key], message: describeVramFailure(vllm.model, vllm.host, plan) });
+  }
   return {
     problems,
     resolved: {

@@ -42,6 +42,8 @@ export interface VramPlan {
     concurrencyAtMaxModelLen: number;
   };
   fits: boolean;
+  /** What does not fit: the weights themselves, or one max-model-len request's KV cache. */
+  reason: "weights" | "kvCache" | null;
   /** Why it does not fit, empty when it does. */
   problems: string[];
   /** What to change, empty when it fits. */
@@ -65,9 +67,11 @@ export function planVram(input: VramInput): VramPlan {
   const fixes: string[] = [];
 
   const need = (kvTokens: number) => weights + input.reserveGiB + (kvTokens * perToken) / GiB;
-  const neededUtil = round(need(maxModelLen) / input.gpuMemoryGiB);
+  // Rounded up: a suggestion rounded down would still not fit.
+  const neededUtil = Math.ceil((need(maxModelLen) / input.gpuMemoryGiB) * 100) / 100;
   const largestLen = Math.floor(tokens / KV_BLOCK_TOKENS) * KV_BLOCK_TOKENS;
-  if (weights + input.reserveGiB > budget) {
+  const weightsDoNotFit = weights + input.reserveGiB > budget;
+  if (weightsDoNotFit) {
     problems.push(
       `the weights need ${round(weights)} GiB per GPU at TP=${tp}, plus a ${input.reserveGiB} GiB reserve, but each ${input.gpuMemoryGiB} GiB GPU gives vLLM ${round(budget)} GiB at gpu-memory-utilization ${util}`,
     );
@@ -81,7 +85,9 @@ export function planVram(input: VramInput): VramPlan {
     if (neededUtil <= 0.95) fixes.push(`raise vllm.gpuMemoryUtilization to ${neededUtil}`);
     fixes.push("spread the model over more GPUs (vllm.gpus, vllm.tensorParallelSize)");
     if (model.weightBits > 4) fixes.push("serve a quantized build of the model (AWQ/GPTQ 4-bit, or fp8)");
-    if (input.kvCacheBytes > 1) fixes.push('set vllm.kvCacheDtype to "fp8" to halve the KV cache');
+    // A smaller KV cache only helps when the weights already fit.
+    if (!weightsDoNotFit && input.kvCacheBytes > 1)
+      fixes.push('set vllm.kvCacheDtype to "fp8" to halve the KV cache');
   }
   return {
     tensorParallelSize: tp,
@@ -97,6 +103,7 @@ export function planVram(input: VramInput): VramPlan {
       concurrencyAtMaxModelLen: round(tokens / maxModelLen),
     },
     fits: problems.length === 0,
+    reason: weightsDoNotFit ? "weights" : problems.length > 0 ? "kvCache" : null,
     problems,
     fixes,
   };

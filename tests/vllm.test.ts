@@ -1,0 +1,350 @@
+/** vLLM under mocks: the container's inputs, its secrets, its ordering and the config it refuses. */
+import { execFile } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { LabConfigError, parseLabConfig } from "../components/config";
+import { CONTAINER_PORT, flagOf } from "../components/llm";
+import type { SynthResult } from "../tools/synth/harness";
+import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
+import { labConfigMap } from "./support/lab";
+import { byName, dependencyNames, synthFailure, synthLab } from "./support/synth";
+
+const vllmOf = (config: Record<string, any>) => config["citadel:vllm"];
+let lab: SynthResult;
+beforeAll(async () => {
+  lab = await synthLab();
+});
+
+const container = (result: SynthResult = lab) => byName(result, "vllm-container");
+const raw = (result: SynthResult = lab) => container(result).rawInputs as Record<string, any>;
+
+describe("the vLLM container", () => {
+  it("passes through all GPUs with host IPC and TP equal to the GPU count", () => {
+    expect(raw().gpus).toBe("all");
+    expect(raw().ipcMode).toBe("host");
+    expect(raw().command).toEqual([
+      "--model",
+      "Qwen/Qwen3-8B",
+      "--served-model-name",
+      "qwen3-8b",
+      "--host",
+      "0.0.0.0",
+      "--port",
+      "8000",
+      "--max-model-len",
+      "32768",
+      "--gpu-memory-utilization",
+      "0.9",
+      "--tensor-parallel-size",
+      "2",
+      "--kv-cache-dtype",
+      "auto",
+      "--disable-custom-all-reduce",
+    ]);
+  });
+
+  it("sets the GeForce and cache environment, with the API key from the secret", () => {
+    expect(raw().envs).toEqual([
+      "HF_HOME=/root/.cache/huggingface",
+      "NCCL_P2P_DISABLE=1",
+      "VLLM_API_KEY=PLACEHOLDER-citadel-vllmApiKey-set-by-npm-start",
+      "VLLM_CACHE_ROOT=/root/.cache/vllm",
+    ]);
+  });
+
+  it("keeps the environment secret, and the key out of the command line and the healthcheck", () => {
+    expect(container().inputs.envs).toBe("[secret]");
+    const visible = JSON.stringify(lab.resources.map((r) => r.inputs));
+    expect(visible).not.toContain("PLACEHOLDER");
+    expect(JSON.stringify(raw().command)).not.toContain("PLACEHOLDER");
+    expect(JSON.stringify(raw().healthcheck)).not.toContain("PLACEHOLDER");
+    expect(lab.outputs.vllmApiKey).toBe("[secret]");
+  });
+
+  it("restarts unless stopped, with a memory limit and log rotation", () => {
+    expect(raw()).toMatchObject({
+      restart: "unless-stopped",
+      memory: 32768,
+      logDriver: "json-file",
+      logOpts: { "max-file": "5", "max-size": "50m" },
+    });
+  });
+
+  it("is ready only when /v1/models lists the served model, and create waits for that", () => {
+    const hc = raw().healthcheck;
+    expect(hc.tests.slice(0, 3)).toEqual(["CMD", "python3", "-c"]);
+    expect(hc.tests[3]).toContain("/v1/models");
+    expect(hc.tests[3]).toContain('os.environ["VLLM_API_KEY"]');
+    expect(hc.startPeriod).toBe("1800s");
+    expect(raw().wait).toBe(true);
+    expect(raw().waitTimeout).toBe(1800);
+  });
+
+  it("keeps both caches on the big disk and joins the lab network as vllm", () => {
+    expect(raw().volumes).toEqual([
+      { containerPath: "/root/.cache/huggingface", hostPath: "/srv/models/huggingface" },
+      { containerPath: "/root/.cache/vllm", hostPath: "/srv/models/vllm" },
+    ]);
+    expect(raw().networksAdvanced).toEqual([{ aliases: ["vllm"], name: "citadel" }]);
+    expect(raw().ports).toEqual([{ external: 8000, internal: 8000 }]);
+  });
+
+  it("uses the pinned image, kept locally, and replaces by stopping the old container first", () => {
+    expect(byName(lab, "vllm-image").rawInputs).toEqual({
+      keepLocally: true,
+      name: "vllm/vllm-openai:v0.11.0",
+    });
+    expect(raw().image).toBe("vllm/vllm-openai:v0.11.0");
+    expect(container().deleteBeforeReplace).toBe(true);
+  });
+
+  it("waits for Docker, the NVIDIA check, the cache's disk and its image, and for nothing else", () => {
+    expect(dependencyNames(lab, container())).toEqual([
+      "citadel-docker-network",
+      "citadel-docker-verify",
+      "citadel-nvidia-verify",
+      "citadel-storage-lvm",
+      "vllm-image",
+    ]);
+    expect(dependencyNames(lab, byName(lab, "vllm-image"))).toEqual(["citadel-docker-verify"]);
+  });
+
+  it("talks to Docker on citadel over SSH, refusing unknown host keys", () => {
+    const provider = byName(lab, "citadel-docker-provider");
+    expect(provider.type).toBe("pulumi:providers:docker");
+    expect(provider.rawInputs.host).toBe("ssh://hxadmin@192.168.10.29:22");
+    expect(JSON.parse(String(provider.rawInputs.sshOpts))).toEqual([
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=yes",
+    ]);
+    expect(container().provider).toBe(provider.urn);
+  });
+
+  it("exports the base URL, the served name and the VRAM plan", () => {
+    expect(lab.outputs.vllm).toMatchObject({
+      baseUrl: "http://192.168.10.29:8000/v1",
+      servedModelName: "qwen3-8b",
+      vramPlan: { fits: true, tensorParallelSize: 2, perGpu: { weightsGiB: 7.63 } },
+    });
+  });
+});
+
+describe("vLLM options", () => {
+  it("selects GPUs by index, quoting the device list for docker, with TP from the selection", async () => {
+    const config = labConfigMap();
+    Object.assign(vllmOf(config), {
+      model: "Qwen/Qwen2.5-14B-Instruct-AWQ",
+      quantization: "awq",
+      gpus: [1],
+      maxModelLen: 16384,
+      kvCacheDtype: "fp8",
+      extraArgs: ["--enable-prefix-caching"],
+    });
+    const result = await synthLab(config);
+    expect(raw(result).gpus).toBe('"device=1"');
+    const command = raw(result).command as string[];
+    expect(
+      command.slice(command.indexOf("--tensor-parallel-size"), command.indexOf("--tensor-parallel-size") + 2),
+    ).toEqual(["--tensor-parallel-size", "1"]);
+    expect(command).toContain("--quantization");
+    expect(command).not.toContain("--disable-custom-all-reduce");
+    expect(command.slice(-1)).toEqual(["--enable-prefix-caching"]);
+  });
+
+  it("selects GPUs by UUID", async () => {
+    const config = labConfigMap();
+    vllmOf(config).gpus = [
+      "GPU-0b7a5c2e-1111-2222-3333-444455556666",
+      "GPU-9f3e1d2c-aaaa-bbbb-cccc-ddddeeeeffff",
+    ];
+    expect(raw(await synthLab(config)).gpus).toBe(
+      '"device=GPU-0b7a5c2e-1111-2222-3333-444455556666,GPU-9f3e1d2c-aaaa-bbbb-cccc-ddddeeeeffff"',
+    );
+  });
+
+  it("sends traces to an OTLP endpoint when one is configured", async () => {
+    const config = labConfigMap();
+    vllmOf(config).otlpTracesEndpoint = "grpc://phoenix:4317";
+    const result = await synthLab(config);
+    expect(raw(result).command.slice(-2)).toEqual(["--otlp-traces-endpoint", "grpc://phoenix:4317"]);
+    expect(raw(result).envs).toEqual(
+      expect.arrayContaining(["OTEL_SERVICE_NAME=vllm", "OTEL_EXPORTER_OTLP_TRACES_INSECURE=true"]),
+    );
+    expect(raw(lab).envs.join(" ")).not.toContain("OTEL_");
+  });
+
+  it("lets both GeForce defaults be turned off", async () => {
+    const config = labConfigMap();
+    vllmOf(config).geforce = { ncclP2PDisable: false, disableCustomAllReduce: false };
+    const result = await synthLab(config);
+    expect(raw(result).envs.join(" ")).not.toContain("NCCL_P2P_DISABLE");
+    expect(raw(result).command).not.toContain("--disable-custom-all-reduce");
+  });
+
+  it("passes the Hugging Face token only when it is set, as a secret", async () => {
+    expect(raw(lab).envs.join(" ")).not.toContain("HF_TOKEN");
+    const config = labConfigMap();
+    config["citadel:huggingfaceToken"] = { secure: "v1:encrypted" };
+    const result = await synthLab(config);
+    expect(raw(result).envs).toContain("HF_TOKEN=PLACEHOLDER-citadel-huggingfaceToken-set-by-npm-start");
+    expect(container(result).inputs.envs).toBe("[secret]");
+  });
+});
+
+describe("vLLM config is refused with the key named", () => {
+  type Mutation = (v: Record<string, any>) => void;
+  const cases: [string, Mutation, string, RegExp][] = [
+    [
+      "tensor parallel larger than the selected GPUs",
+      (v) => Object.assign(v, { gpus: [0], tensorParallelSize: 2 }),
+      "citadel:vllm.tensorParallelSize",
+      /2 is larger than the 1 selected GPUs/,
+    ],
+    [
+      "utilization of 0",
+      (v) => (v.gpuMemoryUtilization = 0),
+      "citadel:vllm.gpuMemoryUtilization",
+      /example: 0.9/,
+    ],
+    [
+      "utilization above 1",
+      (v) => (v.gpuMemoryUtilization = 1.5),
+      "citadel:vllm.gpuMemoryUtilization",
+      /example: 0.9/,
+    ],
+    ["a missing max-model-len", (v) => delete v.maxModelLen, "citadel:vllm.maxModelLen", /expected number/],
+    [
+      "an unknown model without its facts",
+      (v) => (v.model = "acme/secret-model-7b"),
+      "citadel:vllm.modelFacts",
+      /not in the built-in catalog .*give its facts from its config.json/,
+    ],
+    [
+      "an extra argument citadel owns",
+      (v) => (v.extraArgs = ["--max_model_len=4096"]),
+      "citadel:vllm.extraArgs[0]",
+      /--max-model-len is set by citadel from its own key/,
+    ],
+    [
+      "a GPU index the host does not have",
+      (v) => (v.gpus = [0, 2]),
+      "citadel:vllm.gpus[1]",
+      /GPU index 2 does not exist; citadel has 2 GPUs/,
+    ],
+    ["a GPU selected twice", (v) => (v.gpus = [1, 1]), "citadel:vllm.gpus[1]", /selected twice/],
+    [
+      "an API port in the monitoring range",
+      (v) => (v.port = 9950),
+      "citadel:vllm.port",
+      /monitoring range 9900-9999/,
+    ],
+    [
+      "the latest tag",
+      (v) => (v.image = "vllm/vllm-openai:latest"),
+      "citadel:vllm.image",
+      /must not use the latest tag/,
+    ],
+    ["no tag at all", (v) => (v.image = "vllm/vllm-openai"), "citadel:vllm.image", /explicit tag/],
+    [
+      "a host that does not exist",
+      (v) => (v.host = "olympus"),
+      "citadel:vllm.host",
+      /no host named "olympus"/,
+    ],
+    [
+      "a context that does not fit the KV cache",
+      (v) => Object.assign(v, { model: "meta-llama/Llama-3.1-8B-Instruct", maxModelLen: 131072 }),
+      "citadel:vllm.maxModelLen",
+      /needs 8 GiB of KV cache per GPU.*Fix: lower vllm.maxModelLen to 72432 or less/,
+    ],
+    [
+      "a model longer than its context",
+      (v) => (v.maxModelLen = 65536),
+      "citadel:vllm.maxModelLen",
+      /beyond Qwen\/Qwen3-8B's context of 40960/,
+    ],
+    [
+      "a model that does not fit the GPUs",
+      (v) => (v.gpuMemoryUtilization = 0.6),
+      "citadel:vllm.model",
+      /vLLM could not start Qwen\/Qwen3-8B on citadel: the weights need 7.63 GiB per GPU at TP=2.*Fix: raise vllm.gpuMemoryUtilization to 0.78; or spread the model over more GPUs/,
+    ],
+    [
+      "a container limit above the host's RAM",
+      (v) => (v.memoryLimit = "64GiB"),
+      "citadel:vllm.memoryLimit",
+      /not below citadel's 64 GiB of RAM/,
+    ],
+    ["a typo", (v) => (v.maxModelLength = 4096), "citadel:vllm.maxModelLength", /unknown key/],
+  ];
+
+  it.each(cases)("%s", (_what, mutate, key, message) => {
+    const config = labConfigMap();
+    mutate(vllmOf(config));
+    let error: unknown;
+    try {
+      parseLabConfig(stackConfigSource(fromConfigMap(config), ["vllmApiKey"]));
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(LabConfigError);
+    const line = (error as Error).message.split("\n").find((l) => l.startsWith(`  - ${key}: `));
+    expect(line).toMatch(message);
+  });
+
+  it("registers no resource when the VRAM plan fails", async () => {
+    const config = labConfigMap();
+    vllmOf(config).tensorParallelSize = 1;
+    const failure = await synthFailure(config);
+    expect(failure.registered).toBe(0);
+    expect(failure.message).toContain(
+      "vLLM could not start Qwen/Qwen3-8B on citadel: the weights need 15.26 GiB per GPU at TP=1",
+    );
+  });
+
+  it("normalises flags the way vLLM's parser does", () => {
+    expect(flagOf("--max_model_len=4096")).toBe("--max-model-len");
+    expect(flagOf("-tp")).toBe("-tp");
+    expect(flagOf("4096")).toBeUndefined();
+  });
+});
+
+describe("the readiness check itself", () => {
+  let server: Server;
+  let port: number;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url !== "/v1/models" || req.headers.authorization !== "Bearer right-key") {
+        res.writeHead(401).end("{}");
+        return;
+      }
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ data: [{ id: "qwen3-8b" }] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  /** Runs the healthcheck's python against the loopback server; resolves to its exit code. */
+  const check = (key: string) =>
+    new Promise<number>((resolve) => {
+      const [, python, flag, script] = raw().healthcheck.tests as string[];
+      const local = (script as string).replace(`127.0.0.1:${CONTAINER_PORT}`, `127.0.0.1:${port}`);
+      const env = { VLLM_API_KEY: key, PATH: "/usr/bin:/bin" };
+      execFile(python as string, [flag as string, local], { env }, (err) =>
+        resolve(err ? ((err.code as number) ?? 1) : 0),
+      );
+    });
+
+  it("passes when the served model is listed for the key", async () => {
+    expect(await check("right-key")).toBe(0);
+  });
+
+  it("fails when the key is refused", async () => {
+    expect(await check("wrong-key")).not.toBe(0);
+  });
+});
