@@ -3,3 +3,4 @@ export * from "./secrets";
 export * from "./load";
 export * from "./units";
 export * from "./vllm";
+export * from "./ladon";

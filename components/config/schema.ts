@@ -8,6 +8,8 @@ import { z } from "zod";
 import { resolveVllm } from "../llm/resolve";
 import { SIZE_PATTERN, parseSize } from "./units";
 import { VllmSchema } from "./vllm";
+import { LadonSchema } from "./ladon";
+import { ladonProblems } from "../ladon/plan";
 
 const example = (value: unknown) => ({ example: value });
 
@@ -104,6 +106,12 @@ const DiskSchema = z.strictObject({
     .regex(/^[A-Za-z0-9_-]{1,12}$/, { error: "must be 1-12 letters, digits, _ or -" })
     .meta(example("data")),
   mountPoint: MountPoint,
+  /** The disk's size, for checking what is placed on it (e.g. retention). @default unknown */
+  size: z
+    .string()
+    .regex(SIZE_PATTERN, { error: (i) => `${JSON.stringify(i.input)} is not a size with a binary unit` })
+    .optional()
+    .meta(example("1TiB")),
   /** `nofail` is always added so a dead disk never blocks boot. @default ["defaults"] */
   mountOptions: z
     .array(z.string().regex(/^[a-z0-9_=.,-]+$/, { error: "must be a mount option such as noatime" }))
@@ -203,6 +211,8 @@ export const LabConfigSchema = z
       .meta(example({ citadel: { address: "192.168.10.29" } })),
     /** The vLLM model server. @default none (no vLLM) */
     vllm: VllmSchema.optional(),
+    /** The observability stack. @default none */
+    ladon: LadonSchema.optional(),
   })
   .superRefine(checkLab);
 
@@ -255,6 +265,11 @@ function checkLab(lab: LabConfig, ctx: Ctx): void {
   if (lab.vllm) {
     for (const p of resolveVllm(lab, lab.vllm).problems) {
       ctx.addIssue({ code: "custom", path: ["vllm", ...p.path], message: p.message, params: CROSS_FIELD });
+    }
+  }
+  if (lab.ladon) {
+    for (const p of ladonProblems(lab, lab.ladon)) {
+      ctx.addIssue({ code: "custom", path: ["ladon", ...p.path], message: p.message, params: CROSS_FIELD });
     }
   }
 }

@@ -29,6 +29,30 @@ export const SECRETS: readonly SecretSpec[] = [
     setHint: '"$(openssl rand -hex 32)"',
   },
   {
+    key: "grafanaAdminPassword",
+    description: "Grafana's admin password (at least 12 characters); the Grafana provider logs in with it",
+    required: (lab) => lab.ladon !== undefined,
+    setHint: '"$(openssl rand -base64 24)"',
+  },
+  {
+    key: "phoenixSecret",
+    description: "Phoenix's token-signing secret (PHOENIX_SECRET, at least 32 characters)",
+    required: (lab) => lab.ladon !== undefined,
+    setHint: '"$(openssl rand -hex 32)"',
+  },
+  {
+    key: "phoenixAdminPassword",
+    description: "Phoenix's initial admin password (PHOENIX_DEFAULT_ADMIN_INITIAL_PASSWORD)",
+    required: (lab) => lab.ladon !== undefined,
+    setHint: '"$(openssl rand -base64 24)"',
+  },
+  {
+    key: "alertmanagerSmtpPassword",
+    description: "SMTP password for e-mail receivers with authUsername",
+    required: (lab) => (lab.ladon?.alertmanager.emails ?? []).some((e) => e.authUsername !== undefined),
+    setHint: '"<smtp password>"',
+  },
+  {
     key: "huggingfaceToken",
     description: "Hugging Face token for gated models such as Llama; used only when set",
     required: () => false,

@@ -1,0 +1,149 @@
+/** The `citadel:ladon` section: the observability stack and its placement. */
+import { z } from "zod";
+import { SIZE_PATTERN } from "./units";
+
+const example = (value: unknown) => ({ example: value });
+const Name = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,30}$/, { error: "must be lower-case letters, digits and -" });
+
+const WebhookReceiver = z.strictObject({
+  name: Name.meta(example("hades")),
+  url: z
+    .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+    .meta(example("http://192.168.10.30:5001/alerts")),
+});
+
+const EmailReceiver = z.strictObject({
+  name: Name.meta(example("ops-mail")),
+  to: z.email().meta(example("ops@hana-x.lab")),
+  from: z.email().meta(example("ladon@hana-x.lab")),
+  /** host:port of the SMTP relay. */
+  smarthost: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+:\d+$/, { error: "must be host:port" })
+    .meta(example("smtp.hana-x.lab:587")),
+  /** SMTP user; its password is the secret citadel:alertmanagerSmtpPassword. @default none */
+  authUsername: z.string().min(1).optional().meta(example("ladon")),
+  /** @default true */
+  requireTls: z.boolean().default(true).meta(example(true)),
+});
+
+const Thresholds = z
+  .strictObject({
+    /** @default 85 */
+    gpuTemperatureCelsius: z.number().positive().default(85).meta(example(85)),
+    /** Fraction of the enforced power limit. @default 0.95 */
+    gpuPowerRatio: z.number().gt(0).max(1.5).default(0.95).meta(example(0.95)),
+    /** Outside vLLM, whose reservation is expected to be high. @default 0.97 */
+    gpuMemoryRatio: z.number().gt(0).max(1).default(0.97).meta(example(0.97)),
+    /** @default 5 */
+    ttftP95Seconds: z.number().positive().default(5).meta(example(5)),
+    /** @default 5 */
+    requestsWaiting: z.number().int().positive().default(5).meta(example(5)),
+    /** @default 0.95 */
+    kvCacheRatio: z.number().gt(0).max(1).default(0.95).meta(example(0.95)),
+    /** Free fraction of a VG below which it is "nearly full". @default 0.02 */
+    vgFreeRatio: z.number().min(0).lt(1).default(0.02).meta(example(0.02)),
+    /** Free fraction of a filesystem (Prometheus, Loki data) below which it is "nearly full". @default 0.1 */
+    diskFreeRatio: z.number().gt(0).lt(1).default(0.1).meta(example(0.1)),
+    /** @default 26 */
+    backupMaxAgeHours: z.number().positive().default(26).meta(example(26)),
+  })
+  .prefault({});
+
+export const LadonSchema = z.strictObject({
+  /** Host that runs the stack; exporters and Alloy run on every host they measure. @default "citadel" */
+  host: z.string().default("citadel").meta(example("citadel")),
+  /** Persistent data of every service, on a declared mount. @default "/srv/data/ladon" */
+  dataDir: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._/-]+$/, { error: "must be an absolute path" })
+    .default("/srv/data/ladon")
+    .meta(example("/srv/data/ladon")),
+  prometheus: z
+    .strictObject({
+      /** @default "30d" */
+      retentionTime: z
+        .string()
+        .regex(/^\d+[dwy]$/, { error: "must be a duration in days, weeks or years, e.g. 30d" })
+        .default("30d")
+        .meta(example("30d")),
+      /** Whichever limit is reached first applies. @default "50GiB" */
+      retentionSize: z
+        .string()
+        .regex(SIZE_PATTERN, { error: "must be a size such as 50GiB" })
+        .default("50GiB")
+        .meta(example("50GiB")),
+      /** @default "30s" */
+      scrapeInterval: z
+        .string()
+        .regex(/^\d+[sm]$/, { error: "must be seconds or minutes, e.g. 30s" })
+        .default("30s")
+        .meta(example("30s")),
+    })
+    .prefault({}),
+  loki: z
+    .strictObject({
+      /** Enforced by the compactor. @default "744h" (31 days) */
+      retentionPeriod: z
+        .string()
+        .regex(/^\d+h$/, { error: "must be hours, e.g. 744h" })
+        .default("744h")
+        .meta(example("744h")),
+      /** Expected log volume per day, to check retention against the volume. @default "1GiB" */
+      expectedDailyIngest: z
+        .string()
+        .regex(SIZE_PATTERN, { error: "must be a size such as 1GiB" })
+        .default("1GiB")
+        .meta(example("1GiB")),
+    })
+    .prefault({}),
+  grafana: z
+    .strictObject({
+      /** URL the Grafana provider uses. @default http://<stack host address>:9900 */
+      url: z
+        .url({ protocol: /^https?$/ })
+        .optional()
+        .meta(example("http://192.168.10.29:9900")),
+    })
+    .prefault({}),
+  alertmanager: z
+    .strictObject({
+      /** @default [] */
+      webhooks: z.array(WebhookReceiver).default([]),
+      /** @default [] */
+      emails: z.array(EmailReceiver).default([]),
+    })
+    .prefault({}),
+  phoenix: z
+    .strictObject({
+      /** @default 30 */
+      retentionDays: z.number().int().min(1).max(3650).default(30).meta(example(30)),
+    })
+    .prefault({}),
+  /** Memory limit overrides in MiB, by service. @default {} */
+  memoryMiB: z
+    .partialRecord(
+      z.enum([
+        "grafana",
+        "prometheus",
+        "alertmanager",
+        "loki",
+        "alloy",
+        "phoenix",
+        "nodeExporter",
+        "gpuExporter",
+        "cadvisor",
+      ]),
+      z.number().int().min(32),
+    )
+    .default({})
+    .meta(example({ prometheus: 1024 })),
+  /** RAM kept free for the host itself when checking containers' memory limits. @default 2 */
+  headroomGiB: z.number().min(0).default(2).meta(example(2)),
+  thresholds: Thresholds,
+});
+
+export type LadonConfig = z.output<typeof LadonSchema>;
+export type Thresholds = LadonConfig["thresholds"];

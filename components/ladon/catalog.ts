@@ -1,0 +1,133 @@
+/**
+ * The LadonStack's services: pinned images (with the architectures each publishes), container
+ * ports, host ports from the one registry, default memory limits and the UID that owns its data.
+ */
+
+export type ServiceName =
+  | "grafana"
+  | "prometheus"
+  | "alertmanager"
+  | "loki"
+  | "alloy"
+  | "phoenix"
+  | "nodeExporter"
+  | "gpuExporter"
+  | "cadvisor";
+
+export interface ServiceSpec {
+  /** Container name, also its DNS name on the lab network. */
+  container: string;
+  /** Pinned image; bump deliberately. */
+  image: string;
+  /** Architectures the image is published for (multi-arch manifests). */
+  arches: readonly ("amd64" | "arm64")[];
+  /** Container port -> host port, every host port in 9900-9999. */
+  ports: Readonly<Record<string, { container: number; host: number }>>;
+  /** Default memory limit in MiB. */
+  memoryMiB: number;
+  /** Where it runs: with the stack, or on every host it measures. */
+  placement: "stack" | "everyHost" | "gpuHosts";
+  /** UID the process runs as, which must own its data directory. */
+  uid: number;
+}
+
+/** The port registry: one host port per service port, all inside the monitoring range. */
+export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
+  grafana: {
+    container: "grafana",
+    image: "grafana/grafana:12.2.1",
+    arches: ["amd64", "arm64"],
+    ports: { http: { container: 3000, host: 9900 } },
+    memoryMiB: 512,
+    placement: "stack",
+    uid: 472,
+  },
+  prometheus: {
+    container: "prometheus",
+    image: "prom/prometheus:v3.7.3",
+    arches: ["amd64", "arm64"],
+    ports: { http: { container: 9090, host: 9901 } },
+    memoryMiB: 2048,
+    placement: "stack",
+    uid: 65534,
+  },
+  alertmanager: {
+    container: "alertmanager",
+    image: "prom/alertmanager:v0.28.1",
+    arches: ["amd64", "arm64"],
+    ports: { http: { container: 9093, host: 9902 } },
+    memoryMiB: 256,
+    placement: "stack",
+    uid: 65534,
+  },
+  loki: {
+    container: "loki",
+    image: "grafana/loki:3.5.7",
+    arches: ["amd64", "arm64"],
+    ports: { http: { container: 3100, host: 9903 } },
+    memoryMiB: 1024,
+    placement: "stack",
+    uid: 10001,
+  },
+  alloy: {
+    container: "alloy",
+    image: "grafana/alloy:v1.11.3",
+    arches: ["amd64", "arm64"],
+    ports: { http: { container: 12345, host: 9904 } },
+    memoryMiB: 512,
+    placement: "everyHost",
+    uid: 0,
+  },
+  phoenix: {
+    container: "phoenix",
+    image: "arizephoenix/phoenix:version-12.9.0",
+    arches: ["amd64", "arm64"],
+    ports: {
+      http: { container: 6006, host: 9905 },
+      otlpGrpc: { container: 4317, host: 9906 },
+    },
+    memoryMiB: 1024,
+    placement: "stack",
+    uid: 0,
+  },
+  nodeExporter: {
+    container: "node-exporter",
+    image: "prom/node-exporter:v1.10.2",
+    arches: ["amd64", "arm64"],
+    // Host network: it listens on the host port directly.
+    ports: { http: { container: 9910, host: 9910 } },
+    memoryMiB: 128,
+    placement: "everyHost",
+    uid: 65534,
+  },
+  gpuExporter: {
+    container: "gpu-exporter",
+    image: "utkuozdemir/nvidia_gpu_exporter:1.4.1",
+    arches: ["amd64"],
+    ports: { http: { container: 9835, host: 9911 } },
+    memoryMiB: 128,
+    placement: "gpuHosts",
+    uid: 0,
+  },
+  cadvisor: {
+    container: "cadvisor",
+    image: "gcr.io/cadvisor/cadvisor:v0.53.0",
+    arches: ["amd64", "arm64"],
+    ports: { http: { container: 8080, host: 9912 } },
+    memoryMiB: 256,
+    placement: "everyHost",
+    uid: 0,
+  },
+};
+
+/** Phoenix serves Prometheus metrics on this fixed port inside its container (not published). */
+export const PHOENIX_METRICS_PORT = 9090;
+
+export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
+
+/** Every (service, port) with its host port, sorted by host port: the registry as a table. */
+export function portRegistry(): { service: ServiceName; port: string; container: number; host: number }[] {
+  return SERVICE_NAMES.flatMap((service) =>
+    Object.entries(SERVICES[service].ports).map(([port, p]) => ({ service, port, ...p })),
+  ).sort((a, b) => a.host - b.host);
+}

@@ -1,0 +1,130 @@
+/**
+ * Where each LadonStack service runs, and the plan-time checks that span hosts: images exist for
+ * each host's architecture, host ports are unique per host, containers' memory limits fit each
+ * host's RAM with headroom, and retention fits the data volume. Pure.
+ */
+import type { HostConfig, LabConfig } from "../config/schema";
+import type { LadonConfig } from "../config/ladon";
+import { formatSize, parseSize } from "../config/units";
+import { SERVICES, SERVICE_NAMES, type ServiceName } from "./catalog";
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+export interface Problem {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Services per host: the stack on its host; exporters and Alloy on every host they measure. */
+export function placement(lab: Pick<LabConfig, "hosts">, ladon: LadonConfig): Record<string, ServiceName[]> {
+  const out: Record<string, ServiceName[]> = {};
+  for (const [name, host] of Object.entries(lab.hosts).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (!host.docker) continue;
+    out[name] = SERVICE_NAMES.filter((s) => {
+      const where = SERVICES[s].placement;
+      if (where === "stack") return name === ladon.host;
+      if (where === "gpuHosts") return host.nvidia !== undefined;
+      return true;
+    });
+  }
+  return out;
+}
+
+export function memoryMiB(ladon: LadonConfig, service: ServiceName): number {
+  return ladon.memoryMiB[service] ?? SERVICES[service].memoryMiB;
+}
+
+/** The volume that holds `path` on a host, with its size when config knows it. */
+export function volumeOf(host: HostConfig, path: string): { mount: string; bytes?: number } {
+  const disk = (host.storage?.disks ?? [])
+    .filter((d) => path === d.mountPoint || path.startsWith(`${d.mountPoint}/`))
+    .sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
+  if (disk) return { mount: disk.mountPoint, bytes: disk.size ? parseSize(disk.size) : undefined };
+  const lvm = host.storage?.lvm;
+  return { mount: "/", bytes: lvm && lvm.size !== "all-free" ? parseSize(lvm.size) : undefined };
+}
+
+/** Prometheus's size limit plus Loki's expected volume over its retention. */
+export function retentionBytes(ladon: LadonConfig): { prometheus: number; loki: number } {
+  const hours = Number(ladon.loki.retentionPeriod.replace(/h$/, ""));
+  return {
+    prometheus: parseSize(ladon.prometheus.retentionSize) ?? 0,
+    loki: ((parseSize(ladon.loki.expectedDailyIngest) ?? 0) * hours) / 24,
+  };
+}
+
+export function ladonProblems(lab: Pick<LabConfig, "hosts" | "vllm">, ladon: LadonConfig): Problem[] {
+  const problems: Problem[] = [];
+  const stackHost = lab.hosts[ladon.host];
+  if (!stackHost) {
+    return [
+      {
+        path: ["host"],
+        message: `no host named "${ladon.host}" in citadel:hosts (${Object.keys(lab.hosts).join(", ")})`,
+      },
+    ];
+  }
+  if (!stackHost.docker)
+    return [{ path: ["host"], message: `host "${ladon.host}" needs a docker section to run the LadonStack` }];
+
+  for (const [hostName, services] of Object.entries(placement(lab, ladon))) {
+    const host = lab.hosts[hostName] as HostConfig;
+    for (const s of services) {
+      if (!SERVICES[s].arches.includes(host.arch)) {
+        problems.push({
+          path: ["host"],
+          message: `${SERVICES[s].image} has no ${host.arch} image, so ${s} cannot run on ${hostName}; only multi-arch images run on ${host.arch} hosts`,
+        });
+      }
+    }
+    const limits = services.map((s) => ({ name: SERVICES[s].container, mib: memoryMiB(ladon, s) }));
+    if (lab.vllm?.host === hostName)
+      limits.push({ name: "vllm", mib: (parseSize(lab.vllm.memoryLimit) ?? 0) / MiB });
+    const total = limits.reduce((sum, l) => sum + l.mib, 0) * MiB;
+    const available = host.memoryGiB * GiB - ladon.headroomGiB * GiB;
+    if (total > available) {
+      const biggest = [...limits]
+        .sort((a, b) => b.mib - a.mib)
+        .slice(0, 3)
+        .map((l) => `${l.name} ${l.mib} MiB`);
+      problems.push({
+        path: ["memoryMiB"],
+        message: `containers on ${hostName} are limited to ${formatSize(total)} in all, but ${hostName} has ${host.memoryGiB} GiB of RAM less ${ladon.headroomGiB} GiB headroom (${formatSize(available)}); largest: ${biggest.join(", ")}. Lower ladon.memoryMiB, or place the stack on a bigger host`,
+      });
+    }
+    const ports = new Map<number, string>();
+    if (lab.vllm?.host === hostName) ports.set(lab.vllm.port, "vllm");
+    for (const s of services) {
+      for (const p of Object.values(SERVICES[s].ports)) {
+        const other = ports.get(p.host);
+        if (other)
+          problems.push({
+            path: ["host"],
+            message: `port ${p.host} on ${hostName} is wanted by both ${other} and ${s}`,
+          });
+        ports.set(p.host, s);
+      }
+    }
+  }
+
+  const volume = volumeOf(stackHost, ladon.dataDir);
+  const isMount = (stackHost.storage?.disks ?? []).some((d) => volume.mount === d.mountPoint);
+  if (!isMount && volume.mount === "/" && !stackHost.storage?.lvm) {
+    problems.push({
+      path: ["dataDir"],
+      message: `${ladon.dataDir} is on no declared mount of ${ladon.host}; put it under one of storage.disks`,
+    });
+  }
+  if (volume.bytes !== undefined) {
+    const r = retentionBytes(ladon);
+    const budget = volume.bytes * 0.8;
+    if (r.prometheus + r.loki > budget) {
+      problems.push({
+        path: ["prometheus", "retentionSize"],
+        message: `Prometheus (${ladon.prometheus.retentionSize}) and Loki (${formatSize(r.loki)} over ${ladon.loki.retentionPeriod}) need ${formatSize(r.prometheus + r.loki)}, more than 80% of the ${formatSize(volume.bytes)} volume at ${volume.mount}; lower retention or move dataDir`,
+      });
+    }
+  }
+  return problems;
+}
