@@ -1,0 +1,395 @@
+/**
+ * The lab's Grafana dashboards, built with @grafana/grafana-foundation-sdk. Stable UIDs; the
+ * version is bumped with every change so Grafana's history shows it. Pure: JSON in, JSON out.
+ */
+import {
+  AnnotationQueryBuilder,
+  DashboardBuilder,
+  QueryVariableBuilder,
+  RowBuilder,
+} from "@grafana/grafana-foundation-sdk/dashboard";
+import { DataqueryBuilder as LokiQuery } from "@grafana/grafana-foundation-sdk/loki";
+import { PanelBuilder as LogsPanel } from "@grafana/grafana-foundation-sdk/logs";
+import { DataqueryBuilder as PromQuery } from "@grafana/grafana-foundation-sdk/prometheus";
+import { PanelBuilder as StatPanel } from "@grafana/grafana-foundation-sdk/stat";
+import { PanelBuilder as TimeseriesPanel } from "@grafana/grafana-foundation-sdk/timeseries";
+import { sortKeys } from "../host/docker";
+
+/** Bump when any dashboard changes. */
+export const DASHBOARD_VERSION = 1;
+
+export const PROMETHEUS_DS = { type: "prometheus", uid: "prometheus" };
+export const LOKI_DS = { type: "loki", uid: "loki" };
+
+const RATE = "$__rate_interval";
+
+type Query = [expr: string, legend: string];
+
+function timeseries(title: string, unit: string, queries: Query[], width = 12): TimeseriesPanel {
+  const panel = new TimeseriesPanel().title(title).unit(unit).datasource(PROMETHEUS_DS).height(8).span(width);
+  queries.forEach(([expr, legend], i) =>
+    panel.withTarget(
+      new PromQuery()
+        .expr(expr)
+        .legendFormat(legend)
+        .refId(String.fromCharCode(65 + i)),
+    ),
+  );
+  return panel;
+}
+
+function stat(title: string, unit: string, expr: string, width = 6): StatPanel {
+  return new StatPanel()
+    .title(title)
+    .unit(unit)
+    .datasource(PROMETHEUS_DS)
+    .height(4)
+    .span(width)
+    .withTarget(new PromQuery().expr(expr).refId("A"));
+}
+
+function logs(title: string, expr: string, width = 24): LogsPanel {
+  return new LogsPanel()
+    .title(title)
+    .datasource(LOKI_DS)
+    .height(10)
+    .span(width)
+    .withTarget(new LokiQuery().expr(expr).refId("A"));
+}
+
+function logRate(title: string, expr: string, legend: string): TimeseriesPanel {
+  return new TimeseriesPanel()
+    .title(title)
+    .unit("short")
+    .datasource(LOKI_DS)
+    .height(8)
+    .span(24)
+    .withTarget(new LokiQuery().expr(expr).legendFormat(legend).refId("A"));
+}
+
+const quantiles = (metric: string, selector: string): Query[] =>
+  [0.5, 0.95, 0.99].map((q) => [
+    `histogram_quantile(${q}, sum by (le) (rate(${metric}_bucket${selector}[${RATE}])))`,
+    `p${q * 100}`,
+  ]);
+
+/** vLLM's own log lines for a model load and a (re)start, as annotations. */
+function vllmAnnotations(builder: DashboardBuilder): DashboardBuilder {
+  return builder
+    .annotation(
+      new AnnotationQueryBuilder()
+        .name("vLLM model loaded")
+        .datasource(LOKI_DS)
+        .enable(true)
+        .iconColor("blue")
+        .expr('{container="vllm"} |~ "Model loading took|Loading weights took"'),
+    )
+    .annotation(
+      new AnnotationQueryBuilder()
+        .name("vLLM (re)started")
+        .datasource(LOKI_DS)
+        .enable(true)
+        .iconColor("orange")
+        .expr('{container="vllm"} |= "Starting vLLM API server"'),
+    );
+}
+
+function base(uid: string, title: string): DashboardBuilder {
+  return new DashboardBuilder(title)
+    .uid(uid)
+    .tags(["citadel", "generated"])
+    .version(DASHBOARD_VERSION)
+    .editable()
+    .time({ from: "now-6h", to: "now" })
+    .refresh("30s")
+    .timezone("browser");
+}
+
+function vllmDashboard(): DashboardBuilder {
+  const m = '{model_name=~"$model"}';
+  return vllmAnnotations(base("citadel-vllm", "vLLM serving"))
+    .withVariable(
+      new QueryVariableBuilder("model")
+        .label("Model")
+        .datasource(PROMETHEUS_DS)
+        .query("label_values(vllm:num_requests_running, model_name)")
+        .multi(true)
+        .includeAll(true),
+    )
+    .withRow(new RowBuilder("Latency"))
+    .withPanel(timeseries("Time to first token", "s", quantiles("vllm:time_to_first_token_seconds", m), 8))
+    .withPanel(timeseries("Inter-token latency", "s", quantiles("vllm:inter_token_latency_seconds", m), 8))
+    .withPanel(
+      timeseries("End-to-end request latency", "s", quantiles("vllm:e2e_request_latency_seconds", m), 8),
+    )
+    .withRow(new RowBuilder("Throughput and load"))
+    .withPanel(
+      timeseries("Tokens per second", "short", [
+        [`sum(rate(vllm:prompt_tokens_total${m}[${RATE}]))`, "prompt"],
+        [`sum(rate(vllm:generation_tokens_total${m}[${RATE}]))`, "generation"],
+      ]),
+    )
+    .withPanel(
+      timeseries("Requests", "short", [
+        [`sum(vllm:num_requests_running${m})`, "running"],
+        [`sum(vllm:num_requests_waiting${m})`, "waiting"],
+      ]),
+    )
+    .withPanel(
+      timeseries("KV-cache usage", "percentunit", [[`max(vllm:kv_cache_usage_perc${m})`, "used"]], 8),
+    )
+    .withPanel(
+      timeseries(
+        "Preemptions",
+        "short",
+        [[`sum(rate(vllm:num_preemptions_total${m}[${RATE}]))`, "preemptions/s"]],
+        8,
+      ),
+    )
+    .withPanel(
+      timeseries(
+        "Prefix-cache hit rate",
+        "percentunit",
+        [
+          [
+            `sum(rate(vllm:prefix_cache_hits_total${m}[${RATE}])) / sum(rate(vllm:prefix_cache_queries_total${m}[${RATE}]))`,
+            "hit rate",
+          ],
+        ],
+        8,
+      ),
+    )
+    .withPanel(
+      timeseries(
+        "Finished requests by reason",
+        "reqps",
+        [[`sum by (finished_reason) (rate(vllm:request_success_total${m}[${RATE}]))`, "{{finished_reason}}"]],
+        24,
+      ),
+    );
+}
+
+function gpuDashboard(): DashboardBuilder {
+  const g = '{uuid=~"$gpu"}';
+  return vllmAnnotations(base("citadel-gpus", "GPUs"))
+    .withVariable(
+      new QueryVariableBuilder("gpu")
+        .label("GPU")
+        .datasource(PROMETHEUS_DS)
+        .query("label_values(nvidia_smi_gpu_info, uuid)")
+        .multi(true)
+        .includeAll(true),
+    )
+    .withPanel(
+      timeseries("Utilisation", "percentunit", [
+        [`nvidia_smi_utilization_gpu_ratio${g}`, "{{host}} {{uuid}}"],
+      ]),
+    )
+    .withPanel(
+      timeseries("Memory used", "bytes", [
+        [`nvidia_smi_memory_used_bytes${g}`, "used {{uuid}}"],
+        [`nvidia_smi_memory_total_bytes${g}`, "total {{uuid}}"],
+      ]),
+    )
+    .withPanel(timeseries("Temperature", "celsius", [[`nvidia_smi_temperature_gpu${g}`, "{{uuid}}"]], 8))
+    .withPanel(
+      timeseries(
+        "Power",
+        "watt",
+        [
+          [`nvidia_smi_power_draw_watts${g}`, "draw {{uuid}}"],
+          [`nvidia_smi_enforced_power_limit_watts${g}`, "limit {{uuid}}"],
+        ],
+        8,
+      ),
+    )
+    .withPanel(
+      timeseries(
+        "Clocks",
+        "hertz",
+        [
+          [`nvidia_smi_clocks_current_graphics_clock_hz${g}`, "graphics {{uuid}}"],
+          [`nvidia_smi_clocks_current_memory_clock_hz${g}`, "memory {{uuid}}"],
+        ],
+        8,
+      ),
+    )
+    .withPanel(
+      timeseries("PCIe link", "short", [
+        [`nvidia_smi_pcie_link_gen_current${g}`, "gen {{uuid}}"],
+        [`nvidia_smi_pcie_link_width_current${g}`, "width {{uuid}}"],
+      ]),
+    )
+    .withPanel(
+      timeseries("Xid errors (kernel log)", "short", [
+        ["sum by (host, pci, xid) (increase(citadel_nvidia_xid_total[1h]))", "{{host}} {{pci}} Xid {{xid}}"],
+      ]),
+    );
+}
+
+function hostDashboard(): DashboardBuilder {
+  const h = 'host=~"$host"';
+  const fs = `${h}, fstype!~"tmpfs|overlay|squashfs|iso9660|nsfs"`;
+  return base("citadel-host", "Host and storage")
+    .withVariable(
+      new QueryVariableBuilder("host")
+        .label("Host")
+        .datasource(PROMETHEUS_DS)
+        .query("label_values(node_uname_info, host)")
+        .multi(true)
+        .includeAll(true),
+    )
+    .withPanel(
+      timeseries(
+        "CPU busy",
+        "percentunit",
+        [[`1 - avg by (host) (rate(node_cpu_seconds_total{${h}, mode="idle"}[${RATE}]))`, "{{host}}"]],
+        8,
+      ),
+    )
+    .withPanel(
+      timeseries(
+        "Memory used",
+        "percentunit",
+        [[`1 - node_memory_MemAvailable_bytes{${h}} / node_memory_MemTotal_bytes{${h}}`, "{{host}}"]],
+        8,
+      ),
+    )
+    .withPanel(
+      timeseries(
+        "Network",
+        "Bps",
+        [
+          [
+            `sum by (host) (rate(node_network_receive_bytes_total{${h}, device!~"lo|veth.*|docker.*|br-.*"}[${RATE}]))`,
+            "in {{host}}",
+          ],
+          [
+            `sum by (host) (rate(node_network_transmit_bytes_total{${h}, device!~"lo|veth.*|docker.*|br-.*"}[${RATE}]))`,
+            "out {{host}}",
+          ],
+        ],
+        8,
+      ),
+    )
+    .withRow(new RowBuilder("Storage"))
+    .withPanel(
+      timeseries("Filesystem fill", "percentunit", [
+        [
+          `1 - node_filesystem_avail_bytes{${fs}} / node_filesystem_size_bytes{${fs}}`,
+          "{{host}} {{mountpoint}}",
+        ],
+      ]),
+    )
+    .withPanel(
+      timeseries("Free space predicted in 24h", "bytes", [
+        [`predict_linear(node_filesystem_avail_bytes{${fs}}[6h], 86400)`, "{{host}} {{mountpoint}}"],
+      ]),
+    )
+    .withPanel(
+      timeseries("Disk I/O", "Bps", [
+        [`rate(node_disk_read_bytes_total{${h}}[${RATE}])`, "read {{host}} {{device}}"],
+        [`rate(node_disk_written_bytes_total{${h}}[${RATE}])`, "write {{host}} {{device}}"],
+      ]),
+    )
+    .withPanel(
+      timeseries("LVM volume group free", "bytes", [[`citadel_lvm_vg_free_bytes{${h}}`, "{{host}} {{vg}}"]]),
+    )
+    .withPanel(
+      stat(
+        "RAID members missing",
+        "short",
+        `sum(node_md_disks_required{${h}}) - sum(node_md_disks{${h}, state="active"}) or vector(0)`,
+      ),
+    )
+    .withPanel(
+      stat(
+        "Failed systemd units",
+        "short",
+        `count(node_systemd_unit_state{${h}, state="failed"} == 1) or vector(0)`,
+      ),
+    )
+    .withPanel(
+      stat("OOM kills (24h)", "short", `sum(increase(node_vmstat_oom_kill{${h}}[24h])) or vector(0)`),
+    )
+    .withPanel(stat("Up", "short", `count(up{${h}, job="node"} == 1)`));
+}
+
+function logsDashboard(): DashboardBuilder {
+  return vllmAnnotations(base("citadel-logs", "Logs"))
+    .withPanel(logs("vLLM errors", '{container="vllm"} |~ "(?i)error|exception|traceback"'))
+    .withPanel(logs("Kernel and NVIDIA messages", '{unit="kernel"} |~ "(?i)nvrm|xid|nvidia|oom"'))
+    .withPanel(
+      logRate(
+        "Log lines per container",
+        'sum by (host, container) (rate({container=~".+"}[$__auto]))',
+        "{{host}} {{container}}",
+      ),
+    );
+}
+
+function ladonDashboard(): DashboardBuilder {
+  return base("citadel-ladon", "LadonStack self-health")
+    .withPanel(
+      timeseries("Scrape targets up", "short", [
+        ["sum by (job) (up)", "{{job}} up"],
+        ["count by (job) (up)", "{{job}} total"],
+      ]),
+    )
+    .withPanel(
+      timeseries("Ingestion", "short", [
+        [`sum(rate(prometheus_tsdb_head_samples_appended_total[${RATE}]))`, "Prometheus samples/s"],
+        [`sum(rate(loki_distributor_lines_received_total[${RATE}]))`, "Loki lines/s"],
+      ]),
+    )
+    .withPanel(
+      timeseries("Disk use against retention limits", "bytes", [
+        ["citadel_data_dir_bytes", "{{service}} used"],
+        ["citadel_retention_limit_bytes", "{{service}} limit"],
+      ]),
+    )
+    .withPanel(
+      timeseries("Data volume", "bytes", [
+        ["citadel_data_volume_free_bytes", "free"],
+        ["citadel_data_volume_size_bytes", "size"],
+      ]),
+    )
+    .withPanel(
+      timeseries("Prometheus TSDB blocks", "bytes", [["prometheus_tsdb_storage_blocks_bytes", "blocks"]]),
+    );
+}
+
+export interface DashboardDef {
+  uid: string;
+  title: string;
+  /** The dashboard model, keys sorted, ready for `configJson`. */
+  json: string;
+}
+
+/** Every dashboard, by UID. */
+export function dashboards(): DashboardDef[] {
+  return [vllmDashboard(), gpuDashboard(), hostDashboard(), logsDashboard(), ladonDashboard()].map((b) => {
+    const model = b.build();
+    return {
+      uid: model.uid as string,
+      title: model.title as string,
+      json: `${JSON.stringify(sortKeys(model), null, 2)}\n`,
+    };
+  });
+}
+
+/** The PromQL of every Prometheus-backed panel target, with its dashboard and panel. */
+export function dashboardPromQL(): { dashboard: string; panel: string; expr: string }[] {
+  const out: { dashboard: string; panel: string; expr: string }[] = [];
+  for (const d of dashboards()) {
+    const model = JSON.parse(d.json) as {
+      panels: { title: string; datasource?: { type?: string }; targets?: { expr?: string }[] }[];
+    };
+    for (const p of model.panels) {
+      if (p.datasource?.type !== "prometheus") continue;
+      for (const t of p.targets ?? [])
+        if (t.expr) out.push({ dashboard: d.uid, panel: p.title, expr: t.expr });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,141 @@
+/** Prometheus, Alertmanager and Loki configs, built as objects and serialised with `yaml`. Pure. */
+import { stringify } from "yaml";
+import type { LadonConfig } from "../../config/ladon";
+import { SERVICES } from "../catalog";
+import type { ScrapeJob } from "../resolve";
+
+const yaml = (value: unknown) => stringify(value, { lineWidth: 0, sortMapEntries: false });
+
+export const PROMETHEUS_RULES_DIR = "/etc/prometheus/rules";
+export const ALERTMANAGER_SMTP_PASSWORD_FILE = "/etc/alertmanager/secrets/smtp_password";
+
+export function renderPrometheusConfig(ladon: LadonConfig, jobs: ScrapeJob[]): string {
+  return yaml({
+    global: {
+      scrape_interval: ladon.prometheus.scrapeInterval,
+      evaluation_interval: ladon.prometheus.scrapeInterval,
+      external_labels: { lab: "hana-x" },
+    },
+    alerting: {
+      alertmanagers: [
+        {
+          static_configs: [
+            {
+              targets: [`${SERVICES.alertmanager.container}:${SERVICES.alertmanager.ports.http?.container}`],
+            },
+          ],
+        },
+      ],
+    },
+    rule_files: [`${PROMETHEUS_RULES_DIR}/*.yml`],
+    scrape_configs: jobs.map((j) => {
+      const byHost = new Map<string, string[]>();
+      for (const t of j.targets) byHost.set(t.host, [...(byHost.get(t.host) ?? []), t.address]);
+      return {
+        job_name: j.job,
+        static_configs: [...byHost.entries()].map(([host, targets]) => ({ targets, labels: { host } })),
+      };
+    }),
+  });
+}
+
+/**
+ * Alertmanager routes every alert to every configured receiver. With none configured, alerts go
+ * to a receiver that sends nothing: they are still evaluated and visible in Prometheus and here.
+ */
+export function renderAlertmanagerConfig(ladon: LadonConfig): string {
+  const { webhooks, emails } = ladon.alertmanager;
+  const receivers: Record<string, unknown>[] = [{ name: "blackhole" }];
+  for (const w of webhooks)
+    receivers.push({ name: w.name, webhook_configs: [{ url: w.url, send_resolved: true }] });
+  for (const e of emails) {
+    receivers.push({
+      name: e.name,
+      email_configs: [
+        {
+          to: e.to,
+          from: e.from,
+          smarthost: e.smarthost,
+          require_tls: e.requireTls,
+          send_resolved: true,
+          ...(e.authUsername
+            ? { auth_username: e.authUsername, auth_password_file: ALERTMANAGER_SMTP_PASSWORD_FILE }
+            : {}),
+        },
+      ],
+    });
+  }
+  return yaml({
+    route: {
+      receiver: "blackhole",
+      group_by: ["alertname", "host"],
+      group_wait: "30s",
+      group_interval: "5m",
+      repeat_interval: "4h",
+      routes: receivers
+        .slice(1)
+        .map((r) => ({ receiver: r.name, matchers: ['severity=~"critical|warning"'], continue: true })),
+    },
+    // A host that is down explains every other alert about it.
+    inhibit_rules: [
+      {
+        source_matchers: ['alertname="HostDown"'],
+        target_matchers: ['alertname!="HostDown"'],
+        equal: ["host"],
+      },
+    ],
+    receivers,
+  });
+}
+
+export const LOKI_RUNTIME_CONFIG = "/etc/loki/runtime.yaml";
+
+/** Loki v3, single binary on the filesystem, retention enforced by the compactor. */
+export function renderLokiConfig(): string {
+  return yaml({
+    auth_enabled: false,
+    server: {
+      http_listen_port: SERVICES.loki.ports.http?.container,
+      grpc_listen_port: 9095,
+      log_level: "warn",
+    },
+    common: {
+      path_prefix: "/loki",
+      replication_factor: 1,
+      ring: { kvstore: { store: "inmemory" } },
+      storage: { filesystem: { chunks_directory: "/loki/chunks", rules_directory: "/loki/rules" } },
+    },
+    schema_config: {
+      configs: [
+        {
+          from: "2024-01-01",
+          store: "tsdb",
+          object_store: "filesystem",
+          schema: "v13",
+          index: { prefix: "index_", period: "24h" },
+        },
+      ],
+    },
+    compactor: {
+      working_directory: "/loki/compactor",
+      retention_enabled: true,
+      // Loki refuses to start with retention on and no delete-request store.
+      delete_request_store: "filesystem",
+      retention_delete_delay: "2h",
+    },
+    limits_config: {
+      reject_old_samples: true,
+      reject_old_samples_max_age: "168h",
+      allow_structured_metadata: true,
+      volume_enabled: true,
+    },
+    // Retention lives in the runtime config, which Loki re-reads every 30s: changing it needs no restart.
+    runtime_config: { file: LOKI_RUNTIME_CONFIG, period: "30s" },
+    analytics: { reporting_enabled: false },
+  });
+}
+
+/** Per-tenant limits Loki reloads on its own; "fake" is the tenant when auth is off. */
+export function renderLokiRuntimeConfig(ladon: LadonConfig): string {
+  return yaml({ overrides: { fake: { retention_period: ladon.loki.retentionPeriod } } });
+}
