@@ -13,5 +13,7 @@ const built = buildLab(lab, secrets);
 export const hosts = built.outputs.hosts;
 /** vLLM's OpenAI base URL, served model name and VRAM plan. */
 export const vllm = built.outputs.vllm;
+/** LadonStack: Grafana's URL, Phoenix's OTLP endpoints (for HADES) and the monitoring port registry. */
+export const ladon = built.outputs.ladon;
 /** The vLLM API key, as a secret: `pulumi stack output vllmApiKey --show-secrets`. */
 export const vllmApiKey = built.outputs.vllmApiKey;

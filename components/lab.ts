@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { LabConfig, LabSecrets } from "./config";
 import { Host } from "./host";
+import { LadonStack, portRegistry, resolveLadon, type ResolvedLadon } from "./ladon";
 import { resolveVllm, Vllm, type VramPlan } from "./llm";
 import { hostTarget } from "./remote";
 
@@ -20,13 +21,24 @@ export interface VllmSummary {
   vramPlan: VramPlan;
 }
 
+export interface LadonSummary {
+  grafanaUrl: string;
+  /** Phoenix's OTLP endpoints, for the lab's RAG pipeline (HADES). */
+  phoenixOtlp: { grpc: string; http: string };
+  phoenixUi: string;
+  /** The port registry: every monitoring service's host port. */
+  ports: ReturnType<typeof portRegistry>;
+}
+
 export interface Lab {
   hosts: Record<string, Host>;
   vllm?: Vllm;
+  ladon?: LadonStack;
   /** Stack outputs. */
   outputs: {
     hosts: Record<string, HostSummary>;
     vllm?: VllmSummary;
+    ladon?: LadonSummary;
     /** The vLLM API key, exported only as a secret. */
     vllmApiKey?: pulumi.Output<string>;
   };
@@ -47,8 +59,27 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets): Lab {
     };
   }
   const result: Lab = { hosts, outputs: { hosts: summary } };
+  const ladon = lab.ladon ? resolveLadon(lab, lab.ladon) : undefined;
+  if (ladon) {
+    result.ladon = new LadonStack("ladon", {
+      ladon,
+      hosts,
+      secrets: {
+        grafanaAdminPassword: requireSecret(secrets, "grafanaAdminPassword"),
+        phoenixSecret: requireSecret(secrets, "phoenixSecret"),
+        phoenixAdminPassword: requireSecret(secrets, "phoenixAdminPassword"),
+        alertmanagerSmtpPassword: secrets.values.alertmanagerSmtpPassword,
+      },
+    });
+    result.outputs.ladon = {
+      grafanaUrl: ladon.grafanaUrl,
+      phoenixOtlp: { grpc: ladon.phoenix.otlpGrpc, http: ladon.phoenix.otlpHttp },
+      phoenixUi: ladon.phoenix.ui,
+      ports: portRegistry(),
+    };
+  }
   if (lab.vllm) {
-    result.vllm = buildVllm(lab, hosts, secrets);
+    result.vllm = buildVllm(lab, hosts, secrets, ladon);
     result.outputs.vllm = {
       baseUrl: result.vllm.baseUrl,
       servedModelName: result.vllm.servedModelName,
@@ -66,7 +97,12 @@ function requireSecret(secrets: LabSecrets, key: string): pulumi.Output<string> 
   return value;
 }
 
-function buildVllm(lab: LabConfig, hosts: Record<string, Host>, secrets: LabSecrets): Vllm {
+function buildVllm(
+  lab: LabConfig,
+  hosts: Record<string, Host>,
+  secrets: LabSecrets,
+  ladon?: ResolvedLadon,
+): Vllm {
   const { resolved, problems } = resolveVllm(lab, lab.vllm as NonNullable<LabConfig["vllm"]>);
   if (!resolved || problems.length > 0) throw new Error(problems.map((p) => p.message).join("; "));
   const host = hosts[resolved.hostName] as Host;
@@ -80,6 +116,8 @@ function buildVllm(lab: LabConfig, hosts: Record<string, Host>, secrets: LabSecr
     network: docker.network.name,
     apiKey: requireSecret(secrets, "vllmApiKey"),
     huggingfaceToken: secrets.values.huggingfaceToken,
+    // Traces go to Phoenix when the LadonStack is present, unless config names another endpoint.
+    otlpTracesEndpoint: resolved.config.otlpTracesEndpoint ?? ladon?.phoenix.otlpGrpcFor(resolved.hostName),
     log: (resolved.host.docker as NonNullable<typeof resolved.host.docker>).log,
     dockerReady: docker.ready,
     hostReady: [nvidia.ready, ...(cacheStep ? [cacheStep] : [])],

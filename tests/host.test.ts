@@ -4,7 +4,7 @@ import { LabConfigError, parseLabConfig } from "../components/config";
 import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
 import { hostScript, hostTarget } from "../components/remote";
 import type { SynthResult } from "../tools/synth/harness";
-import { addMonitoringPi, citadelHost, labConfigMap } from "./support/lab";
+import { addMonitoringPi, citadelHost, LAB_SECRETS, labConfigMap } from "./support/lab";
 import { byName, dependencyNames, ofType, synthFailure, synthLab } from "./support/synth";
 
 const REMOTE = "command:remote:Command";
@@ -16,8 +16,10 @@ beforeAll(async () => {
 const createOf = (name: string) => String(byName(lab, name).rawInputs.create);
 
 describe("the component tree", () => {
-  it("has one Host with Storage, Nvidia and Docker, and vLLM, typed citadel:<module>:<Name>", () => {
-    const components = lab.resources.filter((r) => !r.custom).map((r) => `${r.type} ${r.name}`);
+  it("has one Host with Storage, Nvidia and Docker, and vLLM (the LadonStack is tested on its own)", () => {
+    const components = lab.resources
+      .filter((r) => !r.custom && !r.type.startsWith("citadel:ladon:"))
+      .map((r) => `${r.type} ${r.name}`);
     expect(components.sort()).toEqual([
       "citadel:host:Docker citadel-docker",
       "citadel:host:Host citadel",
@@ -38,9 +40,11 @@ describe("the component tree", () => {
 
 describe("connections", () => {
   const remotes = () => ofType(lab, REMOTE);
+  const hostLayer = () => remotes().filter((r) => r.name.startsWith("citadel-"));
 
   it("pins the host key and retries dials on every remote command", () => {
-    expect(remotes().length).toBe(11);
+    expect(hostLayer().length).toBe(11);
+    expect(remotes().length).toBeGreaterThan(11);
     for (const r of remotes()) {
       expect(r.rawInputs.connection).toMatchObject({
         host: "192.168.10.29",
@@ -77,7 +81,7 @@ describe("connections", () => {
     const config = labConfigMap();
     citadelHost(config).ssh.auth = "privateKey";
     const result = await synthLab(config);
-    expect(result.placeholders).toEqual(["sshPrivateKey", "vllmApiKey"]);
+    expect(result.placeholders).toEqual([...LAB_SECRETS, "sshPrivateKey"].sort());
     const lvm = byName(result, "citadel-storage-lvm");
     expect(lvm.inputs.connection).toBe("[secret]");
     expect((lvm.rawInputs.connection as Record<string, unknown>).privateKey).toBe(
@@ -199,12 +203,12 @@ describe("hosts without GPUs or Docker", () => {
     const result = await synthLab(config);
     expect(
       result.resources
-        .filter((r) => r.name.startsWith("ladon"))
+        .filter((r) => r.name.startsWith("pi"))
         .map((r) => r.name)
         .sort(),
-    ).toEqual(["ladon", "ladon-storage"]);
+    ).toEqual(["pi", "pi-storage"]);
     expect(result.outputs.hosts).toMatchObject({
-      ladon: { address: "192.168.10.40", gpuCount: 0, dockerVersion: null },
+      pi: { address: "192.168.10.40", gpuCount: 0, dockerVersion: null },
     });
   });
 });
@@ -223,9 +227,7 @@ describe("invalid config", () => {
 describe("scripts that carry secrets", () => {
   it("feed secrets on stdin, log nothing and mark stdout and stderr secret", async () => {
     const result = await synthLab(labConfigMap(), () => {
-      const { lab: parsed } = parseLabConfig(
-        stackConfigSource(fromConfigMap(labConfigMap()), ["vllmApiKey"]),
-      );
+      const { lab: parsed } = parseLabConfig(stackConfigSource(fromConfigMap(labConfigMap()), LAB_SECRETS));
       const target = hostTarget("citadel", parsed.hosts.citadel!);
       hostScript(
         "secret-step",

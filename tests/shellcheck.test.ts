@@ -48,7 +48,9 @@ describe("shellcheck", () => {
     const { files: rendered } = await synthLab();
     const dir = mkdtempSync(path.join(tmpdir(), "citadel-rendered-"));
     const scripts = [...rendered.keys()].filter((k) => k.endsWith(".sh"));
-    expect(scripts.length).toBe(12);
+    // 24 host steps, the local reboot wait, and the textfile collector the timer runs.
+    expect(scripts.length).toBe(26);
+    expect(scripts).toContain("citadel/usr/local/lib/citadel/textfile-metrics.sh");
     const paths = scripts.map((k) => {
       const p = path.join(dir, k.replace(/\//g, "__"));
       writeFileSync(p, rendered.get(k)!);

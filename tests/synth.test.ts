@@ -40,8 +40,8 @@ describe("npm start", () => {
     expect(run.stdout).toContain("├─ citadel (citadel:host:Host)");
     expect(run.stdout).toContain("└─ vllm (citadel:llm:Vllm)");
     expect(run.stdout).toMatch(/citadel-storage-lvm \(command:remote:Command\) \[protected, retained\]/);
-    expect(run.stdout).toContain("21 resources: 5 components, 16 provider resources");
-    expect(run.stdout).toContain("3 protected, 13 rendered files");
+    expect(run.stdout).toContain("73 resources: 16 components, 57 provider resources");
+    expect(run.stdout).toContain("3 protected, 40 rendered files");
   });
 
   it("writes resources.json sorted by URN with the fields reviewers need", () => {
@@ -51,7 +51,7 @@ describe("npm start", () => {
     >[];
     const urns = resources.map((r) => r.urn as string);
     expect(urns).toEqual([...urns].sort());
-    expect(resources).toHaveLength(21);
+    expect(resources).toHaveLength(73);
     for (const r of resources) {
       expect(Object.keys(r)).toEqual([
         "urn",
@@ -122,7 +122,7 @@ describe("npm start on a bad or secret-bearing stack", () => {
     const run = start(["--config", stackFile(config), "--out", out]);
     expect(run.status).toBe(0);
     expect(run.stdout).toContain(
-      "secrets replaced by placeholders (the stack file holds no secret values): citadel:sshPrivateKey",
+      "secrets replaced by placeholders (the stack file holds no secret values): citadel:grafanaAdminPassword, citadel:phoenixAdminPassword, citadel:phoenixSecret, citadel:sshPrivateKey, citadel:vllmApiKey",
     );
     expect(run.stdout).not.toContain("PLACEHOLDER");
     for (const f of listFiles(out))

@@ -6,7 +6,7 @@ import { LabConfigError, parseLabConfig } from "../components/config";
 import { CONTAINER_PORT, flagOf } from "../components/llm";
 import type { SynthResult } from "../tools/synth/harness";
 import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
-import { labConfigMap } from "./support/lab";
+import { LAB_SECRETS, labConfigMap } from "./support/lab";
 import { byName, dependencyNames, synthFailure, synthLab } from "./support/synth";
 
 const vllmOf = (config: Record<string, any>) => config["citadel:vllm"];
@@ -40,6 +40,9 @@ describe("the vLLM container", () => {
       "--kv-cache-dtype",
       "auto",
       "--disable-custom-all-reduce",
+      // The LadonStack is on citadel, so traces go to Phoenix over the lab network.
+      "--otlp-traces-endpoint",
+      "grpc://phoenix:4317",
     ]);
   });
 
@@ -47,6 +50,8 @@ describe("the vLLM container", () => {
     expect(raw().envs).toEqual([
       "HF_HOME=/root/.cache/huggingface",
       "NCCL_P2P_DISABLE=1",
+      "OTEL_EXPORTER_OTLP_TRACES_INSECURE=true",
+      "OTEL_SERVICE_NAME=vllm",
       "VLLM_API_KEY=PLACEHOLDER-citadel-vllmApiKey-set-by-npm-start",
       "VLLM_CACHE_ROOT=/root/.cache/vllm",
     ]);
@@ -164,15 +169,20 @@ describe("vLLM options", () => {
     );
   });
 
-  it("sends traces to an OTLP endpoint when one is configured", async () => {
+  it("sends traces to the configured OTLP endpoint, else to Phoenix, else nowhere", async () => {
     const config = labConfigMap();
-    vllmOf(config).otlpTracesEndpoint = "grpc://phoenix:4317";
+    vllmOf(config).otlpTracesEndpoint = "grpc://tempo.hana-x.lab:4317";
     const result = await synthLab(config);
-    expect(raw(result).command.slice(-2)).toEqual(["--otlp-traces-endpoint", "grpc://phoenix:4317"]);
+    expect(raw(result).command.slice(-2)).toEqual(["--otlp-traces-endpoint", "grpc://tempo.hana-x.lab:4317"]);
     expect(raw(result).envs).toEqual(
       expect.arrayContaining(["OTEL_SERVICE_NAME=vllm", "OTEL_EXPORTER_OTLP_TRACES_INSECURE=true"]),
     );
-    expect(raw(lab).envs.join(" ")).not.toContain("OTEL_");
+    expect(raw(lab).command.slice(-2)).toEqual(["--otlp-traces-endpoint", "grpc://phoenix:4317"]);
+    const bare = labConfigMap();
+    delete bare["citadel:ladon"];
+    const noStack = await synthLab(bare);
+    expect(raw(noStack).command).not.toContain("--otlp-traces-endpoint");
+    expect(raw(noStack).envs.join(" ")).not.toContain("OTEL_");
   });
 
   it("lets both GeForce defaults be turned off", async () => {
@@ -285,7 +295,7 @@ describe("vLLM config is refused with the key named", () => {
     mutate(vllmOf(config));
     let error: unknown;
     try {
-      parseLabConfig(stackConfigSource(fromConfigMap(config), ["vllmApiKey"]));
+      parseLabConfig(stackConfigSource(fromConfigMap(config), LAB_SECRETS));
     } catch (err) {
       error = err;
     }

@@ -14,6 +14,8 @@ export interface HostArgs {
  * steps run in parallel: formatting a disk never waits for the driver, and the reverse.
  */
 export class Host extends pulumi.ComponentResource {
+  /** How to reach the host, and its config. */
+  readonly target: HostTarget;
   readonly storage: Storage;
   readonly nvidia?: Nvidia;
   readonly docker?: Docker;
@@ -21,6 +23,7 @@ export class Host extends pulumi.ComponentResource {
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("citadel:host:Host", name, {}, opts);
     const { target } = args;
+    this.target = target;
     const config = target.config;
 
     this.storage = new Storage(

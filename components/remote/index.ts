@@ -2,3 +2,4 @@ export * from "./artifacts";
 export * from "./command";
 export * from "./host";
 export * from "./shell";
+export * from "./systemd";

@@ -58,8 +58,28 @@ export function renderScript(
   ].join("\n");
 }
 
+/**
+ * A script that runs on its own on the host (e.g. from a systemd timer): its parameters as
+ * exports, then the script, without the convergence prelude.
+ */
+export function renderStandalone(relativePath: string, params: Readonly<Record<string, ParamValue>>): string {
+  const [shebang, ...rest] = readScript(relativePath).split("\n");
+  const exportLines = Object.keys(params)
+    .sort()
+    .map((name) => {
+      if (!PARAM_NAME.test(name))
+        throw new Error(`parameter ${name} of ${relativePath} must be UPPER_SNAKE_CASE`);
+      return `export ${name}=${shellQuote(String(params[name]))}`;
+    });
+  return [shebang, `# citadel script: ${relativePath}`, LITERAL_PARAMS, ...exportLines, ...rest].join("\n");
+}
+
+/** Parameters are literal text: a `$` in a config file must not expand. The body is checked on its own. */
+const LITERAL_PARAMS = "# shellcheck disable=SC2016 # parameters are literal text";
+
 /** File-wide: the prelude is a library, and no script calls every helper in it. */
-const UNUSED_HELPERS = "# shellcheck disable=SC2317 # prelude helpers this script does not call";
+const UNUSED_HELPERS =
+  "# shellcheck disable=SC2317,SC2016 # prelude helpers this script does not call; parameters are literal text";
 
 /** Shared helpers (say, die, changed, write_file, ...) included in every rendered script. */
 export const PRELUDE = "remote/prelude.sh";

@@ -15,13 +15,31 @@ export function citadelHost(config: Record<string, any>): any {
   return config["citadel:hosts"].citadel;
 }
 
-/** Adds the monitoring Raspberry Pi 4 from the planning notes as host `ladon` (no GPUs, no Docker). */
-export function addMonitoringPi(config: Record<string, any>, address = "192.168.10.40"): void {
-  config["citadel:hosts"].ladon = {
+/**
+ * Adds the monitoring Raspberry Pi 4 from the planning notes as host `pi` (arm64, 8 GiB, no GPUs).
+ * With `docker`, it gets Docker and a data disk, so the LadonStack can be placed on it.
+ */
+export function addMonitoringPi(
+  config: Record<string, any>,
+  address = "192.168.10.40",
+  docker = false,
+): void {
+  config["citadel:hosts"].pi = {
     address,
     ssh: { user: "pi", hostKey: citadelHost(config).ssh.hostKey },
     sudo: "passwordless",
     arch: "arm64",
     memoryGiB: 8,
+    ...(docker
+      ? {
+          storage: {
+            disks: [{ device: "/dev/sda", label: "ladon", mountPoint: "/srv/ladon", size: "1TiB" }],
+          },
+          docker: { version: "28.5.1", dataRoot: "/srv/ladon/docker" },
+        }
+      : {}),
   };
 }
+
+/** The secrets the committed lab requires, as a stack that has them set holds them. */
+export const LAB_SECRETS = ["grafanaAdminPassword", "phoenixAdminPassword", "phoenixSecret", "vllmApiKey"];

@@ -1,0 +1,324 @@
+/**
+ * Each LadonStack service as a container spec plus the files it reads. Pure: config in, plain
+ * `docker.ContainerArgs` out (image, provider and network are added by the component).
+ */
+import type * as docker from "@pulumi/docker";
+import type { HostConfig } from "../config/schema";
+import { SERVICES, type ServiceName } from "./catalog";
+import { alertRules, renderRulesFile } from "./render/rules";
+import { renderAlloyConfig } from "./render/alloy";
+import {
+  LOKI_RUNTIME_CONFIG,
+  renderAlertmanagerConfig,
+  renderLokiConfig,
+  renderLokiRuntimeConfig,
+  renderPrometheusConfig,
+} from "./render/configs";
+import { prometheusSize, type ResolvedLadon } from "./resolve";
+
+/** A set of files written together, and how the running service picks them up. */
+export interface FileGroup {
+  /** Suffix of the step's name, e.g. `config` or `rules`. */
+  id: string;
+  /** Host directory the files go to. */
+  dir: string;
+  /** File name (relative to `dir`) -> content. */
+  files: Record<string, string>;
+  /** `http:<url>` to POST, `restart`, or `none` when the service re-reads the file itself. */
+  reload: string;
+}
+
+export interface ServicePlan {
+  service: ServiceName;
+  /** Host directory for the service's persistent data, owned by its UID. */
+  dataDir: string;
+  fileGroups: FileGroup[];
+  /** Secret files the service reads, written by their own steps. */
+  secretFiles: { id: string; path: string; onChange: string }[];
+  /** Container arguments without image, provider or network. */
+  container: Omit<docker.ContainerArgs, "image">;
+  /** Uses the lab network (everything but host-network exporters). */
+  onLabNetwork: boolean;
+}
+
+/** Readiness over HTTP in images that ship busybox wget. */
+const wget = (url: string) => ["CMD", "wget", "-q", "--spider", url];
+/** Readiness in Ubuntu-based images, which have bash but neither curl nor wget. */
+const bashHttp = (port: number, path: string) => [
+  "CMD",
+  "bash",
+  "-c",
+  `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET ${path} HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q ' 200 ' <&3`,
+];
+
+const health = (tests: string[]) => ({
+  tests,
+  interval: "30s",
+  timeout: "10s",
+  retries: 3,
+  startPeriod: "60s",
+});
+const ro = (hostPath: string, containerPath: string) => ({ hostPath, containerPath, readOnly: true });
+const rw = (hostPath: string, containerPath: string) => ({ hostPath, containerPath });
+const port = (s: ServiceName, name = "http") =>
+  SERVICES[s].ports[name] as { container: number; host: number };
+const published = (s: ServiceName) =>
+  Object.values(SERVICES[s].ports).map((p) => ({ internal: p.container, external: p.host }));
+
+/** Host paths of a service on a host: data under ladon.dataDir on the stack host, config under /etc/citadel. */
+export function servicePaths(ladon: ResolvedLadon, service: ServiceName) {
+  const name = SERVICES[service].container;
+  return {
+    data:
+      SERVICES[service].placement === "stack"
+        ? `${ladon.config.dataDir}/${name}`
+        : `/var/lib/citadel/${name}`,
+    config: `/etc/citadel/${name}`,
+  };
+}
+
+export function planService(
+  service: ServiceName,
+  ladon: ResolvedLadon,
+  hostName: string,
+  host: HostConfig,
+): ServicePlan {
+  const paths = servicePaths(ladon, service);
+  const c = ladon.config;
+  const local = (s: ServiceName, path: string) => `http:http://127.0.0.1:${port(s).host}${path}`;
+  const base = {
+    dataDir: paths.data,
+    fileGroups: [] as FileGroup[],
+    secretFiles: [] as ServicePlan["secretFiles"],
+    onLabNetwork: true,
+  };
+  switch (service) {
+    case "prometheus":
+      return {
+        ...base,
+        service,
+        fileGroups: [
+          {
+            id: "config",
+            dir: paths.config,
+            files: { "prometheus.yml": renderPrometheusConfig(c, ladon.scrapeJobs) },
+            reload: local(service, "/-/reload"),
+          },
+          {
+            id: "rules",
+            dir: `${paths.config}/rules`,
+            files: { "citadel.yml": renderRulesFile(alertRules(c.thresholds)) },
+            reload: local(service, "/-/reload"),
+          },
+        ],
+        container: {
+          command: [
+            "--config.file=/etc/prometheus/prometheus.yml",
+            "--storage.tsdb.path=/prometheus",
+            `--storage.tsdb.retention.time=${c.prometheus.retentionTime}`,
+            `--storage.tsdb.retention.size=${prometheusSize(c.prometheus.retentionSize)}`,
+            "--web.enable-lifecycle",
+            `--web.listen-address=:${port(service).container}`,
+          ],
+          volumes: [ro(paths.config, "/etc/prometheus"), rw(paths.data, "/prometheus")],
+          ports: published(service),
+          healthcheck: health(wget(`http://127.0.0.1:${port(service).container}/-/ready`)),
+        },
+      };
+    case "alertmanager":
+      return {
+        ...base,
+        service,
+        fileGroups: [
+          {
+            id: "config",
+            dir: paths.config,
+            files: { "alertmanager.yml": renderAlertmanagerConfig(c) },
+            reload: local(service, "/-/reload"),
+          },
+        ],
+        secretFiles: c.alertmanager.emails.some((e) => e.authUsername)
+          ? [
+              {
+                id: "smtp-password",
+                path: `${paths.config}/secrets/smtp_password`,
+                onChange: local(service, "/-/reload"),
+              },
+            ]
+          : [],
+        container: {
+          command: [
+            "--config.file=/etc/alertmanager/alertmanager.yml",
+            "--storage.path=/alertmanager",
+            `--web.listen-address=:${port(service).container}`,
+          ],
+          volumes: [ro(paths.config, "/etc/alertmanager"), rw(paths.data, "/alertmanager")],
+          ports: published(service),
+          healthcheck: health(wget(`http://127.0.0.1:${port(service).container}/-/ready`)),
+        },
+      };
+    case "grafana":
+      return {
+        ...base,
+        service,
+        secretFiles: [
+          {
+            id: "admin-password",
+            path: `${paths.config}/secrets/admin_password`,
+            onChange: "grafana-admin-password",
+          },
+        ],
+        container: {
+          envs: [
+            "GF_ANALYTICS_CHECK_FOR_UPDATES=false",
+            "GF_ANALYTICS_REPORTING_ENABLED=false",
+            "GF_AUTH_ANONYMOUS_ENABLED=false",
+            "GF_METRICS_ENABLED=true",
+            "GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/grafana/secrets/admin_password",
+            "GF_SECURITY_ADMIN_USER=admin",
+            `GF_SERVER_ROOT_URL=${ladon.grafanaUrl}`,
+            "GF_USERS_ALLOW_SIGN_UP=false",
+          ],
+          volumes: [
+            ro(`${paths.config}/secrets`, "/etc/grafana/secrets"),
+            rw(paths.data, "/var/lib/grafana"),
+          ],
+          ports: published(service),
+          healthcheck: health(wget(`http://127.0.0.1:${port(service).container}/api/health`)),
+        },
+      };
+    case "loki":
+      return {
+        ...base,
+        service,
+        fileGroups: [
+          // Loki has no reload for its main config; only this group restarts it.
+          { id: "config", dir: paths.config, files: { "loki.yaml": renderLokiConfig() }, reload: "restart" },
+          {
+            id: "runtime",
+            dir: paths.config,
+            files: { [LOKI_RUNTIME_CONFIG.split("/").pop() as string]: renderLokiRuntimeConfig(c) },
+            reload: "none",
+          },
+        ],
+        container: {
+          command: ["-config.file=/etc/loki/loki.yaml"],
+          volumes: [ro(paths.config, "/etc/loki"), rw(paths.data, "/loki")],
+          ports: published(service),
+          healthcheck: health(wget(`http://127.0.0.1:${port(service).container}/ready`)),
+        },
+      };
+    case "alloy":
+      return {
+        ...base,
+        service,
+        fileGroups: [
+          {
+            id: "config",
+            dir: paths.config,
+            files: { "config.alloy": renderAlloyConfig(hostName, ladon.lokiPushUrl(hostName)) },
+            reload: local(service, "/-/reload"),
+          },
+        ],
+        container: {
+          command: [
+            "run",
+            `--server.http.listen-addr=0.0.0.0:${port(service).container}`,
+            "--storage.path=/var/lib/alloy/data",
+            "/etc/alloy/config.alloy",
+          ],
+          user: "0",
+          volumes: [
+            ro(paths.config, "/etc/alloy"),
+            rw(paths.data, "/var/lib/alloy/data"),
+            ro("/var/log/journal", "/var/log/journal"),
+            ro("/run/log/journal", "/run/log/journal"),
+            ro("/etc/machine-id", "/etc/machine-id"),
+            ro("/var/run/docker.sock", "/var/run/docker.sock"),
+          ],
+          ports: published(service),
+          healthcheck: health(bashHttp(port(service).container, "/-/ready")),
+        },
+      };
+    case "phoenix":
+      return {
+        ...base,
+        service,
+        container: {
+          envs: [
+            `PHOENIX_DEFAULT_RETENTION_POLICY_DAYS=${c.phoenix.retentionDays}`,
+            "PHOENIX_ENABLE_AUTH=True",
+            "PHOENIX_ENABLE_PROMETHEUS=True",
+            `PHOENIX_GRPC_PORT=${port(service, "otlpGrpc").container}`,
+            `PHOENIX_PORT=${port(service).container}`,
+            "PHOENIX_WORKING_DIR=/phoenix",
+          ],
+          volumes: [rw(paths.data, "/phoenix")],
+          ports: published(service),
+          healthcheck: health([
+            "CMD",
+            "python3",
+            "-c",
+            `import urllib.request; urllib.request.urlopen("http://127.0.0.1:${port(service).container}/healthz", timeout=5)`,
+          ]),
+        },
+      };
+    case "nodeExporter":
+      return {
+        ...base,
+        service,
+        onLabNetwork: false,
+        container: {
+          command: [
+            "--path.rootfs=/host",
+            `--web.listen-address=:${port(service).container}`,
+            "--collector.systemd",
+            "--collector.textfile.directory=/host/var/lib/node_exporter/textfile",
+            "--collector.filesystem.mount-points-exclude=^/(dev|proc|run|sys|var/lib/docker/.+|srv/data/docker/.+)($|/)",
+          ],
+          networkMode: "host",
+          pidMode: "host",
+          mounts: [
+            {
+              type: "bind",
+              source: "/",
+              target: "/host",
+              readOnly: true,
+              bindOptions: { propagation: "rslave" },
+            },
+          ],
+          volumes: [ro("/run/dbus/system_bus_socket", "/var/run/dbus/system_bus_socket")],
+          healthcheck: health(wget(`http://127.0.0.1:${port(service).container}/metrics`)),
+        },
+      };
+    case "gpuExporter":
+      return {
+        ...base,
+        service,
+        container: {
+          gpus: "all",
+          ports: published(service),
+          healthcheck: health(bashHttp(port(service).container, "/metrics")),
+        },
+      };
+    case "cadvisor":
+      return {
+        ...base,
+        service,
+        container: {
+          command: ["--docker_only=true", "--housekeeping_interval=30s", "--store_container_labels=false"],
+          privileged: true,
+          devices: [{ hostPath: "/dev/kmsg", containerPath: "/dev/kmsg" }],
+          volumes: [
+            ro("/", "/rootfs"),
+            ro("/var/run", "/var/run"),
+            ro("/sys", "/sys"),
+            ro(host.docker?.dataRoot ?? "/var/lib/docker", "/var/lib/docker"),
+            ro("/dev/disk", "/dev/disk"),
+          ],
+          ports: published(service),
+          healthcheck: health(wget(`http://127.0.0.1:${port(service).container}/healthz`)),
+        },
+      };
+  }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs a script and its systemd service and timer, and enables the timer. systemd is only
+# reloaded when a unit file changed: a daemon-reload can drop GPUs from running containers.
+set -euo pipefail
+: "${NAME:?}" "${SCRIPT_PATH:?}" "${SCRIPT:?}" "${SERVICE_UNIT:?}" "${TIMER_UNIT:?}"
+units="${ROOT}/etc/systemd/system"
+if printf '%s\n' "$SCRIPT" | write_file "${ROOT}${SCRIPT_PATH}" 0755; then changed "installed $SCRIPT_PATH"; fi
+reload=false
+if printf '%s\n' "$SERVICE_UNIT" | write_file "$units/$NAME.service" 0644; then changed "wrote $NAME.service"; reload=true; fi
+if printf '%s\n' "$TIMER_UNIT" | write_file "$units/$NAME.timer" 0644; then changed "wrote $NAME.timer"; reload=true; fi
+if [ "$reload" = true ]; then systemctl daemon-reload; fi
+ensure_service "$NAME.timer" true
+report "timer $NAME"

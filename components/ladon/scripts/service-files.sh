@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Prepares one service's directories and config files, and applies a config change without
+# replacing the container: an HTTP reload where the service has one, a restart otherwise.
+set -euo pipefail
+: "${CONTAINER:?}" "${OWNER_UID:?}" "${DATA_DIR:?}" "${FILES:?}" "${RELOAD:?}"
+CONFIG_DIR="${CONFIG_DIR:-}"
+data="${ROOT}${DATA_DIR}"
+if [ ! -d "$data" ]; then
+  mkdir -p "$data"
+  changed "created $DATA_DIR"
+fi
+if [ "$(stat -c %u "$data")" != "$OWNER_UID" ]; then
+  chown -R "$OWNER_UID" "$data"
+  changed "gave $DATA_DIR to uid $OWNER_UID"
+fi
+
+files_changed=0
+while IFS= read -r name; do
+  [ -n "$name" ] || continue
+  case "$name" in /* | *..*) die "refusing the file name $name" ;; esac
+  if jq -j --arg k "$name" '.[$k]' <<<"$FILES" | write_file "${ROOT}${CONFIG_DIR}/$name" 0644; then
+    files_changed=$((files_changed + 1))
+    changed "wrote $CONFIG_DIR/$name"
+  fi
+done < <(jq -r 'keys[]' <<<"$FILES")
+
+running=$(docker inspect -f '{{.State.Running}}' "$CONTAINER" 2>/dev/null || echo false)
+if [ "$files_changed" -gt 0 ] && [ "$running" = true ]; then
+  case "$RELOAD" in
+    http:*)
+      curl -fsS -X POST "${RELOAD#http:}" >/dev/null
+      changed "reloaded $CONTAINER (${RELOAD#http:})" ;;
+    restart)
+      docker restart "$CONTAINER" >/dev/null
+      changed "restarted $CONTAINER" ;;
+    none) ;;
+    *) die "unknown reload mode $RELOAD" ;;
+  esac
+fi
+report "$CONTAINER files"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs from a systemd timer on every host: writes LVM volume group and physical volume sizes,
+# and on the stack host the size of each service's data and of its volume, as node-exporter
+# textfile metrics. The file is replaced atomically, so a scrape never sees half of it.
+set -euo pipefail
+: "${TEXTFILE_DIR:?}"
+DATA_DIR="${DATA_DIR:-}"
+ROOT="${CITADEL_ROOT:-}"
+out="${ROOT}${TEXTFILE_DIR}/citadel.prom"
+mkdir -p "$(dirname "$out")"
+tmp=$(mktemp "${out}.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+
+{
+  if command -v vgs >/dev/null 2>&1; then
+    printf '# HELP citadel_lvm_vg_size_bytes Size of an LVM volume group.\n# TYPE citadel_lvm_vg_size_bytes gauge\n'
+    printf '# HELP citadel_lvm_vg_free_bytes Unallocated space of an LVM volume group.\n# TYPE citadel_lvm_vg_free_bytes gauge\n'
+    vgs --noheadings --units b --nosuffix --separator '|' -o vg_name,vg_size,vg_free |
+      awk -F'|' '{ gsub(/ /, "", $1); printf "citadel_lvm_vg_size_bytes{vg=\"%s\"} %s\ncitadel_lvm_vg_free_bytes{vg=\"%s\"} %s\n", $1, $2, $1, $3 }'
+    printf '# HELP citadel_lvm_pv_size_bytes Size of an LVM physical volume.\n# TYPE citadel_lvm_pv_size_bytes gauge\n'
+    printf '# HELP citadel_lvm_pv_free_bytes Unallocated space of an LVM physical volume.\n# TYPE citadel_lvm_pv_free_bytes gauge\n'
+    pvs --noheadings --units b --nosuffix --separator '|' -o pv_name,vg_name,pv_size,pv_free |
+      awk -F'|' '{ gsub(/ /, "", $1); gsub(/ /, "", $2); printf "citadel_lvm_pv_size_bytes{pv=\"%s\",vg=\"%s\"} %s\ncitadel_lvm_pv_free_bytes{pv=\"%s\",vg=\"%s\"} %s\n", $1, $2, $3, $1, $2, $4 }'
+  fi
+  if [ -n "$DATA_DIR" ] && [ -d "${ROOT}${DATA_DIR}" ]; then
+    printf '# HELP citadel_data_dir_bytes Bytes used by a LadonStack service'"'"'s data.\n# TYPE citadel_data_dir_bytes gauge\n'
+    for dir in "${ROOT}${DATA_DIR}"/*/; do
+      service=$(basename "$dir")
+      printf 'citadel_data_dir_bytes{service="%s"} %s\n' "$service" "$(du -sb "$dir" | awk '{ print $1 }')"
+    done
+    printf '# HELP citadel_retention_limit_bytes Bytes a service'"'"'s retention is planned to use.\n# TYPE citadel_retention_limit_bytes gauge\n'
+    printf 'citadel_retention_limit_bytes{service="prometheus"} %s\n' "${PROMETHEUS_LIMIT_BYTES:-0}"
+    printf 'citadel_retention_limit_bytes{service="loki"} %s\n' "${LOKI_LIMIT_BYTES:-0}"
+    df -B1 --output=size,avail "${ROOT}${DATA_DIR}" | awk 'NR == 2 {
+      printf "# HELP citadel_data_volume_size_bytes Size of the volume under the LadonStack data.\n# TYPE citadel_data_volume_size_bytes gauge\ncitadel_data_volume_size_bytes %s\n", $1
+      printf "# HELP citadel_data_volume_free_bytes Free space on the volume under the LadonStack data.\n# TYPE citadel_data_volume_free_bytes gauge\ncitadel_data_volume_free_bytes %s\n", $2 }'
+  fi
+  printf '# HELP citadel_textfile_last_run_timestamp_seconds When this collector last ran.\n# TYPE citadel_textfile_last_run_timestamp_seconds gauge\n'
+  printf 'citadel_textfile_last_run_timestamp_seconds %s\n' "$(date +%s)"
+} >"$tmp"
+chmod 0644 "$tmp"
+mv -f "$tmp" "$out"
+trap - EXIT

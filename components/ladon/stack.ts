@@ -1,0 +1,142 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { Host } from "../host";
+import { hostScript, publishFile, renderStandalone, timerUnits } from "../remote";
+import { portRegistry, SERVICES } from "./catalog";
+import { planService } from "./containers";
+import { Grafana } from "./grafana";
+import { memoryMiB } from "./plan";
+import type { ResolvedLadon } from "./resolve";
+import { Service } from "./service";
+
+export interface LadonSecrets {
+  grafanaAdminPassword: pulumi.Input<string>;
+  phoenixSecret: pulumi.Input<string>;
+  phoenixAdminPassword: pulumi.Input<string>;
+  /** Required when an e-mail receiver authenticates. @default none */
+  alertmanagerSmtpPassword?: pulumi.Input<string>;
+}
+
+export interface LadonStackArgs {
+  /** The resolved `citadel:ladon` section (see `resolveLadon`). */
+  ladon: ResolvedLadon;
+  /** The lab's hosts, with their Docker and storage layers. */
+  hosts: Record<string, Host>;
+  secrets: LadonSecrets;
+}
+
+export const TEXTFILE_DIR = "/var/lib/node_exporter/textfile";
+const TEXTFILE_SCRIPT = "/usr/local/lib/citadel/textfile-metrics.sh";
+
+/**
+ * The lab's observability: Prometheus, Alertmanager, Grafana, Loki and Phoenix on the stack host;
+ * node-exporter, cAdvisor and Alloy on every host; the GPU exporter on GPU hosts; a textfile
+ * timer for LVM and data-volume metrics on every host; Grafana's datasources and dashboards.
+ */
+export class LadonStack extends pulumi.ComponentResource {
+  readonly services: Record<string, Service> = {};
+  readonly grafanaUrl: string;
+  readonly phoenix: ResolvedLadon["phoenix"];
+  readonly ports: ReturnType<typeof portRegistry>;
+
+  constructor(name: string, args: LadonStackArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("citadel:ladon:LadonStack", name, {}, opts);
+    const { ladon } = args;
+    this.grafanaUrl = ladon.grafanaUrl;
+    this.phoenix = ladon.phoenix;
+    this.ports = portRegistry();
+
+    for (const [hostName, services] of Object.entries(ladon.placement)) {
+      const host = args.hosts[hostName];
+      const docker = host?.docker;
+      if (!host || !docker) throw new Error(`LadonStack ${name}: host ${hostName} has no Docker layer`);
+      const onStack = hostName === ladon.stackHostName;
+      this.textfileTimer(name, hostName, host, onStack ? stackTextfileParams(ladon) : {});
+      const dataStep = onStack ? host.storage.stepFor(ladon.config.dataDir) : undefined;
+      for (const service of services) {
+        const plan = planService(service, ladon, hostName, host.target.config);
+        const spec = SERVICES[service];
+        this.services[`${hostName}/${service}`] = new Service(
+          `${name}-${hostName}-${spec.container}`,
+          {
+            plan,
+            host: host.target,
+            provider: docker.provider,
+            network: docker.network.name,
+            log: (host.target.config.docker as NonNullable<typeof host.target.config.docker>).log,
+            memoryMiB: memoryMiB(ladon.config, service),
+            dockerReady: docker.ready,
+            hostReady: [
+              ...(dataStep && spec.placement === "stack" ? [dataStep] : []),
+              ...(service === "gpuExporter" && host.nvidia ? [host.nvidia.ready] : []),
+            ],
+            secretEnvs:
+              service === "phoenix"
+                ? [
+                    pulumi.interpolate`PHOENIX_SECRET=${args.secrets.phoenixSecret}`,
+                    pulumi.interpolate`PHOENIX_DEFAULT_ADMIN_INITIAL_PASSWORD=${args.secrets.phoenixAdminPassword}`,
+                  ]
+                : [],
+            secretValues: {
+              "admin-password": args.secrets.grafanaAdminPassword,
+              ...(args.secrets.alertmanagerSmtpPassword
+                ? { "smtp-password": args.secrets.alertmanagerSmtpPassword }
+                : {}),
+            },
+          },
+          { parent: this },
+        );
+      }
+    }
+    const grafanaService = this.services[`${ladon.stackHostName}/grafana`];
+    if (!grafanaService)
+      throw new Error(`LadonStack ${name}: Grafana is not placed on ${ladon.stackHostName}`);
+    new Grafana(
+      `${name}-grafana`,
+      {
+        url: ladon.grafanaUrl,
+        adminPassword: args.secrets.grafanaAdminPassword,
+        ready: grafanaService.container,
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ grafanaUrl: this.grafanaUrl, ports: this.ports });
+  }
+
+  /** Installs the timer that writes LVM and data-volume metrics for node-exporter's textfile collector. */
+  private textfileTimer(name: string, hostName: string, host: Host, extra: Record<string, string>) {
+    const script = renderStandalone("ladon/scripts/textfile-metrics.sh", { TEXTFILE_DIR, ...extra });
+    const units = timerUnits({
+      description: "citadel textfile metrics (LVM, data volume)",
+      execStart: TEXTFILE_SCRIPT,
+      onBootSec: "2min",
+      everySec: "15min",
+    });
+    publishFile(`${hostName}${TEXTFILE_SCRIPT}`, script);
+    publishFile(`${hostName}/etc/systemd/system/citadel-textfile-metrics.service`, units.service);
+    publishFile(`${hostName}/etc/systemd/system/citadel-textfile-metrics.timer`, units.timer);
+    return hostScript(
+      `${name}-${hostName}-textfile`,
+      {
+        host: host.target,
+        script: "ladon/scripts/install-timer.sh",
+        params: {
+          NAME: "citadel-textfile-metrics",
+          SCRIPT_PATH: TEXTFILE_SCRIPT,
+          SCRIPT: script,
+          SERVICE_UNIT: units.service,
+          TIMER_UNIT: units.timer,
+        },
+      },
+      { parent: this },
+    );
+  }
+}
+
+/** On the stack host the timer also measures each service's data against its retention plan. */
+function stackTextfileParams(ladon: ResolvedLadon): Record<string, string> {
+  return {
+    DATA_DIR: ladon.config.dataDir,
+    PROMETHEUS_LIMIT_BYTES: String(Math.round(ladon.retention.prometheus)),
+    LOKI_LIMIT_BYTES: String(Math.round(ladon.retention.loki)),
+  };
+}

@@ -1,0 +1,58 @@
+/** systemd unit files from typed sections, so units are data and `systemd-analyze verify` checks them. Pure. */
+
+export type UnitSections = [section: string, entries: [key: string, value: string][]][];
+
+export function renderUnit(sections: UnitSections): string {
+  return `${sections
+    .map(([section, entries]) => {
+      for (const [k, v] of entries) {
+        if (!/^[A-Za-z][A-Za-z0-9]*$/.test(k) || v.includes("\n"))
+          throw new Error(`bad unit entry ${k}=${v}`);
+      }
+      return [`[${section}]`, ...entries.map(([k, v]) => `${k}=${v}`)].join("\n");
+    })
+    .join("\n\n")}\n`;
+}
+
+/** A oneshot service and the timer that starts it. */
+export function timerUnits(opts: {
+  description: string;
+  execStart: string;
+  onBootSec: string;
+  everySec: string;
+  idle?: boolean;
+}): {
+  service: string;
+  timer: string;
+} {
+  return {
+    service: renderUnit([
+      ["Unit", [["Description", opts.description]]],
+      [
+        "Service",
+        [
+          ["Type", "oneshot"],
+          ["ExecStart", opts.execStart],
+          ...((opts.idle ?? true)
+            ? ([
+                ["Nice", "10"],
+                ["IOSchedulingClass", "idle"],
+              ] as [string, string][])
+            : []),
+        ],
+      ],
+    ]),
+    timer: renderUnit([
+      ["Unit", [["Description", `Run: ${opts.description}`]]],
+      [
+        "Timer",
+        [
+          ["OnBootSec", opts.onBootSec],
+          ["OnUnitActiveSec", opts.everySec],
+          ["Persistent", "true"],
+        ],
+      ],
+      ["Install", [["WantedBy", "timers.target"]]],
+    ]),
+  };
+}
