@@ -9,3 +9,4 @@ export * from "./stack";
 export * from "./render/alloy";
 export * from "./render/configs";
 export * from "./render/rules";
+export * from "./metrics";

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { renderScript, wrapScript, type ParamValue } from "../../components/remote";
+import { renderScript, renderStandalone, wrapScript, type ParamValue } from "../../components/remote";
 
 const SHIM = path.join(__dirname, "shims", "shim");
 export const SHIMMED = [
@@ -103,12 +103,23 @@ export class SimHost {
   /** Runs a script as hostScript renders and wraps it, through /bin/sh like the remote login shell. */
   run(script: string, params: Record<string, ParamValue>, secrets: Record<string, string> = {}): RunResult {
     const names = Object.keys(secrets).sort();
-    const command = wrapScript(renderScript(script, params, names), false);
+    return this.exec(
+      wrapScript(renderScript(script, params, names), false),
+      names.map((n) => `${secrets[n]}\n`).join(""),
+    );
+  }
+
+  /** Runs a standalone script (one a timer starts), rendered as it is installed. */
+  runStandalone(script: string, params: Record<string, ParamValue>): RunResult {
+    return this.exec(wrapScript(renderStandalone(script, params), false), "");
+  }
+
+  private exec(command: string, input: string): RunResult {
     const log = path.join(this.state, "calls.log");
     writeFileSync(log, "");
     const result = spawnSync("/bin/sh", ["-c", command], {
       encoding: "utf8",
-      input: names.map((n) => `${secrets[n]}\n`).join(""),
+      input,
       env: {
         PATH: `${this.bin}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`,
         SHIM_STATE: this.state,
