@@ -31,6 +31,9 @@ export const SHIMMED = [
   "dumpe2fs",
   "resize2fs",
   "ssh",
+  "pvs",
+  "du",
+  "df",
 ];
 
 /** Calls that change a host. A converged second run makes none of them. */
@@ -46,6 +49,8 @@ export const MUTATING = [
   /^usermod/,
   /^lvextend/,
   /^resize2fs/,
+  /^docker (restart|exec)/,
+  /^systemctl daemon-reload/,
 ];
 
 export interface RunResult {

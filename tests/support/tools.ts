@@ -1,7 +1,14 @@
 /** Real validators the tests depend on. A missing one fails loudly with the install command. */
 import { spawnSync } from "node:child_process";
 
-const PACKAGES: Record<string, string> = { shellcheck: "shellcheck", bats: "bats", jq: "jq" };
+const PACKAGES: Record<string, string> = {
+  shellcheck: "shellcheck",
+  bats: "bats",
+  jq: "jq",
+  promtool: "prometheus",
+  amtool: "prometheus-alertmanager",
+  "systemd-analyze": "systemd",
+};
 
 export function requireTool(tool: string): void {
   const found = spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" });

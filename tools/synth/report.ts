@@ -1,6 +1,7 @@
 /** Turns a synth result into `out/` and the terminal tree. Pure except for `writeOut`. */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { portRegistry, SERVICES } from "../../components/ladon/catalog";
 import type { ResourceRecord, SynthResult } from "./harness";
 
 /** `out/resources.json`: every resource sorted by URN, with the fields reviewers and policies need. */
@@ -100,5 +101,24 @@ export function renderVramPlan(outputs: Record<string, unknown>): string {
     `  reserve        ${g.reserveGiB} GiB (activations, CUDA context, NCCL)`,
     `  KV cache       ${g.kvBudgetGiB} GiB = ${g.tokensThatFit} tokens at ${g.kvBytesPerToken} bytes each`,
     `  concurrency    ${g.concurrencyAtMaxModelLen} requests of max-model-len ${plan.maxModelLen}`,
+  ].join("\n");
+}
+
+/** The README's service table, generated from the port registry so the two cannot drift. */
+export function renderServiceTable(): string {
+  const rows = portRegistry().map((p) => {
+    const spec = SERVICES[p.service];
+    const where =
+      spec.placement === "stack"
+        ? "stack host"
+        : spec.placement === "gpuHosts"
+          ? "each GPU host"
+          : "each host";
+    return `| ${spec.container} | ${p.port} | ${p.host} | ${p.container} | ${where} | \`${spec.image}\` |`;
+  });
+  return [
+    "| service | port | host port | container port | runs on | image |",
+    "|---|---|---|---|---|---|",
+    ...rows,
   ].join("\n");
 }

@@ -1,0 +1,189 @@
+/** The LadonStack's host scripts, run twice against shims: files, reloads, secrets, timers, metrics. */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { mutations, SimHost, type RunResult } from "./support/hostsim";
+import { requireTool } from "./support/tools";
+
+const converged = (run: RunResult) => {
+  expect(run.stderr).toBe("");
+  expect(run.status).toBe(0);
+  expect(mutations(run)).toEqual([]);
+  expect(run.stdout.trim().split("\n").pop()).toMatch(/^no changes: /);
+};
+
+describe("service-files.sh", () => {
+  const script = "ladon/scripts/service-files.sh";
+  const params = (files: Record<string, string>, reload = "http:http://127.0.0.1:9901/-/reload") => ({
+    CONTAINER: "prometheus",
+    OWNER_UID: "65534",
+    DATA_DIR: "/srv/data/ladon/prometheus",
+    CONFIG_DIR: "/etc/citadel/prometheus",
+    FILES: JSON.stringify(files),
+    RELOAD: reload,
+  });
+
+  it("creates the data dir for the service's UID and writes the files exactly", () => {
+    const h = new SimHost();
+    const run = h.run(script, params({ "prometheus.yml": "global: {}\n", "rules/a.yml": "groups: []\n" }));
+    expect(run.status).toBe(0);
+    expect(statSync(path.join(h.root, "srv/data/ladon/prometheus")).uid).toBe(65534);
+    expect(h.read("/etc/citadel/prometheus/prometheus.yml")).toBe("global: {}\n");
+    expect(h.read("/etc/citadel/prometheus/rules/a.yml")).toBe("groups: []\n");
+    // The container is not running yet: it will read the files when it starts.
+    expect(run.calls.filter((c) => c.startsWith("curl"))).toEqual([]);
+    converged(h.run(script, params({ "prometheus.yml": "global: {}\n", "rules/a.yml": "groups: []\n" })));
+  });
+
+  it("reloads the running service over HTTP when a file changed, and only then", () => {
+    const h = new SimHost();
+    h.set("running-prometheus", "");
+    h.run(script, params({ "prometheus.yml": "a\n" }));
+    const changed = h.run(script, params({ "prometheus.yml": "b\n" }));
+    expect(mutations(changed)).toEqual(["curl -fsS -X POST http://127.0.0.1:9901/-/reload"]);
+    expect(changed.calls.some((c) => c.startsWith("docker restart"))).toBe(false);
+    converged(h.run(script, params({ "prometheus.yml": "b\n" })));
+  });
+
+  it("restarts a service that has no reload, and leaves one that re-reads its own file alone", () => {
+    const h = new SimHost();
+    h.set("running-prometheus", "");
+    h.run(script, params({ "loki.yaml": "a\n" }, "restart"));
+    expect(mutations(h.run(script, params({ "loki.yaml": "b\n" }, "restart")))).toEqual([
+      "docker restart prometheus",
+    ]);
+    h.run(script, params({ "runtime.yaml": "a\n" }, "none"));
+    expect(mutations(h.run(script, params({ "runtime.yaml": "b\n" }, "none")))).toEqual([]);
+  });
+
+  it("refuses file names that escape the config directory", () => {
+    const run = new SimHost().run(script, params({ "../../etc/passwd": "x\n" }));
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain("refusing the file name ../../etc/passwd");
+  });
+});
+
+describe("secret-file.sh", () => {
+  const script = "ladon/scripts/secret-file.sh";
+  const params = {
+    SECRET_PATH: "/etc/citadel/grafana/secrets/admin_password",
+    OWNER_UID: "472",
+    CONTAINER: "grafana",
+    ON_CHANGE: "grafana-admin-password",
+  };
+
+  it("writes the secret readable only by the service, and never prints it", () => {
+    const h = new SimHost();
+    const run = h.run(script, params, { SECRET: "correct horse battery staple" });
+    expect(run.status).toBe(0);
+    const file = path.join(h.root, "etc/citadel/grafana/secrets/admin_password");
+    expect(h.read("/etc/citadel/grafana/secrets/admin_password")).toBe("correct horse battery staple");
+    expect(statSync(file).mode & 0o777).toBe(0o400);
+    expect(statSync(file).uid).toBe(472);
+    expect(run.stdout + run.stderr + run.calls.join("\n")).not.toContain("correct horse");
+    converged(h.run(script, params, { SECRET: "correct horse battery staple" }));
+  });
+
+  it("resets Grafana's admin password through its CLI when the secret changes while it runs", () => {
+    const h = new SimHost();
+    h.set("running-grafana", "");
+    h.run(script, params, { SECRET: "first password here" });
+    const run = h.run(script, params, { SECRET: "second password here" });
+    expect(mutations(run)).toEqual([
+      "docker exec -i grafana grafana cli --homepath /usr/share/grafana admin reset-admin-password --password-from-stdin",
+    ]);
+    expect(h.get("exec-stdin")).toBe("second password here");
+  });
+});
+
+describe("install-timer.sh", () => {
+  const script = "ladon/scripts/install-timer.sh";
+  const params = {
+    NAME: "citadel-textfile-metrics",
+    SCRIPT_PATH: "/usr/local/lib/citadel/textfile-metrics.sh",
+    SCRIPT: "#!/usr/bin/env bash\nset -euo pipefail\ntrue",
+    SERVICE_UNIT: "[Service]\nType=oneshot",
+    TIMER_UNIT: "[Timer]\nOnUnitActiveSec=15min",
+  };
+
+  it("installs the script and units, reloads systemd once, enables the timer, then converges", () => {
+    const h = new SimHost();
+    const first = h.run(script, params);
+    expect(mutations(first)).toEqual([
+      "systemctl daemon-reload",
+      "systemctl enable citadel-textfile-metrics.timer",
+      "systemctl start citadel-textfile-metrics.timer",
+    ]);
+    expect(statSync(path.join(h.root, "usr/local/lib/citadel/textfile-metrics.sh")).mode & 0o777).toBe(0o755);
+    converged(h.run(script, params));
+  });
+
+  it("does not reload systemd when only the script changed", () => {
+    const h = new SimHost();
+    h.run(script, params);
+    const run = h.run(script, { ...params, SCRIPT: "#!/usr/bin/env bash\nset -euo pipefail\necho v2" });
+    expect(mutations(run)).toEqual([]);
+    expect(run.stdout).toContain("changed: installed /usr/local/lib/citadel/textfile-metrics.sh");
+  });
+});
+
+describe("textfile-metrics.sh", () => {
+  const host = () => {
+    const h = new SimHost();
+    h.set("lvm-vg", "ubuntu-vg");
+    h.set("lvm-vg-size", 3.5e12);
+    h.set("lvm-free", 2.9e11);
+    h.set("du-bytes", 1234);
+    h.set("df-size", 1e12);
+    h.set("df-avail", 4e11);
+    h.file("/srv/data/ladon/prometheus/.keep", "");
+    h.file("/srv/data/ladon/loki/.keep", "");
+    return h;
+  };
+
+  it("writes LVM, data and retention metrics that promtool accepts, atomically", () => {
+    requireTool("promtool");
+    const h = host();
+    const params = {
+      TEXTFILE_DIR: "/var/lib/node_exporter/textfile",
+      DATA_DIR: "/srv/data/ladon",
+      PROMETHEUS_LIMIT_BYTES: 53687091200,
+      LOKI_LIMIT_BYTES: 33285996544,
+    };
+    const run = h.runStandalone("ladon/scripts/textfile-metrics.sh", params);
+    expect(run.stderr).toBe("");
+    const prom = h.read("/var/lib/node_exporter/textfile/citadel.prom");
+    expect(prom).toContain('citadel_lvm_vg_free_bytes{vg="ubuntu-vg"} 290000000000');
+    expect(prom).toContain('citadel_lvm_pv_size_bytes{pv="/dev/nvme0n1p3",vg="ubuntu-vg"} 3500000000000');
+    expect(prom).toContain('citadel_data_dir_bytes{service="loki"} 1234');
+    expect(prom).toContain('citadel_retention_limit_bytes{service="prometheus"} 53687091200');
+    expect(prom).toContain("citadel_data_volume_free_bytes 400000000000");
+    const d = mkdtempSync(path.join(tmpdir(), "citadel-prom-"));
+    writeFileSync(path.join(d, "citadel.prom"), prom);
+    const check = spawnSync("sh", ["-c", "promtool check metrics < citadel.prom"], {
+      cwd: d,
+      encoding: "utf8",
+    });
+    expect(check.stdout + check.stderr).toBe("");
+    expect(check.status).toBe(0);
+    const leftovers = spawnSync("sh", ["-c", `ls ${path.join(h.root, "var/lib/node_exporter/textfile")}`], {
+      encoding: "utf8",
+    }).stdout.trim();
+    expect(leftovers).toBe("citadel.prom");
+  });
+
+  it("writes no LVM or data samples on a host without volume groups or stack data", () => {
+    const h = new SimHost();
+    const run = h.runStandalone("ladon/scripts/textfile-metrics.sh", {
+      TEXTFILE_DIR: "/var/lib/node_exporter/textfile",
+    });
+    expect(run.status).toBe(0);
+    const samples = h
+      .read("/var/lib/node_exporter/textfile/citadel.prom")
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"));
+    expect(samples).toHaveLength(1);
+    expect(samples[0]).toMatch(/^citadel_textfile_last_run_timestamp_seconds \d+$/);
+  });
+});
