@@ -58,6 +58,9 @@ const health = (tests: string[]) => ({
   retries: 3,
   startPeriod: "60s",
 });
+/** Readiness of a service's own HTTP endpoint, from inside its container. */
+const httpReady = (s: ServiceName, path: string) =>
+  health(wget(`http://127.0.0.1:${port(s).container}${path}`));
 const ro = (hostPath: string, containerPath: string) => ({ hostPath, containerPath, readOnly: true });
 const rw = (hostPath: string, containerPath: string) => ({ hostPath, containerPath });
 const port = (s: ServiceName, name = "http") =>
@@ -122,7 +125,7 @@ export function planService(
           ],
           volumes: [ro(paths.config, "/etc/prometheus"), rw(paths.data, "/prometheus")],
           ports: published(service),
-          healthcheck: health(wget(`http://127.0.0.1:${port(service).container}/-/ready`)),
+          healthcheck: httpReady(service, "/-/ready"),
         },
       };
     case "alertmanager":
@@ -154,7 +157,7 @@ export function planService(
           ],
           volumes: [ro(paths.config, "/etc/alertmanager"), rw(paths.data, "/alertmanager")],
           ports: published(service),
-          healthcheck: health(wget(`http://127.0.0.1:${port(service).container}/-/ready`)),
+          healthcheck: httpReady(service, "/-/ready"),
         },
       };
     case "grafana":
@@ -184,7 +187,7 @@ export function planService(
             rw(paths.data, "/var/lib/grafana"),
           ],
           ports: published(service),
-          healthcheck: health(wget(`http://127.0.0.1:${port(service).container}/api/health`)),
+          healthcheck: httpReady(service, "/api/health"),
         },
       };
     case "loki":
@@ -205,7 +208,7 @@ export function planService(
           command: ["-config.file=/etc/loki/loki.yaml"],
           volumes: [ro(paths.config, "/etc/loki"), rw(paths.data, "/loki")],
           ports: published(service),
-          healthcheck: health(wget(`http://127.0.0.1:${port(service).container}/ready`)),
+          healthcheck: httpReady(service, "/ready"),
         },
       };
     case "alloy":
@@ -288,7 +291,7 @@ export function planService(
             },
           ],
           volumes: [ro("/run/dbus/system_bus_socket", "/var/run/dbus/system_bus_socket")],
-          healthcheck: health(wget(`http://127.0.0.1:${port(service).container}/metrics`)),
+          healthcheck: httpReady(service, "/metrics"),
         },
       };
     case "gpuExporter":
@@ -317,7 +320,7 @@ export function planService(
             ro("/dev/disk", "/dev/disk"),
           ],
           ports: published(service),
-          healthcheck: health(wget(`http://127.0.0.1:${port(service).container}/healthz`)),
+          healthcheck: httpReady(service, "/healthz"),
         },
       };
   }
