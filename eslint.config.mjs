@@ -25,8 +25,9 @@ export default tseslint.config(
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   {
-    // Tests mutate raw stack-file YAML on purpose, one wrong field at a time.
-    files: ["tests/**/*.ts"],
+    // Tests mutate raw stack-file YAML on purpose, one wrong field at a time; policies read the
+    // engine's untyped JSON props.
+    files: ["tests/**/*.ts", "policies/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off" },
   },
 );

@@ -163,6 +163,20 @@ describe("prepare-disk.sh on loop devices", () => {
     expect(spawnSync("blkid", ["-p", dev]).status).toBe(2);
   });
 
+  it("refuses a blank disk whose size is far from the size config declares: probably the wrong disk", () => {
+    const host = new SimHost();
+    const dev = loopDevice();
+    const run = host.run(script, { ...params(dev), SIZE_BYTES: String(2 * 1024 ** 4) });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(
+      `${dev} is 67108864 bytes but storage.disks[].size says ${2 * 1024 ** 4}; is this the right disk?`,
+    );
+    expect(spawnSync("blkid", ["-p", dev]).status).toBe(2);
+    const right = host.run(script, { ...params(dev), SIZE_BYTES: String(64 * 1024 ** 2) });
+    mounted.push(path.join(host.root, "srv/data"));
+    expect(right.status).toBe(0);
+  });
+
   it("refuses a mount point that fstab already gives to another filesystem", () => {
     const host = new SimHost();
     const target = path.join(host.root, "srv/data");

@@ -42,6 +42,11 @@ describe("npm start", () => {
     expect(run.stdout).toMatch(/citadel-storage-lvm \(command:remote:Command\) \[protected, retained\]/);
     expect(run.stdout).toContain("73 resources: 16 components, 57 provider resources");
     expect(run.stdout).toContain("3 protected, 40 rendered files");
+    expect(run.stdout).toContain("citadel-guard: 0 mandatory, 15 advisory violations");
+    const report = JSON.parse(readFileSync(path.join(out, "policy-report.json"), "utf8")) as {
+      enforcementLevel: string;
+    }[];
+    expect(report.filter((v) => v.enforcementLevel === "mandatory")).toEqual([]);
   });
 
   it("writes resources.json sorted by URN with the fields reviewers need", () => {
@@ -127,6 +132,26 @@ describe("npm start on a bad or secret-bearing stack", () => {
     expect(run.stdout).not.toContain("PLACEHOLDER");
     for (const f of listFiles(out))
       expect(readFileSync(path.join(out, f), "utf8")).not.toMatch(/PLACEHOLDER|encrypted/);
+  });
+
+  it("runs citadel-guard, writes its report and exits 3 on a mandatory violation", () => {
+    const config = labConfigMap();
+    // The program accepts this flag; the pack refuses a token on a command line.
+    config["citadel:vllm"].extraArgs = ["--hf-token=hf_not_a_real_token"];
+    const out = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
+    const run = start(["--config", stackFile(config), "--out", out]);
+    expect(run.status).toBe(3);
+    expect(run.stdout).toMatch(
+      /mandatory +disallow-plaintext-secrets +vllm-container +container vllm passes --hf-token on its command line/,
+    );
+    expect(run.stdout).toContain("citadel-guard: 1 mandatory, 15 advisory violations");
+    const report = JSON.parse(readFileSync(path.join(out, "policy-report.json"), "utf8")) as {
+      policy: string;
+      enforcementLevel: string;
+    }[];
+    expect(report.filter((v) => v.enforcementLevel === "mandatory").map((v) => v.policy)).toEqual([
+      "disallow-plaintext-secrets",
+    ]);
   });
 
   it("explains a missing stack file and a bad argument", () => {

@@ -1,14 +1,17 @@
 /**
  * `npm start`: the lab's plan, offline. Runs the program under Pulumi's mocks for a stack file,
- * writes out/resources.json and out/files/, and prints the component tree. No Pulumi CLI,
- * account, network or lab is needed.
+ * writes out/resources.json and out/files/, prints the component tree, then runs the citadel-guard
+ * policies in-process and writes out/policy-report.json. Exits 2 on invalid config and 3 on a
+ * mandatory policy violation. No Pulumi CLI, account, network or lab is needed.
  *
  *   npm start -- [--config Pulumi.citadel.yaml] [--out out]
  */
+import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { LabConfigError } from "../components/config";
 import { synthesize, SynthError } from "./synth/harness";
 import { runLab } from "./synth/program";
+import { renderViolations, runPolicies } from "./synth/policies";
 import { renderTree, renderVramPlan, writeOut } from "./synth/report";
 import { readStackFile, StackFileError } from "./synth/stackfile";
 
@@ -48,10 +51,14 @@ async function main(): Promise<number> {
       `\nsecrets replaced by placeholders (the stack file holds no secret values): ${result.placeholders.map((k) => `citadel:${k}`).join(", ")}`,
     );
   }
+  const violations = await runPolicies(result);
+  writeFileSync(path.join(args.out, "policy-report.json"), `${JSON.stringify(violations, null, 2)}\n`);
+  console.log(`\n${renderViolations(violations)}`);
   console.log(
-    `\nwrote ${path.join(args.out, "resources.json")} and ${result.files.size} files under ${path.join(args.out, "files")}`,
+    `\nwrote ${path.join(args.out, "resources.json")}, ${path.join(args.out, "policy-report.json")} and ${result.files.size} files under ${path.join(args.out, "files")}`,
   );
-  return 0;
+  // Mandatory violations fail the run, as they fail `pulumi preview --policy-pack policies`.
+  return violations.some((v) => v.enforcementLevel === "mandatory") ? 3 : 0;
 }
 
 main().then(

@@ -99,6 +99,7 @@ export class Storage extends pulumi.ComponentResource {
           MOUNT_POINT: disk.mountPoint,
           MOUNT_OPTIONS: disk.mountOptions.join(","),
           PROTECTED_DEVICES: pv ?? "",
+          SIZE_BYTES: disk.size ? String(parseSize(disk.size)) : "",
         },
         replaceOnChange: false,
       },

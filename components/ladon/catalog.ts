@@ -29,6 +29,8 @@ export interface ServiceSpec {
   placement: "stack" | "everyHost" | "gpuHosts";
   /** UID the process runs as, which must own its data directory. */
   uid: number;
+  /** Container port of its Prometheus metrics endpoint. */
+  metricsPort: number;
 }
 
 /** The port registry: one host port per service port, all inside the monitoring range. */
@@ -41,6 +43,7 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
     memoryMiB: 512,
     placement: "stack",
     uid: 472,
+    metricsPort: 3000,
   },
   prometheus: {
     container: "prometheus",
@@ -50,6 +53,7 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
     memoryMiB: 2048,
     placement: "stack",
     uid: 65534,
+    metricsPort: 9090,
   },
   alertmanager: {
     container: "alertmanager",
@@ -59,6 +63,7 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
     memoryMiB: 256,
     placement: "stack",
     uid: 65534,
+    metricsPort: 9093,
   },
   loki: {
     container: "loki",
@@ -68,6 +73,7 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
     memoryMiB: 1024,
     placement: "stack",
     uid: 10001,
+    metricsPort: 3100,
   },
   alloy: {
     container: "alloy",
@@ -77,6 +83,7 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
     memoryMiB: 512,
     placement: "everyHost",
     uid: 0,
+    metricsPort: 12345,
   },
   phoenix: {
     container: "phoenix",
@@ -89,6 +96,7 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
     memoryMiB: 1024,
     placement: "stack",
     uid: 0,
+    metricsPort: 9090,
   },
   nodeExporter: {
     container: "node-exporter",
@@ -99,6 +107,7 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
     memoryMiB: 128,
     placement: "everyHost",
     uid: 65534,
+    metricsPort: 9910,
   },
   gpuExporter: {
     container: "gpu-exporter",
@@ -108,6 +117,7 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
     memoryMiB: 128,
     placement: "gpuHosts",
     uid: 0,
+    metricsPort: 9835,
   },
   cadvisor: {
     container: "cadvisor",
@@ -117,11 +127,18 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
     memoryMiB: 256,
     placement: "everyHost",
     uid: 0,
+    metricsPort: 8080,
   },
 };
 
 /** Phoenix serves Prometheus metrics on this fixed port inside its container (not published). */
-export const PHOENIX_METRICS_PORT = 9090;
+export const PHOENIX_METRICS_PORT = SERVICES.phoenix.metricsPort;
+
+/** Container labels policies read: which service a container is, and where its metrics are. */
+export const LABELS = {
+  service: "org.hana-x.citadel.service",
+  metricsPort: "org.hana-x.citadel.metrics-port",
+} as const;
 
 export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
 

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { DockerConfig } from "../config";
 import { sortKeys } from "../host/docker";
 import { hostScript, publishFile, type HostTarget } from "../remote";
-import { SERVICES } from "./catalog";
+import { LABELS, SERVICES } from "./catalog";
 import type { ServicePlan } from "./containers";
 
 export interface ServiceArgs {
@@ -105,7 +105,10 @@ export class Service extends pulumi.ComponentResource {
         memory: args.memoryMiB,
         logDriver: args.log.driver,
         logOpts: sortKeys({ "max-file": String(args.log.maxFile), "max-size": args.log.maxSize }),
-        labels: [{ label: "org.hana-x.citadel.service", value: plan.service }],
+        labels: [
+          { label: LABELS.service, value: plan.service },
+          { label: LABELS.metricsPort, value: String(spec.metricsPort) },
+        ],
         ...(plan.onLabNetwork
           ? { networksAdvanced: [{ name: args.network, aliases: [spec.container] }] }
           : {}),

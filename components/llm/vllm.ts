@@ -100,6 +100,7 @@ export class Vllm extends pulumi.ComponentResource {
       waitTimeout: v.config.startupTimeoutSeconds,
       labels: [
         { label: "org.hana-x.citadel.service", value: "vllm" },
+        { label: "org.hana-x.citadel.metrics-port", value: String(CONTAINER_PORT) },
         { label: "org.hana-x.citadel.model", value: v.servedModelName },
       ],
     };

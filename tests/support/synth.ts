@@ -8,8 +8,9 @@ import { labConfigMap } from "./lab";
 export function synthLab(
   config: Record<string, unknown> = labConfigMap(),
   program = runLab,
+  secrets: Record<string, string> = {},
 ): Promise<SynthResult> {
-  return synthesize({ stack: fromConfigMap(config), program });
+  return synthesize({ stack: fromConfigMap(config), program, secrets });
 }
 
 /** Runs the program expecting it to fail; returns the error and how many resources it registered. */

@@ -151,6 +151,8 @@ export interface SynthOptions {
   program: () => Record<string, unknown>;
   /** Run as a preview (outputs unknown). @default false */
   preview?: boolean;
+  /** Secret values to use instead of placeholders, as `pulumi config set --secret` would. @default {} */
+  secrets?: Record<string, string>;
 }
 
 /** Runs `program` once under mocks against `stack`. Throws what the program throws. */
@@ -162,7 +164,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   for (const [key, value] of Object.entries(stack.values)) {
     config[`${NAMESPACE}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
   }
-  for (const [key, value] of Object.entries(placeholders)) {
+  for (const [key, value] of Object.entries({ ...placeholders, ...(opts.secrets ?? {}) })) {
     config[`${NAMESPACE}:${key}`] = value;
     secretKeys.push(`${NAMESPACE}:${key}`);
   }
@@ -215,7 +217,8 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   }
   records.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
   const files = new Map([...publishedFiles().entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
-  return { resources: records, outputs: resolved, files, placeholders: Object.keys(placeholders) };
+  const placeholdersUsed = Object.keys(placeholders).filter((k) => !(k in (opts.secrets ?? {})));
+  return { resources: records, outputs: resolved, files, placeholders: placeholdersUsed };
 }
 
 /** Waits until every registration and output RPC the program started has finished. */

@@ -5,6 +5,7 @@
 set -euo pipefail
 : "${DEVICE:?}" "${FILESYSTEM:?}" "${LABEL:?}" "${MOUNT_POINT:?}" "${MOUNT_OPTIONS:?}"
 PROTECTED_DEVICES="${PROTECTED_DEVICES:-}"
+SIZE_BYTES="${SIZE_BYTES:-}"
 fstab="${ROOT}/etc/fstab"
 target="${ROOT}${MOUNT_POINT}"
 
@@ -18,6 +19,14 @@ for p in $PROTECTED_DEVICES; do
     die "$DEVICE holds $p (the LVM physical volume); refusing to touch it"
   fi
 done
+
+# A disk much smaller or larger than config says is probably the wrong disk: stop before touching it.
+if [ -n "$SIZE_BYTES" ]; then
+  actual=$(blockdev --getsize64 "$dev")
+  if [ "$actual" -lt $((SIZE_BYTES * 9 / 10)) ] || [ "$actual" -gt $((SIZE_BYTES * 11 / 10)) ]; then
+    die "$DEVICE is $actual bytes but storage.disks[].size says $SIZE_BYTES; is this the right disk? Nothing was changed."
+  fi
+fi
 
 field() { printf '%s\n' "$probe" | sed -n "s/^$1=//p" | awk 'NR == 1'; }
 probe=$(blkid -p -o export "$dev" 2>/dev/null || true)

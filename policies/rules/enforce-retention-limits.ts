@@ -1,0 +1,84 @@
+import type { StackValidationPolicy } from "@pulumi/policy";
+import { parse } from "yaml";
+import { fileEndingWith, renderedFiles } from "../lib/files";
+import { flagValue, scriptParams, serviceOf, TYPES } from "../lib/resources";
+
+const UNITS: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+
+export const enforceRetentionLimits: StackValidationPolicy = {
+  name: "enforce-retention-limits",
+  description:
+    "Prometheus and Loki have retention set and their planned data fits the volume it lives on, because monitoring data that fills the disk takes the whole stack down, and unlimited retention eventually does.",
+  enforcementLevel: "mandatory",
+  configSchema: {
+    properties: {
+      maxVolumeShare: {
+        type: "number",
+        default: 0.8,
+        description: "Largest share of the data volume Prometheus and Loki may plan to use.",
+      },
+    },
+  },
+  validateStack: (args, report) => {
+    const { maxVolumeShare } = args.getConfig<{ maxVolumeShare: number }>();
+    const prometheus = args.resources.find(
+      (r) => r.type === TYPES.container && serviceOf(r.props) === "prometheus",
+    );
+    if (!prometheus) return;
+    const time = flagValue(prometheus.props.command, "--storage.tsdb.retention.time");
+    const size = flagValue(prometheus.props.command, "--storage.tsdb.retention.size");
+    if (!time)
+      report(
+        "Prometheus has no --storage.tsdb.retention.time; set ladon.prometheus.retentionTime.",
+        prometheus.urn,
+      );
+    if (!size)
+      report(
+        "Prometheus has no --storage.tsdb.retention.size; set ladon.prometheus.retentionSize.",
+        prometheus.urn,
+      );
+
+    const files = renderedFiles(args.resources);
+    const loki = parse(fileEndingWith(files, "/loki.yaml") ?? "{}") as {
+      compactor?: Record<string, unknown>;
+    };
+    const runtime = parse(fileEndingWith(files, "/runtime.yaml") ?? "{}") as {
+      overrides?: Record<string, { retention_period?: string }>;
+    };
+    if (loki.compactor?.retention_enabled !== true || !loki.compactor?.delete_request_store) {
+      report("Loki's compactor does not enforce retention (retention_enabled and delete_request_store).");
+    }
+    if (!Object.values(runtime.overrides ?? {}).some((o) => o.retention_period))
+      report("Loki has no retention_period; set ladon.loki.retentionPeriod.");
+
+    // The plan the stack declares (its textfile timer reports it) against the disk under it.
+    const timer = args.resources
+      .map((r) => scriptParams(scriptParams(r.props.create).SCRIPT ?? ""))
+      .find((p) => p.DATA_DIR);
+    if (!timer) return;
+    const planned = Number(timer.PROMETHEUS_LIMIT_BYTES ?? 0) + Number(timer.LOKI_LIMIT_BYTES ?? 0);
+    const disk = args.resources
+      .map((r) => scriptParams(r.props.create))
+      .filter(
+        (p) =>
+          p.MOUNT_POINT &&
+          (timer.DATA_DIR === p.MOUNT_POINT || (timer.DATA_DIR as string).startsWith(`${p.MOUNT_POINT}/`)),
+      )
+      .sort((a, b) => (b.MOUNT_POINT as string).length - (a.MOUNT_POINT as string).length)[0];
+    const volume = Number(disk?.SIZE_BYTES || 0);
+    if (!volume) {
+      report(
+        `the size of the volume under ${timer.DATA_DIR} is unknown, so retention cannot be checked; set storage.disks[].size.`,
+      );
+      return;
+    }
+    if (planned > volume * maxVolumeShare) {
+      const gib = (n: number) => `${(n / UNITS.GB!).toFixed(1)} GiB`;
+      report(
+        `Prometheus and Loki plan ${gib(planned)} on ${disk?.MOUNT_POINT}, more than ${maxVolumeShare * 100}% of its ${gib(volume)}; lower their retention.`,
+      );
+    }
+    if (size && !/^\d+(B|KB|MB|GB|TB)$/.test(size))
+      report(`Prometheus retention size ${size} is not a size Prometheus accepts.`, prometheus.urn);
+  },
+};

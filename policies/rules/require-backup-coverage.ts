@@ -1,0 +1,42 @@
+import type { StackValidationPolicy } from "@pulumi/policy";
+import { scriptParams, serviceOf, TYPES } from "../lib/resources";
+
+const SYSTEM = /^\/(run|var\/run|sys|proc|dev)(\/|$)/;
+
+export const requireBackupCoverage: StackValidationPolicy = {
+  name: "require-backup-coverage",
+  description:
+    "Every persistent volume is covered by backups or explicitly excluded with a reason, because a volume nobody decided about is the one that is lost; advisory until the backups land.",
+  enforcementLevel: "advisory",
+  configSchema: {
+    properties: {
+      exclusions: {
+        type: "object",
+        description: "Host paths not backed up, each with the reason.",
+        default: {
+          "/srv/models": "model weights and compile caches download again",
+          "/var/lib/citadel": "Alloy's read positions rebuild themselves",
+        },
+      },
+    },
+  },
+  validateStack: (args, report) => {
+    const exclusions = args.getConfig<{ exclusions: Record<string, string> }>().exclusions;
+    const covered = args.resources
+      .map((r) => scriptParams(r.props.create).BACKUP_PATHS)
+      .filter((p): p is string => typeof p === "string")
+      .flatMap((p) => p.split(/\s+/).filter(Boolean));
+    const under = (path: string, roots: string[]) =>
+      roots.some((root) => path === root || path.startsWith(`${root}/`));
+    for (const r of args.resources.filter((x) => x.type === TYPES.container)) {
+      for (const v of (r.props.volumes ?? []) as { hostPath?: string; readOnly?: boolean }[]) {
+        if (!v.hostPath || v.readOnly || SYSTEM.test(v.hostPath)) continue;
+        if (under(v.hostPath, covered) || under(v.hostPath, Object.keys(exclusions))) continue;
+        report(
+          `${serviceOf(r.props)} keeps data in ${v.hostPath}, which no backup covers; back it up or exclude it with a reason.`,
+          r.urn,
+        );
+      }
+    }
+  },
+};
