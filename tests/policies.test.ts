@@ -451,11 +451,20 @@ describe("the pack", () => {
     expect(readFileSync(path.join(ROOT, "policies", "index.ts"), "utf8")).toContain(
       'new PolicyPack("citadel-guard", { policies: POLICIES });',
     );
-    const grep = spawnSync("git", ["grep", "-l", "policies/index", "--", "*.ts"], {
-      cwd: ROOT,
-      encoding: "utf8",
-    });
-    expect(grep.stdout.trim()).toBe("");
+    const sources = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+        if (e.name === "node_modules" || e.name.startsWith(".")) return [];
+        const full = path.join(dir, e.name);
+        return e.isDirectory() ? sources(full) : e.name.endsWith(".ts") ? [full] : [];
+      });
+    // An import of the pack itself: "…/policies" or "…/policies/index", from anywhere.
+    const importsPack = /from\s+["'][./]*(?:\.\.\/)*policies(?:\/index)?["']|from\s+["']\.\/index["']/;
+    const importers = sources(ROOT).filter(
+      (f) => importsPack.test(readFileSync(f, "utf8")) && !f.endsWith(path.join("policies", "index.ts")),
+    );
+    expect(importers.map((f) => path.relative(ROOT, f))).toEqual([]);
+    expect(importsPack.test("import { X } from " + '"../policies/index";')).toBe(true);
+    expect(importsPack.test('import { POLICIES } from "../policies/policies";')).toBe(false);
     expect(readFileSync(path.join(ROOT, "policies", "PulumiPolicy.yaml"), "utf8")).toMatch(
       /^runtime: nodejs$/m,
     );
