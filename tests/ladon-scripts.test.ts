@@ -139,6 +139,11 @@ describe("textfile-metrics.sh", () => {
     h.set("df-avail", 4e11);
     h.file("/srv/data/ladon/prometheus/.keep", "");
     h.file("/srv/data/ladon/loki/.keep", "");
+    h.set(
+      "args-prometheus",
+      JSON.stringify(["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.retention.size=50GB"]),
+    );
+    h.file("/etc/citadel/loki/runtime.yaml", "overrides:\n  fake:\n    retention_period: 744h\n");
     return h;
   };
 
@@ -148,8 +153,8 @@ describe("textfile-metrics.sh", () => {
     const params = {
       TEXTFILE_DIR: "/var/lib/node_exporter/textfile",
       DATA_DIR: "/srv/data/ladon",
-      PROMETHEUS_LIMIT_BYTES: 53687091200,
-      LOKI_LIMIT_BYTES: 33285996544,
+      LOKI_RUNTIME_CONFIG: "/etc/citadel/loki/runtime.yaml",
+      LOKI_DAILY_BYTES: 1073741824,
     };
     const run = h.runStandalone("ladon/scripts/textfile-metrics.sh", params);
     expect(run.stderr).toBe("");
@@ -157,7 +162,9 @@ describe("textfile-metrics.sh", () => {
     expect(prom).toContain('citadel_lvm_vg_free_bytes{vg="ubuntu-vg"} 290000000000');
     expect(prom).toContain('citadel_lvm_pv_size_bytes{pv="/dev/nvme0n1p3",vg="ubuntu-vg"} 3500000000000');
     expect(prom).toContain('citadel_data_dir_bytes{service="loki"} 1234');
+    // Read live: 50GB from Prometheus's flags, 744h x 1 GiB/day from Loki's runtime config.
     expect(prom).toContain('citadel_retention_limit_bytes{service="prometheus"} 53687091200');
+    expect(prom).toContain('citadel_retention_limit_bytes{service="loki"} 33285996544');
     expect(prom).toContain("citadel_data_volume_free_bytes 400000000000");
     const d = mkdtempSync(path.join(tmpdir(), "citadel-prom-"));
     writeFileSync(path.join(d, "citadel.prom"), prom);

@@ -194,8 +194,7 @@ describe("config changes reload instead of replacing containers", () => {
     const config = labConfigMap();
     ladonOf(config).loki.retentionPeriod = "336h";
     const changed = changedBetween(lab, await synthLab(config));
-    // The textfile timer reports Loki's planned size, which follows its retention; no container changes.
-    expect(changed).toEqual(["ladon-citadel-loki-runtime", "ladon-citadel-textfile"]);
+    expect(changed).toEqual(["ladon-citadel-loki-runtime"]);
     expect(String(byName(lab, "ladon-citadel-loki-runtime").rawInputs.create)).toContain(
       "export RELOAD='none'",
     );

@@ -374,25 +374,28 @@ describe("enforce-retention-limits", () => {
     "runtime.yaml": "overrides:\n  fake:\n    retention_period: 744h\n",
   });
   const disk = command("export MOUNT_POINT='/srv/data'\nexport SIZE_BYTES='1099511627776'\n");
-  const timer = (prom: number) =>
-    command(
-      `export SCRIPT='export DATA_DIR='\\''/srv/data/ladon'\\''\nexport PROMETHEUS_LIMIT_BYTES='\\''${prom}'\\''\nexport LOKI_LIMIT_BYTES='\\''33285996544'\\'''\n`,
-    );
+  // The stack's textfile timer step, as the engine shows it: its script is a quoted parameter.
+  const timer = command(
+    [
+      "export SCRIPT='export DATA_DIR='\\''/srv/data/ladon'\\''",
+      "export LOKI_DAILY_BYTES='\\''1073741824'\\'''",
+      "",
+    ].join("\n"),
+  );
   const flags = ["--storage.tsdb.retention.time=30d", "--storage.tsdb.retention.size=50GB"];
 
   it("passes set retention that fits the volume", async () => {
-    expect(await sv(enforceRetentionLimits, [prometheus(flags), loki, disk, timer(53687091200)])).toEqual([]);
+    expect(await sv(enforceRetentionLimits, [prometheus(flags), loki, disk, timer])).toEqual([]);
   });
 
   it("fails missing retention, and retention larger than the volume allows", async () => {
-    expect(
-      await sv(enforceRetentionLimits, [prometheus([flags[0]!]), loki, disk, timer(53687091200)]),
-    ).toEqual(["Prometheus has no --storage.tsdb.retention.size; set ladon.prometheus.retentionSize."]);
-    expect(await sv(enforceRetentionLimits, [prometheus(flags), loki, disk, timer(900 * 1024 ** 3)])).toEqual(
-      [
-        "Prometheus and Loki plan 931.0 GiB on /srv/data, more than 80% of its 1024.0 GiB; lower their retention.",
-      ],
-    );
+    expect(await sv(enforceRetentionLimits, [prometheus([flags[0]!]), loki, disk, timer])).toEqual([
+      "Prometheus has no --storage.tsdb.retention.size; set ladon.prometheus.retentionSize.",
+    ]);
+    const big = ["--storage.tsdb.retention.time=30d", "--storage.tsdb.retention.size=900GB"];
+    expect(await sv(enforceRetentionLimits, [prometheus(big), loki, disk, timer])).toEqual([
+      "Prometheus and Loki plan 931.0 GiB on /srv/data, more than 80% of its 1024.0 GiB; lower their retention.",
+    ]);
   });
 });
 

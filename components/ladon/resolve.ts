@@ -3,7 +3,7 @@ import type { HostConfig, LabConfig } from "../config/schema";
 import type { LadonConfig } from "../config/ladon";
 import { parseSize } from "../config/units";
 import { PHOENIX_METRICS_PORT, SERVICES, type ServiceName } from "./catalog";
-import { placement, retentionBytes, volumeOf } from "./plan";
+import { placement, volumeOf } from "./plan";
 
 export interface ScrapeTarget {
   /** host:port as Prometheus dials it. */
@@ -29,9 +29,8 @@ export interface ResolvedLadon {
   grafanaUrl: string;
   /** OTLP endpoints for vLLM (by host) and for HADES. */
   phoenix: { otlpGrpcFor: (host: string) => string; otlpHttp: string; otlpGrpc: string; ui: string };
-  /** The data volume under dataDir, and the retention limits in bytes, for the textfile collector. */
+  /** The data volume under dataDir. */
   dataVolume: { mount: string; bytes?: number };
-  retention: { prometheus: number; loki: number };
 }
 
 /** How a Prometheus on the stack host reaches a service: by name on the lab network, or across hosts by port. */
@@ -110,7 +109,6 @@ export function resolveLadon(lab: Pick<LabConfig, "hosts" | "vllm">, ladon: Lado
       ui: `http://${stackAddress}:${phoenixHttp.host}`,
     },
     dataVolume: volumeOf(stackHost, ladon.dataDir),
-    retention: retentionBytes(ladon),
   };
 }
 

@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Host } from "../host";
 import { hostScript, publishFile, renderStandalone, timerUnits } from "../remote";
 import { portRegistry, SERVICES } from "./catalog";
-import { planService } from "./containers";
+import { parseSize } from "../config/units";
+import { planService, servicePaths } from "./containers";
 import { Grafana } from "./grafana";
 import { memoryMiB } from "./plan";
 import type { ResolvedLadon } from "./resolve";
@@ -132,11 +133,14 @@ export class LadonStack extends pulumi.ComponentResource {
   }
 }
 
-/** On the stack host the timer also measures each service's data against its retention plan. */
+/**
+ * On the stack host the timer also measures each service's data against its retention plan. It
+ * reads the retention limits live, so a retention change never touches the timer.
+ */
 function stackTextfileParams(ladon: ResolvedLadon): Record<string, string> {
   return {
     DATA_DIR: ladon.config.dataDir,
-    PROMETHEUS_LIMIT_BYTES: String(Math.round(ladon.retention.prometheus)),
-    LOKI_LIMIT_BYTES: String(Math.round(ladon.retention.loki)),
+    LOKI_RUNTIME_CONFIG: `${servicePaths(ladon, "loki").config}/runtime.yaml`,
+    LOKI_DAILY_BYTES: String(parseSize(ladon.config.loki.expectedDailyIngest) ?? 0),
   };
 }

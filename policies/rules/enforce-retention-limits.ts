@@ -51,29 +51,32 @@ export const enforceRetentionLimits: StackValidationPolicy = {
     if (!Object.values(runtime.overrides ?? {}).some((o) => o.retention_period))
       report("Loki has no retention_period; set ladon.loki.retentionPeriod.");
 
-    // The plan the stack declares (its textfile timer reports it) against the disk under it.
+    // The planned data: Prometheus's size limit, plus Loki's retention times its expected daily
+    // volume (a parameter of the stack's textfile timer), against the disk under the data.
     const timer = args.resources
       .map((r) => scriptParams(scriptParams(r.props.create).SCRIPT ?? ""))
       .find((p) => p.DATA_DIR);
     if (!timer) return;
-    const planned = Number(timer.PROMETHEUS_LIMIT_BYTES ?? 0) + Number(timer.LOKI_LIMIT_BYTES ?? 0);
+    const hours = Number(
+      /^(\d+)h$/.exec(Object.values(runtime.overrides ?? {})[0]?.retention_period ?? "")?.[1] ?? 0,
+    );
+    const m = /^(\d+)(B|KB|MB|GB|TB)$/.exec(size ?? "");
+    const prometheusBytes = m ? Number(m[1]) * (UNITS[m[2] as string] as number) : 0;
+    const planned = prometheusBytes + (hours * Number(timer.LOKI_DAILY_BYTES ?? 0)) / 24;
+    const dataDir = timer.DATA_DIR as string;
     const disk = args.resources
       .map((r) => scriptParams(r.props.create))
-      .filter(
-        (p) =>
-          p.MOUNT_POINT &&
-          (timer.DATA_DIR === p.MOUNT_POINT || (timer.DATA_DIR as string).startsWith(`${p.MOUNT_POINT}/`)),
-      )
+      .filter((p) => p.MOUNT_POINT && (dataDir === p.MOUNT_POINT || dataDir.startsWith(`${p.MOUNT_POINT}/`)))
       .sort((a, b) => (b.MOUNT_POINT as string).length - (a.MOUNT_POINT as string).length)[0];
     const volume = Number(disk?.SIZE_BYTES || 0);
     if (!volume) {
       report(
-        `the size of the volume under ${timer.DATA_DIR} is unknown, so retention cannot be checked; set storage.disks[].size.`,
+        `the size of the volume under ${dataDir} is unknown, so retention cannot be checked; set storage.disks[].size.`,
       );
       return;
     }
     if (planned > volume * maxVolumeShare) {
-      const gib = (n: number) => `${(n / UNITS.GB!).toFixed(1)} GiB`;
+      const gib = (n: number) => `${(n / (UNITS.GB as number)).toFixed(1)} GiB`;
       report(
         `Prometheus and Loki plan ${gib(planned)} on ${disk?.MOUNT_POINT}, more than ${maxVolumeShare * 100}% of its ${gib(volume)}; lower their retention.`,
       );

@@ -28,9 +28,20 @@ trap 'rm -f "$tmp"' EXIT
       service=$(basename "$dir")
       printf 'citadel_data_dir_bytes{service="%s"} %s\n' "$service" "$(du -sb "$dir" | awk '{ print $1 }')"
     done
+    # The retention plan, read live: Prometheus's size limit from its own flags, Loki's from its
+    # runtime config times the expected daily volume. A change to either needs nothing here.
     printf '# HELP citadel_retention_limit_bytes Bytes a service'"'"'s retention is planned to use.\n# TYPE citadel_retention_limit_bytes gauge\n'
-    printf 'citadel_retention_limit_bytes{service="prometheus"} %s\n' "${PROMETHEUS_LIMIT_BYTES:-0}"
-    printf 'citadel_retention_limit_bytes{service="loki"} %s\n' "${LOKI_LIMIT_BYTES:-0}"
+    size=$(docker inspect -f '{{json .Args}}' prometheus 2>/dev/null | grep -o 'retention\.size=[0-9]*[KMGT]*B' | sed 's/.*=//' || true)
+    if [ -n "$size" ]; then
+      printf 'citadel_retention_limit_bytes{service="prometheus"} %s\n' "$(awk -v s="$size" 'BEGIN {
+        n = s + 0; u = substr(s, length(n "") + 1)
+        f = (u == "KB") ? 1024 : (u == "MB") ? 1024^2 : (u == "GB") ? 1024^3 : (u == "TB") ? 1024^4 : 1
+        printf "%.0f", n * f }')"
+    fi
+    hours=$(sed -n 's/^ *retention_period: *\([0-9]*\)h$/\1/p' "${ROOT}${LOKI_RUNTIME_CONFIG:-/nonexistent}" 2>/dev/null | awk 'NR == 1' || true)
+    if [ -n "$hours" ] && [ -n "${LOKI_DAILY_BYTES:-}" ]; then
+      printf 'citadel_retention_limit_bytes{service="loki"} %s\n' "$(awk -v h="$hours" -v d="$LOKI_DAILY_BYTES" 'BEGIN { printf "%.0f", h * d / 24 }')"
+    fi
     df -B1 --output=size,avail "${ROOT}${DATA_DIR}" | awk 'NR == 2 {
       printf "# HELP citadel_data_volume_size_bytes Size of the volume under the LadonStack data.\n# TYPE citadel_data_volume_size_bytes gauge\ncitadel_data_volume_size_bytes %s\n", $1
       printf "# HELP citadel_data_volume_free_bytes Free space on the volume under the LadonStack data.\n# TYPE citadel_data_volume_free_bytes gauge\ncitadel_data_volume_free_bytes %s\n", $2 }'
