@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { LabConfig, LabSecrets } from "./config";
 import { Host } from "./host";
-import { LadonStack, portRegistry, resolveLadon, type ResolvedLadon } from "./ladon";
+import { LadonStack, portRegistry, resolveLadon, type DashboardDef, type ResolvedLadon } from "./ladon";
 import { resolveVllm, Vllm, type VramPlan } from "./llm";
 import { hostTarget } from "./remote";
 
@@ -44,7 +44,13 @@ export interface Lab {
   };
 }
 
-export function buildLab(lab: LabConfig, secrets: LabSecrets): Lab {
+/** Code-level choices a caller may swap in; the defaults are the lab's own. */
+export interface LabOverrides {
+  /** The Grafana dashboards. @default dashboards() */
+  dashboards?: DashboardDef[];
+}
+
+export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOverrides = {}): Lab {
   const hosts: Record<string, Host> = {};
   const summary: Record<string, HostSummary> = {};
   for (const name of Object.keys(lab.hosts).sort()) {
@@ -64,6 +70,7 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets): Lab {
     result.ladon = new LadonStack("ladon", {
       ladon,
       hosts,
+      dashboards: overrides.dashboards,
       secrets: {
         grafanaAdminPassword: requireSecret(secrets, "grafanaAdminPassword"),
         phoenixSecret: requireSecret(secrets, "phoenixSecret"),

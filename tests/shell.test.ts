@@ -61,6 +61,12 @@ describe("renderScript", () => {
     expect(runWrapped(text, "hunter2 with 'quotes'\n")).toBe("<TOKEN>hunter2 with 'quotes'</TOKEN>\n");
   });
 
+  it("refuses a parameter without a value rather than rendering 'undefined'", () => {
+    expect(() => renderScript(FIXTURE, { NAMES: undefined as unknown as string })).toThrow(
+      "parameter NAMES of ../tests/fixtures/print-params.sh has no value",
+    );
+  });
+
   it("rejects parameter names that are not UPPER_SNAKE_CASE, and duplicates", () => {
     expect(() => renderScript(FIXTURE, { "bad-name": "x" })).toThrow("must be UPPER_SNAKE_CASE");
     expect(() => renderScript(FIXTURE, { TOKEN: "x" }, ["TOKEN"])).toThrow("parameter TOKEN of");

@@ -2,7 +2,7 @@ import * as grafana from "@pulumiverse/grafana";
 import * as pulumi from "@pulumi/pulumi";
 import { publishFile } from "../remote";
 import { SERVICES } from "./catalog";
-import { dashboards, LOKI_DS, PROMETHEUS_DS } from "./dashboards";
+import { dashboards, LOKI_DS, PROMETHEUS_DS, type DashboardDef } from "./dashboards";
 
 export interface GrafanaArgs {
   /** Where the provider reaches Grafana; from config, so it is known at preview. */
@@ -11,6 +11,8 @@ export interface GrafanaArgs {
   adminPassword: pulumi.Input<string>;
   /** The Grafana container, created with `wait` and a healthcheck. */
   ready: pulumi.Input<pulumi.Resource>;
+  /** The dashboards to provision. @default dashboards() */
+  dashboards?: DashboardDef[];
 }
 
 /** Grafana's folder, datasources and dashboards, through an explicit provider that retries while Grafana starts. */
@@ -61,7 +63,7 @@ export class Grafana extends pulumi.ComponentResource {
         child,
       ),
     ];
-    for (const d of dashboards()) {
+    for (const d of args.dashboards ?? dashboards()) {
       publishFile(`grafana/dashboards/${d.uid}.json`, d.json);
       new grafana.oss.Dashboard(
         `${name}-${d.uid}`,

@@ -4,6 +4,7 @@ import { hostScript, publishFile, renderStandalone, timerUnits } from "../remote
 import { portRegistry, SERVICES } from "./catalog";
 import { parseSize } from "../config/units";
 import { planService, servicePaths } from "./containers";
+import type { DashboardDef } from "./dashboards";
 import { Grafana } from "./grafana";
 import { memoryMiB } from "./plan";
 import type { ResolvedLadon } from "./resolve";
@@ -23,6 +24,8 @@ export interface LadonStackArgs {
   /** The lab's hosts, with their Docker and storage layers. */
   hosts: Record<string, Host>;
   secrets: LadonSecrets;
+  /** The dashboards to provision. @default dashboards() */
+  dashboards?: DashboardDef[];
 }
 
 export const TEXTFILE_DIR = "/var/lib/node_exporter/textfile";
@@ -97,6 +100,7 @@ export class LadonStack extends pulumi.ComponentResource {
         url: ladon.grafanaUrl,
         adminPassword: args.secrets.grafanaAdminPassword,
         ready: grafanaService.container,
+        dashboards: args.dashboards,
       },
       { parent: this },
     );

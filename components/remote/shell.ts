@@ -35,6 +35,10 @@ export function renderScript(
 ): string {
   const body = readScript(relativePath);
   const names = [...Object.keys(params), ...secretNames];
+  for (const [name, value] of Object.entries(params)) {
+    if (value === undefined || value === null)
+      throw new Error(`parameter ${name} of ${relativePath} has no value`);
+  }
   for (const name of names) {
     if (!PARAM_NAME.test(name))
       throw new Error(`parameter ${name} of ${relativePath} must be UPPER_SNAKE_CASE`);

@@ -105,6 +105,9 @@ interface PatchableMonitor {
 /** Outputs a provider would compute, given readable stand-in values so out/ stays reviewable. */
 const COMPUTED: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {
   "docker:index/remoteImage:RemoteImage": (inputs) => ({ imageId: inputs.name }),
+  // A command's output as if it printed nothing (the reboot check then reports no reboot).
+  "command:remote:Command": () => ({ stdout: "", stderr: "" }),
+  "command:local:Command": () => ({ stdout: "", stderr: "" }),
 };
 
 const mocks: pulumi.runtime.Mocks = {
