@@ -1,0 +1,90 @@
+/**
+ * `npm run bench`: how the lab's plan performs. Synth time (median of several runs), resource and
+ * remote-command counts, the critical path, and the blast-radius table with what each change
+ * touches. Measures; it asserts nothing (the tests do).
+ */
+import { performance } from "node:perf_hooks";
+import { BLAST_RADIUS, BLAST_SECRETS, criticalPath, diffPlans, programWith } from "./convergence";
+import { synthesize, type SynthResult } from "./synth/harness";
+import { runLab } from "./synth/program";
+import { fromConfigMap, readStackFile } from "./synth/stackfile";
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+
+const RUNS = 7;
+const STACK = "Pulumi.citadel.yaml";
+
+async function main(): Promise<void> {
+  const stack = readStackFile(STACK);
+  await synthesize({ stack, program: runLab }); // warm-up: module loading is not synth time
+  const times: number[] = [];
+  let lab: SynthResult | undefined;
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    lab = await synthesize({ stack, program: runLab });
+    times.push(performance.now() - t0);
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] as number;
+  const result = lab as SynthResult;
+  const custom = result.resources.filter((r) => r.custom);
+  const remote = custom.filter((r) => r.type === "command:remote:Command").length;
+  const cp = criticalPath(result);
+
+  const rows: string[][] = [];
+  const configMap = () => parse(readFileSync(STACK, "utf8")).config as Record<string, unknown>;
+  for (const row of BLAST_RADIUS) {
+    const config = configMap();
+    row.config?.(config);
+    const variant = await synthesize({
+      stack: fromConfigMap(config),
+      program: programWith(row.overrides?.()),
+      secrets: BLAST_SECRETS[row.change] ?? {},
+    });
+    const changes = diffPlans(result, variant);
+    const count = (effect: string) => String(changes.filter((c) => c.effect === effect).length);
+    const containersReplaced = changes.filter(
+      (c) => c.effect === "replace" && c.type === "docker:index/container:Container",
+    ).length;
+    rows.push([
+      row.change,
+      String(changes.length),
+      count("update"),
+      count("replace"),
+      count("create"),
+      String(containersReplaced),
+      changes.map((c) => c.name).join(", "),
+    ]);
+  }
+
+  console.log(`citadel bench (${STACK}, ${RUNS} runs after a warm-up)\n`);
+  console.log(
+    table(
+      ["measure", "value"],
+      [
+        [
+          "synth time, median",
+          `${median.toFixed(0)} ms (min ${sorted[0]?.toFixed(0)}, max ${sorted[sorted.length - 1]?.toFixed(0)})`,
+        ],
+        ["resources", `${result.resources.length} (${custom.length} provider resources)`],
+        ["remote commands", String(remote)],
+        ["critical path", `${cp.length} steps: ${cp.chain.join(" -> ")}`],
+      ],
+    ),
+  );
+  console.log("\nblast radius of single-knob changes\n");
+  console.log(
+    table(["change", "changed", "updates", "replaces", "creates", "containers replaced", "resources"], rows),
+  );
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] as number)).join(" | ")} |`;
+  return [line(head), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
