@@ -4,6 +4,7 @@ import type { LabConfig, LabSecrets } from "./config";
 import { Host } from "./host";
 import { LadonStack, portRegistry, resolveLadon, type DashboardDef, type ResolvedLadon } from "./ladon";
 import { resolveVllm, Vllm, type VramPlan } from "./llm";
+import { Backups } from "./ops/backups";
 import { hostTarget } from "./remote";
 
 export interface HostSummary {
@@ -34,6 +35,7 @@ export interface Lab {
   hosts: Record<string, Host>;
   vllm?: Vllm;
   ladon?: LadonStack;
+  backups?: Backups;
   /** Stack outputs. */
   outputs: {
     hosts: Record<string, HostSummary>;
@@ -85,6 +87,7 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOver
       ports: portRegistry(),
     };
   }
+  if (lab.ops?.backups) result.backups = buildBackups(lab, hosts, secrets, ladon);
   if (lab.vllm) {
     result.vllm = buildVllm(lab, hosts, secrets, ladon);
     result.outputs.vllm = {
@@ -128,5 +131,43 @@ function buildVllm(
     log: (resolved.host.docker as NonNullable<typeof resolved.host.docker>).log,
     dockerReady: docker.ready,
     hostReady: [nvidia.ready, ...(cacheStep ? [cacheStep] : [])],
+  });
+}
+
+/** Host configuration every backup covers: the services' config and secrets, Docker, boot and units. */
+export const BACKUP_ETC = [
+  "/etc/citadel",
+  "/etc/default/grub.d",
+  "/etc/docker",
+  "/etc/fstab",
+  "/etc/systemd/system",
+  "/etc/ufw",
+];
+
+function buildBackups(
+  lab: LabConfig,
+  hosts: Record<string, Host>,
+  secrets: LabSecrets,
+  ladon?: ResolvedLadon,
+): Backups {
+  const backups = lab.ops?.backups as NonNullable<NonNullable<LabConfig["ops"]>["backups"]>;
+  const host = hosts[backups.host] as Host;
+  const onStack = ladon !== undefined && ladon.stackHostName === backups.host;
+  const data = (service: string) => `${ladon?.config.dataDir}/${service}`;
+  const repositoryStep = backups.repository.startsWith("/")
+    ? host.storage.stepFor(backups.repository)
+    : undefined;
+  return new Backups("backups", {
+    host: host.target,
+    backups,
+    password: requireSecret(secrets, "resticPassword"),
+    paths: [
+      ...BACKUP_ETC,
+      ...(onStack ? ["grafana", "prometheus", "alertmanager", "loki", "phoenix"].map(data) : []),
+    ],
+    prometheus: onStack ? { dataDir: data("prometheus"), url: "http://127.0.0.1:9901" } : undefined,
+    sqliteDatabases: onStack ? [`${data("grafana")}/grafana.db`, `${data("phoenix")}/phoenix.db`] : [],
+    textfileDir: "/var/lib/node_exporter/textfile",
+    after: repositoryStep ? [repositoryStep] : [],
   });
 }

@@ -443,11 +443,7 @@ describe("the pack", () => {
     const advisory = POLICIES.filter((p) => p.enforcementLevel === "advisory")
       .map((p) => p.name)
       .sort();
-    expect(advisory).toEqual([
-      "enforce-monitoring-port-range",
-      "prefer-image-digests",
-      "require-backup-coverage",
-    ]);
+    expect(advisory).toEqual(["enforce-monitoring-port-range", "prefer-image-digests"]);
   });
 
   it("is built as citadel-guard in index.ts, which nothing else imports", () => {
@@ -483,9 +479,7 @@ describe("the whole lab", () => {
   it("passes with zero mandatory violations", async () => {
     const violations = await runPolicies(lab);
     expect(violations.filter((v) => v.enforcementLevel === "mandatory")).toEqual([]);
-    expect(new Set(violations.map((v) => v.policy))).toEqual(
-      new Set(["prefer-image-digests", "require-backup-coverage"]),
-    );
+    expect(new Set(violations.map((v) => v.policy))).toEqual(new Set(["prefer-image-digests"]));
   });
 
   /** A copy of the lab with one resource's inputs changed, as a plan that bypassed the program's checks. */

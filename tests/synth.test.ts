@@ -40,9 +40,9 @@ describe("npm start", () => {
     expect(run.stdout).toContain("├─ citadel (citadel:host:Host)");
     expect(run.stdout).toContain("└─ vllm (citadel:llm:Vllm)");
     expect(run.stdout).toMatch(/citadel-storage-lvm \(command:remote:Command\) \[protected, retained\]/);
-    expect(run.stdout).toContain("73 resources: 16 components, 57 provider resources");
-    expect(run.stdout).toContain("3 protected, 40 rendered files");
-    expect(run.stdout).toContain("citadel-guard: 0 mandatory, 15 advisory violations");
+    expect(run.stdout).toContain("79 resources: 17 components, 62 provider resources");
+    expect(run.stdout).toContain("3 protected, 54 rendered files");
+    expect(run.stdout).toContain("citadel-guard: 0 mandatory, 10 advisory violations");
     const report = JSON.parse(readFileSync(path.join(out, "policy-report.json"), "utf8")) as {
       enforcementLevel: string;
     }[];
@@ -56,7 +56,7 @@ describe("npm start", () => {
     >[];
     const urns = resources.map((r) => r.urn as string);
     expect(urns).toEqual([...urns].sort());
-    expect(resources).toHaveLength(73);
+    expect(resources).toHaveLength(79);
     for (const r of resources) {
       expect(Object.keys(r)).toEqual([
         "urn",
@@ -127,7 +127,7 @@ describe("npm start on a bad or secret-bearing stack", () => {
     const run = start(["--config", stackFile(config), "--out", out]);
     expect(run.status).toBe(0);
     expect(run.stdout).toContain(
-      "secrets replaced by placeholders (the stack file holds no secret values): citadel:grafanaAdminPassword, citadel:phoenixAdminPassword, citadel:phoenixSecret, citadel:sshPrivateKey, citadel:vllmApiKey",
+      "secrets replaced by placeholders (the stack file holds no secret values): citadel:grafanaAdminPassword, citadel:phoenixAdminPassword, citadel:phoenixSecret, citadel:resticPassword, citadel:sshPrivateKey, citadel:vllmApiKey",
     );
     expect(run.stdout).not.toContain("PLACEHOLDER");
     for (const f of listFiles(out))
@@ -144,7 +144,7 @@ describe("npm start on a bad or secret-bearing stack", () => {
     expect(run.stdout).toMatch(
       /mandatory +disallow-plaintext-secrets +vllm-container +container vllm passes --hf-token on its command line/,
     );
-    expect(run.stdout).toContain("citadel-guard: 1 mandatory, 15 advisory violations");
+    expect(run.stdout).toContain("citadel-guard: 1 mandatory, 10 advisory violations");
     const report = JSON.parse(readFileSync(path.join(out, "policy-report.json"), "utf8")) as {
       policy: string;
       enforcementLevel: string;

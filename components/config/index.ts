@@ -4,3 +4,4 @@ export * from "./load";
 export * from "./units";
 export * from "./vllm";
 export * from "./ladon";
+export * from "./ops";

@@ -9,6 +9,7 @@ import { resolveVllm } from "../llm/resolve";
 import { SIZE_PATTERN, parseSize } from "./units";
 import { VllmSchema } from "./vllm";
 import { LadonSchema } from "./ladon";
+import { OpsSchema } from "./ops";
 import { ladonProblems } from "../ladon/plan";
 
 const example = (value: unknown) => ({ example: value });
@@ -213,6 +214,8 @@ export const LabConfigSchema = z
     vllm: VllmSchema.optional(),
     /** The observability stack. @default none */
     ladon: LadonSchema.optional(),
+    /** Backups, firewall, post-deploy validation and the LLM baseline. @default none */
+    ops: OpsSchema.optional(),
   })
   .superRefine(checkLab);
 
@@ -265,6 +268,25 @@ function checkLab(lab: LabConfig, ctx: Ctx): void {
   if (lab.vllm) {
     for (const p of resolveVllm(lab, lab.vllm).problems) {
       ctx.addIssue({ code: "custom", path: ["vllm", ...p.path], message: p.message, params: CROSS_FIELD });
+    }
+  }
+  const backups = lab.ops?.backups;
+  if (backups) {
+    const host = lab.hosts[backups.host];
+    if (!host) {
+      ctx.addIssue({
+        code: "custom",
+        params: CROSS_FIELD,
+        path: ["ops", "backups", "host"],
+        message: `no host named "${backups.host}" in citadel:hosts`,
+      });
+    } else if (lab.ladon && backups.repository.startsWith(`${lab.ladon.dataDir}/`)) {
+      ctx.addIssue({
+        code: "custom",
+        params: CROSS_FIELD,
+        path: ["ops", "backups", "repository"],
+        message: `${backups.repository} is inside the data it backs up (${lab.ladon.dataDir}); put it on the backup disk`,
+      });
     }
   }
   if (lab.ladon) {

@@ -53,6 +53,13 @@ export const SECRETS: readonly SecretSpec[] = [
     setHint: '"<smtp password>"',
   },
   {
+    key: "resticPassword",
+    description:
+      "Password of the restic backup repository; without it the backups cannot be restored, so keep a copy off the lab",
+    required: (lab) => lab.ops?.backups !== undefined,
+    setHint: '"$(openssl rand -base64 32)"',
+  },
+  {
     key: "huggingfaceToken",
     description: "Hugging Face token for gated models such as Llama; used only when set",
     required: () => false,

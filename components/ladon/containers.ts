@@ -121,6 +121,8 @@ export function planService(
             `--storage.tsdb.retention.time=${c.prometheus.retentionTime}`,
             `--storage.tsdb.retention.size=${prometheusSize(c.prometheus.retentionSize)}`,
             "--web.enable-lifecycle",
+            // TSDB snapshots for consistent backups; only with backups, it also exposes deletes.
+            ...(ladon.adminApi ? ["--web.enable-admin-api"] : []),
             `--web.listen-address=:${port(service).container}`,
           ],
           volumes: [ro(paths.config, "/etc/prometheus"), rw(paths.data, "/prometheus")],

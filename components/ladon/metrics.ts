@@ -90,8 +90,13 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
   },
   {
     job: "node",
-    source: "planned: the backups issue's textfile metrics (the stale-backup alert waits for them)",
-    metrics: ["citadel_backup_last_success_timestamp_seconds"],
+    source: "citadel's backup script (components/ops/scripts/backup.sh), as textfile metrics",
+    metrics: [
+      "citadel_backup_last_success_timestamp_seconds",
+      "citadel_backup_duration_seconds",
+      "citadel_backup_bytes_added",
+      "citadel_backup_snapshots",
+    ],
   },
   {
     job: "alloy",

@@ -31,6 +31,8 @@ export interface ResolvedLadon {
   phoenix: { otlpGrpcFor: (host: string) => string; otlpHttp: string; otlpGrpc: string; ui: string };
   /** The data volume under dataDir. */
   dataVolume: { mount: string; bytes?: number };
+  /** Prometheus's admin API (for backup snapshots). */
+  adminApi: boolean;
 }
 
 /** How a Prometheus on the stack host reaches a service: by name on the lab network, or across hosts by port. */
@@ -48,7 +50,10 @@ function addressOf(
   return `${(lab.hosts[onHost] as HostConfig).address}:${p.host}`;
 }
 
-export function resolveLadon(lab: Pick<LabConfig, "hosts" | "vllm">, ladon: LadonConfig): ResolvedLadon {
+export function resolveLadon(
+  lab: Pick<LabConfig, "hosts" | "vllm" | "ops">,
+  ladon: LadonConfig,
+): ResolvedLadon {
   const stackHostName = ladon.host;
   const stackHost = lab.hosts[stackHostName] as HostConfig;
   const where = placement(lab, ladon);
@@ -109,6 +114,7 @@ export function resolveLadon(lab: Pick<LabConfig, "hosts" | "vllm">, ladon: Lado
       ui: `http://${stackAddress}:${phoenixHttp.host}`,
     },
     dataVolume: volumeOf(stackHost, ladon.dataDir),
+    adminApi: lab.ops?.backups !== undefined,
   };
 }
 

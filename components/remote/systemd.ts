@@ -14,12 +14,13 @@ export function renderUnit(sections: UnitSections): string {
     .join("\n\n")}\n`;
 }
 
-/** A oneshot service and the timer that starts it. */
+/** A oneshot service and the timer that starts it: every `everySec` after boot, or on a calendar. */
 export function timerUnits(opts: {
   description: string;
   execStart: string;
-  onBootSec: string;
-  everySec: string;
+  onBootSec?: string;
+  everySec?: string;
+  onCalendar?: string;
   idle?: boolean;
 }): {
   service: string;
@@ -47,8 +48,12 @@ export function timerUnits(opts: {
       [
         "Timer",
         [
-          ["OnBootSec", opts.onBootSec],
-          ["OnUnitActiveSec", opts.everySec],
+          ...(opts.onCalendar
+            ? ([["OnCalendar", opts.onCalendar]] as [string, string][])
+            : ([
+                ["OnBootSec", opts.onBootSec ?? "5min"],
+                ["OnUnitActiveSec", opts.everySec ?? "1h"],
+              ] as [string, string][])),
           ["Persistent", "true"],
         ],
       ],

@@ -6,8 +6,8 @@ const SYSTEM = /^\/(run|var\/run|sys|proc|dev)(\/|$)/;
 export const requireBackupCoverage: StackValidationPolicy = {
   name: "require-backup-coverage",
   description:
-    "Every persistent volume is covered by backups or explicitly excluded with a reason, because a volume nobody decided about is the one that is lost; advisory until the backups land.",
-  enforcementLevel: "advisory",
+    "Every persistent volume is covered by backups or explicitly excluded with a reason, because a volume nobody decided about is the one that is lost.",
+  enforcementLevel: "mandatory",
   configSchema: {
     properties: {
       exclusions: {
@@ -22,8 +22,17 @@ export const requireBackupCoverage: StackValidationPolicy = {
   },
   validateStack: (args, report) => {
     const exclusions = args.getConfig<{ exclusions: Record<string, string> }>().exclusions;
+    // What the backup timer's script covers: its PATHS, read from the step that installs it.
     const covered = args.resources
-      .map((r) => scriptParams(r.props.create).BACKUP_PATHS)
+      .map((r) => {
+        const step = scriptParams(r.props.create);
+        return (
+          step.BACKUP_PATHS ??
+          (step.SCRIPT?.includes("citadel script: ops/scripts/backup.sh")
+            ? scriptParams(step.SCRIPT).PATHS
+            : undefined)
+        );
+      })
       .filter((p): p is string => typeof p === "string")
       .flatMap((p) => p.split(/\s+/).filter(Boolean));
     const under = (path: string, roots: string[]) =>

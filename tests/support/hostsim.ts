@@ -34,6 +34,7 @@ export const SHIMMED = [
   "pvs",
   "du",
   "df",
+  "vgcfgbackup",
 ];
 
 /** Calls that change a host. A converged second run makes none of them. */
@@ -119,7 +120,8 @@ export class SimHost {
     return this.exec(wrapScript(renderStandalone(script, params), false), "");
   }
 
-  private exec(command: string, input: string): RunResult {
+  /** Runs shell commands with the shims and the scratch root, e.g. a runbook's restore steps. */
+  exec(command: string, input = ""): RunResult {
     const log = path.join(this.state, "calls.log");
     writeFileSync(log, "");
     const result = spawnSync("/bin/sh", ["-c", command], {

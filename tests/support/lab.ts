@@ -42,4 +42,10 @@ export function addMonitoringPi(
 }
 
 /** The secrets the committed lab requires, as a stack that has them set holds them. */
-export const LAB_SECRETS = ["grafanaAdminPassword", "phoenixAdminPassword", "phoenixSecret", "vllmApiKey"];
+export const LAB_SECRETS = [
+  "grafanaAdminPassword",
+  "phoenixAdminPassword",
+  "phoenixSecret",
+  "resticPassword",
+  "vllmApiKey",
+];
