@@ -1,8 +1,15 @@
 /** Composes the lab from its validated config: one `Host` per configured host, then vLLM. */
 import * as pulumi from "@pulumi/pulumi";
 import type { LabConfig, LabSecrets } from "./config";
-import { Host } from "./host";
-import { LadonStack, portRegistry, resolveLadon, type DashboardDef, type ResolvedLadon } from "./ladon";
+import { Firewall, Host } from "./host";
+import {
+  LadonStack,
+  portRegistry,
+  resolveLadon,
+  SERVICES,
+  type DashboardDef,
+  type ResolvedLadon,
+} from "./ladon";
 import { resolveVllm, Vllm, type VramPlan } from "./llm";
 import { Backups } from "./ops/backups";
 import { hostTarget } from "./remote";
@@ -36,6 +43,7 @@ export interface Lab {
   vllm?: Vllm;
   ladon?: LadonStack;
   backups?: Backups;
+  firewalls?: Record<string, Firewall>;
   /** Stack outputs. */
   outputs: {
     hosts: Record<string, HostSummary>;
@@ -88,6 +96,7 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOver
     };
   }
   if (lab.ops?.backups) result.backups = buildBackups(lab, hosts, secrets, ladon);
+  if (lab.ops?.firewall) result.firewalls = buildFirewalls(lab, hosts, ladon);
   if (lab.vllm) {
     result.vllm = buildVllm(lab, hosts, secrets, ladon);
     result.outputs.vllm = {
@@ -170,4 +179,35 @@ function buildBackups(
     textfileDir: "/var/lib/node_exporter/textfile",
     after: repositoryStep ? [repositoryStep] : [],
   });
+}
+
+/** The ports a host serves to the lab: its LadonStack services' host ports and, on the vLLM host, the API. */
+export function labPortsOf(lab: LabConfig, hostName: string, ladon?: ResolvedLadon): number[] {
+  const services = ladon?.placement[hostName] ?? [];
+  const ports = services.flatMap((s) => Object.values(SERVICES[s].ports).map((p) => p.host));
+  if (lab.vllm?.host === hostName) ports.push(lab.vllm.port);
+  return [...new Set(ports)].sort((a, b) => a - b);
+}
+
+function buildFirewalls(
+  lab: LabConfig,
+  hosts: Record<string, Host>,
+  ladon?: ResolvedLadon,
+): Record<string, Firewall> {
+  const fw = lab.ops?.firewall as NonNullable<NonNullable<LabConfig["ops"]>["firewall"]>;
+  const out: Record<string, Firewall> = {};
+  for (const [name, host] of Object.entries(hosts)) {
+    out[name] = new Firewall(
+      `${name}-firewall`,
+      {
+        host: host.target,
+        adminSubnet: fw.adminSubnet,
+        labSubnet: fw.labSubnet,
+        labPorts: labPortsOf(lab, name, ladon),
+        after: host.docker ? [host.docker.ready] : [],
+      },
+      { parent: host },
+    );
+  }
+  return out;
 }

@@ -18,7 +18,13 @@ const createOf = (name: string) => String(byName(lab, name).rawInputs.create);
 describe("the component tree", () => {
   it("has one Host with Storage, Nvidia and Docker, and vLLM (the LadonStack is tested on its own)", () => {
     const components = lab.resources
-      .filter((r) => !r.custom && !r.type.startsWith("citadel:ladon:") && !r.type.startsWith("citadel:ops:"))
+      .filter(
+        (r) =>
+          !r.custom &&
+          !r.type.startsWith("citadel:ladon:") &&
+          !r.type.startsWith("citadel:ops:") &&
+          r.type !== "citadel:host:Firewall",
+      )
       .map((r) => `${r.type} ${r.name}`);
     expect(components.sort()).toEqual([
       "citadel:host:Docker citadel-docker",
@@ -40,7 +46,8 @@ describe("the component tree", () => {
 
 describe("connections", () => {
   const remotes = () => ofType(lab, REMOTE);
-  const hostLayer = () => remotes().filter((r) => r.name.startsWith("citadel-"));
+  const hostLayer = () =>
+    remotes().filter((r) => r.name.startsWith("citadel-") && !r.name.startsWith("citadel-firewall"));
 
   it("pins the host key and retries dials on every remote command", () => {
     expect(hostLayer().length).toBe(11);
@@ -206,7 +213,8 @@ describe("hosts without GPUs or Docker", () => {
         .filter((r) => r.name.startsWith("pi"))
         .map((r) => r.name)
         .sort(),
-    ).toEqual(["pi", "pi-storage"]);
+      // The firewall is host-level: every host gets one when ops.firewall is set.
+    ).toEqual(["pi", "pi-firewall", "pi-firewall-ufw", "pi-storage"]);
     expect(result.outputs.hosts).toMatchObject({
       pi: { address: "192.168.10.40", gpuCount: 0, dockerVersion: null },
     });

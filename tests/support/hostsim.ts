@@ -35,6 +35,7 @@ export const SHIMMED = [
   "du",
   "df",
   "vgcfgbackup",
+  "ufw",
 ];
 
 /** Calls that change a host. A converged second run makes none of them. */
@@ -52,6 +53,7 @@ export const MUTATING = [
   /^resize2fs/,
   /^docker (restart|exec)/,
   /^systemctl daemon-reload/,
+  /^ufw (allow|deny|delete|default|--force|reload)/,
 ];
 
 export interface RunResult {
@@ -99,6 +101,7 @@ export class SimHost {
 
   /** Sets fake host state read by the shims (e.g. `lvm-size`). */
   set(name: string, value: string | number): void {
+    mkdirSync(path.dirname(path.join(this.state, name)), { recursive: true });
     writeFileSync(path.join(this.state, name), String(value));
   }
 
@@ -107,12 +110,15 @@ export class SimHost {
   }
 
   /** Runs a script as hostScript renders and wraps it, through /bin/sh like the remote login shell. */
-  run(script: string, params: Record<string, ParamValue>, secrets: Record<string, string> = {}): RunResult {
+  run(
+    script: string,
+    params: Record<string, ParamValue>,
+    secrets: Record<string, string> = {},
+    env: Record<string, string> = {},
+  ): RunResult {
     const names = Object.keys(secrets).sort();
-    return this.exec(
-      wrapScript(renderScript(script, params, names), false),
-      names.map((n) => `${secrets[n]}\n`).join(""),
-    );
+    const input = names.map((n) => `${secrets[n]}\n`).join("");
+    return this.exec(wrapScript(renderScript(script, params, names), false), input, env);
   }
 
   /** Runs a standalone script (one a timer starts), rendered as it is installed. */
@@ -121,7 +127,7 @@ export class SimHost {
   }
 
   /** Runs shell commands with the shims and the scratch root, e.g. a runbook's restore steps. */
-  exec(command: string, input = ""): RunResult {
+  exec(command: string, input = "", env: Record<string, string> = {}): RunResult {
     const log = path.join(this.state, "calls.log");
     writeFileSync(log, "");
     const result = spawnSync("/bin/sh", ["-c", command], {
@@ -135,6 +141,7 @@ export class SimHost {
         LANG: "C.UTF-8",
         // bash sources ~/.bashrc when stdin is a socket, as it is under node; keep the runner's out.
         HOME: this.root,
+        ...env,
       },
       timeout: 30_000,
     });

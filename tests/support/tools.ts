@@ -8,6 +8,7 @@ const PACKAGES: Record<string, string> = {
   promtool: "prometheus",
   amtool: "prometheus-alertmanager",
   "systemd-analyze": "systemd",
+  "iptables-restore": "iptables",
 };
 
 export function requireTool(tool: string): void {
