@@ -1,4 +1,5 @@
 /** Composes the lab from its validated config: one `Host` per configured host, then vLLM. */
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { LabConfig, LabSecrets } from "./config";
 import { Firewall, Host } from "./host";
@@ -12,7 +13,7 @@ import {
 } from "./ladon";
 import { resolveVllm, Vllm, type VramPlan } from "./llm";
 import { Backups } from "./ops/backups";
-import { hostTarget } from "./remote";
+import { contentHash, hostTarget } from "./remote";
 
 export interface HostSummary {
   address: string;
@@ -44,6 +45,8 @@ export interface Lab {
   ladon?: LadonStack;
   backups?: Backups;
   firewalls?: Record<string, Firewall>;
+  /** `npm run validate` after everything else, when ops.validateAfterDeploy is set. */
+  validation?: command.local.Command;
   /** Stack outputs. */
   outputs: {
     hosts: Record<string, HostSummary>;
@@ -106,7 +109,29 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOver
     };
     result.outputs.vllmApiKey = pulumi.secret(requireSecret(secrets, "vllmApiKey"));
   }
+  if (lab.ops?.validateAfterDeploy) result.validation = validationStep(lab, result);
   return result;
+}
+
+/**
+ * `npm run validate` as the last step of `pulumi up`, on the machine running pulumi. It re-runs
+ * when the lab's config changes, so a no-op `up` still does no work.
+ */
+function validationStep(lab: LabConfig, built: Lab): command.local.Command {
+  const last: pulumi.Resource[] = [
+    ...(built.ladon ? Object.values(built.ladon.services).map((s) => s.container) : []),
+    ...(built.vllm ? [built.vllm.container] : []),
+    ...(built.backups?.timers ?? []),
+    ...Object.values(built.firewalls ?? {}).map((f) => f.step),
+  ];
+  return new command.local.Command(
+    "validate",
+    {
+      create: `npm run --silent validate -- --config Pulumi.${pulumi.getStack()}.yaml`,
+      triggers: [contentHash(JSON.stringify(lab))],
+    },
+    { dependsOn: last },
+  );
 }
 
 function requireSecret(secrets: LabSecrets, key: string): pulumi.Output<string> {

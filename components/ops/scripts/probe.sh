@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Read-only: prints what `npm run validate` checks, one section per probe, each headed
+# `### <name> rc=<exit code>`. It changes nothing on the host.
+set -euo pipefail
+PROMETHEUS_PORT="${PROMETHEUS_PORT:-9901}"
+TEXTFILE="${TEXTFILE:-/var/lib/node_exporter/textfile/citadel_backup.prom}"
+VLLM="${VLLM:-false}"
+
+section() {
+  local name="$1" out rc=0
+  shift
+  out=$("$@" 2>&1) || rc=$?
+  printf '### %s rc=%s\n%s\n' "$name" "$rc" "$out"
+}
+http_code() { curl -s -o /dev/null -m 5 -w '%{http_code}' "$1"; }
+
+section lvs lvs --noheadings --units b --nosuffix --separator '|' -o vg_name,lv_name,lv_size
+section findmnt findmnt -rno SOURCE,TARGET
+section fstab cat /etc/fstab
+section nvidia-smi nvidia-smi --query-gpu=index,name,driver_version --format=csv,noheader
+section docker-runtimes docker info --format '{{json .Runtimes}}'
+section containers docker ps -a --format '{{.Names}}|{{.State}}|{{.Status}}'
+if [ "$VLLM" = true ]; then
+  section vllm-models docker exec vllm python3 -c 'import json, os, urllib.request; r = urllib.request.Request("http://127.0.0.1:8000/v1/models", headers={"Authorization": "Bearer " + os.environ["VLLM_API_KEY"]}); print("\n".join(m["id"] for m in json.load(urllib.request.urlopen(r, timeout=10))["data"]))'
+fi
+section prometheus-targets curl -fsS -m 10 "http://127.0.0.1:${PROMETHEUS_PORT}/api/v1/targets?state=active"
+section health-grafana http_code http://127.0.0.1:9900/api/health
+section health-loki http_code http://127.0.0.1:9903/ready
+section health-alertmanager http_code http://127.0.0.1:9902/-/healthy
+section health-phoenix http_code http://127.0.0.1:9905/healthz
+section timers systemctl is-active citadel-backup.timer citadel-backup-prune.timer citadel-backup-check.timer
+section backup-metrics cat "$TEXTFILE"
+section now date +%s
+section ufw ufw status verbose
+section docker-user iptables -S DOCKER-USER

@@ -1,0 +1,152 @@
+/** Post-deploy validation: the check logic against recorded probe output, the CLI, the deploy step. */
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { parseLabConfig, type LabConfig } from "../components/config";
+import { evaluateHost, parseProbe, renderResults } from "../components/ops/validate";
+import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
+import { validateLab } from "../tools/validate";
+import { LAB_SECRETS, labConfigMap, STACK_FILE } from "./support/lab";
+import { byName, synthLab } from "./support/synth";
+
+const ROOT = path.join(__dirname, "..");
+const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures", "validate", name), "utf8");
+const lab: LabConfig = parseLabConfig(stackConfigSource(fromConfigMap(labConfigMap()), LAB_SECRETS)).lab;
+
+describe("the check logic", () => {
+  it("parses the probe's sections with their exit codes", () => {
+    const s = parseProbe(fixture("citadel-broken.txt"));
+    expect(s.get("timers")).toEqual({ rc: 3, text: "active\ninactive\nactive" });
+    expect(s.get("health-loki")?.text).toBe("503");
+  });
+
+  it("passes every check on a healthy citadel", () => {
+    const results = evaluateHost(lab, "citadel", fixture("citadel-healthy.txt"));
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+    expect(results.map((r) => r.check)).toEqual([
+      "LVM size",
+      "mount /srv/data",
+      "mount /srv/backup",
+      "GPUs",
+      "Docker nvidia runtime",
+      "container alertmanager",
+      "container alloy",
+      "container cadvisor",
+      "container gpu-exporter",
+      "container grafana",
+      "container loki",
+      "container node-exporter",
+      "container phoenix",
+      "container prometheus",
+      "container vllm",
+      "vLLM /v1/models",
+      "Prometheus targets up",
+      "grafana healthy",
+      "loki healthy",
+      "alertmanager healthy",
+      "phoenix healthy",
+      "backup timers active",
+      "last backup fresh",
+      "firewall",
+      "DOCKER-USER rules",
+    ]);
+  });
+
+  it("names every broken thing on a broken citadel", () => {
+    const failed = evaluateHost(lab, "citadel", fixture("citadel-broken.txt")).filter((r) => !r.ok);
+    expect(failed.map((r) => `${r.check}: ${r.detail}`)).toEqual([
+      "LVM size: ubuntu-vg/ubuntu-lv is 107374182400 bytes, target 3TiB",
+      "mount /srv/backup: not mounted, in fstab by UUID",
+      "GPUs: 1 GPUs on driver 580 (want 2 on 580)",
+      "container loki: restarting: Restarting (1) 12 seconds ago",
+      "vLLM /v1/models: no answer with the API key",
+      "Prometheus targets up: down: gpu/gpu-exporter:9835",
+      "loki healthy: HTTP 503",
+      "backup timers active: active, inactive, active",
+      "last backup fresh: 40.0 h ago (limit 26 h)",
+      "firewall: Status: inactive",
+      "DOCKER-USER rules: no DROP rule: published ports bypass the firewall",
+    ]);
+  });
+
+  it("reports an unreachable host as a failed check", () => {
+    const results = validateLab(lab, () => {
+      throw new Error("cannot reach citadel (192.168.10.29) over SSH: Connection timed out");
+    });
+    expect(results).toEqual([
+      {
+        host: "citadel",
+        check: "reachable",
+        ok: false,
+        detail: "cannot reach citadel (192.168.10.29) over SSH: Connection timed out",
+      },
+    ]);
+    expect(renderResults(results)).toMatch(/^FAIL {2}citadel {2}reachable {2}cannot reach citadel/);
+  });
+});
+
+describe("npm run validate", () => {
+  /** A stand-in `ssh` on PATH that prints a recorded probe output and records how it was called. */
+  function fakeSsh(output: string): { dir: string; log: string } {
+    const dir = mkdtempSync(path.join(tmpdir(), "citadel-ssh-"));
+    const log = path.join(dir, "args.log");
+    writeFileSync(path.join(dir, "out.txt"), output);
+    writeFileSync(
+      path.join(dir, "ssh"),
+      `#!/usr/bin/env bash\nprintf '%s\\n' "$@" > '${log}'\ncat '${path.join(dir, "out.txt")}'\n`,
+    );
+    chmodSync(path.join(dir, "ssh"), 0o755);
+    return { dir, log };
+  }
+  const run = (ssh: { dir: string }) =>
+    spawnSync(path.join(ROOT, "node_modules", ".bin", "tsx"), ["tools/validate.ts", "--config", STACK_FILE], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${ssh.dir}:${process.env.PATH}` },
+    });
+
+  it("prints a table and exits 0 when the lab is healthy, connecting with the pinned host key", () => {
+    const ssh = fakeSsh(fixture("citadel-healthy.txt"));
+    const result = run(ssh);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^PASS {2}citadel {2}LVM size/m);
+    expect(result.stdout.trim().split("\n").pop()).toBe("25 passed, 0 failed");
+    const log = readFileSync(ssh.log, "utf8");
+    expect(log.split("\n")).toEqual(
+      expect.arrayContaining(["BatchMode=yes", "StrictHostKeyChecking=yes", "hxadmin@192.168.10.29"]),
+    );
+    expect(log).toMatch(
+      /^sudo -n bash -c "\$\(cat <<'CITADEL_SCRIPT_EOF'\n#!\/usr\/bin\/env bash\n# citadel script: ops\/scripts\/probe.sh$/m,
+    );
+  });
+
+  it("exits 1 and marks each failure when the lab is broken", () => {
+    const result = run(fakeSsh(fixture("citadel-broken.txt")));
+    expect(result.status).toBe(1);
+    expect(result.stdout).toMatch(/^FAIL {2}citadel {2}firewall +Status: inactive$/m);
+    expect(result.stdout.trim().split("\n").pop()).toBe("14 passed, 11 failed");
+  });
+});
+
+describe("validation as the last step of pulumi up", () => {
+  it("runs npm run validate after every container, timer and firewall, only when enabled", async () => {
+    const config = labConfigMap();
+    config["citadel:ops"].validateAfterDeploy = true;
+    const result = await synthLab(config);
+    const step = byName(result, "validate");
+    expect(step.type).toBe("command:local:Command");
+    expect(step.rawInputs.create).toBe("npm run --silent validate -- --config Pulumi.citadel.yaml");
+    const byUrn = new Map(result.resources.map((r) => [r.urn, r.name]));
+    const deps = step.dependsOn.map((u) => byUrn.get(u));
+    expect(deps).toEqual(
+      expect.arrayContaining([
+        "vllm-container",
+        "ladon-citadel-grafana-container",
+        "backups-backup",
+        "citadel-firewall-ufw",
+      ]),
+    );
+    expect((await synthLab()).resources.some((r) => r.name === "validate")).toBe(false);
+  });
+});
