@@ -8,6 +8,7 @@ import {
   portRegistry,
   resolveLadon,
   SERVICES,
+  TEXTFILE_DIR,
   type DashboardDef,
   type ResolvedLadon,
 } from "./ladon";
@@ -201,7 +202,7 @@ function buildBackups(
     ],
     prometheus: onStack ? { dataDir: data("prometheus"), url: "http://127.0.0.1:9901" } : undefined,
     sqliteDatabases: onStack ? [`${data("grafana")}/grafana.db`, `${data("phoenix")}/phoenix.db`] : [],
-    textfileDir: "/var/lib/node_exporter/textfile",
+    textfileDir: TEXTFILE_DIR,
     after: repositoryStep ? [repositoryStep] : [],
   });
 }

@@ -7,49 +7,20 @@
  *
  *   npm run validate -- [--config Pulumi.citadel.yaml]     exits 1 when a check fails
  */
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
-import { LabConfigError, parseLabConfig, SECRETS, type LabConfig } from "../components/config";
+import type { LabConfig } from "../components/config";
 import { evaluateHost, renderResults, type CheckResult } from "../components/ops/validate";
-import { renderStandalone, wrapScript } from "../components/remote";
-import { readStackFile, stackConfigSource, StackFileError } from "./synth/stackfile";
+import { renderStandalone } from "../components/remote";
+import { runOnHost } from "./ssh";
+import { loadLab, runCli } from "./cli";
+import { StackFileError } from "./synth/stackfile";
 
 /** Runs the probe on one host over SSH and returns what it printed. */
 export function probeHost(lab: LabConfig, name: string): string {
-  const host = lab.hosts[name] as LabConfig["hosts"][string];
   const script = renderStandalone("ops/scripts/probe.sh", { VLLM: lab.vllm?.host === name });
-  const dir = mkdtempSync(path.join(tmpdir(), "citadel-validate-"));
-  const knownHosts = path.join(dir, "known_hosts");
-  const target = host.ssh.port === 22 ? host.address : `[${host.address}]:${host.ssh.port}`;
-  writeFileSync(knownHosts, `${target} ${host.ssh.hostKey}\n`);
   try {
-    const run = spawnSync(
-      "ssh",
-      [
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        `UserKnownHostsFile=${knownHosts}`,
-        "-o",
-        "ConnectTimeout=15",
-        "-p",
-        String(host.ssh.port),
-        `${host.ssh.user}@${host.address}`,
-        wrapScript(script, host.sudo === "passwordless"),
-      ],
-      { encoding: "utf8", timeout: 120_000 },
-    );
-    if (run.status !== 0)
-      throw new Error(
-        `cannot reach ${name} (${host.address}) over SSH: ${(run.stderr || run.error?.message || "").trim()}`,
-      );
-    return run.stdout;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    return runOnHost(lab, name, script, { timeoutMs: 120_000 });
+  } catch (err) {
+    throw new Error(`cannot reach ${(err as Error).message}`);
   }
 }
 
@@ -75,28 +46,10 @@ function main(): number {
   if (!file || argv.some((a, j) => a.startsWith("--") && a !== "--config" && j !== i + 1)) {
     throw new StackFileError("usage: npm run validate -- [--config <stack yaml>]");
   }
-  const stack = readStackFile(file);
-  // Secrets are not needed here: the probe reads vLLM's key inside its container.
-  const { lab } = parseLabConfig(
-    stackConfigSource(
-      stack,
-      SECRETS.map((s) => s.key),
-    ),
-    file,
-  );
+  const lab = loadLab(file);
   const results = validateLab(lab);
   console.log(renderResults(results));
   return results.every((r) => r.ok) ? 0 : 1;
 }
 
-if (require.main === module) {
-  try {
-    process.exit(main());
-  } catch (err) {
-    if (err instanceof LabConfigError || err instanceof StackFileError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
-}
+if (require.main === module) runCli("validate", main);
