@@ -73,6 +73,22 @@ const quantiles = (metric: string, selector: string): Query[] =>
     `p${q * 100}`,
   ]);
 
+/**
+ * The recorded LLM baseline (`npm run baseline`, written as textfile metrics on the vLLM host)
+ * next to the live series, dashed so it reads as a reference line.
+ */
+const baselineQuantiles = (metric: "ttft" | "itl" | "e2el"): Query[] =>
+  ["p50", "p95", "p99"].map((p) => [
+    `max(citadel_vllm_baseline_seconds{metric="${metric}",percentile="${p}",model=~"$model"})`,
+    `baseline ${p}`,
+  ]);
+
+function withBaseline(panel: TimeseriesPanel): TimeseriesPanel {
+  return panel.overrideByRegexp("^baseline ", [
+    { id: "custom.lineStyle", value: { fill: "dash", dash: [10, 10] } },
+  ]);
+}
+
 /** vLLM's own log lines for a model load and a (re)start, as annotations. */
 function vllmAnnotations(builder: DashboardBuilder): DashboardBuilder {
   return builder
@@ -117,17 +133,45 @@ function vllmDashboard(): DashboardBuilder {
         .includeAll(true),
     )
     .withRow(new RowBuilder("Latency"))
-    .withPanel(timeseries("Time to first token", "s", quantiles("vllm:time_to_first_token_seconds", m), 8))
-    .withPanel(timeseries("Inter-token latency", "s", quantiles("vllm:inter_token_latency_seconds", m), 8))
     .withPanel(
-      timeseries("End-to-end request latency", "s", quantiles("vllm:e2e_request_latency_seconds", m), 8),
+      withBaseline(
+        timeseries(
+          "Time to first token",
+          "s",
+          [...quantiles("vllm:time_to_first_token_seconds", m), ...baselineQuantiles("ttft")],
+          8,
+        ),
+      ),
+    )
+    .withPanel(
+      withBaseline(
+        timeseries(
+          "Inter-token latency",
+          "s",
+          [...quantiles("vllm:inter_token_latency_seconds", m), ...baselineQuantiles("itl")],
+          8,
+        ),
+      ),
+    )
+    .withPanel(
+      withBaseline(
+        timeseries(
+          "End-to-end request latency",
+          "s",
+          [...quantiles("vllm:e2e_request_latency_seconds", m), ...baselineQuantiles("e2el")],
+          8,
+        ),
+      ),
     )
     .withRow(new RowBuilder("Throughput and load"))
     .withPanel(
-      timeseries("Tokens per second", "short", [
-        [`sum(rate(vllm:prompt_tokens_total${m}[${RATE}]))`, "prompt"],
-        [`sum(rate(vllm:generation_tokens_total${m}[${RATE}]))`, "generation"],
-      ]),
+      withBaseline(
+        timeseries("Tokens per second", "short", [
+          [`sum(rate(vllm:prompt_tokens_total${m}[${RATE}]))`, "prompt"],
+          [`sum(rate(vllm:generation_tokens_total${m}[${RATE}]))`, "generation"],
+          ['max(citadel_vllm_baseline_tokens_per_second{model=~"$model"})', "baseline generation"],
+        ]),
+      ),
     )
     .withPanel(
       timeseries("Requests", "short", [

@@ -99,6 +99,17 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
     ],
   },
   {
+    job: "node",
+    source:
+      "npm run baseline (renderBaselineMetrics in components/ops/baseline.ts), as textfile metrics on the vLLM host",
+    metrics: [
+      "citadel_vllm_baseline_seconds",
+      "citadel_vllm_baseline_tokens_per_second",
+      "citadel_vllm_baseline_requests_per_second",
+      "citadel_vllm_baseline_timestamp_seconds",
+    ],
+  },
+  {
     job: "alloy",
     source:
       "citadel's Alloy config: stage.metrics counter with prefix citadel_ (components/ladon/render/alloy.ts)",

@@ -67,7 +67,8 @@ export interface RunResult {
 export class SimHost {
   readonly root: string;
   readonly state: string;
-  private readonly bin: string;
+  /** The shims, first on PATH. */
+  readonly bin: string;
 
   constructor() {
     const base = mkdtempSync(path.join(tmpdir(), "citadel-sim-"));
