@@ -2,6 +2,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { LabConfig, LabSecrets } from "./config";
+import type { BackupsConfig, FirewallConfig } from "./config/ops";
 import { Firewall, Host } from "./host";
 import {
   LadonStack,
@@ -99,8 +100,9 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOver
       ports: portRegistry(),
     };
   }
-  if (lab.ops?.backups) result.backups = buildBackups(lab, hosts, secrets, ladon);
-  if (lab.ops?.firewall) result.firewalls = buildFirewalls(lab, hosts, ladon);
+  const { backups, firewall } = lab.ops;
+  if (backups) result.backups = buildBackups(backups, hosts, secrets, ladon);
+  if (firewall) result.firewalls = buildFirewalls(lab, firewall, hosts, ladon);
   if (lab.vllm) {
     result.vllm = buildVllm(lab, hosts, secrets, ladon);
     result.outputs.vllm = {
@@ -110,7 +112,7 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOver
     };
     result.outputs.vllmApiKey = pulumi.secret(requireSecret(secrets, "vllmApiKey"));
   }
-  if (lab.ops?.validateAfterDeploy) result.validation = validationStep(lab, result);
+  if (lab.ops.validateAfterDeploy) result.validation = validationStep(lab, result);
   return result;
 }
 
@@ -180,12 +182,11 @@ export const BACKUP_ETC = [
 ];
 
 function buildBackups(
-  lab: LabConfig,
+  backups: BackupsConfig,
   hosts: Record<string, Host>,
   secrets: LabSecrets,
   ladon?: ResolvedLadon,
 ): Backups {
-  const backups = lab.ops?.backups as NonNullable<NonNullable<LabConfig["ops"]>["backups"]>;
   const host = hosts[backups.host] as Host;
   const onStack = ladon !== undefined && ladon.stackHostName === backups.host;
   const data = (service: string) => `${ladon?.config.dataDir}/${service}`;
@@ -217,10 +218,10 @@ export function labPortsOf(lab: LabConfig, hostName: string, ladon?: ResolvedLad
 
 function buildFirewalls(
   lab: LabConfig,
+  fw: FirewallConfig,
   hosts: Record<string, Host>,
   ladon?: ResolvedLadon,
 ): Record<string, Firewall> {
-  const fw = lab.ops?.firewall as NonNullable<NonNullable<LabConfig["ops"]>["firewall"]>;
   const out: Record<string, Firewall> = {};
   for (const [name, host] of Object.entries(hosts)) {
     out[name] = new Firewall(

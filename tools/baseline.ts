@@ -14,7 +14,6 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { LabConfig } from "../components/config";
-import { OpsSchema } from "../components/config/ops";
 import { TEXTFILE_DIR } from "../components/ladon/stack";
 import { CONTAINER_PORT } from "../components/llm/resolve";
 import { sortKeys } from "../components/host/docker";
@@ -62,8 +61,7 @@ export function runBaseline(lab: LabConfig, opts: BaselineOptions, log: (line: s
   if (!vllm)
     throw new StackFileError("citadel:vllm is not set in the stack config: there is no model to benchmark");
   const served = vllm.servedModelName ?? vllm.model;
-  // Without an ops section the workload is the schema's defaults.
-  const settings = lab.ops?.baseline ?? OpsSchema.shape.baseline.parse(undefined);
+  const settings = lab.ops.baseline;
   const workload = workloadOf(settings);
   const margin = settings.regressionMargin;
   // Read what is recorded first: a broken file should stop us before a long benchmark.

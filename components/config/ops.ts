@@ -89,3 +89,5 @@ export const OpsSchema = z.strictObject({
 });
 
 export type OpsConfig = z.output<typeof OpsSchema>;
+export type BackupsConfig = NonNullable<OpsConfig["backups"]>;
+export type FirewallConfig = NonNullable<OpsConfig["firewall"]>;

@@ -214,8 +214,11 @@ export const LabConfigSchema = z
     vllm: VllmSchema.optional(),
     /** The observability stack. @default none */
     ladon: LadonSchema.optional(),
-    /** Backups, firewall, post-deploy validation and the LLM baseline. @default none */
-    ops: OpsSchema.optional(),
+    /**
+     * Backups, firewall, post-deploy validation and the LLM baseline.
+     * @default {} (no backups, no firewall, no post-deploy validation, the default baseline workload)
+     */
+    ops: OpsSchema.prefault({}),
   })
   .superRefine(checkLab);
 
@@ -270,7 +273,7 @@ function checkLab(lab: LabConfig, ctx: Ctx): void {
       ctx.addIssue({ code: "custom", path: ["vllm", ...p.path], message: p.message, params: CROSS_FIELD });
     }
   }
-  const backups = lab.ops?.backups;
+  const backups = lab.ops.backups;
   if (backups) {
     const host = lab.hosts[backups.host];
     if (!host) {

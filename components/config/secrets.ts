@@ -56,7 +56,7 @@ export const SECRETS: readonly SecretSpec[] = [
     key: "resticPassword",
     description:
       "Password of the restic backup repository; without it the backups cannot be restored, so keep a copy off the lab",
-    required: (lab) => lab.ops?.backups !== undefined,
+    required: (lab) => lab.ops.backups !== undefined,
     setHint: '"$(openssl rand -base64 32)"',
   },
   {

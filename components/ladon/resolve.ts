@@ -114,7 +114,7 @@ export function resolveLadon(
       ui: `http://${stackAddress}:${phoenixHttp.host}`,
     },
     dataVolume: volumeOf(stackHost, ladon.dataDir),
-    adminApi: lab.ops?.backups !== undefined,
+    adminApi: lab.ops.backups !== undefined,
   };
 }
 

@@ -1,6 +1,6 @@
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { OpsConfig } from "../config/ops";
+import type { BackupsConfig } from "../config/ops";
 import { hostScript, publishFile, renderStandalone, timerUnits, type HostTarget } from "../remote";
 
 export const RESTIC_PASSWORD_FILE = "/etc/citadel/restic/password";
@@ -10,7 +10,7 @@ export const BACKUP_SCRIPT = "ops/scripts/backup.sh";
 export interface BackupsArgs {
   /** The host whose data is backed up. */
   host: HostTarget;
-  backups: NonNullable<OpsConfig["backups"]>;
+  backups: BackupsConfig;
   /** The restic repository password; a secret. */
   password: pulumi.Input<string>;
   /** Host paths to back up: service data, their /etc, plus `backups.extraPaths`. */

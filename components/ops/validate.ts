@@ -148,7 +148,7 @@ export function evaluateHost(lab: LabConfig, host: string, output: string): Chec
       add(`${svc} healthy`, code === "200", `HTTP ${code || "no answer"}`);
     }
   }
-  const backups = lab.ops?.backups;
+  const backups = lab.ops.backups;
   if (backups?.host === host) {
     const timers = text("timers").split("\n");
     add(
@@ -167,7 +167,7 @@ export function evaluateHost(lab: LabConfig, host: string, output: string): Chec
       last ? `${ageHours.toFixed(1)} h ago (limit ${maxAge} h)` : "no successful backup yet",
     );
   }
-  if (lab.ops?.firewall) {
+  if (lab.ops.firewall) {
     const ufw = text("ufw");
     add(
       "firewall",
