@@ -30,7 +30,7 @@ import {
 } from "../components/ops/baseline";
 import { renderStandalone } from "../components/remote";
 import { runOnHost } from "./ssh";
-import { loadLab, runCli } from "./cli";
+import { loadLab, parseFlags, runCli } from "./cli";
 import { StackFileError } from "./synth/stackfile";
 
 /** A benchmark of a few hundred requests takes minutes; an hour means something is stuck. */
@@ -122,29 +122,15 @@ export function runBaseline(lab: LabConfig, opts: BaselineOptions, log: (line: s
 }
 
 function main(): number {
-  const argv = process.argv.slice(2);
-  const value = (flag: string, fallback: string): string => {
-    const i = argv.indexOf(flag);
-    return i >= 0 ? (argv[i + 1] ?? "") : fallback;
-  };
-  const known = new Set(["--config", "--dir", "--accept"]);
-  const file = value("--config", "Pulumi.citadel.yaml");
-  const dir = value("--dir", "baselines");
-  if (
-    !file ||
-    !dir ||
-    argv.some((a, i) =>
-      a.startsWith("--") ? !known.has(a) : !["--config", "--dir"].includes(argv[i - 1] ?? ""),
-    )
-  ) {
-    throw new StackFileError(
-      "usage: npm run baseline -- [--config <stack yaml>] [--dir <baselines dir>] [--accept]",
-    );
-  }
-  const lab = loadLab(file);
+  const flags = parseFlags(
+    process.argv.slice(2),
+    { config: "Pulumi.citadel.yaml", dir: "baselines" },
+    ["accept"],
+    "npm run baseline -- [--config <stack yaml>] [--dir <baselines dir>] [--accept]",
+  );
   return runBaseline(
-    lab,
-    { dir, accept: argv.includes("--accept"), outDir: "out", now: new Date() },
+    loadLab(flags.config),
+    { dir: flags.dir, accept: flags.accept, outDir: "out", now: new Date() },
     (line) => console.log(line),
   );
 }

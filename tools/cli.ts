@@ -1,4 +1,4 @@
-/** What the operator tools (`npm run validate`, `npm run baseline`) share: reading the lab, and exits. */
+/** What the command-line tools share: their flags, reading the lab, and exit codes. */
 import { LabConfigError, parseLabConfig, SECRETS, type LabConfig } from "../components/config";
 import { readStackFile, stackConfigSource, StackFileError } from "./synth/stackfile";
 
@@ -29,4 +29,32 @@ export function runCli(tool: string, main: () => number): never {
     console.error(`${tool}: ${(err as Error).message}`);
     process.exit(1);
   }
+}
+
+/**
+ * Parses `--name value` flags, each with its default, and bare `--name` switches. Anything else,
+ * or a flag without its value, is a usage error that quotes `usage`.
+ */
+export function parseFlags<V extends string, S extends string = never>(
+  argv: readonly string[],
+  values: Record<V, string>,
+  switches: readonly S[],
+  usage: string,
+): Record<V, string> & Record<S, boolean> {
+  const out: Record<string, string | boolean> = { ...values };
+  for (const s of switches) out[s] = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const name = arg.startsWith("--") ? arg.slice(2) : "";
+    const value = argv[i + 1];
+    if (Object.hasOwn(values, name) && value !== undefined && !value.startsWith("--")) {
+      out[name] = value;
+      i++;
+    } else if ((switches as readonly string[]).includes(name)) {
+      out[name] = true;
+    } else {
+      throw new StackFileError(`unknown or incomplete argument ${arg}; usage: ${usage}`);
+    }
+  }
+  return out as Record<V, string> & Record<S, boolean>;
 }

@@ -9,36 +9,20 @@
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { LabConfigError } from "../components/config";
+import { parseFlags } from "./cli";
 import { synthesize, SynthError } from "./synth/harness";
 import { runLab } from "./synth/program";
 import { renderViolations, runPolicies } from "./synth/policies";
 import { renderTree, renderVramPlan, writeOut } from "./synth/report";
 import { readStackFile, StackFileError } from "./synth/stackfile";
 
-export interface CliArgs {
-  config: string;
-  out: string;
-}
-
-export function parseArgs(argv: string[]): CliArgs {
-  const args: CliArgs = { config: "Pulumi.citadel.yaml", out: "out" };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = argv[i + 1];
-    if ((flag === "--config" || flag === "--out") && value !== undefined && !value.startsWith("--")) {
-      args[flag.slice(2) as keyof CliArgs] = value;
-      i++;
-    } else {
-      throw new StackFileError(
-        `unknown or incomplete argument ${flag}; usage: npm start -- [--config <stack yaml>] [--out <dir>]`,
-      );
-    }
-  }
-  return args;
-}
-
 async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseFlags(
+    process.argv.slice(2),
+    { config: "Pulumi.citadel.yaml", out: "out" },
+    [],
+    "npm start -- [--config <stack yaml>] [--out <dir>]",
+  );
   const stack = readStackFile(args.config);
   const result = await synthesize({ stack, program: runLab });
   writeOut(args.out, result);

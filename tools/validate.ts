@@ -11,8 +11,7 @@ import type { LabConfig } from "../components/config";
 import { evaluateHost, renderResults, type CheckResult } from "../components/ops/validate";
 import { renderStandalone } from "../components/remote";
 import { runOnHost } from "./ssh";
-import { loadLab, runCli } from "./cli";
-import { StackFileError } from "./synth/stackfile";
+import { loadLab, parseFlags, runCli } from "./cli";
 
 /** Runs the probe on one host over SSH and returns what it printed. */
 export function probeHost(lab: LabConfig, name: string): string {
@@ -40,13 +39,13 @@ export function validateLab(
 }
 
 function main(): number {
-  const argv = process.argv.slice(2);
-  const i = argv.indexOf("--config");
-  const file = i >= 0 ? argv[i + 1] : "Pulumi.citadel.yaml";
-  if (!file || argv.some((a, j) => a.startsWith("--") && a !== "--config" && j !== i + 1)) {
-    throw new StackFileError("usage: npm run validate -- [--config <stack yaml>]");
-  }
-  const lab = loadLab(file);
+  const { config } = parseFlags(
+    process.argv.slice(2),
+    { config: "Pulumi.citadel.yaml" },
+    [],
+    "npm run validate -- [--config <stack yaml>]",
+  );
+  const lab = loadLab(config);
   const results = validateLab(lab);
   console.log(renderResults(results));
   return results.every((r) => r.ok) ? 0 : 1;
