@@ -71,7 +71,3 @@ export const SECRETS: readonly SecretSpec[] = [
 export function setSecretCommand(spec: SecretSpec): string {
   return `pulumi config set --secret citadel:${spec.key} ${spec.setHint}`;
 }
-
-export function secretSpec(key: string): SecretSpec | undefined {
-  return SECRETS.find((s) => s.key === key);
-}

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NAMESPACE } from "../../components/config";
 import { publishedFiles, resetPublishedFiles } from "../../components/remote";
-import { fromConfigMap, placeholderSecrets, type StackFile } from "./stackfile";
+import { placeholderSecrets, type StackFile } from "./stackfile";
 
 export const SECRET_MASK = "[secret]";
 const SIG = "4dabf18193072939515e22adb298388d";
@@ -230,9 +230,4 @@ async function waitForRegistrations(): Promise<void> {
   if (typeof runtime.waitForRPCs !== "function")
     throw new Error("@pulumi/pulumi no longer exposes waitForRPCs");
   await runtime.waitForRPCs();
-}
-
-/** Convenience for tests: a stack from a `config:` map as it appears in a stack file. */
-export function stackFrom(config: Record<string, unknown>, stack = "citadel"): StackFile {
-  return fromConfigMap(config, stack);
 }
