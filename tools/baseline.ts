@@ -13,7 +13,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import type { LabConfig } from "../components/config";
+import { servedModelName, type LabConfig } from "../components/config";
 import { TEXTFILE_DIR } from "../components/ladon/stack";
 import { CONTAINER_PORT } from "../components/llm/resolve";
 import { sortKeys } from "../components/host/docker";
@@ -60,7 +60,7 @@ export function runBaseline(lab: LabConfig, opts: BaselineOptions, log: (line: s
   const vllm = lab.vllm;
   if (!vllm)
     throw new StackFileError("citadel:vllm is not set in the stack config: there is no model to benchmark");
-  const served = vllm.servedModelName ?? vllm.model;
+  const served = servedModelName(vllm);
   const settings = lab.ops.baseline;
   const workload = workloadOf(settings);
   const margin = settings.regressionMargin;

@@ -108,3 +108,8 @@ export const VllmSchema = z.strictObject({
 });
 
 export type VllmConfig = z.output<typeof VllmSchema>;
+
+/** The name clients ask for: `servedModelName`, or the model id when it is not set. */
+export function servedModelName(vllm: VllmConfig): string {
+  return vllm.servedModelName ?? vllm.model;
+}

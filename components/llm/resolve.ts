@@ -3,7 +3,7 @@
  * what is wrong with it. Pure: used by the schema (plan-time errors) and by the component.
  */
 import type { HostConfig, LabConfig } from "../config/schema";
-import type { VllmConfig } from "../config/vllm";
+import { servedModelName, type VllmConfig } from "../config/vllm";
 import { parseSize } from "../config/units";
 import { MODEL_CATALOG, type ModelFacts } from "./catalog";
 import { describeVramFailure, planVram, type VramPlan } from "./vram";
@@ -168,7 +168,7 @@ export function resolveVllm(
       config: vllm,
       hostName: vllm.host,
       host,
-      servedModelName: vllm.servedModelName ?? vllm.model,
+      servedModelName: servedModelName(vllm),
       facts,
       gpus,
       selectedGpus: selected,

@@ -4,6 +4,7 @@
  */
 import type { LabConfig } from "../config/schema";
 import { parseSize } from "../config/units";
+import { servedModelName } from "../config/vllm";
 import { SERVICES, type ServiceName } from "../ladon/catalog";
 import { placement } from "../ladon/plan";
 
@@ -114,7 +115,7 @@ export function evaluateHost(lab: LabConfig, host: string, output: string): Chec
     add(`container ${name}`, healthy, c ? `${c.state}: ${c.status}` : "not found");
   }
   if (lab.vllm?.host === host) {
-    const served = lab.vllm.servedModelName ?? lab.vllm.model;
+    const served = servedModelName(lab.vllm);
     const models = text("vllm-models").split("\n");
     add(
       "vLLM /v1/models",
