@@ -11,7 +11,7 @@
  *
  *   npm run baseline -- [--config Pulumi.citadel.yaml] [--accept] [--dir baselines]
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { servedModelName, type LabConfig } from "../components/config";
 import { TEXTFILE_DIR } from "../components/ladon/stack";
@@ -44,14 +44,13 @@ export interface BaselineOptions {
   now: Date;
 }
 
+/** Every recorded baseline in `dir`; none when it does not exist yet. */
 export function readRecorded(dir: string): Baseline[] {
-  let files: string[];
-  try {
-    files = readdirSync(dir).filter((f) => f.endsWith(".json"));
-  } catch {
-    return [];
-  }
-  return files.sort().map((f) => parseBaseline(readFileSync(path.join(dir, f), "utf8"), path.join(dir, f)));
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => parseBaseline(readFileSync(path.join(dir, f), "utf8"), path.join(dir, f)));
 }
 
 const toJson = (b: Baseline) => `${JSON.stringify(sortKeys(b), null, 2)}\n`;
