@@ -258,12 +258,13 @@ describe("the baseline scripts on a host", () => {
     const h = new SimHost();
     const metrics = renderBaselineMetrics(baseline("qwen3-8b-run1.json", "2026-11-21T20:35:12.345Z"));
     const vars = { METRICS: metrics.trimEnd(), TEXTFILE_DIR: "/var/lib/node_exporter/textfile" };
-    const first = h.runStandalone("ops/scripts/baseline-metrics.sh", vars);
+    const first = h.run("ops/scripts/baseline-metrics.sh", vars);
     expect(first.status).toBe(0);
-    expect(first.stdout).toContain("baseline metrics: written");
+    expect(first.stdout).toBe(`changed: wrote ${TEXTFILE}\ndone: baseline metrics (1 changes)\n`);
     expect(h.read(TEXTFILE)).toBe(metrics);
-    const second = h.runStandalone("ops/scripts/baseline-metrics.sh", vars);
-    expect(second.stdout).toContain("baseline metrics: unchanged");
+    const second = h.run("ops/scripts/baseline-metrics.sh", vars);
+    expect(second.status).toBe(0);
+    expect(second.stdout).toBe("no changes: baseline metrics already converged\n");
     expect(h.read(TEXTFILE)).toBe(metrics);
     expect(readdirSync(path.join(h.root, "var/lib/node_exporter/textfile"))).toEqual([
       "citadel_vllm_baseline.prom",

@@ -28,7 +28,7 @@ import {
   workloadOf,
   type Baseline,
 } from "../components/ops/baseline";
-import { renderStandalone } from "../components/remote";
+import { renderScript, renderStandalone } from "../components/remote";
 import { runOnHost } from "./ssh";
 import { loadLab, parseFlags, runCli } from "./cli";
 import { StackFileError } from "./synth/stackfile";
@@ -112,7 +112,8 @@ export function runBaseline(lab: LabConfig, opts: BaselineOptions, log: (line: s
   const file = path.join(opts.dir, name);
   writeFileSync(file, toJson(run));
   log(`recorded ${file}`);
-  const metrics = renderStandalone("ops/scripts/baseline-metrics.sh", {
+  // A convergence step like any other: the shared prelude writes the file only when it changed.
+  const metrics = renderScript("ops/scripts/baseline-metrics.sh", {
     METRICS: renderBaselineMetrics(run).trimEnd(),
     TEXTFILE_DIR,
   });

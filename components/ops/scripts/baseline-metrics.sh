@@ -4,17 +4,6 @@
 # sees half of it, and a second run with the same baseline leaves it untouched.
 set -euo pipefail
 : "${METRICS:?}" "${TEXTFILE_DIR:?}"
-ROOT="${CITADEL_ROOT:-}"
-out="${ROOT}${TEXTFILE_DIR}/citadel_vllm_baseline.prom"
-mkdir -p "$(dirname "$out")"
-tmp=$(mktemp "${out}.XXXXXX")
-trap 'rm -f "$tmp"' EXIT
-
-printf '%s\n' "$METRICS" >"$tmp"
-chmod 0644 "$tmp"
-if cmp -s "$tmp" "$out"; then
-  printf 'baseline metrics: unchanged\n'
-else
-  mv -f "$tmp" "$out"
-  printf 'baseline metrics: written to %s\n' "$out"
-fi
+out="${TEXTFILE_DIR}/citadel_vllm_baseline.prom"
+if printf '%s\n' "$METRICS" | write_file "${ROOT}${out}" 0644; then changed "wrote $out"; fi
+report "baseline metrics"
