@@ -3,6 +3,8 @@
  * ports, host ports from the one registry, default memory limits and the UID that owns its data.
  */
 
+import { imageOf, PINS } from "../pins";
+
 export type ServiceName =
   | "grafana"
   | "prometheus"
@@ -17,7 +19,7 @@ export type ServiceName =
 export interface ServiceSpec {
   /** Container name, also its DNS name on the lab network. */
   container: string;
-  /** Pinned image; bump deliberately. */
+  /** Pinned image, from the one catalog of pins (components/pins.ts). */
   image: string;
   /** Architectures the image is published for (multi-arch manifests). */
   arches: readonly ("amd64" | "arm64")[];
@@ -37,8 +39,8 @@ export interface ServiceSpec {
 export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
   grafana: {
     container: "grafana",
-    image: "grafana/grafana:12.2.1",
-    arches: ["amd64", "arm64"],
+    image: imageOf(PINS.grafana),
+    arches: PINS.grafana.arches,
     ports: { http: { container: 3000, host: 9900 } },
     memoryMiB: 512,
     placement: "stack",
@@ -47,8 +49,8 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
   },
   prometheus: {
     container: "prometheus",
-    image: "prom/prometheus:v3.7.3",
-    arches: ["amd64", "arm64"],
+    image: imageOf(PINS.prometheus),
+    arches: PINS.prometheus.arches,
     ports: { http: { container: 9090, host: 9901 } },
     memoryMiB: 2048,
     placement: "stack",
@@ -57,8 +59,8 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
   },
   alertmanager: {
     container: "alertmanager",
-    image: "prom/alertmanager:v0.28.1",
-    arches: ["amd64", "arm64"],
+    image: imageOf(PINS.alertmanager),
+    arches: PINS.alertmanager.arches,
     ports: { http: { container: 9093, host: 9902 } },
     memoryMiB: 256,
     placement: "stack",
@@ -67,8 +69,8 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
   },
   loki: {
     container: "loki",
-    image: "grafana/loki:3.5.7",
-    arches: ["amd64", "arm64"],
+    image: imageOf(PINS.loki),
+    arches: PINS.loki.arches,
     ports: { http: { container: 3100, host: 9903 } },
     memoryMiB: 1024,
     placement: "stack",
@@ -77,8 +79,8 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
   },
   alloy: {
     container: "alloy",
-    image: "grafana/alloy:v1.11.3",
-    arches: ["amd64", "arm64"],
+    image: imageOf(PINS.alloy),
+    arches: PINS.alloy.arches,
     ports: { http: { container: 12345, host: 9904 } },
     memoryMiB: 512,
     placement: "everyHost",
@@ -87,8 +89,8 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
   },
   phoenix: {
     container: "phoenix",
-    image: "arizephoenix/phoenix:version-12.9.0",
-    arches: ["amd64", "arm64"],
+    image: imageOf(PINS.phoenix),
+    arches: PINS.phoenix.arches,
     ports: {
       http: { container: 6006, host: 9905 },
       otlpGrpc: { container: 4317, host: 9906 },
@@ -100,8 +102,8 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
   },
   nodeExporter: {
     container: "node-exporter",
-    image: "prom/node-exporter:v1.10.2",
-    arches: ["amd64", "arm64"],
+    image: imageOf(PINS.nodeExporter),
+    arches: PINS.nodeExporter.arches,
     // Host network: it listens on the host port directly.
     ports: { http: { container: 9910, host: 9910 } },
     memoryMiB: 128,
@@ -111,8 +113,8 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
   },
   gpuExporter: {
     container: "gpu-exporter",
-    image: "utkuozdemir/nvidia_gpu_exporter:1.4.1",
-    arches: ["amd64"],
+    image: imageOf(PINS.gpuExporter),
+    arches: PINS.gpuExporter.arches,
     ports: { http: { container: 9835, host: 9911 } },
     memoryMiB: 128,
     placement: "gpuHosts",
@@ -121,8 +123,8 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
   },
   cadvisor: {
     container: "cadvisor",
-    image: "gcr.io/cadvisor/cadvisor:v0.53.0",
-    arches: ["amd64", "arm64"],
+    image: imageOf(PINS.cadvisor),
+    arches: PINS.cadvisor.arches,
     ports: { http: { container: 8080, host: 9912 } },
     memoryMiB: 256,
     placement: "everyHost",

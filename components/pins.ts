@@ -1,0 +1,336 @@
+/**
+ * The one catalog of pins: every image the lab runs, and the upstream release the conformance
+ * tier (`tools/upstream`, `npm run conformance`) builds from the registries to check what the
+ * program renders for that image. Bumping an image bumps its checker: `tests/pins.test.ts` fails
+ * when an image's release and its checker's release disagree.
+ *
+ * How a pin is chosen: the newest stable release the registries confirm, and whose checker builds
+ * from them. The Go module proxy these machines reach serves only some versions of a module, and
+ * of its dependencies (the rest answer 403 "not available"), so "confirmed" means `go build` of the
+ * checker at that version succeeds here. Where a newer release exists but cannot be built, its
+ * entry says so in `newer`.
+ *
+ * Pure data: no Pulumi, no I/O.
+ */
+
+/** A Go program built from its module, from a go.mod of ours (see tools/upstream/go.ts). */
+export interface GoChecker {
+  kind: "go";
+  module: string;
+  /** The module version (Prometheus tags its Go module v0.3XX.Y for release v3.XX.Y). */
+  version: string;
+  /** Binary name -> package path inside the module ("." for the module root). */
+  binaries: Readonly<Record<string, string>>;
+  /** Build tags, as upstream's release build sets them where they matter to us. @default none */
+  tags?: readonly string[];
+  /** cgo on (only where a feature we check needs it). @default false */
+  cgo?: boolean;
+  /** `-X` variable that takes the release version, so `--version` prints it. @default none */
+  versionVar?: string;
+  /**
+   * Modules the upstream go.mod replaces with a directory of its own tree (`=> ./x`), which a
+   * go.mod of ours cannot copy: each is required instead at the version given here, the same
+   * commit as the release. @default none
+   */
+  localReplaces?: Readonly<Record<string, string>>;
+  /**
+   * Files a release build generates before `go build` (web UI bundles that `//go:embed` needs)
+   * and the Go module therefore lacks. The build then runs from a copy of the module with an
+   * empty file at each path: the checks never open a web UI. @default none
+   */
+  generated?: readonly string[];
+}
+
+/** A Python distribution installed from PyPI into a virtualenv of its own. */
+export interface PypiChecker {
+  kind: "pypi";
+  package: string;
+  version: string;
+  /** Extra requirements installed with it (`name==version`), and why, in tools/upstream/pypi.ts. @default none */
+  with?: readonly string[];
+}
+
+/** No upstream program can run this image's code here; `why` says what checks it instead. */
+export interface NoChecker {
+  kind: "none";
+  why: string;
+}
+
+export type Checker = GoChecker | PypiChecker | NoChecker;
+
+/** What an image contains and runs, read from the Dockerfile that builds it, at the pinned tag. */
+export interface ImageFacts {
+  /** Its ENTRYPOINT; the container's `command` is appended to it. */
+  entrypoint: readonly string[];
+  /** Its USER, as a uid where the Dockerfile names one ("0" when it sets none). */
+  user: string;
+  /** Paths its own program needs at run time: a mount at one of them, or above one, hides it. */
+  ownPaths: readonly string[];
+  /** What a Docker healthcheck can run in it, besides the program itself. */
+  healthTools: readonly ("wget" | "bash" | "sh" | "python3")[];
+  /** The Dockerfile these facts were read from, at the tag. */
+  source: string;
+}
+
+export interface Pin {
+  /** Image repository. */
+  repository: string;
+  /** Image tag. */
+  tag: string;
+  /** Architectures the image is published for. */
+  arches: readonly ("amd64" | "arm64")[];
+  /** Where the tag and its facts were confirmed. */
+  source: string;
+  checker: Checker;
+  image: ImageFacts;
+  /** A newer release that exists but whose checker the registries here cannot build. @default none */
+  newer?: string;
+}
+
+export type PinName =
+  | "vllm"
+  | "grafana"
+  | "prometheus"
+  | "alertmanager"
+  | "loki"
+  | "alloy"
+  | "phoenix"
+  | "nodeExporter"
+  | "gpuExporter"
+  | "cadvisor";
+
+export const PINS: Readonly<Record<PinName, Pin>> = {
+  vllm: {
+    repository: "vllm/vllm-openai",
+    tag: "v0.33.0",
+    arches: ["amd64", "arm64"],
+    source: "PyPI vllm 0.33.0 (the newest release); docker/Dockerfile@v0.33.0",
+    checker: { kind: "pypi", package: "vllm", version: "0.33.0" },
+    image: {
+      entrypoint: ["vllm", "serve"],
+      user: "0",
+      ownPaths: ["/usr/local/lib/python3.12/dist-packages", "/vllm-workspace"],
+      healthTools: ["python3", "bash", "sh"],
+      source: "docker/Dockerfile@v0.33.0 (vllm-openai target)",
+    },
+  },
+  grafana: {
+    repository: "grafana/grafana",
+    tag: "13.2.3",
+    arches: ["amd64", "arm64"],
+    source: "npm @grafana/data 13.2.3 (published with each Grafana release, 2026-09-29)",
+    checker: {
+      kind: "none",
+      why: "Grafana's Go module is not served by the proxy; dashboards are built with @grafana/grafana-foundation-sdk and every query in them runs against the live Prometheus and Loki",
+    },
+    image: {
+      entrypoint: ["/run.sh"],
+      user: "472",
+      ownPaths: ["/usr/share/grafana", "/run.sh"],
+      healthTools: ["wget", "bash", "sh"],
+      source: "Dockerfile and packaging/docker/run.sh of grafana/grafana (alpine variant)",
+    },
+  },
+  prometheus: {
+    repository: "prom/prometheus",
+    tag: "v3.15.0",
+    arches: ["amd64", "arm64"],
+    source: "Go module github.com/prometheus/prometheus v0.315.0 (= v3.15.0)",
+    newer:
+      "v3.16.0 (v0.316.0): its dependencies github.com/google/pprof and client_golang/exp at its versions answer 403",
+    checker: {
+      kind: "go",
+      module: "github.com/prometheus/prometheus",
+      version: "v0.315.0",
+      binaries: { prometheus: "./cmd/prometheus", promtool: "./cmd/promtool" },
+      versionVar: "github.com/prometheus/common/version.Version",
+    },
+    image: {
+      entrypoint: ["/bin/prometheus"],
+      user: "65534",
+      ownPaths: ["/bin/prometheus", "/bin/promtool"],
+      healthTools: ["wget", "sh"],
+      source: "Dockerfile@v0.315.0 (busybox base, USER nobody)",
+    },
+  },
+  alertmanager: {
+    repository: "prom/alertmanager",
+    tag: "v0.34.2",
+    arches: ["amd64", "arm64"],
+    source: "Go module github.com/prometheus/alertmanager v0.34.2",
+    checker: {
+      kind: "go",
+      module: "github.com/prometheus/alertmanager",
+      version: "v0.34.2",
+      binaries: { alertmanager: "./cmd/alertmanager", amtool: "./cmd/amtool" },
+      // ui/web.go@v0.34.2 embeds app/dist, which `make assets` builds with npm.
+      generated: ["ui/app/dist/index.html"],
+      versionVar: "github.com/prometheus/common/version.Version",
+    },
+    image: {
+      entrypoint: ["/bin/alertmanager"],
+      user: "65534",
+      ownPaths: ["/bin/alertmanager", "/bin/amtool"],
+      healthTools: ["wget", "sh"],
+      source: "Dockerfile@v0.34.2 (busybox base, USER nobody)",
+    },
+  },
+  loki: {
+    repository: "grafana/loki",
+    tag: "3.7.8",
+    arches: ["amd64", "arm64"],
+    source: "Go module github.com/grafana/loki/v3 v3.7.8; cmd/loki/Dockerfile@v3.7.8",
+    checker: {
+      kind: "go",
+      module: "github.com/grafana/loki/v3",
+      version: "v3.7.8",
+      binaries: { loki: "./cmd/loki" },
+      // go.mod@v3.7.8 replaces pkg/push with ./pkg/push; the proxy serves pkg/push only at the
+      // version that go.mod requires, so the checker is built with that one.
+      localReplaces: { "github.com/grafana/loki/pkg/push": "v0.0.0-20250630054201-94c0ba7b0952" },
+      versionVar: "github.com/grafana/loki/v3/pkg/util/build.Version",
+    },
+    image: {
+      entrypoint: ["/usr/bin/loki"],
+      user: "10001",
+      ownPaths: ["/usr/bin/loki"],
+      // gcr.io/distroless/static:nonroot since 3.6.0: no shell, no wget. `loki -health`
+      // (cmd/loki/health.go, since 3.7.0) is the healthcheck.
+      healthTools: [],
+      source: "cmd/loki/Dockerfile@v3.7.8",
+    },
+  },
+  alloy: {
+    repository: "grafana/alloy",
+    tag: "v1.19.0",
+    arches: ["amd64", "arm64"],
+    source: "Go module github.com/grafana/alloy v1.19.0",
+    checker: {
+      kind: "go",
+      module: "github.com/grafana/alloy",
+      version: "v1.19.0",
+      binaries: { alloy: "." },
+      // go.mod@v1.19.0 replaces syntax with ./syntax and requires v0.1.2, the version
+      // release-please sets for the tree at the release.
+      localReplaces: { "github.com/grafana/alloy/syntax": "v0.1.2" },
+      // The release image's tags (Dockerfile@v1.19.0, GO_TAGS plus the Makefile's gore2regex)
+      // but embedalloyui, whose UI assets are not in the module. loki.source.journal is compiled
+      // only with cgo and promtail_journal_enabled (internal/component/loki/source/journal/journal.go).
+      tags: ["gore2regex", "netgo", "promtail_journal_enabled"],
+      cgo: true,
+      versionVar: "github.com/grafana/alloy/internal/build.Version",
+    },
+    image: {
+      entrypoint: ["/bin/alloy"],
+      user: "0",
+      ownPaths: ["/bin/alloy"],
+      // Ubuntu noble with ca-certificates, libsystemd0 and tzdata only: bash, no wget or curl.
+      healthTools: ["bash", "sh"],
+      source: "Dockerfile@v1.19.0",
+    },
+  },
+  phoenix: {
+    repository: "arizephoenix/phoenix",
+    tag: "version-20.26.1",
+    arches: ["amd64", "arm64"],
+    source: "PyPI arize-phoenix 20.26.1 (the newest release)",
+    checker: { kind: "pypi", package: "arize-phoenix", version: "20.26.1" },
+    image: {
+      // Distroless python3 (no shell, wget or curl; /usr/bin/python3 is there). The unsuffixed
+      // tags are the root variant; `-nonroot` tags run as 65532.
+      entrypoint: ["/usr/bin/python3.13"],
+      user: "0",
+      // WORKDIR /phoenix holds the image's own venv, PYTHONPATH=/phoenix/.venv/lib/python3.13/
+      // site-packages (12.x: /phoenix/env): a data volume at /phoenix hides it and Phoenix
+      // cannot start.
+      ownPaths: ["/phoenix/.venv"],
+      healthTools: ["python3"],
+      source:
+        "Dockerfile of Arize-ai/phoenix at arize-phoenix-v20.3.0 (lines 131-172), the newest tag readable here; the 20.26.1 sdist has no Dockerfile",
+    },
+  },
+  nodeExporter: {
+    repository: "prom/node-exporter",
+    tag: "v1.12.1",
+    arches: ["amd64", "arm64"],
+    source: "Go module github.com/prometheus/node_exporter v1.12.1",
+    checker: {
+      kind: "go",
+      module: "github.com/prometheus/node_exporter",
+      version: "v1.12.1",
+      binaries: { node_exporter: "." },
+      versionVar: "github.com/prometheus/common/version.Version",
+    },
+    image: {
+      entrypoint: ["/bin/node_exporter"],
+      user: "65534",
+      ownPaths: ["/bin/node_exporter"],
+      healthTools: ["wget", "sh"],
+      source: "Dockerfile@v1.12.1 (busybox base, USER nobody)",
+    },
+  },
+  gpuExporter: {
+    repository: "utkuozdemir/nvidia_gpu_exporter",
+    tag: "1.14.0",
+    // .goreleaser.yml@v1.14.0 publishes linux/amd64 and linux/arm64 images.
+    arches: ["amd64", "arm64"],
+    source: "github.com/utkuozdemir/nvidia_gpu_exporter tag v1.14.0 (.goreleaser.yml)",
+    checker: {
+      kind: "none",
+      why: "its module is not served by the proxy and it needs nvidia-smi; its metric names are read at the tag and its queries run against the live Prometheus",
+    },
+    image: {
+      entrypoint: ["/usr/bin/nvidia_gpu_exporter"],
+      user: "0",
+      ownPaths: ["/usr/bin/nvidia_gpu_exporter"],
+      // gcr.io/distroless/base-nossl-debian13 since 1.14.0: no shell at all, and no health command.
+      healthTools: [],
+      source: "Dockerfile@v1.14.0",
+    },
+  },
+  cadvisor: {
+    repository: "ghcr.io/google/cadvisor",
+    tag: "v0.60.6",
+    arches: ["amd64", "arm64"],
+    // README.md@v0.60.5: gcr.io/cadvisor only has releases before v0.53.0; the release workflow
+    // (.github/workflows/publish-container.yml) publishes to ghcr.io/google/cadvisor.
+    source: "Go module github.com/google/cadvisor v0.60.6; publish-container.yml",
+    checker: {
+      kind: "none",
+      why: "it reads a Docker engine, which these machines do not have; its queries run against the live Prometheus",
+    },
+    image: {
+      entrypoint: ["/usr/bin/entrypoint.sh"],
+      user: "0",
+      ownPaths: ["/usr/bin/cadvisor", "/usr/bin/entrypoint.sh", "/usr/bin/healthcheck.sh"],
+      healthTools: ["wget", "sh"],
+      source: "deploy/Dockerfile@v0.60.6 (alpine 3.23)",
+    },
+  },
+};
+
+/** `repository:tag`. */
+export function imageOf(pin: Pin): string {
+  return `${pin.repository}:${pin.tag}`;
+}
+
+/**
+ * The release a version string names, as plain `X.Y.Z`: `v3.15.0` and `3.15.0` are the same;
+ * `version-20.26.1` is Phoenix's tag for 20.26.1; Prometheus's Go module `v0.315.0` is v3.15.0.
+ */
+export function releaseOf(version: string, module?: string): string {
+  const plain = version.replace(/^version-/, "").replace(/^v/, "");
+  if (module === "github.com/prometheus/prometheus") {
+    const m = /^0\.(\d)(\d\d)\.(\d+)$/.exec(plain);
+    if (m) return `${m[1]}.${Number(m[2])}.${m[3]}`;
+  }
+  return plain;
+}
+
+/** The release the checker is built from, or undefined when nothing checks the image. */
+export function checkerRelease(pin: Pin): string | undefined {
+  const c = pin.checker;
+  if (c.kind === "go") return releaseOf(c.version, c.module);
+  if (c.kind === "pypi") return releaseOf(c.version);
+  return undefined;
+}

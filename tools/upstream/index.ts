@@ -1,0 +1,99 @@
+/**
+ * `npm run upstream [-- NAME…]`: builds or installs the upstream programs the conformance tier
+ * runs, at the versions in components/pins.ts, into the cache outside the repo (tools/upstream/cache.ts).
+ * A progress line per program, with its build time; a program that cannot be built fails the run,
+ * naming the program, the version and the command that retries it.
+ */
+import path from "node:path";
+import { PINS, type PinName } from "../../components/pins";
+import { cacheRoot, ensureEntry, type EntryInfo } from "./cache";
+import { buildGo } from "./go";
+import { buildPypi } from "./pypi";
+
+/** Pins whose checker this tier builds, in build order (quick ones first). */
+export const UPSTREAM: readonly PinName[] = (Object.keys(PINS) as PinName[]).filter(
+  (n) => PINS[n].checker.kind !== "none",
+);
+
+export interface Installed {
+  name: PinName;
+  version: string;
+  dir: string;
+  info: EntryInfo;
+  cached: boolean;
+  /** Path of a binary of a Go checker. */
+  bin(binary: string): string;
+}
+
+function versionOf(name: PinName): string {
+  const c = PINS[name].checker;
+  if (c.kind === "none") throw new Error(`${name} has no upstream checker (components/pins.ts)`);
+  return c.version;
+}
+
+export async function ensureUpstream(
+  name: PinName,
+  log: (line: string) => void = (l) => console.log(l),
+): Promise<Installed> {
+  const c = PINS[name].checker;
+  const version = versionOf(name);
+  const what =
+    c.kind === "go" ? `${c.module}@${version}` : c.kind === "pypi" ? `${c.package}==${version}` : name;
+  const entry = name.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
+  let result;
+  try {
+    result = await ensureEntry(
+      cacheRoot(),
+      entry,
+      version,
+      async (dir) => {
+        log(`upstream: building ${name} (${what}) …`);
+        if (c.kind === "go") await buildGo(c, dir);
+        else if (c.kind === "pypi") await buildPypi(c, dir);
+      },
+      (l) => log(`upstream: ${l}`),
+    );
+  } catch (e) {
+    throw new Error(
+      `upstream: ${name} ${version} (${what}) could not be built: ${(e as Error).message}\n` +
+        `retry with: npm run upstream -- ${name}   (build log: ${path.join(cacheRoot(), `${entry}-${version}.partial`, "build.log")})`,
+    );
+  }
+  const { dir, info, cached } = result;
+  log(
+    `upstream: ${name} ${version} ${cached ? `cached (built in ${info.seconds} s)` : `built in ${info.seconds} s`}  ${dir}`,
+  );
+  return { name, version, dir, info, cached, bin: (b) => path.join(dir, "bin", b) };
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(
+      [
+        "usage: npm run upstream [-- NAME…]",
+        "Builds the upstream programs the conformance tier runs, at the versions in components/pins.ts,",
+        `into ${cacheRoot()} (set CITADEL_UPSTREAM_CACHE to move it).`,
+        `NAME is one of: ${UPSTREAM.join(", ")} (default: all).`,
+      ].join("\n"),
+    );
+    return 0;
+  }
+  const unknown = argv.filter((a) => !(UPSTREAM as readonly string[]).includes(a));
+  if (unknown.length > 0) {
+    console.error(`upstream: unknown program ${unknown.join(", ")}; choose from ${UPSTREAM.join(", ")}`);
+    return 2;
+  }
+  const names = argv.length > 0 ? (argv as PinName[]) : UPSTREAM;
+  for (const n of names) await ensureUpstream(n);
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: Error) => {
+      console.error(e.message);
+      process.exit(1);
+    },
+  );
+}
