@@ -1,5 +1,6 @@
 /** Every policy of the citadel-guard pack. Importing this starts nothing; index.ts builds the pack. */
 import type { Policies } from "@pulumi/policy";
+import { disallowHiddenImagePaths } from "./rules/disallow-hidden-image-paths";
 import { disallowPlaintextSecrets } from "./rules/disallow-plaintext-secrets";
 import { disallowPrivilegedContainers } from "./rules/disallow-privileged-containers";
 import { enforceMonitoringPortRange } from "./rules/enforce-monitoring-port-range";
@@ -21,6 +22,7 @@ export const POLICIES: Policies = [
   preferImageDigests,
   requireContainerResilience,
   disallowPrivilegedContainers,
+  disallowHiddenImagePaths,
   requireGpuRequests,
   enforceUniqueHostPorts,
   enforceMonitoringPortRange,

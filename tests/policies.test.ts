@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { validateWorkflow } from "@action-validator/core";
 import { POLICIES } from "../policies/policies";
+import { disallowHiddenImagePaths, hides } from "../policies/rules/disallow-hidden-image-paths";
 import { disallowPlaintextSecrets } from "../policies/rules/disallow-plaintext-secrets";
 import { disallowPrivilegedContainers } from "../policies/rules/disallow-privileged-containers";
 import { enforceMonitoringPortRange } from "../policies/rules/enforce-monitoring-port-range";
@@ -135,12 +136,55 @@ describe("require-container-resilience", () => {
     expect(await rv(requireContainerResilience, container({ healthcheck: undefined }))).toEqual([
       "container grafana has no healthcheck; add one that proves it is ready, not just running.",
     ]);
+    // The GPU exporter's image has no shell, HTTP client or health command (components/pins.ts).
+    const gpu = container({
+      healthcheck: undefined,
+      labels: [{ label: "org.hana-x.citadel.service", value: "gpuExporter" }],
+    });
+    expect(await rv(requireContainerResilience, gpu)).toEqual([]);
     expect(await rv(requireContainerResilience, container({ memory: 0 }))).toEqual([
       "container grafana has no memory limit; set one so it cannot exhaust the host's RAM.",
     ]);
     expect(await rv(requireContainerResilience, container({ logOpts: {} }))).toEqual([
       "container grafana does not rotate its logs (driver json-file); set log-opts max-size and max-file.",
     ]);
+  });
+});
+
+describe("disallow-hidden-image-paths", () => {
+  const phoenix = (containerPath: string) =>
+    container(
+      {
+        labels: [{ label: "org.hana-x.citadel.service", value: "phoenix" }],
+        volumes: [{ hostPath: "/srv/data/ladon/phoenix", containerPath }],
+      },
+      "phoenix",
+    );
+
+  it("refuses a data volume over the directory that holds Phoenix's own Python environment", async () => {
+    expect(await rv(disallowHiddenImagePaths, phoenix("/mnt/data"))).toEqual([]);
+    const found = await rv(disallowHiddenImagePaths, phoenix("/phoenix"));
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(
+      /^container phoenix mounts \/phoenix, which hides \/phoenix\/\.venv from its image arizephoenix\/phoenix:version-20\.26\.1 \(Dockerfile/,
+    );
+  });
+
+  it("counts a mount at the path itself or above it, not beside it", () => {
+    expect(hides("/phoenix", "/phoenix/.venv")).toBe(true);
+    expect(hides("/phoenix/.venv", "/phoenix/.venv")).toBe(true);
+    expect(hides("/", "/bin/prometheus")).toBe(true);
+    expect(hides("/phoenix-data", "/phoenix/.venv")).toBe(false);
+    expect(hides("/phoenix/.venv2", "/phoenix/.venv")).toBe(false);
+  });
+
+  it("passes every container of the lab", async () => {
+    const lab = await synthLab();
+    for (const r of lab.resources.filter((x) => x.type === CONTAINER)) {
+      expect(
+        await rv(disallowHiddenImagePaths, { type: CONTAINER, name: r.name, props: r.rawInputs }),
+      ).toEqual([]);
+    }
   });
 });
 
@@ -222,7 +266,7 @@ describe("require-admin-auth", () => {
     container({ envs, labels: [{ label: "org.hana-x.citadel.service", value: "phoenix" }] }, "phoenix");
   const goodPhoenix = [
     "PHOENIX_ENABLE_AUTH=True",
-    `PHOENIX_SECRET=${"s".repeat(32)}`,
+    `PHOENIX_SECRET=${"s".repeat(31)}0`,
     "PHOENIX_DEFAULT_ADMIN_INITIAL_PASSWORD=long-enough-password",
   ];
   const adminStep = (password: string) =>
@@ -262,7 +306,20 @@ describe("require-admin-auth", () => {
     ).toEqual(["Phoenix runs without auth; set PHOENIX_ENABLE_AUTH=True."]);
     expect(
       await rv(requireAdminAuth, phoenix([goodPhoenix[0]!, "PHOENIX_SECRET=short", goodPhoenix[2]!])),
-    ).toEqual(["PHOENIX_SECRET is missing or shorter than the 32 characters Phoenix requires."]);
+    ).toEqual(["PHOENIX_SECRET is missing or shorter than 32 characters, so Phoenix refuses to start."]);
+    // Long enough is not enough: Phoenix also wants a digit and a lowercase letter.
+    expect(
+      await rv(
+        requireAdminAuth,
+        phoenix([goodPhoenix[0]!, `PHOENIX_SECRET=${"s".repeat(40)}`, goodPhoenix[2]!]),
+      ),
+    ).toEqual(["PHOENIX_SECRET has no digit, so Phoenix refuses to start."]);
+    expect(
+      await rv(
+        requireAdminAuth,
+        phoenix([goodPhoenix[0]!, `PHOENIX_SECRET=${"S".repeat(39)}0`, goodPhoenix[2]!]),
+      ),
+    ).toEqual(["PHOENIX_SECRET has no lowercase letter, so Phoenix refuses to start."]);
     expect(await rv(requireAdminAuth, vllm([], { envs: [] }))).toEqual([
       "vLLM's OpenAI API has no API key; set VLLM_API_KEY from the secret citadel:vllmApiKey.",
     ]);

@@ -4,6 +4,7 @@
  */
 import type * as docker from "@pulumi/docker";
 import type { HostConfig } from "../config/schema";
+import { PINS } from "../pins";
 import { SERVICES, type ServiceName } from "./catalog";
 import { alertRules, renderRulesFile } from "./render/rules";
 import { renderAlloyConfig } from "./render/alloy";
@@ -40,6 +41,9 @@ export interface ServicePlan {
   /** Uses the lab network (everything but host-network exporters). */
   onLabNetwork: boolean;
 }
+
+/** Phoenix's data directory in its container (upstream's compose files use /mnt/data). */
+export const PHOENIX_DATA = "/mnt/data";
 
 /** Readiness over HTTP in images that ship busybox wget. */
 const wget = (url: string) => ["CMD", "wget", "-q", "--spider", url];
@@ -198,7 +202,7 @@ export function planService(
         service,
         fileGroups: [
           // Loki has no reload for its main config; only this group restarts it.
-          { id: "config", dir: paths.config, files: { "loki.yaml": renderLokiConfig() }, reload: "restart" },
+          { id: "config", dir: paths.config, files: { "loki.yaml": renderLokiConfig(c) }, reload: "restart" },
           {
             id: "runtime",
             dir: paths.config,
@@ -210,7 +214,9 @@ export function planService(
           command: ["-config.file=/etc/loki/loki.yaml"],
           volumes: [ro(paths.config, "/etc/loki"), rw(paths.data, "/loki")],
           ports: published(service),
-          healthcheck: httpReady(service, "/ready"),
+          // The image is distroless since 3.6.0 (no shell, no wget); `loki -health` GETs
+          // localhost:3100/ready (cmd/loki/health.go@v3.7.8).
+          healthcheck: health(["CMD", ...(PINS.loki.image.healthCommand ?? [])]),
         },
       };
     case "alloy":
@@ -250,22 +256,37 @@ export function planService(
         ...base,
         service,
         container: {
+          // Every name below is read in src/phoenix/config.py of the arize-phoenix 20.26.1 sdist.
           envs: [
+            // Server-side bash and code sandboxes (on by default since 20.x) run what an LLM
+            // writes on the lab's monitoring host: off.
+            "PHOENIX_AGENTS_DISABLE_BASH=true",
+            "PHOENIX_ALLOWED_SANDBOX_PROVIDERS=NONE",
             `PHOENIX_DEFAULT_RETENTION_POLICY_DAYS=${c.phoenix.retentionDays}`,
             "PHOENIX_ENABLE_AUTH=True",
+            // Serves /metrics on port 9090, fixed and on every interface (server/prometheus.py).
             "PHOENIX_ENABLE_PROMETHEUS=True",
             `PHOENIX_GRPC_PORT=${port(service, "otlpGrpc").container}`,
             `PHOENIX_PORT=${port(service).container}`,
-            "PHOENIX_WORKING_DIR=/phoenix",
+            "PHOENIX_TELEMETRY_ENABLED=false",
+            `PHOENIX_WORKING_DIR=${PHOENIX_DATA}`,
           ],
-          volumes: [rw(paths.data, "/phoenix")],
+          // Not /phoenix: that is the image's WORKDIR and holds its Python environment
+          // (/phoenix/.venv, on PYTHONPATH), which a volume there would hide.
+          volumes: [rw(paths.data, PHOENIX_DATA)],
           ports: published(service),
-          healthcheck: health([
-            "CMD",
-            "python3",
-            "-c",
-            `import urllib.request; urllib.request.urlopen("http://127.0.0.1:${port(service).container}/healthz", timeout=5)`,
-          ]),
+          // /readyz also checks the database; neither it nor /healthz needs auth
+          // (server/app.py). The image is distroless: python3 is the only tool in it.
+          healthcheck: {
+            ...health([
+              "CMD",
+              "python3",
+              "-c",
+              `import urllib.request; urllib.request.urlopen("http://127.0.0.1:${port(service).container}/readyz", timeout=5)`,
+            ]),
+            // 45-50 s to the first 200 on a loaded 2-core machine; migrations on a first start.
+            startPeriod: "180s",
+          },
         },
       };
     case "nodeExporter":
@@ -302,8 +323,11 @@ export function planService(
         service,
         container: {
           gpus: "all",
+          // Only the driver's utility libraries (nvidia-smi): docs/INSTALL.md@v1.14.0.
+          envs: ["NVIDIA_DRIVER_CAPABILITIES=utility"],
           ports: published(service),
-          healthcheck: health(bashHttp(port(service).container, "/metrics")),
+          // No healthcheck: since 1.14.0 the image is distroless with no shell and no health
+          // command (Dockerfile@v1.14.0). Prometheus's `up{job="gpu"}` and its alert watch it.
         },
       };
     case "cadvisor":

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { DockerConfig } from "../config";
-import { sortKeys } from "../host/docker";
+import { containerTimeouts, recreateLabel, sortKeys } from "../host/docker";
 import { hostScript, publishFile, type HostTarget } from "../remote";
 import { LABELS, SERVICES } from "./catalog";
 import type { ServicePlan } from "./containers";
@@ -87,6 +87,9 @@ export class Service extends pulumi.ComponentResource {
 
     const c = plan.container;
     const secretEnvs = args.secretEnvs ?? [];
+    // An image with no tool to run a healthcheck (components/pins.ts) gets none, and nothing waits
+    // for one: the provider's wait fails on a container without a healthcheck.
+    const waitSeconds = c.healthcheck ? 300 : 0;
     this.container = new docker.Container(
       `${name}-container`,
       {
@@ -108,17 +111,19 @@ export class Service extends pulumi.ComponentResource {
         labels: [
           { label: LABELS.service, value: plan.service },
           { label: LABELS.metricsPort, value: String(spec.metricsPort) },
+          recreateLabel(c as unknown as Record<string, unknown>),
         ],
         ...(plan.onLabNetwork
           ? { networksAdvanced: [{ name: args.network, aliases: [spec.container] }] }
           : {}),
-        wait: true,
-        waitTimeout: 300,
+        wait: waitSeconds > 0,
+        ...(waitSeconds > 0 ? { waitTimeout: waitSeconds } : {}),
       },
       {
         parent: this,
         provider: args.provider,
         dependsOn: [...steps, ...secretSteps],
+        customTimeouts: containerTimeouts(waitSeconds),
         // Fixed container names and host ports: the old container must go before the new one starts.
         deleteBeforeReplace: true,
       },

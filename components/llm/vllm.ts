@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { DockerConfig } from "../config";
-import { sortKeys } from "../host/docker";
+import { containerTimeouts, recreateLabel, sortKeys } from "../host/docker";
 import {
   CONTAINER_PORT,
   HF_CACHE,
@@ -104,7 +104,14 @@ export class Vllm extends pulumi.ComponentResource {
         { label: "org.hana-x.citadel.model", value: v.servedModelName },
       ],
     };
-    const containerArgs = args.transform?.container ? args.transform.container(base) : base;
+    const transformed = args.transform?.container ? args.transform.container(base) : base;
+    // After the transform, so that a healthcheck it changes still replaces the container.
+    const containerArgs = {
+      ...transformed,
+      labels: pulumi
+        .output(transformed.labels ?? [])
+        .apply((l) => [...(l ?? []), recreateLabel(transformed as unknown as Record<string, unknown>)]),
+    };
     return new docker.Container(`${name}-container`, containerArgs, {
       parent: this,
       provider: args.provider,
@@ -112,6 +119,8 @@ export class Vllm extends pulumi.ComponentResource {
       // One container name, one host port and not enough VRAM for two copies: replace by
       // stopping the old one first.
       deleteBeforeReplace: true,
+      // A first start downloads the model inside the create; the provider's 20 minutes would cut it.
+      customTimeouts: containerTimeouts(v.config.startupTimeoutSeconds),
     });
   }
 }

@@ -13,6 +13,17 @@ function weakness(value: string | undefined, cfg: Config): string | undefined {
   return undefined;
 }
 
+/**
+ * What Phoenix 20.26.1 rejects in PHOENIX_SECRET (src/phoenix/config.py and auth.py of the sdist:
+ * at least 32 characters, at least one digit and one lowercase letter), or undefined.
+ */
+export function phoenixSecretProblem(secret: string): string | undefined {
+  if (secret.length < 32) return "is missing or shorter than 32 characters";
+  if (!/[0-9]/.test(secret)) return "has no digit";
+  if (!/[a-z]/.test(secret)) return "has no lowercase letter";
+  return undefined;
+}
+
 export const requireAdminAuth: ResourceValidationPolicy = {
   name: "require-admin-auth",
   description:
@@ -63,8 +74,10 @@ export const requireAdminAuth: ResourceValidationPolicy = {
       case "phoenix": {
         if ((env.PHOENIX_ENABLE_AUTH ?? "").toLowerCase() !== "true")
           report("Phoenix runs without auth; set PHOENIX_ENABLE_AUTH=True.");
-        if ((env.PHOENIX_SECRET ?? "").length < 32)
-          report("PHOENIX_SECRET is missing or shorter than the 32 characters Phoenix requires.");
+        {
+          const problem = phoenixSecretProblem(env.PHOENIX_SECRET ?? "");
+          if (problem) report(`PHOENIX_SECRET ${problem}, so Phoenix refuses to start.`);
+        }
         const weak = weakness(env.PHOENIX_DEFAULT_ADMIN_INITIAL_PASSWORD, cfg);
         if (weak) report(`Phoenix's initial admin password ${weak} (the default is "admin").`);
         return;

@@ -1,5 +1,15 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
+import { PINS, type PinName } from "../../components/pins";
 import { serviceOf, TYPES } from "../lib/resources";
+
+/**
+ * An image with no shell, no HTTP client and no health command of its own cannot run a Docker
+ * healthcheck (components/pins.ts lists what each image has, read from its Dockerfile).
+ */
+function cannotRunHealthcheck(service: string): boolean {
+  const pin = (PINS as Record<string, (typeof PINS)[PinName] | undefined>)[service];
+  return pin !== undefined && pin.image.healthTools.length === 0 && !pin.image.healthCommand;
+}
 
 const RESTART = ["unless-stopped", "always", "on-failure"];
 
@@ -15,7 +25,7 @@ export const requireContainerResilience: ResourceValidationPolicy = {
     if (!RESTART.includes(p.restart))
       report(`container ${name} has restart "${p.restart ?? "no"}"; use unless-stopped.`);
     const tests: unknown[] = Array.isArray(p.healthcheck?.tests) ? p.healthcheck.tests : [];
-    if (tests.length === 0 || tests[0] === "NONE")
+    if ((tests.length === 0 || tests[0] === "NONE") && !cannotRunHealthcheck(name))
       report(`container ${name} has no healthcheck; add one that proves it is ready, not just running.`);
     if (!(Number(p.memory) > 0))
       report(`container ${name} has no memory limit; set one so it cannot exhaust the host's RAM.`);
