@@ -9,9 +9,10 @@ import {
   criticalPath,
   diffPlans,
   effectOf,
+  unappliedKeys,
   programWith,
 } from "../tools/convergence";
-import type { SynthResult } from "../tools/synth/harness";
+import type { ResourceRecord, SynthResult } from "../tools/synth/harness";
 import { labConfigMap, STACK_FILE } from "./support/lab";
 import { synthLab } from "./support/synth";
 
@@ -80,6 +81,35 @@ describe("blast radius", () => {
     expect(effectOf("docker:index/container:Container", ["memory"])).toBe("update");
     expect(effectOf("docker:index/container:Container", ["command"])).toBe("replace");
     expect(effectOf("grafana:oss/dashboard:Dashboard", ["configJson"])).toBe("update");
+  });
+
+  it("counts what the docker provider records but never applies as an in-place update, and flags it", () => {
+    // resource_docker_container_funcs.go: Update sends only restart, memory, CPU and block-IO limits.
+    for (const k of ["healthcheck", "tmpfs", "init", "cpuPeriod", "cpuQuota"]) {
+      expect(effectOf("docker:index/container:Container", [k])).toBe("update");
+      expect(unappliedKeys("docker:index/container:Container", [k, "memory"])).toEqual([k]);
+    }
+    expect(effectOf("docker:index/container:Container", ["labels"])).toBe("replace");
+  });
+
+  it("replaces a dashboard whose uid changes, and updates one whose panels change", () => {
+    const dash = (uid: string, title: string) =>
+      ({ rawInputs: { configJson: JSON.stringify({ uid, title }) } }) as unknown as ResourceRecord;
+    const type = "grafana:oss/dashboard:Dashboard";
+    expect(effectOf(type, ["configJson"], dash("a", "x"), dash("a", "y"))).toBe("update");
+    expect(effectOf(type, ["configJson"], dash("a", "x"), dash("b", "x"))).toBe("replace");
+  });
+
+  it("never leaves a container input change unapplied in the lab: each one replaces the container", async () => {
+    for (const row of BLAST_RADIUS) {
+      const config = labConfigMap();
+      row.config?.(config);
+      const variant = await synthLab(config, programWith(row.overrides?.()), BLAST_SECRETS[row.change] ?? {});
+      for (const c of diffPlans(lab, variant)) {
+        if (unappliedKeys(c.type, c.keys).length > 0)
+          expect([row.change, c.name, c.effect]).toEqual([row.change, c.name, "replace"]);
+      }
+    }
   });
 
   it("notices an unexpected change, so the table can fail", async () => {

@@ -6,7 +6,7 @@
 import type { HostConfig, LabConfig } from "../config/schema";
 import type { LadonConfig } from "../config/ladon";
 import { formatSize, parseSize } from "../config/units";
-import { SERVICES, SERVICE_NAMES, type ServiceName } from "./catalog";
+import { SERVICES, SERVICE_NAMES, type ServiceName, type ServiceSpec } from "./catalog";
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -54,6 +54,17 @@ export function retentionBytes(ladon: LadonConfig): { prometheus: number; loki: 
   };
 }
 
+/** Why `service`'s image cannot run on a host of `arch`, or undefined when it can. */
+export function archProblem(
+  service: string,
+  spec: Pick<ServiceSpec, "image" | "arches">,
+  hostName: string,
+  arch: HostConfig["arch"],
+): string | undefined {
+  if (spec.arches.includes(arch)) return undefined;
+  return `${spec.image} has no ${arch} image, so ${service} cannot run on ${hostName}; only multi-arch images run on ${arch} hosts`;
+}
+
 export function ladonProblems(lab: Pick<LabConfig, "hosts" | "vllm">, ladon: LadonConfig): Problem[] {
   const problems: Problem[] = [];
   const stackHost = lab.hosts[ladon.host];
@@ -71,12 +82,8 @@ export function ladonProblems(lab: Pick<LabConfig, "hosts" | "vllm">, ladon: Lad
   for (const [hostName, services] of Object.entries(placement(lab, ladon))) {
     const host = lab.hosts[hostName] as HostConfig;
     for (const s of services) {
-      if (!SERVICES[s].arches.includes(host.arch)) {
-        problems.push({
-          path: ["host"],
-          message: `${SERVICES[s].image} has no ${host.arch} image, so ${s} cannot run on ${hostName}; only multi-arch images run on ${host.arch} hosts`,
-        });
-      }
+      const problem = archProblem(s, SERVICES[s], hostName, host.arch);
+      if (problem) problems.push({ path: ["host"], message: problem });
     }
     const limits = services.map((s) => ({ name: SERVICES[s].container, mib: memoryMiB(ladon, s) }));
     if (lab.vllm?.host === hostName)

@@ -90,8 +90,11 @@ export function renderAlertmanagerConfig(ladon: LadonConfig): string {
 
 export const LOKI_RUNTIME_CONFIG = "/etc/loki/runtime.yaml";
 
-/** Loki v3, single binary on the filesystem, retention enforced by the compactor. */
-export function renderLokiConfig(): string {
+/**
+ * Loki v3, single binary on the filesystem, retention enforced by the compactor. Keys read in
+ * pkg/compactor/config.go, pkg/validation/limits.go and pkg/loki/common/common.go at v3.7.8.
+ */
+export function renderLokiConfig(ladon: LadonConfig): string {
   return yaml({
     auth_enabled: false,
     server: {
@@ -124,12 +127,15 @@ export function renderLokiConfig(): string {
       retention_delete_delay: "2h",
     },
     limits_config: {
+      // Also global, not only the runtime file's tenant override: were that file or the
+      // tenant ("fake" without auth) to change, retention would otherwise silently stop.
+      retention_period: ladon.loki.retentionPeriod,
       reject_old_samples: true,
       reject_old_samples_max_age: "168h",
       allow_structured_metadata: true,
       volume_enabled: true,
     },
-    // Retention lives in the runtime config, which Loki re-reads every 30s: changing it needs no restart.
+    // Per-tenant limits live in the runtime config, which Loki re-reads every 30s.
     runtime_config: { file: LOKI_RUNTIME_CONFIG, period: "30s" },
     analytics: { reporting_enabled: false },
   });
