@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { LabConfigError, parseLabConfig } from "../components/config";
 import { CONTAINER_PORT, flagOf } from "../components/llm";
+import { imageOf, PINS } from "../components/pins";
 import type { SynthResult } from "../tools/synth/harness";
 import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
 import { LAB_SECRETS, labConfigMap } from "./support/lab";
@@ -52,7 +53,7 @@ describe("the vLLM container", () => {
       "NCCL_P2P_DISABLE=1",
       "OTEL_EXPORTER_OTLP_TRACES_INSECURE=true",
       "OTEL_SERVICE_NAME=vllm",
-      "VLLM_API_KEY=PLACEHOLDER-citadel-vllmApiKey-set-by-npm-start",
+      "VLLM_API_KEY=PLACEHOLDER-citadel-vllmApiKey-set-by-npm-start-0",
       "VLLM_CACHE_ROOT=/root/.cache/vllm",
     ]);
   });
@@ -97,9 +98,9 @@ describe("the vLLM container", () => {
   it("uses the pinned image, kept locally, and replaces by stopping the old container first", () => {
     expect(byName(lab, "vllm-image").rawInputs).toEqual({
       keepLocally: true,
-      name: "vllm/vllm-openai:v0.11.0",
+      name: imageOf(PINS.vllm),
     });
-    expect(raw().image).toBe("vllm/vllm-openai:v0.11.0");
+    expect(raw().image).toBe(imageOf(PINS.vllm));
     expect(container().deleteBeforeReplace).toBe(true);
   });
 
@@ -198,7 +199,7 @@ describe("vLLM options", () => {
     const config = labConfigMap();
     config["citadel:huggingfaceToken"] = { secure: "v1:encrypted" };
     const result = await synthLab(config);
-    expect(raw(result).envs).toContain("HF_TOKEN=PLACEHOLDER-citadel-huggingfaceToken-set-by-npm-start");
+    expect(raw(result).envs).toContain("HF_TOKEN=PLACEHOLDER-citadel-huggingfaceToken-set-by-npm-start-0");
     expect(container(result).inputs.envs).toBe("[secret]");
   });
 });

@@ -5,6 +5,7 @@ import {
   planVram,
   describeVramFailure,
   kvBytesPerToken,
+  weightBytes,
   type ModelFacts,
   type VramInput,
 } from "../components/llm";
@@ -105,6 +106,39 @@ describe("a max-model-len that does not fit", () => {
   });
 });
 
+describe("quantized weights", () => {
+  it("count the 16-bit embeddings and lm_head and the group scales: Qwen2.5-14B-AWQ is about 9.3 GiB", () => {
+    const awq = MODEL_CATALOG["Qwen/Qwen2.5-14B-Instruct-AWQ"]!;
+    const gib = weightBytes(awq) / 1024 ** 3;
+    expect(gib).toBeGreaterThan(9.1);
+    expect(gib).toBeLessThan(9.5);
+    // Parameters × bits alone would have said 6.85 GiB.
+    expect((awq.parametersB * 1e9 * 4) / 8 / 1024 ** 3).toBeCloseTo(6.85, 2);
+  });
+
+  it("leave 16-bit models at parameters × 2 bytes", () => {
+    const qwen = MODEL_CATALOG["Qwen/Qwen3-8B"]!;
+    expect(weightBytes(qwen)).toBe(qwen.parametersB * 1e9 * 2);
+  });
+
+  it("never make a quantized model smaller than its embeddings", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1000, max: 200000 }),
+        fc.integer({ min: 256, max: 8192 }),
+        fc.boolean(),
+        fc.double({ min: 0.1, max: 80, noNaN: true }),
+        (vocab, hidden, tied, b) => {
+          const m = { ...MODEL_CATALOG["Qwen/Qwen3-8B"]!, parametersB: b, weightBits: 4 as const };
+          const facts = { ...m, vocabSize: vocab, hiddenSize: hidden, tiedEmbeddings: tied };
+          expect(weightBytes(facts)).toBeGreaterThanOrEqual(vocab * hidden * (tied ? 1 : 2) * 2);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe("properties", () => {
   const facts = fc.record({
     parametersB: fc.double({ min: 0.5, max: 80, noNaN: true }),
@@ -114,6 +148,9 @@ describe("properties", () => {
     kvHeads: fc.constantFrom(1, 2, 4, 8, 16),
     headDim: fc.constantFrom(64, 128, 256),
     maxContext: fc.constant(262144),
+    vocabSize: fc.constantFrom(32000, 128256, 151936),
+    hiddenSize: fc.constantFrom(2048, 4096, 5120),
+    tiedEmbeddings: fc.boolean(),
   });
   const inputs = fc.record({
     gpuMemoryGiB: fc.constantFrom(8, 12, 16, 24, 48, 80),

@@ -36,7 +36,8 @@ export const SECRETS: readonly SecretSpec[] = [
   },
   {
     key: "phoenixSecret",
-    description: "Phoenix's token-signing secret (PHOENIX_SECRET, at least 32 characters)",
+    description:
+      "Phoenix's token-signing secret (PHOENIX_SECRET: at least 32 characters, with a digit and a lowercase letter)",
     required: (lab) => lab.ladon !== undefined,
     setHint: '"$(openssl rand -hex 32)"',
   },

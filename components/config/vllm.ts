@@ -1,5 +1,6 @@
 /** The `citadel:vllm` section: the model server on a GPU host. */
 import { z } from "zod";
+import { imageOf, PINS } from "../pins";
 import { SIZE_PATTERN } from "./units";
 
 const example = (value: unknown) => ({ example: value });
@@ -20,6 +21,9 @@ export const ModelFactsSchema = z.strictObject({
   kvHeads: z.number().int().positive().meta(example(8)),
   headDim: z.number().int().positive().meta(example(128)),
   maxContext: z.number().int().positive().meta(example(131072)),
+  vocabSize: z.number().int().positive().meta(example(128256)),
+  hiddenSize: z.number().int().positive().meta(example(4096)),
+  tiedEmbeddings: z.boolean().meta(example(false)),
 });
 
 const GpuRef = z.union([
@@ -32,8 +36,16 @@ const GpuRef = z.union([
 export const VllmSchema = z.strictObject({
   /** The GPU host it runs on. @default "citadel" */
   host: z.string().default("citadel").meta(example("citadel")),
-  /** Pinned `vllm/vllm-openai` image; a digest is preferred. */
-  image: ImageRef.meta(example("vllm/vllm-openai:v0.11.0")),
+  /**
+   * The `vllm/vllm-openai` image. Its tag is pinned in components/pins.ts with the vLLM release
+   * the conformance tier checks the argv against; here it may only gain a digest.
+   * @default the pinned image
+   */
+  image: ImageRef.default(imageOf(PINS.vllm))
+    .refine((v) => v.split("@")[0] === imageOf(PINS.vllm), {
+      error: `must be ${imageOf(PINS.vllm)}, optionally with @sha256:<digest>; the tag is bumped in components/pins.ts together with the vLLM release that checks it`,
+    })
+    .meta(example(imageOf(PINS.vllm))),
   /** Hugging Face model id. */
   model: z
     .string()

@@ -1,8 +1,8 @@
 /**
  * Facts vLLM's memory use depends on, for popular models that fit this lab. Every figure is from
  * the model's `config.json` on Hugging Face (num_hidden_layers, num_attention_heads,
- * num_key_value_heads, head_dim or hidden_size / num_attention_heads, max_position_embeddings)
- * and its model card (parameter count). A model that is not here needs `vllm.modelFacts`.
+ * num_key_value_heads, head_dim or hidden_size / num_attention_heads, max_position_embeddings,
+ * vocab_size, hidden_size, tie_word_embeddings) and its model card (parameter count). A model that is not here needs `vllm.modelFacts`.
  */
 export interface ModelFacts {
   /** Total parameters, in billions. */
@@ -15,6 +15,12 @@ export interface ModelFacts {
   headDim: number;
   /** The longest context the model supports (max_position_embeddings). */
   maxContext: number;
+  /** vocab_size: with hiddenSize, the size of the embeddings (and lm_head), which stay 16-bit. */
+  vocabSize: number;
+  /** hidden_size. */
+  hiddenSize: number;
+  /** tie_word_embeddings: lm_head shares the embedding matrix. */
+  tiedEmbeddings: boolean;
 }
 
 export const MODEL_CATALOG: Readonly<Record<string, ModelFacts>> = {
@@ -27,6 +33,9 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelFacts>> = {
     kvHeads: 8,
     headDim: 128,
     maxContext: 131072,
+    vocabSize: 128256,
+    hiddenSize: 4096,
+    tiedEmbeddings: false,
   },
   // hf.co/Qwen/Qwen3-8B: 8.2B; 36 layers, 32 heads, 8 KV heads, head_dim 128; 40960.
   "Qwen/Qwen3-8B": {
@@ -37,6 +46,9 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelFacts>> = {
     kvHeads: 8,
     headDim: 128,
     maxContext: 40960,
+    vocabSize: 151936,
+    hiddenSize: 4096,
+    tiedEmbeddings: false,
   },
   // hf.co/Qwen/Qwen2.5-7B-Instruct: 7.61B; 28 layers, 28 heads, 4 KV heads, 3584/28 = 128; 32768.
   "Qwen/Qwen2.5-7B-Instruct": {
@@ -47,6 +59,9 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelFacts>> = {
     kvHeads: 4,
     headDim: 128,
     maxContext: 32768,
+    vocabSize: 152064,
+    hiddenSize: 3584,
+    tiedEmbeddings: false,
   },
   // hf.co/Qwen/Qwen2.5-14B-Instruct-AWQ: 14.7B at 4 bits; 48 layers, 40 heads, 8 KV heads, 5120/40 = 128; 32768.
   "Qwen/Qwen2.5-14B-Instruct-AWQ": {
@@ -57,6 +72,9 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelFacts>> = {
     kvHeads: 8,
     headDim: 128,
     maxContext: 32768,
+    vocabSize: 152064,
+    hiddenSize: 5120,
+    tiedEmbeddings: false,
   },
   // hf.co/mistralai/Mistral-7B-Instruct-v0.3: 7.25B; 32 layers, 32 heads, 8 KV heads, 4096/32 = 128; 32768.
   "mistralai/Mistral-7B-Instruct-v0.3": {
@@ -67,5 +85,8 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelFacts>> = {
     kvHeads: 8,
     headDim: 128,
     maxContext: 32768,
+    vocabSize: 32768,
+    hiddenSize: 4096,
+    tiedEmbeddings: false,
   },
 };

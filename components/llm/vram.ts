@@ -2,7 +2,7 @@
  * The VRAM plan: will vLLM start this model on these GPUs? A pure function of config, modelled on
  * how vLLM sizes memory per GPU:
  *   budget    = GPU memory × gpu-memory-utilization           (vLLM's reservation)
- *   weights   = parameters × bits / 8 / tensor-parallel size
+ *   weights   = weightBytes(model) / tensor-parallel size
  *   KV budget = budget − weights − reserve                    (reserve: activations, CUDA context, NCCL)
  *   KV bytes per token = 2 × layers × max(1, kvHeads / TP) × headDim × KV dtype bytes
  * vLLM refuses to start when the weights do not fit, or when one request of max-model-len tokens
@@ -52,6 +52,23 @@ export interface VramPlan {
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
+/** AWQ and GPTQ checkpoints carry a 16-bit scale and a packed zero point per group of 128 weights. */
+export const QUANT_GROUP_SIZE = 128;
+
+/**
+ * The bytes of the weights as served. Quantized checkpoints (AWQ, GPTQ, fp8) keep the embeddings
+ * and an untied lm_head in 16 bit and add scales, so parameters × bits / 8 underestimates them:
+ * Qwen2.5-14B-AWQ is about 9.3 GiB, not 6.85.
+ */
+export function weightBytes(model: ModelFacts): number {
+  const params = model.parametersB * 1e9;
+  if (model.weightBits >= 16) return (params * model.weightBits) / 8;
+  const embedding = model.vocabSize * model.hiddenSize * (model.tiedEmbeddings ? 1 : 2);
+  const quantized = Math.max(0, params - embedding);
+  const scales = model.weightBits <= 4 ? (quantized * (2 + model.weightBits / 8)) / QUANT_GROUP_SIZE : 0;
+  return embedding * 2 + (quantized * model.weightBits) / 8 + scales;
+}
+
 export function kvBytesPerToken(model: ModelFacts, tp: number, kvCacheBytes: number): number {
   return 2 * model.layers * Math.max(1, model.kvHeads / tp) * model.headDim * kvCacheBytes;
 }
@@ -59,7 +76,7 @@ export function kvBytesPerToken(model: ModelFacts, tp: number, kvCacheBytes: num
 export function planVram(input: VramInput): VramPlan {
   const { model, tensorParallelSize: tp, gpuMemoryUtilization: util, maxModelLen } = input;
   const budget = input.gpuMemoryGiB * util;
-  const weights = (model.parametersB * 1e9 * model.weightBits) / 8 / tp / GiB;
+  const weights = weightBytes(model) / tp / GiB;
   const kvBudget = budget - weights - input.reserveGiB;
   const perToken = kvBytesPerToken(model, tp, input.kvCacheBytes);
   const tokens = Math.max(0, Math.floor((kvBudget * GiB) / perToken));
