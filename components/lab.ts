@@ -132,6 +132,7 @@ function validationStep(lab: LabConfig, built: Lab): command.local.Command {
     {
       create: `npm run --silent validate -- --config Pulumi.${pulumi.getStack()}.yaml`,
       triggers: [contentHash(JSON.stringify(lab))],
+      addPreviousOutputInEnv: false,
     },
     { dependsOn: last },
   );

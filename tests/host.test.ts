@@ -15,6 +15,14 @@ beforeAll(async () => {
 
 const createOf = (name: string) => String(byName(lab, name).rawInputs.create);
 
+describe("every command", () => {
+  it("sends no previous output as SSH environment, which sshd would refuse on every update", () => {
+    const steps = lab.resources.filter((r) => r.type === REMOTE || r.type === "command:local:Command");
+    expect(steps.length).toBeGreaterThan(20);
+    for (const r of steps) expect([r.name, r.rawInputs.addPreviousOutputInEnv]).toEqual([r.name, false]);
+  });
+});
+
 describe("the component tree", () => {
   it("has one Host with Storage, Nvidia and Docker, and vLLM (the LadonStack is tested on its own)", () => {
     const components = lab.resources
@@ -92,7 +100,7 @@ describe("connections", () => {
     const lvm = byName(result, "citadel-storage-lvm");
     expect(lvm.inputs.connection).toBe("[secret]");
     expect((lvm.rawInputs.connection as Record<string, unknown>).privateKey).toBe(
-      "PLACEHOLDER-citadel-sshPrivateKey-set-by-npm-start",
+      "PLACEHOLDER-citadel-sshPrivateKey-set-by-npm-start-0",
     );
     expect(JSON.stringify(result.resources.map((r) => r.inputs))).not.toContain("PLACEHOLDER");
   });

@@ -53,6 +53,9 @@ export function hostScript(
     {
       connection: args.host.connection,
       create: wrapScript(text, args.host.sudo),
+      // Its default (true) sends the previous stdout/stderr as SSH environment on every update,
+      // which sshd refuses without AcceptEnv (pulumi-command v1.2.1 remote/commandController.go).
+      addPreviousOutputInEnv: false,
       ...((args.replaceOnChange ?? true) ? { triggers: [contentHash(text)] } : {}),
       ...(carriesSecrets ? { stdin, logging: "none" } : {}),
     },
@@ -80,7 +83,11 @@ export function localScript(
   });
   return new command.local.Command(
     name,
-    { create: text.apply((t) => wrapScript(t, false)), triggers: [text.apply(contentHash)] },
+    {
+      create: text.apply((t) => wrapScript(t, false)),
+      triggers: [text.apply(contentHash)],
+      addPreviousOutputInEnv: false,
+    },
     opts,
   );
 }

@@ -70,7 +70,8 @@ export function placeholderSecrets(file: StackFile): Record<string, string> {
 }
 
 export function placeholderValue(key: string): string {
-  return `PLACEHOLDER-${NAMESPACE}-${key}-set-by-npm-start`;
+  // With a digit and lowercase letters, as Phoenix demands of its secret.
+  return `PLACEHOLDER-${NAMESPACE}-${key}-set-by-npm-start-0`;
 }
 
 /** A `ConfigSource` over a stack file, as the engine would present it; `secrets` are the secret keys set. */
