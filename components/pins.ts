@@ -19,7 +19,11 @@ export interface GoChecker {
   module: string;
   /** The module version (Prometheus tags its Go module v0.3XX.Y for release v3.XX.Y). */
   version: string;
-  /** Binary name -> package path inside the module ("." for the module root). */
+  /**
+   * Binary name -> package path inside the module, or `mains/<dir>` for a main package of ours
+   * in tools/upstream/mains/ that calls the module's own command (where upstream's main lives in
+   * a module the proxy does not serve).
+   */
   binaries: Readonly<Record<string, string>>;
   /** Build tags, as upstream's release build sets them where they matter to us. @default none */
   tags?: readonly string[];
@@ -68,6 +72,8 @@ export interface ImageFacts {
   ownPaths: readonly string[];
   /** What a Docker healthcheck can run in it, besides the program itself. */
   healthTools: readonly ("wget" | "bash" | "sh" | "python3")[];
+  /** The program's own health command, where it has one. @default none */
+  healthCommand?: readonly string[];
   /** The Dockerfile these facts were read from, at the tag. */
   source: string;
 }
@@ -197,6 +203,7 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
       // gcr.io/distroless/static:nonroot since 3.6.0: no shell, no wget. `loki -health`
       // (cmd/loki/health.go, since 3.7.0) is the healthcheck.
       healthTools: [],
+      healthCommand: ["/usr/bin/loki", "-health"],
       source: "cmd/loki/Dockerfile@v3.7.8",
     },
   },
@@ -209,7 +216,9 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
       kind: "go",
       module: "github.com/grafana/alloy",
       version: "v1.19.0",
-      binaries: { alloy: "." },
+      // The release's main is in collector/, a generated module the proxy does not serve; ours
+      // runs the same command tree (tools/upstream/mains/alloy/main.go).
+      binaries: { alloy: "mains/alloy" },
       // go.mod@v1.19.0 replaces syntax with ./syntax and requires v0.1.2, the version
       // release-please sets for the tree at the release.
       localReplaces: { "github.com/grafana/alloy/syntax": "v0.1.2" },

@@ -135,7 +135,11 @@ export async function buildGo(c: GoChecker, dir: string): Promise<void> {
     }
   }
   for (const [name, pkg] of Object.entries(c.binaries)) {
-    const importPath = pkg === "." ? c.module : `${c.module}/${pkg.replace(/^\.\//, "")}`;
+    let importPath = pkg === "." ? c.module : `${c.module}/${pkg.replace(/^\.\//, "")}`;
+    if (pkg.startsWith("mains/")) {
+      cpSync(path.join(__dirname, pkg), path.join(src, pkg), { recursive: true });
+      importPath = `./${pkg}`;
+    }
     const ldflags = [
       "-s",
       "-w",

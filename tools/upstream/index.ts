@@ -4,6 +4,8 @@
  * A progress line per program, with its build time; a program that cannot be built fails the run,
  * naming the program, the version and the command that retries it.
  */
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { PINS, type PinName } from "../../components/pins";
 import { cacheRoot, ensureEntry, type EntryInfo } from "./cache";
@@ -31,6 +33,24 @@ function versionOf(name: PinName): string {
   return c.version;
 }
 
+/**
+ * The cache key's version part: the release, plus a short hash of how it is built (the catalog
+ * entry and any main of ours), so that changing the recipe rebuilds it.
+ */
+export function cacheVersion(name: PinName): string {
+  const c = PINS[name].checker;
+  const h = createHash("sha256").update(JSON.stringify(c));
+  if (c.kind === "go") {
+    for (const pkg of Object.values(c.binaries)
+      .filter((p) => p.startsWith("mains/"))
+      .sort()) {
+      const dir = path.join(__dirname, pkg);
+      for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(path.join(dir, f)));
+    }
+  }
+  return `${versionOf(name)}+${h.digest("hex").slice(0, 8)}`;
+}
+
 export async function ensureUpstream(
   name: PinName,
   log: (line: string) => void = (l) => console.log(l),
@@ -45,7 +65,7 @@ export async function ensureUpstream(
     result = await ensureEntry(
       cacheRoot(),
       entry,
-      version,
+      cacheVersion(name),
       async (dir) => {
         log(`upstream: building ${name} (${what}) …`);
         if (c.kind === "go") await buildGo(c, dir);
@@ -56,7 +76,7 @@ export async function ensureUpstream(
   } catch (e) {
     throw new Error(
       `upstream: ${name} ${version} (${what}) could not be built: ${(e as Error).message}\n` +
-        `retry with: npm run upstream -- ${name}   (build log: ${path.join(cacheRoot(), `${entry}-${version}.partial`, "build.log")})`,
+        `retry with: npm run upstream -- ${name}   (build log: ${path.join(cacheRoot(), `${entry}-${cacheVersion(name)}.partial`, "build.log")})`,
     );
   }
   const { dir, info, cached } = result;
