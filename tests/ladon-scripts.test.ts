@@ -166,6 +166,13 @@ describe("textfile-metrics.sh", () => {
     expect(prom).toContain('citadel_retention_limit_bytes{service="prometheus"} 53687091200');
     expect(prom).toContain('citadel_retention_limit_bytes{service="loki"} 33285996544');
     expect(prom).toContain("citadel_data_volume_free_bytes 400000000000");
+    // Each family's samples follow its own TYPE line: node_exporter's textfile collector refuses
+    // the whole file otherwise (found by the conformance tier; promtool check metrics accepts it).
+    let family = "";
+    for (const line of prom.split("\n").filter(Boolean)) {
+      if (line.startsWith("# TYPE ")) family = line.split(" ")[2] as string;
+      else if (!line.startsWith("#")) expect([line, line.split(/[{ ]/)[0]]).toEqual([line, family]);
+    }
     const d = mkdtempSync(path.join(tmpdir(), "citadel-prom-"));
     writeFileSync(path.join(d, "citadel.prom"), prom);
     const check = spawnSync("sh", ["-c", "promtool check metrics < citadel.prom"], {

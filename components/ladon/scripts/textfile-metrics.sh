@@ -13,14 +13,18 @@ trap 'rm -f "$tmp"' EXIT
 
 {
   if command -v vgs >/dev/null 2>&1; then
+    # Each family's samples follow its own HELP and TYPE: node_exporter's textfile collector
+    # (expfmt's text parser) rejects a family whose samples come after another family's header.
+    vg=$(vgs --noheadings --units b --nosuffix --separator '|' -o vg_name,vg_size,vg_free)
+    pv=$(pvs --noheadings --units b --nosuffix --separator '|' -o pv_name,vg_name,pv_size,pv_free)
     printf '# HELP citadel_lvm_vg_size_bytes Size of an LVM volume group.\n# TYPE citadel_lvm_vg_size_bytes gauge\n'
+    printf '%s\n' "$vg" | awk -F'|' 'NF { gsub(/ /, "", $1); printf "citadel_lvm_vg_size_bytes{vg=\"%s\"} %s\n", $1, $2 }'
     printf '# HELP citadel_lvm_vg_free_bytes Unallocated space of an LVM volume group.\n# TYPE citadel_lvm_vg_free_bytes gauge\n'
-    vgs --noheadings --units b --nosuffix --separator '|' -o vg_name,vg_size,vg_free |
-      awk -F'|' '{ gsub(/ /, "", $1); printf "citadel_lvm_vg_size_bytes{vg=\"%s\"} %s\ncitadel_lvm_vg_free_bytes{vg=\"%s\"} %s\n", $1, $2, $1, $3 }'
+    printf '%s\n' "$vg" | awk -F'|' 'NF { gsub(/ /, "", $1); printf "citadel_lvm_vg_free_bytes{vg=\"%s\"} %s\n", $1, $3 }'
     printf '# HELP citadel_lvm_pv_size_bytes Size of an LVM physical volume.\n# TYPE citadel_lvm_pv_size_bytes gauge\n'
+    printf '%s\n' "$pv" | awk -F'|' 'NF { gsub(/ /, "", $1); gsub(/ /, "", $2); printf "citadel_lvm_pv_size_bytes{pv=\"%s\",vg=\"%s\"} %s\n", $1, $2, $3 }'
     printf '# HELP citadel_lvm_pv_free_bytes Unallocated space of an LVM physical volume.\n# TYPE citadel_lvm_pv_free_bytes gauge\n'
-    pvs --noheadings --units b --nosuffix --separator '|' -o pv_name,vg_name,pv_size,pv_free |
-      awk -F'|' '{ gsub(/ /, "", $1); gsub(/ /, "", $2); printf "citadel_lvm_pv_size_bytes{pv=\"%s\",vg=\"%s\"} %s\ncitadel_lvm_pv_free_bytes{pv=\"%s\",vg=\"%s\"} %s\n", $1, $2, $3, $1, $2, $4 }'
+    printf '%s\n' "$pv" | awk -F'|' 'NF { gsub(/ /, "", $1); gsub(/ /, "", $2); printf "citadel_lvm_pv_free_bytes{pv=\"%s\",vg=\"%s\"} %s\n", $1, $2, $4 }'
   fi
   if [ -n "$DATA_DIR" ] && [ -d "${ROOT}${DATA_DIR}" ]; then
     printf '# HELP citadel_data_dir_bytes Bytes used by a LadonStack service'"'"'s data.\n# TYPE citadel_data_dir_bytes gauge\n'
