@@ -65,7 +65,6 @@ const vllm = (command: string[], props: Record<string, any> = {}) =>
     {
       image: "vllm/vllm-openai:v0.11.0",
       command: [
-        "--model",
         "Qwen/Qwen3-8B",
         "--max-model-len",
         "32768",

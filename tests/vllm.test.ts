@@ -24,7 +24,7 @@ describe("the vLLM container", () => {
     expect(raw().gpus).toBe("all");
     expect(raw().ipcMode).toBe("host");
     expect(raw().command).toEqual([
-      "--model",
+      // Positional: `vllm serve MODEL` (serve.py@v0.33.0 deprecates --model).
       "Qwen/Qwen3-8B",
       "--served-model-name",
       "qwen3-8b",

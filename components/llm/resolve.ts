@@ -185,11 +185,14 @@ export const VLLM_CACHE = "/root/.cache/vllm";
 /** The port vLLM listens on inside its container. */
 export const CONTAINER_PORT = 8000;
 
-/** The engine's command line: flags citadel owns, then the user's extra flags. */
+/**
+ * The engine's command line after the image's `vllm serve` entrypoint: the model, flags citadel
+ * owns, then the user's extra flags. The model is positional (`vllm serve [model_tag] [options]`,
+ * vllm/entrypoints/cli/serve.py@v0.33.0), where `--model` now warns that it will be removed.
+ */
 export function renderVllmArgs(v: ResolvedVllm, otlpTracesEndpoint?: string): string[] {
   const c = v.config;
   return [
-    "--model",
     c.model,
     "--served-model-name",
     v.servedModelName,

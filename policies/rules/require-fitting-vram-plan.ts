@@ -42,9 +42,12 @@ export const requireFittingVramPlan: StackValidationPolicy = {
       (x) => x.type === TYPES.container && serviceOf(x.props) === "vllm",
     )) {
       const cmd = r.props.command;
-      const model = flagValue(cmd, "--model");
+      // `vllm serve MODEL …`: positional first, or the older --model.
+      const first =
+        Array.isArray(cmd) && typeof cmd[0] === "string" && !cmd[0].startsWith("-") ? cmd[0] : undefined;
+      const model = first ?? flagValue(cmd, "--model");
       if (!model) {
-        report("the vLLM container names no --model.", r.urn);
+        report("the vLLM container names no model.", r.urn);
         continue;
       }
       const facts = cfg.modelFacts[model] ?? MODEL_CATALOG[model];
