@@ -50,8 +50,12 @@ export interface PypiChecker {
   kind: "pypi";
   package: string;
   version: string;
-  /** Extra requirements installed with it (`name==version`), and why, in tools/upstream/pypi.ts. @default none */
-  with?: readonly string[];
+  /**
+   * Requirements that replace the package's own, for dependencies whose demanded version the
+   * registry does not serve; each says why beside it. Installed with uv's `--override`.
+   * @default none
+   */
+  overrides?: readonly string[];
 }
 
 /** No upstream program can run this image's code here; `why` says what checks it instead. */
@@ -111,7 +115,15 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
     tag: "v0.33.0",
     arches: ["amd64", "arm64"],
     source: "PyPI vllm 0.33.0 (the newest release); docker/Dockerfile@v0.33.0",
-    checker: { kind: "pypi", package: "vllm", version: "0.33.0" },
+    checker: {
+      kind: "pypi",
+      package: "vllm",
+      version: "0.33.0",
+      // vllm 0.33.0 requires certifi>=2026.10.19, one day newer than the newest certifi PyPI
+      // serves here (2026.10.18). certifi is the CA bundle; parsing and config construction
+      // never open a TLS connection.
+      overrides: ["certifi==2026.10.18"],
+    },
     image: {
       entrypoint: ["vllm", "serve"],
       user: "0",

@@ -5,6 +5,7 @@
  * renamed into place, which breaks the absolute paths in the venv's console scripts but not its
  * interpreter, which finds its prefix from pyvenv.cfg next to it.
  */
+import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { PypiChecker } from "../../components/pins";
 import { run } from "./go";
@@ -18,11 +19,21 @@ export async function buildPypi(c: PypiChecker, dir: string): Promise<void> {
   await run(basePython(), ["-m", "venv", venv], { cwd: dir, logFile });
   const py = path.join(venv, "bin", "python");
   const env = { PIP_DISABLE_PIP_VERSION_CHECK: "1", PIP_NO_INPUT: "1" };
-  await run(py, ["-m", "pip", "install", "-q", `${c.package}==${c.version}`, ...(c.with ?? [])], {
+  const want = `${c.package}==${c.version}`;
+  if (!c.overrides?.length) {
+    await run(py, ["-m", "pip", "install", "-q", want], { cwd: dir, env, logFile });
+    return;
+  }
+  // pip cannot loosen a requirement; uv (from PyPI, into the same venv) can, with --override.
+  const overrides = path.join(dir, "overrides.txt");
+  writeFileSync(overrides, `${c.overrides.join("\n")}\n`);
+  await run(py, ["-m", "pip", "install", "-q", "uv"], { cwd: dir, env, logFile });
+  await run(py, ["-m", "uv", "pip", "install", "--python", py, "--override", overrides, want], {
     cwd: dir,
-    env,
+    env: { ...env, UV_CACHE_DIR: path.join(dir, "uv-cache"), UV_NO_PROGRESS: "1" },
     logFile,
   });
+  rmSync(path.join(dir, "uv-cache"), { recursive: true, force: true });
 }
 
 export const venvPython = (entry: string): string => path.join(entry, "venv", "bin", "python");
