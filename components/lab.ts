@@ -104,7 +104,7 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOver
   if (backups) result.backups = buildBackups(backups, hosts, secrets, ladon);
   if (firewall) result.firewalls = buildFirewalls(lab, firewall, hosts, ladon);
   if (lab.vllm) {
-    result.vllm = buildVllm(lab, hosts, secrets, ladon);
+    result.vllm = buildVllm(lab, hosts, secrets, ladon, result.ladon);
     result.outputs.vllm = {
       baseUrl: result.vllm.baseUrl,
       servedModelName: result.vllm.servedModelName,
@@ -150,6 +150,7 @@ function buildVllm(
   hosts: Record<string, Host>,
   secrets: LabSecrets,
   ladon?: ResolvedLadon,
+  stack?: LadonStack,
 ): Vllm {
   const { resolved, problems } = resolveVllm(lab, lab.vllm as NonNullable<LabConfig["vllm"]>);
   if (!resolved || problems.length > 0) throw new Error(problems.map((p) => p.message).join("; "));
@@ -166,6 +167,10 @@ function buildVllm(
     huggingfaceToken: secrets.values.huggingfaceToken,
     // Traces go to Phoenix when the LadonStack is present, unless config names another endpoint.
     otlpTracesEndpoint: resolved.config.otlpTracesEndpoint ?? ladon?.phoenix.otlpGrpcFor(resolved.hostName),
+    // Phoenix runs with auth: our own Phoenix gets a system API key; another endpoint none.
+    ...(resolved.config.otlpTracesEndpoint === undefined && stack
+      ? { otlpTracesHeaders: stack.phoenixTraceHeaders }
+      : {}),
     log: (resolved.host.docker as NonNullable<typeof resolved.host.docker>).log,
     dockerReady: docker.ready,
     hostReady: [nvidia.ready, ...(cacheStep ? [cacheStep] : [])],

@@ -122,16 +122,19 @@ describe("blast radius", () => {
 });
 
 describe("parallel where independent", () => {
-  it("bounds a first up by a critical path of five steps: the NVIDIA stack, then the GPU exporter", () => {
+  it("bounds a first up by a critical path of five steps: Docker, Phoenix and its key, then vLLM", () => {
+    // vLLM's traces need Phoenix's API key, so vLLM starts after Phoenix; as long (five steps) as
+    // the NVIDIA stack before the GPU exporter.
     expect(criticalPath(lab)).toEqual({
       length: 5,
       chain: [
-        "citadel-nvidia-driver",
-        "citadel-nvidia-reboot",
-        "citadel-nvidia-wait",
-        "citadel-nvidia-verify",
-        "ladon-citadel-gpu-exporter-dirs",
-        "ladon-citadel-gpu-exporter-container",
+        "citadel-docker-engine",
+        "citadel-docker-daemon",
+        "citadel-docker-verify",
+        "ladon-citadel-phoenix-dirs",
+        "ladon-citadel-phoenix-container",
+        "ladon-phoenix-trace-key",
+        "vllm-container",
       ],
     });
   });

@@ -40,8 +40,8 @@ describe("npm start", () => {
     expect(run.stdout).toContain("├─ citadel (citadel:host:Host)");
     expect(run.stdout).toContain("└─ vllm (citadel:llm:Vllm)");
     expect(run.stdout).toMatch(/citadel-storage-lvm \(command:remote:Command\) \[protected, retained\]/);
-    expect(run.stdout).toContain("81 resources: 18 components, 63 provider resources");
-    expect(run.stdout).toContain("3 protected, 57 rendered files");
+    expect(run.stdout).toContain("82 resources: 18 components, 64 provider resources");
+    expect(run.stdout).toContain("3 protected, 58 rendered files");
     expect(run.stdout).toContain("citadel-guard: 0 mandatory, 10 advisory violations");
     const report = JSON.parse(readFileSync(path.join(out, "policy-report.json"), "utf8")) as {
       enforcementLevel: string;
@@ -56,7 +56,7 @@ describe("npm start", () => {
     >[];
     const urns = resources.map((r) => r.urn as string);
     expect(urns).toEqual([...urns].sort());
-    expect(resources).toHaveLength(81);
+    expect(resources).toHaveLength(82);
     for (const r of resources) {
       expect(Object.keys(r)).toEqual([
         "urn",

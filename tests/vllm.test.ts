@@ -51,7 +51,8 @@ describe("the vLLM container", () => {
     expect(raw().envs).toEqual([
       "HF_HOME=/root/.cache/huggingface",
       "NCCL_P2P_DISABLE=1",
-      "OTEL_EXPORTER_OTLP_TRACES_INSECURE=true",
+      // Phoenix's API key, from the key step's output (empty under mocks).
+      "OTEL_EXPORTER_OTLP_TRACES_HEADERS=authorization=Bearer%20",
       "OTEL_SERVICE_NAME=vllm",
       "VLLM_API_KEY=PLACEHOLDER-citadel-vllmApiKey-set-by-npm-start-0",
       "VLLM_CACHE_ROOT=/root/.cache/vllm",
@@ -104,12 +105,13 @@ describe("the vLLM container", () => {
     expect(container().deleteBeforeReplace).toBe(true);
   });
 
-  it("waits for Docker, the NVIDIA check, the cache's disk and its image, and for nothing else", () => {
+  it("waits for Docker, the NVIDIA check, the cache's disk, its image and Phoenix's key, and for nothing else", () => {
     expect(dependencyNames(lab, container())).toEqual([
       "citadel-docker-network",
       "citadel-docker-verify",
       "citadel-nvidia-verify",
       "citadel-storage-lvm",
+      "ladon-phoenix-trace-key",
       "vllm-image",
     ]);
     expect(dependencyNames(lab, byName(lab, "vllm-image"))).toEqual(["citadel-docker-verify"]);
@@ -175,9 +177,9 @@ describe("vLLM options", () => {
     vllmOf(config).otlpTracesEndpoint = "grpc://tempo.hana-x.lab:4317";
     const result = await synthLab(config);
     expect(raw(result).command.slice(-2)).toEqual(["--otlp-traces-endpoint", "grpc://tempo.hana-x.lab:4317"]);
-    expect(raw(result).envs).toEqual(
-      expect.arrayContaining(["OTEL_SERVICE_NAME=vllm", "OTEL_EXPORTER_OTLP_TRACES_INSECURE=true"]),
-    );
+    expect(raw(result).envs).toEqual(expect.arrayContaining(["OTEL_SERVICE_NAME=vllm"]));
+    // Phoenix's key goes only to Phoenix: another endpoint gets no headers.
+    expect(raw(result).envs.join(" ")).not.toContain("OTEL_EXPORTER_OTLP_TRACES_HEADERS");
     expect(raw(lab).command.slice(-2)).toEqual(["--otlp-traces-endpoint", "grpc://phoenix:4317"]);
     const bare = labConfigMap();
     delete bare["citadel:ladon"];
@@ -303,6 +305,14 @@ describe("vLLM config is refused with the key named", () => {
     expect(error).toBeInstanceOf(LabConfigError);
     const line = (error as Error).message.split("\n").find((l) => l.startsWith(`  - ${key}: `));
     expect(line).toMatch(message);
+  });
+
+  it("refuses a driver branch older than the image's CUDA needs, naming the host's key", () => {
+    const config = labConfigMap();
+    config["citadel:hosts"].citadel.nvidia.driver.branch = "570";
+    expect(() => parseLabConfig(stackConfigSource(fromConfigMap(config), LAB_SECRETS))).toThrow(
+      /citadel:vllm.host: vllm\/vllm-openai:v0\.33\.0 is built on CUDA 13, which needs NVIDIA driver branch 580 or newer, but citadel is pinned to 570; raise citadel:hosts\.citadel\.nvidia\.driver\.branch/,
+    );
   });
 
   it("registers no resource when the VRAM plan fails", async () => {

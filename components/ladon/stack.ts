@@ -41,6 +41,11 @@ export class LadonStack extends pulumi.ComponentResource {
   readonly grafanaUrl: string;
   readonly phoenix: ResolvedLadon["phoenix"];
   readonly ports: ReturnType<typeof portRegistry>;
+  /**
+   * `OTEL_EXPORTER_OTLP_TRACES_HEADERS` for a client that sends traces to Phoenix, which runs with
+   * auth: a Bearer system API key, secret. Phoenix refuses traces without one.
+   */
+  readonly phoenixTraceHeaders: pulumi.Output<string>;
 
   constructor(name: string, args: LadonStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("citadel:ladon:LadonStack", name, {}, opts);
@@ -91,6 +96,7 @@ export class LadonStack extends pulumi.ComponentResource {
         );
       }
     }
+    this.phoenixTraceHeaders = this.phoenixKey(name, ladon, args);
     const grafanaService = this.services[`${ladon.stackHostName}/grafana`];
     if (!grafanaService)
       throw new Error(`LadonStack ${name}: Grafana is not placed on ${ladon.stackHostName}`);
@@ -104,7 +110,34 @@ export class LadonStack extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.registerOutputs({ grafanaUrl: this.grafanaUrl, ports: this.ports });
+    this.registerOutputs({
+      grafanaUrl: this.grafanaUrl,
+      ports: this.ports,
+      phoenixTraceHeaders: this.phoenixTraceHeaders,
+    });
+  }
+
+  /** A Phoenix system API key for vLLM's traces, created once through Phoenix's API on the stack host. */
+  private phoenixKey(name: string, ladon: ResolvedLadon, args: LadonStackArgs): pulumi.Output<string> {
+    const phoenix = this.services[`${ladon.stackHostName}/phoenix`];
+    const host = args.hosts[ladon.stackHostName];
+    if (!phoenix || !host)
+      throw new Error(`LadonStack ${name}: Phoenix is not placed on ${ladon.stackHostName}`);
+    const step = hostScript(
+      `${name}-phoenix-trace-key`,
+      {
+        host: host.target,
+        script: "ladon/scripts/phoenix-api-key.sh",
+        params: {
+          PHOENIX_URL: `http://127.0.0.1:${SERVICES.phoenix.ports.http?.host}`,
+          KEY_NAME: "vllm-traces",
+          KEY_FILE: `${servicePaths(ladon, "phoenix").config}/secrets/vllm-traces.key`,
+        },
+        secrets: { ADMIN_PASSWORD: args.secrets.phoenixAdminPassword },
+      },
+      { parent: this, dependsOn: [phoenix.container] },
+    );
+    return pulumi.secret(step.stdout.apply((out) => phoenixTraceHeaders(out ?? "")));
   }
 
   /** Installs the timer that writes LVM and data-volume metrics for node-exporter's textfile collector. */
@@ -135,6 +168,15 @@ export class LadonStack extends pulumi.ComponentResource {
       { parent: this },
     );
   }
+}
+
+/**
+ * OTEL_EXPORTER_OTLP_TRACES_HEADERS from the key step's output (its `PHOENIX_API_KEY=` line). The
+ * OTel SDK reads header values URL-encoded, hence `%20`.
+ */
+export function phoenixTraceHeaders(stepOutput: string): string {
+  const key = /^PHOENIX_API_KEY=(.*)$/m.exec(stepOutput)?.[1] ?? "";
+  return `authorization=Bearer%20${key}`;
 }
 
 /**

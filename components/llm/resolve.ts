@@ -5,6 +5,7 @@
 import type { HostConfig, LabConfig } from "../config/schema";
 import { servedModelName, type VllmConfig } from "../config/vllm";
 import { parseSize } from "../config/units";
+import { imageOf, PINS } from "../pins";
 import { MODEL_CATALOG, type ModelFacts } from "./catalog";
 import { describeVramFailure, planVram, type VramPlan } from "./vram";
 
@@ -80,6 +81,14 @@ export function resolveVllm(
         { path: ["host"], message: `host "${vllm.host}" needs both nvidia and docker sections to run vLLM` },
       ],
     };
+  }
+  const branch = Number(host.nvidia.driver.branch);
+  const minBranch = PINS.vllm.minDriverBranch ?? 0;
+  if (branch < minBranch) {
+    problems.push({
+      path: ["host"],
+      message: `${imageOf(PINS.vllm)} is built on CUDA 13, which needs NVIDIA driver branch ${minBranch} or newer, but ${vllm.host} is pinned to ${branch}; raise citadel:hosts.${vllm.host}.nvidia.driver.branch`,
+    });
   }
   const gpuCount = host.nvidia.gpus.count;
   let gpus = "all";
@@ -219,10 +228,9 @@ export function renderVllmArgs(v: ResolvedVllm, otlpTracesEndpoint?: string): st
 export function renderVllmEnv(v: ResolvedVllm, tracing: boolean): string[] {
   const env: Record<string, string> = { HF_HOME: HF_CACHE, VLLM_CACHE_ROOT: VLLM_CACHE };
   if (v.config.geforce.ncclP2PDisable) env.NCCL_P2P_DISABLE = "1";
-  if (tracing) {
-    env.OTEL_SERVICE_NAME = "vllm";
-    env.OTEL_EXPORTER_OTLP_TRACES_INSECURE = "true";
-  }
+  // vllm/tracing/otel.py@v0.33.0 builds its gRPC exporter with insecure=True itself, so
+  // OTEL_EXPORTER_OTLP_TRACES_INSECURE would change nothing; the service name comes from here.
+  if (tracing) env.OTEL_SERVICE_NAME = "vllm";
   return Object.keys(env)
     .sort()
     .map((k) => `${k}=${env[k]}`);

@@ -26,6 +26,8 @@ export interface VllmArgs {
   huggingfaceToken?: pulumi.Input<string>;
   /** OTLP traces endpoint (Phoenix). @default `vllm.config.otlpTracesEndpoint`, else no tracing */
   otlpTracesEndpoint?: pulumi.Input<string>;
+  /** `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, e.g. a Bearer API key; a secret. @default none */
+  otlpTracesHeaders?: pulumi.Input<string>;
   /** Container log rotation; the host's Docker defaults. */
   log: DockerConfig["log"];
   /** Docker verified on the host; the image pull waits for it, and only for it. */
@@ -65,8 +67,12 @@ export class Vllm extends pulumi.ComponentResource {
     const v = args.vllm;
     const endpoint = pulumi.output(args.otlpTracesEndpoint ?? v.config.otlpTracesEndpoint);
     const secretEnv = pulumi
-      .all([args.apiKey, args.huggingfaceToken])
-      .apply(([key, token]) => [`VLLM_API_KEY=${key}`, ...(token ? [`HF_TOKEN=${token}`] : [])]);
+      .all([args.apiKey, args.huggingfaceToken, args.otlpTracesHeaders])
+      .apply(([key, token, headers]) => [
+        `VLLM_API_KEY=${key}`,
+        ...(token ? [`HF_TOKEN=${token}`] : []),
+        ...(headers ? [`OTEL_EXPORTER_OTLP_TRACES_HEADERS=${headers}`] : []),
+      ]);
     const base: docker.ContainerArgs = {
       name: "vllm",
       image: image.imageId,
