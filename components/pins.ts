@@ -56,6 +56,12 @@ export interface PypiChecker {
    * @default none
    */
   overrides?: readonly string[];
+  /**
+   * Build a stand-in for the NVIDIA driver's libcuda.so.1: every `cu*` driver function the
+   * package's native modules link against, each answering CUDA_ERROR_NOT_SUPPORTED, so that they
+   * load on a machine with no driver. Nothing here calls one: no GPU work runs. @default false
+   */
+  cudaDriverStub?: boolean;
 }
 
 /** No upstream program can run this image's code here; `why` says what checks it instead. */
@@ -83,6 +89,10 @@ export interface ImageFacts {
 }
 
 export interface Pin {
+  /**
+   * The oldest NVIDIA driver branch the image's CUDA runs on, for GPU images. @default none
+   */
+  minDriverBranch?: number;
   /** Image repository. */
   repository: string;
   /** Image tag. */
@@ -115,6 +125,10 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
     tag: "v0.33.0",
     arches: ["amd64", "arm64"],
     source: "PyPI vllm 0.33.0 (the newest release); docker/Dockerfile@v0.33.0",
+    // docker/Dockerfile@v0.33.0: CUDA_VERSION=13.0.3; docs/getting_started/installation/
+    // gpu.cuda.inc.md@v0.33.0: "CUDA 13 requires an R580 or newer driver" (compatibility mode
+    // for older branches is for datacenter GPUs only).
+    minDriverBranch: 580,
     checker: {
       kind: "pypi",
       package: "vllm",
@@ -123,6 +137,8 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
       // serves here (2026.10.18). certifi is the CA bundle; parsing and config construction
       // never open a TLS connection.
       overrides: ["certifi==2026.10.18"],
+      // vllm/_C_stable_libtorch*.so links libcuda.so.1 (vllm/platforms/cuda.py imports it).
+      cudaDriverStub: true,
     },
     image: {
       entrypoint: ["vllm", "serve"],

@@ -196,7 +196,7 @@ export const BLAST_RADIUS: BlastRow[] = [
   },
   {
     change: "NVIDIA driver branch",
-    config: (c) => (host(c).nvidia.driver.branch = "570"),
+    config: (c) => (host(c).nvidia.driver.branch = "590"),
     expect: {
       "citadel-nvidia-driver": "replace",
       "citadel-nvidia-reboot": "replace",

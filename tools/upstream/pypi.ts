@@ -5,7 +5,7 @@
  * renamed into place, which breaks the absolute paths in the venv's console scripts but not its
  * interpreter, which finds its prefix from pyvenv.cfg next to it.
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { PypiChecker } from "../../components/pins";
 import { run } from "./go";
@@ -22,6 +22,7 @@ export async function buildPypi(c: PypiChecker, dir: string): Promise<void> {
   const want = `${c.package}==${c.version}`;
   if (!c.overrides?.length) {
     await run(py, ["-m", "pip", "install", "-q", want], { cwd: dir, env, logFile });
+    if (c.cudaDriverStub) await buildDriverStub(dir, logFile);
     return;
   }
   // pip cannot loosen a requirement; uv (from PyPI, into the same venv) can, with --override.
@@ -34,6 +35,58 @@ export async function buildPypi(c: PypiChecker, dir: string): Promise<void> {
     logFile,
   });
   rmSync(path.join(dir, "uv-cache"), { recursive: true, force: true });
+  if (c.cudaDriverStub) await buildDriverStub(dir, logFile);
 }
 
 export const venvPython = (entry: string): string => path.join(entry, "venv", "bin", "python");
+
+/** The directory with the driver stand-in, for LD_LIBRARY_PATH. */
+export const driverStubDir = (entry: string): string => path.join(entry, "driver-stub");
+
+/**
+ * Compiles libcuda.so.1 with every CUDA driver function (`cu` + capital) that a native module in
+ * the venv imports, each returning CUDA_ERROR_NOT_SUPPORTED (801). Symbols are read with nm.
+ */
+export async function buildDriverStub(dir: string, logFile: string): Promise<void> {
+  const out = driverStubDir(dir);
+  mkdirSync(out, { recursive: true });
+  const modules = (
+    await run("find", [path.join(dir, "venv"), "-name", "*.so*", "-path", "*site-packages*"], {
+      cwd: dir,
+      logFile,
+    })
+  )
+    .split("\n")
+    .filter((f) => f && !f.includes("/nvidia/") && !f.includes("/torch/lib/"));
+  const symbols = new Set<string>();
+  for (const m of modules) {
+    const nm = await run("nm", ["-D", "--undefined-only", m], { cwd: dir, logFile }).catch(() => "");
+    for (const line of nm.split("\n")) {
+      const sym = line.trim().split(/\s+/).pop()?.split("@")[0] ?? "";
+      if (/^cu[A-Z]\w*$/.test(sym)) symbols.add(sym);
+    }
+  }
+  if (symbols.size === 0)
+    throw new Error("no CUDA driver symbols found: the driver stand-in is not needed, drop cudaDriverStub");
+  const source = [
+    "/* A stand-in for the NVIDIA driver (tools/upstream/pypi.ts): nothing calls these here. */",
+    ...[...symbols].sort().map((s) => `int ${s}(void) { return 801; /* CUDA_ERROR_NOT_SUPPORTED */ }`),
+    "",
+  ].join("\n");
+  writeFileSync(path.join(out, "libcuda.c"), source);
+  await run(
+    "gcc",
+    [
+      "-shared",
+      "-fPIC",
+      "-Wl,-soname,libcuda.so.1",
+      "-o",
+      path.join(out, "libcuda.so.1"),
+      path.join(out, "libcuda.c"),
+    ],
+    {
+      cwd: dir,
+      logFile,
+    },
+  );
+}
