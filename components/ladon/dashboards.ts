@@ -422,18 +422,25 @@ export function dashboards(): DashboardDef[] {
   });
 }
 
-/** The PromQL of every Prometheus-backed panel target, with its dashboard and panel. */
-export function dashboardPromQL(): { dashboard: string; panel: string; expr: string }[] {
+/** The query of every panel target backed by a datasource of `type`, with its dashboard and panel. */
+export function dashboardQueries(
+  type: "prometheus" | "loki",
+): { dashboard: string; panel: string; expr: string }[] {
   const out: { dashboard: string; panel: string; expr: string }[] = [];
   for (const d of dashboards()) {
     const model = JSON.parse(d.json) as {
       panels: { title: string; datasource?: { type?: string }; targets?: { expr?: string }[] }[];
     };
     for (const p of model.panels) {
-      if (p.datasource?.type !== "prometheus") continue;
+      if (p.datasource?.type !== type) continue;
       for (const t of p.targets ?? [])
         if (t.expr) out.push({ dashboard: d.uid, panel: p.title, expr: t.expr });
     }
   }
   return out;
+}
+
+/** The PromQL of every Prometheus-backed panel target, with its dashboard and panel. */
+export function dashboardPromQL(): { dashboard: string; panel: string; expr: string }[] {
+  return dashboardQueries("prometheus");
 }

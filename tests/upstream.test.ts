@@ -1,0 +1,135 @@
+/** The upstream installer's cache and go.mod generation, and the conformance tier's pure helpers. */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { PINS, type GoChecker } from "../components/pins";
+import { cacheRoot, ensureEntry, readEntry } from "../tools/upstream/cache";
+import { copyableDirectives, scratchGoMod } from "../tools/upstream/go";
+import { cacheVersion, UPSTREAM } from "../tools/upstream";
+import { overlay } from "../tools/conformance/lab";
+import { durationSeconds } from "../tools/conformance/live";
+import { modelOf } from "../tools/conformance/vllm";
+
+const scratch = () => mkdtempSync(path.join(tmpdir(), "citadel-upstream-"));
+
+describe("the upstream cache", () => {
+  it("lives outside the repo, where CITADEL_UPSTREAM_CACHE or XDG_CACHE_HOME put it", () => {
+    expect(cacheRoot({ CITADEL_UPSTREAM_CACHE: "/x/y" })).toBe("/x/y");
+    expect(cacheRoot({ XDG_CACHE_HOME: "/c" })).toBe("/c/citadel/upstream");
+  });
+
+  it("builds an entry once, then reuses it", async () => {
+    const root = scratch();
+    let builds = 0;
+    const build = async (dir: string) => {
+      builds++;
+      writeFileSync(path.join(dir, "tool"), "ok");
+    };
+    const first = await ensureEntry(root, "tool", "v1", build);
+    const second = await ensureEntry(root, "tool", "v1", build);
+    expect([first.cached, second.cached, builds]).toEqual([false, true, 1]);
+    expect(readFileSync(path.join(second.dir, "tool"), "utf8")).toBe("ok");
+    expect(readEntry(first.dir)?.version).toBe("v1");
+  });
+
+  it("rebuilds a half-built entry (no completion marker) instead of using it", async () => {
+    const root = scratch();
+    mkdirSync(path.join(root, "tool-v2"), { recursive: true });
+    writeFileSync(path.join(root, "tool-v2", "tool"), "half");
+    const lines: string[] = [];
+    const e = await ensureEntry(
+      root,
+      "tool",
+      "v2",
+      async (dir) => writeFileSync(path.join(dir, "tool"), "whole"),
+      (l) => lines.push(l),
+    );
+    expect(e.cached).toBe(false);
+    expect(readFileSync(path.join(e.dir, "tool"), "utf8")).toBe("whole");
+    expect(lines.join("\n")).toContain("removing a half-built cache entry");
+  });
+
+  it("leaves nothing in place when a build fails, so the next run builds again", async () => {
+    const root = scratch();
+    await expect(
+      ensureEntry(root, "tool", "v3", async () => {
+        throw new Error("compiler says no");
+      }),
+    ).rejects.toThrow("compiler says no");
+    expect(existsSync(path.join(root, "tool-v3"))).toBe(false);
+  });
+
+  it("keys each checker by its release and a hash of its recipe", () => {
+    for (const name of UPSTREAM) expect(cacheVersion(name)).toMatch(/^v?[0-9][0-9.]*\+[0-9a-f]{8}$/);
+    expect(cacheVersion("prometheus").startsWith("v0.315.0+")).toBe(true);
+  });
+});
+
+describe("go.mod of ours", () => {
+  const upstream = [
+    "module github.com/example/tool/v3",
+    "go 1.26.5",
+    "require github.com/example/push v0.0.0-2025",
+    "replace github.com/a/b => github.com/fork/b v1.2.3 // a fork",
+    "replace (",
+    "\tgithub.com/c/d => github.com/fork/d v0.1.0",
+    "\tgithub.com/example/push => ./pkg/push",
+    ")",
+    "exclude github.com/bad/mod v1.0.0",
+  ].join("\n");
+
+  it("copies replaces and excludes, but not replaces into upstream's own tree", () => {
+    expect(copyableDirectives(upstream)).toEqual({
+      lines: [
+        "replace github.com/a/b => github.com/fork/b v1.2.3",
+        "replace github.com/c/d => github.com/fork/d v0.1.0",
+        "exclude github.com/bad/mod v1.0.0",
+      ],
+      local: ["github.com/example/push"],
+    });
+  });
+
+  it("requires a locally replaced module at the catalog's version, and refuses one it has none for", () => {
+    const c: GoChecker = {
+      kind: "go",
+      module: "github.com/example/tool/v3",
+      version: "v3.1.0",
+      binaries: { t: "./cmd/t" },
+    };
+    expect(() => scratchGoMod(c, upstream)).toThrow("replaces github.com/example/push with its own tree");
+    const mod = scratchGoMod({ ...c, localReplaces: { "github.com/example/push": "v0.0.0-2025" } }, upstream);
+    expect(mod).toContain("\tgithub.com/example/tool/v3 v3.1.0\n\tgithub.com/example/push v0.0.0-2025\n");
+    expect(mod).toContain("go 1.26.5");
+    expect(mod).not.toContain("./pkg/push");
+  });
+
+  it("builds every pinned Go checker's go.mod from its catalog entry", () => {
+    for (const pin of Object.values(PINS)) {
+      if (pin.checker.kind !== "go") continue;
+      expect(scratchGoMod(pin.checker, `module ${pin.checker.module}\ngo 1.26\n`)).toContain(
+        `\t${pin.checker.module} ${pin.checker.version}`,
+      );
+    }
+  });
+});
+
+describe("conformance helpers", () => {
+  it("reads Loki's durations", () => {
+    expect(durationSeconds("744h")).toBe(744 * 3600);
+    expect(durationSeconds("31d")).toBe(744 * 3600);
+    expect(durationSeconds("1h30m")).toBe(5400);
+    expect(() => durationSeconds("31 days")).toThrow("not a duration");
+  });
+
+  it("overlays the stack's config, appending to lists", () => {
+    expect(overlay({ a: { hooks: [1], keep: true } }, { a: { hooks: [2] } })).toEqual({
+      a: { hooks: [1, 2], keep: true },
+    });
+  });
+
+  it("finds vLLM's model positional or as --model", () => {
+    expect(modelOf(["Qwen/Qwen3-8B", "--port", "8000"])).toBe("Qwen/Qwen3-8B");
+    expect(modelOf(["--model", "a/b"])).toBe("a/b");
+    expect(() => modelOf(["--port", "8000"])).toThrow("no model");
+  });
+});

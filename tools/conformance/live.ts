@@ -1,0 +1,459 @@
+/**
+ * The LadonStack, live: the real Prometheus, Alertmanager, Loki, Alloy, node_exporter and Phoenix
+ * at the pinned versions, each started from its container's exact command, environment and
+ * volumes in its own network and mount namespace, then checked through their own APIs.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { parse } from "yaml";
+import { dashboardQueries, phoenixTraceHeaders } from "../../components/ladon";
+import type { PinName } from "../../components/pins";
+import type { Installed } from "../upstream";
+import { venvPython } from "../upstream/pypi";
+import type { Ctx } from "./static";
+import { versionOf, withTool, expectOk } from "./static";
+import { hostfs, serviceRun } from "./services";
+import { JOURNAL_LINES, XID_LINE } from "./hostfs";
+
+/** The services that run here: container name -> pin. */
+const LIVE: Record<string, PinName> = {
+  loki: "loki",
+  alertmanager: "alertmanager",
+  prometheus: "prometheus",
+  "node-exporter": "nodeExporter",
+  alloy: "alloy",
+  phoenix: "phoenix",
+};
+
+/** Where the checks listen for Alertmanager's webhook: in the lab bridge's namespace. */
+export const WEBHOOK = { address: "10.213.0.1", port: 19093, path: "/alerts" } as const;
+
+/** Seconds in a Prometheus-style duration such as `744h` or `31d` (Loki prints them that way). */
+export function durationSeconds(d: string): number {
+  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
+  const parts = [...d.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== d) throw new Error(`not a duration: ${d}`);
+  return parts.reduce((sum, p) => sum + Number(p[1]) * (units[p[2] as string] as number), 0);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, seconds: number, probe: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(1000);
+  }
+  throw new Error(`${what}: not within ${seconds} s${last ? ` (${(last as Error).message})` : ""}`);
+}
+
+export async function liveChecks(ctx: Ctx): Promise<void> {
+  const { sandbox, lab } = ctx;
+
+  // Alertmanager's webhook receiver (the conformance overlay routes alerts to it).
+  const received = path.join(ctx.dir, "webhook.jsonl");
+  const receiver = startWebhook(ctx, received);
+
+  const children: ChildProcess[] = [];
+  for (const [name, pin] of Object.entries(LIVE)) {
+    const tool = ctx.tools[pin];
+    if (!tool) {
+      ctx.run.missing(pin, versionOf(pin), `${name} starts`, `not installed: run npm run upstream -- ${pin}`);
+      continue;
+    }
+    const { spec } = serviceRun(ctx.dir, lab.container(name), pin, tool);
+    children.push(sandbox.start(spec));
+  }
+  try {
+    await readiness(ctx);
+    publishPorts(ctx);
+    await prometheusChecks(ctx);
+    await alertChecks(ctx, received);
+    await lokiChecks(ctx);
+    await nodeExporterChecks(ctx);
+    await phoenixChecks(ctx);
+  } finally {
+    receiver.kill("SIGKILL");
+    for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+  }
+}
+
+function startWebhook(ctx: Ctx, file: string): ChildProcess {
+  const script = path.join(__dirname, "webhook.py");
+  return spawn("ip", [
+    "netns",
+    "exec",
+    `${ctx.sandbox.id}-lab`,
+    "python3",
+    script,
+    WEBHOOK.address,
+    String(WEBHOOK.port),
+    file,
+  ]);
+}
+
+const READY: Record<string, { pin: PinName; path: string; port: (ctx: Ctx) => number }> = {
+  loki: { pin: "loki", path: "/ready", port: () => 3100 },
+  alertmanager: { pin: "alertmanager", path: "/-/ready", port: () => 9093 },
+  prometheus: { pin: "prometheus", path: "/-/ready", port: () => 9090 },
+  "node-exporter": { pin: "nodeExporter", path: "/metrics", port: () => 9910 },
+  alloy: { pin: "alloy", path: "/-/ready", port: () => 12345 },
+  phoenix: { pin: "phoenix", path: "/readyz", port: () => 6006 },
+};
+
+/** `http://<name>:<port>` as seen from the lab bridge (the node exporter on its host's address). */
+function base(ctx: Ctx, name: string): string {
+  return `http://${ctx.sandbox.address(name)}:${READY[name]?.port(ctx)}`;
+}
+
+function get(ctx: Ctx, url: string, extra: string[] = []): { status: number; body: string } {
+  const r = ctx.sandbox.curl(["-o", "-", "-w", "\n%{http_code}", ...extra, url]);
+  const at = r.stdout.lastIndexOf("\n");
+  return { status: Number(r.stdout.slice(at + 1)), body: r.stdout.slice(0, at) };
+}
+
+function json<T>(ctx: Ctx, url: string, extra: string[] = []): T {
+  const r = get(ctx, url, extra);
+  if (r.status !== 200) throw new Error(`GET ${url} -> ${r.status}: ${r.body.slice(0, 400)}`);
+  return JSON.parse(r.body) as T;
+}
+
+async function readiness(ctx: Ctx): Promise<void> {
+  for (const [name, r] of Object.entries(READY)) {
+    if (!ctx.tools[r.pin]) continue;
+    await ctx.run.check(
+      name,
+      versionOf(r.pin),
+      `starts from its container's command and answers ${r.path}`,
+      async () => {
+        await until(`${name} ready`, name === "phoenix" ? 240 : 90, () => {
+          const res = get(ctx, `${base(ctx, name)}${r.path}`);
+          return res.status === 200 ? true : undefined;
+        }).catch((e: Error) => {
+          const log = path.join(ctx.sandbox.dir, "logs", `${name}.log`);
+          const tail = existsSync(log)
+            ? readFileSync(log, "utf8").split("\n").slice(-25).join("\n")
+            : "(no output)";
+          throw new Error(`${e.message}\n${name}'s output:\n${tail}`);
+        });
+      },
+    );
+  }
+}
+
+interface Target {
+  labels: Record<string, string>;
+  scrapeUrl: string;
+  health: string;
+  lastError: string;
+}
+
+/** Jobs whose service runs here: their targets must be up. */
+const RUNNING_JOBS = ["prometheus", "alertmanager", "loki", "alloy", "node", "phoenix"];
+
+async function prometheusChecks(ctx: Ctx): Promise<void> {
+  const prom = base(ctx, "prometheus");
+  await withTool(
+    ctx,
+    "prometheus",
+    "prometheus",
+    "every target of a service that runs here is up",
+    async () => {
+      const down = await until("all running targets up", 120, () => {
+        const t = json<{ data: { activeTargets: Target[] } }>(ctx, `${prom}/api/v1/targets`).data
+          .activeTargets;
+        const running = t.filter((x) => RUNNING_JOBS.includes(x.labels.job ?? ""));
+        if (running.length !== RUNNING_JOBS.length) return undefined;
+        const bad = running.filter((x) => x.health !== "up");
+        return bad.length === 0 ? [] : undefined;
+      }).catch(() => {
+        const t = json<{ data: { activeTargets: Target[] } }>(ctx, `${prom}/api/v1/targets`).data
+          .activeTargets;
+        return t.filter((x) => RUNNING_JOBS.includes(x.labels.job ?? "") && x.health !== "up");
+      });
+      if (down.length > 0) {
+        throw new Error(
+          down.map((t) => `${t.labels.job} ${t.scrapeUrl}: ${t.health} ${t.lastError}`).join("\n"),
+        );
+      }
+    },
+  );
+
+  await withTool(ctx, "prometheus", "prometheus", "every alert rule is evaluated without error", async () => {
+    type Rule = { name: string; health: string; lastError?: string; lastEvaluation: string };
+    const rules = await until("every rule evaluated", 90, () => {
+      const groups = json<{ data: { groups: { rules: Rule[] }[] } }>(ctx, `${prom}/api/v1/rules`).data.groups;
+      const all = groups.flatMap((g) => g.rules);
+      return all.length > 0 && all.every((r) => !r.lastEvaluation.startsWith("0001")) ? all : undefined;
+    });
+    const bad = rules.filter((r) => r.health !== "ok");
+    if (bad.length > 0)
+      throw new Error(bad.map((r) => `${r.name}: ${r.health} ${r.lastError ?? ""}`).join("\n"));
+  });
+
+  await withTool(
+    ctx,
+    "prometheus",
+    "prometheus",
+    "every dashboard PromQL query runs without error",
+    async () => {
+      const errors: string[] = [];
+      for (const q of dashboardQueries("prometheus")) {
+        const expr = q.expr.replace(/\$__rate_interval/g, "1m").replace(/\$(model|gpu|host)/g, ".*");
+        const r = get(ctx, `${prom}/api/v1/query`, ["--data-urlencode", `query=${expr}`, "-G"]);
+        if (r.status !== 200) errors.push(`${q.dashboard} / ${q.panel}: ${r.status} ${r.body.slice(0, 300)}`);
+      }
+      if (errors.length > 0) throw new Error(errors.join("\n"));
+    },
+  );
+}
+
+async function alertChecks(ctx: Ctx, received: string): Promise<void> {
+  await withTool(
+    ctx,
+    "alertmanager",
+    "alertmanager",
+    "a firing rule reaches Alertmanager and its webhook receiver",
+    async () => {
+      await until("the forced alert delivered to the webhook", 180, () => {
+        if (!existsSync(received)) return undefined;
+        const hits = readFileSync(received, "utf8")
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { alerts: { labels: Record<string, string>; status: string }[] });
+        return hits.some((h) =>
+          h.alerts.some((a) => a.labels.alertname === "ConformanceForcedAlert" && a.status === "firing"),
+        )
+          ? true
+          : undefined;
+      });
+    },
+  );
+}
+
+async function lokiChecks(ctx: Ctx): Promise<void> {
+  const loki = base(ctx, "loki");
+  const query = (q: string) =>
+    json<{ data: { result: { stream: Record<string, string>; values: [string, string][] }[] } }>(
+      ctx,
+      `${loki}/loki/api/v1/query_range`,
+      [
+        "-G",
+        "--data-urlencode",
+        `query=${q}`,
+        "--data-urlencode",
+        "since=24h",
+        "--data-urlencode",
+        "limit=100",
+      ],
+    ).data.result;
+
+  await withTool(
+    ctx,
+    "alloy",
+    "alloy",
+    "ships journal lines to Loki with the host, unit and level labels",
+    async () => {
+      const streams = await until("the journal line in Loki", 120, () => {
+        const r = query(`{unit="${JOURNAL_LINES.unit}"}`);
+        return r.length > 0 ? r : undefined;
+      });
+      const labels = streams[0]?.stream ?? {};
+      const expected = { host: ctx.lab.container("alloy").host, unit: JOURNAL_LINES.unit, level: "error" };
+      for (const [k, v] of Object.entries(expected)) {
+        if (labels[k] !== v)
+          throw new Error(`label ${k}=${labels[k]} (expected ${v}); labels: ${JSON.stringify(labels)}`);
+      }
+    },
+  );
+
+  await withTool(
+    ctx,
+    "alloy",
+    "alloy",
+    'finds the NVIDIA Xid kernel line under {unit="kernel"}',
+    async () => {
+      await until("the Xid line in Loki", 60, () => {
+        const r = query('{unit="kernel"} |= "NVRM: Xid"');
+        return r.some((s) => s.values.some(([, line]) => line.includes(XID_LINE))) ? true : undefined;
+      });
+    },
+  );
+
+  await withTool(ctx, "prometheus", "prometheus", "scrapes citadel_nvidia_xid_total from Alloy", async () => {
+    const prom = base(ctx, "prometheus");
+    await until("citadel_nvidia_xid_total in Prometheus", 120, () => {
+      const r = json<{ data: { result: { metric: Record<string, string>; value: [number, string] }[] } }>(
+        ctx,
+        `${prom}/api/v1/query`,
+        ["-G", "--data-urlencode", "query=citadel_nvidia_xid_total"],
+      ).data.result;
+      return r.some((s) => s.metric.xid === "79" && Number(s.value[1]) >= 1) ? true : undefined;
+    });
+  });
+
+  await withTool(
+    ctx,
+    "loki",
+    "loki",
+    "its limits carry the configured retention, and the compactor applies retention",
+    async () => {
+      // Loki serves its effective config at /config and one tenant's limits, runtime overrides
+      // applied, at /config/tenant/v1/limits (pkg/loki/loki.go@v3.7.8); "fake" without auth.
+      const want = durationSeconds(ctx.lab.config.ladon?.loki.retentionPeriod ?? "");
+      const config = parse(get(ctx, `${loki}/config`).body) as {
+        compactor: { retention_enabled: boolean };
+        limits_config: { retention_period: string };
+      };
+      if (config.compactor.retention_enabled !== true)
+        throw new Error("compactor.retention_enabled is not true");
+      const global = config.limits_config.retention_period;
+      if (durationSeconds(global) !== want) throw new Error(`limits_config.retention_period is ${global}`);
+      const limits = parse(
+        get(ctx, `${loki}/config/tenant/v1/limits`, ["-H", "X-Scope-OrgID: fake"]).body,
+      ) as { retention_period?: string } | null;
+      const tenant = limits?.retention_period;
+      if (!tenant || durationSeconds(tenant) !== want)
+        throw new Error(`tenant fake's retention_period is ${tenant}`);
+      const metrics = get(ctx, `${loki}/metrics`).body;
+      if (!/^loki_compactor_\w+/m.test(metrics))
+        throw new Error("Loki exposes no loki_compactor_ metrics: no compactor runs");
+    },
+  );
+
+  await withTool(ctx, "loki", "loki", "every dashboard LogQL query runs without error", async () => {
+    const errors: string[] = [];
+    for (const q of dashboardQueries("loki")) {
+      // Grafana's own variables, substituted as Grafana would.
+      const expr = q.expr
+        .replace(/\$__(rate_interval|interval|auto)/g, "1m")
+        .replace(/\$(model|gpu|host)/g, ".*");
+      const r = get(ctx, `${loki}/loki/api/v1/query_range`, ["-G", "--data-urlencode", `query=${expr}`]);
+      if (r.status !== 200) errors.push(`${q.dashboard} / ${q.panel}: ${r.status} ${r.body.slice(0, 300)}`);
+    }
+    if (errors.length > 0) throw new Error(errors.join("\n"));
+  });
+}
+
+async function nodeExporterChecks(ctx: Ctx): Promise<void> {
+  await withTool(
+    ctx,
+    "nodeExporter",
+    "node_exporter",
+    "reads the textfile metrics, and Prometheus scrapes them",
+    async () => {
+      const prom = base(ctx, "prometheus");
+      for (const metric of [
+        "citadel_lvm_vg_size_bytes",
+        "citadel_data_dir_bytes",
+        "citadel_vllm_baseline_seconds",
+      ]) {
+        await until(`${metric} in Prometheus`, 90, () => {
+          const r = json<{ data: { result: unknown[] } }>(ctx, `${prom}/api/v1/query`, [
+            "-G",
+            "--data-urlencode",
+            `query=${metric}`,
+          ]).data.result;
+          return r.length > 0 ? true : undefined;
+        });
+      }
+      const m = get(ctx, `${base(ctx, "node-exporter")}/metrics`).body;
+      if (/^node_textfile_scrape_error 1$/m.test(m)) throw new Error("node_textfile_scrape_error is 1");
+    },
+  );
+}
+
+async function phoenixChecks(ctx: Ctx): Promise<void> {
+  const ph = base(ctx, "phoenix");
+  await withTool(ctx, "phoenix", "phoenix", "refuses unauthenticated API and trace requests", async () => {
+    for (const [method, p] of [
+      ["GET", "/v1/projects"],
+      ["POST", "/v1/traces"],
+      ["POST", "/graphql"],
+    ] as const) {
+      const r = get(ctx, `${ph}${p}`, ["-X", method]);
+      if (r.status !== 401) throw new Error(`${method} ${p} without credentials -> ${r.status}, not 401`);
+    }
+  });
+  // The program's own key step (rendered for the stack host) against the live Phoenix, from the
+  // host's namespace, where Phoenix's published port answers as Docker would publish it.
+  let stepOutput = "";
+  await withTool(
+    ctx,
+    "phoenix",
+    "phoenix",
+    "the key step creates a system API key for vLLM's traces; a second run reuses it",
+    async () => {
+      const host = ctx.lab.container("phoenix").host;
+      const script = path.join(ctx.dir, "hostfs", host, "commands", "ladon-phoenix-trace-key.sh");
+      const run = () =>
+        ctx.sandbox.inNamespace(
+          hostNamespace(ctx, host),
+          ["bash", script],
+          { CITADEL_ROOT: hostfs(ctx.dir, host) },
+          `${ctx.lab.secrets.phoenixAdminPassword}\n`,
+        );
+      const first = run();
+      stepOutput = expectOk(first, "the key step");
+      if (!/^changed: created Phoenix system API key vllm-traces$/m.test(stepOutput))
+        throw new Error(stepOutput);
+      const second = expectOk(run(), "the key step, again");
+      if (!/^no changes: /m.test(second)) throw new Error(`a second run changed something:\n${second}`);
+      if (phoenixTraceHeaders(second) !== phoenixTraceHeaders(stepOutput))
+        throw new Error("the second run printed another key");
+    },
+  );
+  await withTool(
+    ctx,
+    "phoenix",
+    "phoenix",
+    "accepts a trace sent the way vLLM sends it, and stores it",
+    async () => {
+      if (!ctx.tools.vllm) throw new Error("vLLM is not installed: run npm run upstream -- vllm");
+      // In the vLLM container's namespace and root, with its environment (the trace headers as the
+      // program derives them from the key step), through vLLM's own exporter.
+      const vllm = ctx.lab.container("vllm");
+      const tool = ctx.tools.vllm as Installed;
+      copyFileSync(path.join(__dirname, "phoenix_trace.py"), path.join(ctx.dir, "phoenix_trace.py"));
+      const { spec } = serviceRun(ctx.dir, vllm, "vllm", tool, {
+        env: {
+          OTEL_EXPORTER_OTLP_TRACES_HEADERS: phoenixTraceHeaders(stepOutput),
+          PHOENIX_URL: `http://${ctx.lab.container("phoenix").name}:6006`,
+          PHOENIX_ADMIN_PASSWORD: ctx.lab.secrets.phoenixAdminPassword as string,
+          VLLM_ARGV: JSON.stringify(vllm.command),
+        },
+      });
+      if (!("OTEL_EXPORTER_OTLP_TRACES_HEADERS" in vllm.env)) {
+        throw new Error(
+          "the vLLM container's environment has no OTEL_EXPORTER_OTLP_TRACES_HEADERS for Phoenix's auth",
+        );
+      }
+      spec.argv = [venvPython(tool.dir), "/citadel-check/phoenix_trace.py"];
+      spec.binds.push({ src: ctx.dir, dst: "/citadel-check", readOnly: true });
+      expectOk(await ctx.sandbox.run(spec, 180_000), "phoenix_trace.py");
+    },
+  );
+}
+
+/** A host's own network namespace: the one its host-network containers (the node exporter) run in. */
+function hostNamespace(ctx: Ctx, host: string): string {
+  const c = ctx.lab.containers.find((x) => x.host === host && x.hostNetwork);
+  if (!c) throw new Error(`no host-network container on ${host} to stand for its namespace`);
+  return c.name;
+}
+
+/** Publishes every container port on its host's namespace, as Docker does. */
+export function publishPorts(ctx: Ctx): void {
+  for (const c of ctx.lab.containers) {
+    if (c.hostNetwork || !ctx.lab.containers.some((x) => x.host === c.host && x.hostNetwork)) continue;
+    for (const p of c.ports)
+      ctx.sandbox.publish(hostNamespace(ctx, c.host), p.external, ctx.sandbox.address(c.name), p.internal);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * vLLM's own parser and config construction on every vLLM container's exact argv and environment,
+ * in the container's sandbox root, with the model's config.json in a Hugging Face cache where the
+ * container's HF_HOME points. Fails with vLLM's own message.
+ */
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { METRIC_SOURCES } from "../../components/ladon";
+import type { Installed } from "../upstream";
+import { venvPython } from "../upstream/pypi";
+import type { ContainerSpec } from "./lab";
+import { hostfs, serviceRun } from "./services";
+import { expectOk, withTool, type Ctx } from "./static";
+
+const MODELS = path.join(__dirname, "..", "..", "tests", "fixtures", "models");
+
+/** Compute capability by GPU model, for vLLM's platform checks (NVIDIA's CUDA GPUs table). */
+export const GPU_CAPABILITY: Readonly<Record<string, string>> = {
+  "NVIDIA GeForce RTX 4070 Ti SUPER": "8.9",
+  "NVIDIA GeForce RTX 4090": "8.9",
+  "NVIDIA GeForce RTX 3090": "8.6",
+};
+
+/** `--model X` or the positional model of `vllm serve X`. */
+export function modelOf(argv: string[]): string {
+  const i = argv.indexOf("--model");
+  if (i >= 0 && argv[i + 1]) return argv[i + 1] as string;
+  const eq = argv.find((a) => a.startsWith("--model="));
+  if (eq) return eq.slice("--model=".length);
+  const first = argv[0];
+  if (first && !first.startsWith("-")) return first;
+  throw new Error(`no model in ${argv.join(" ")}`);
+}
+
+/** A Hugging Face hub cache holding only `model`'s config.json, under `hfHome`. */
+export function seedHfCache(hfHome: string, model: string): void {
+  const source = path.join(MODELS, model, "config.json");
+  if (!existsSync(source)) {
+    throw new Error(
+      `no config.json for ${model} in tests/fixtures/models; add the model's config.json there`,
+    );
+  }
+  const repo = path.join(hfHome, "hub", `models--${model.replace("/", "--")}`);
+  const rev = "0000000000000000000000000000000000000000";
+  mkdirSync(path.join(repo, "refs"), { recursive: true });
+  mkdirSync(path.join(repo, "snapshots", rev), { recursive: true });
+  writeFileSync(path.join(repo, "refs", "main"), rev);
+  copyFileSync(source, path.join(repo, "snapshots", rev, "config.json"));
+}
+
+export async function vllmCheck(
+  ctx: Ctx,
+  c: ContainerSpec,
+  tool: Installed,
+): Promise<{ summary: string; metrics: Set<string> }> {
+  const host = ctx.lab.config.hosts[c.host];
+  const gpus = host?.nvidia?.gpus;
+  if (!gpus) throw new Error(`${c.name} runs on ${c.host}, which has no nvidia.gpus`);
+  const capability = GPU_CAPABILITY[gpus.model];
+  if (!capability)
+    throw new Error(`no compute capability known for ${gpus.model} (tools/conformance/vllm.ts)`);
+  const hfHome = c.env.HF_HOME;
+  const hfVolume = c.volumes.find((v) => v.containerPath === hfHome);
+  if (!hfHome || !hfVolume) throw new Error(`${c.name} has no volume at its HF_HOME (${hfHome})`);
+  seedHfCache(path.join(hostfs(ctx.dir, c.host), hfVolume.hostPath), modelOf(c.command));
+  const script = path.join(ctx.dir, "vllm_check.py");
+  copyFileSync(path.join(__dirname, "vllm_check.py"), script);
+  const { spec } = serviceRun(ctx.dir, c, "vllm", tool, {
+    argv: [],
+    env: {
+      HF_HUB_OFFLINE: "1",
+      CITADEL_GPU_COUNT: String(gpus.count),
+      CITADEL_GPU_NAME: gpus.model,
+      CITADEL_GPU_MEMORY_GIB: String(gpus.memoryGiB),
+      CITADEL_GPU_CAPABILITY: capability,
+    },
+  });
+  spec.argv = [venvPython(tool.dir), "/citadel-check/vllm_check.py", ...c.command];
+  spec.binds.push({ src: ctx.dir, dst: "/citadel-check", readOnly: true });
+  const r = await ctx.sandbox.run(spec, 600_000);
+  const out = expectOk(r, "vllm_check.py");
+  const ok = out.split("\n").find((l) => l.startsWith("OK "));
+  if (!ok) throw new Error(out);
+  const metrics = out.split("\n").find((l) => l.startsWith("METRICS "));
+  return { summary: ok, metrics: new Set(metrics?.slice("METRICS ".length).split(" ") ?? []) };
+}
+
+export async function vllmChecks(ctx: Ctx): Promise<void> {
+  const servers = ctx.lab.containers.filter((c) => c.image.startsWith("vllm/vllm-openai:"));
+  for (const c of servers) {
+    let exported: Set<string> | undefined;
+    await withTool(
+      ctx,
+      "vllm",
+      "vllm",
+      `${c.name}: vllm serve parses its exact argv and builds its engine config`,
+      async () => {
+        exported = (await vllmCheck(ctx, c, ctx.tools.vllm as Installed)).metrics;
+      },
+    );
+    await withTool(
+      ctx,
+      "vllm",
+      "vllm",
+      `${c.name}: exports every vllm: metric the dashboards and rules use`,
+      async () => {
+        if (!exported) throw new Error("no engine config to build the metrics from (see the check above)");
+        // Histograms register without their _bucket/_sum/_count suffixes; counters carry _total.
+        const used = METRIC_SOURCES.find((m) => m.job === "vllm")?.metrics ?? [];
+        const missing = used.filter((m) => !exported?.has(m));
+        if (missing.length > 0)
+          throw new Error(`not exported by vLLM ${ctx.tools.vllm?.version}: ${missing.join(", ")}`);
+      },
+    );
+  }
+}
