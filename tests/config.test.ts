@@ -195,6 +195,12 @@ const invalid: [string, Mutation, string, RegExp][] = [
     "citadel:hosts.citadel.nvidia.gpus.count",
     /example: 2/,
   ],
+  [
+    "a host name with a non-ASCII letter",
+    (c) => (c["citadel:hosts"]["cïtadel"] = host(c)),
+    "citadel:hosts.cïtadel",
+    /the name "cïtadel" is not allowed: host names are lower-case letters, digits and -/,
+  ],
 ];
 
 describe("invalid configs are rejected with the key path", () => {

@@ -1,6 +1,6 @@
 /** `npm start` as a user runs it: a subprocess on a stack file, writing out/. */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
@@ -109,11 +109,11 @@ describe("npm start on a bad or secret-bearing stack", () => {
     citadelHost(config).address = "192.168.10.299";
     citadelHost(config).storage.disks[1].mountPoint = "/srv/data";
     const out = path.join(mkdtempSync(path.join(tmpdir(), "citadel-out-")), "out");
-    const run = start(["--config", stackFile(config), "--out", out]);
+    const file = stackFile(config);
+    const run = start(["--config", file, "--out", out]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toContain(
-      "Invalid lab config in Pulumi.citadel.yaml (2 problems); nothing was applied:",
-    );
+    // The file that was read, not the default name.
+    expect(run.stderr).toContain(`Invalid lab config in ${file} (2 problems); nothing was applied:`);
     expect(run.stderr).toContain("citadel:hosts.citadel.address");
     expect(run.stderr).toContain("citadel:hosts.citadel.storage.disks[1].mountPoint");
     expect(existsSync(out)).toBe(false);
@@ -161,5 +161,45 @@ describe("npm start on a bad or secret-bearing stack", () => {
     const bad = start(["--stack"]);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("usage: npm start -- [--config <stack yaml>] [--out <dir>]");
+  });
+
+  it("says so when the stack file is empty or has no config: section", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "citadel-empty-"));
+    for (const [name, text] of [
+      ["Pulumi.empty.yaml", ""],
+      ["Pulumi.bare.yaml", "encryptionsalt: abc\n"],
+    ]) {
+      const file = path.join(dir, name as string);
+      writeFileSync(file, text as string);
+      const run = start(["--config", file]);
+      expect(run.status).toBe(2);
+      expect(run.stderr).toContain(`${file} is empty or has no config: section`);
+      expect(run.stderr).not.toContain("received undefined");
+    }
+  });
+
+  it("never writes into, or clears, a folder it did not make; and says so for a file", () => {
+    const theirs = mkdtempSync(path.join(tmpdir(), "citadel-theirs-"));
+    mkdirSync(path.join(theirs, "files"));
+    writeFileSync(path.join(theirs, "files", "thesis.tex"), "years of work");
+    writeFileSync(path.join(theirs, "notes.txt"), "mine");
+    const refused = start(["--config", STACK_FILE, "--out", theirs]);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain(`--out ${theirs} already holds files that npm start did not write`);
+    expect(readFileSync(path.join(theirs, "files", "thesis.tex"), "utf8")).toBe("years of work");
+    expect(readdirSync(theirs).sort()).toEqual(["files", "notes.txt"]);
+
+    const file = path.join(theirs, "notes.txt");
+    const onFile = start(["--config", STACK_FILE, "--out", file]);
+    expect(onFile.status).toBe(2);
+    expect(onFile.stderr).toContain(`--out ${file} is a file, not a folder`);
+    expect(onFile.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("rewrites its own output folder, marked as its own", () => {
+    const ours = path.join(mkdtempSync(path.join(tmpdir(), "citadel-ours-")), "out");
+    expect(start(["--config", STACK_FILE, "--out", ours]).status).toBe(0);
+    expect(readFileSync(path.join(ours, ".citadel-out"), "utf8")).toContain("written by npm start");
+    expect(start(["--config", STACK_FILE, "--out", ours]).status).toBe(0);
   });
 });

@@ -54,6 +54,9 @@ export interface LoadedConfig {
 }
 
 /** Validates the whole namespace. Pure: it never touches the engine, so tests call it directly. */
+/** Set by tools that read a stack file themselves (npm start): the file errors should name. */
+export const CONFIG_SOURCE_ENV = "CITADEL_CONFIG_SOURCE";
+
 export function parseLabConfig(source: ConfigSource, sourceName = "the stack config"): LoadedConfig {
   const problems: Problem[] = [];
   const raw: Record<string, unknown> = {};
@@ -116,6 +119,16 @@ function issueToProblems(issue: z.core.$ZodIssue): Problem[] {
       path: formatPath([...issue.path, key]),
       message: `unknown key "${key}" (a typo?); known keys here: ${known.join(", ")}`,
     }));
+  }
+  if (issue.code === "invalid_key" && issue.issues.length > 0) {
+    // zod says only "Invalid key in record"; the rule the key broke is in its own issues.
+    const key = String(issue.path[issue.path.length - 1] ?? "");
+    return [
+      {
+        path: formatPath(issue.path),
+        message: `the name ${JSON.stringify(key)} is not allowed: ${issue.issues.map((i) => i.message).join("; ")}`,
+      },
+    ];
   }
   if (issue.code === "invalid_union" && issue.errors.length > 0) {
     // Report the union once, with the schema's example, instead of one line per branch.
@@ -228,7 +241,8 @@ export function loadLabConfig(source: ConfigSource = pulumiConfigSource()): {
   lab: LabConfig;
   secrets: LabSecrets;
 } {
-  const { lab, secretKeys } = parseLabConfig(source, `Pulumi.${pulumi.getStack()}.yaml`);
+  const name = process.env[CONFIG_SOURCE_ENV] ?? `Pulumi.${pulumi.getStack()}.yaml`;
+  const { lab, secretKeys } = parseLabConfig(source, name);
   const config = new pulumi.Config(NAMESPACE);
   const values: Record<string, pulumi.Output<string>> = {};
   for (const key of secretKeys) values[key] = config.requireSecret(key);

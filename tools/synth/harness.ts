@@ -4,7 +4,7 @@
  * such as protect and retainOnDelete. Used by `npm start` and by the tests.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { NAMESPACE } from "../../components/config";
+import { CONFIG_SOURCE_ENV, NAMESPACE } from "../../components/config";
 import { publishedFiles, resetPublishedFiles } from "../../components/remote";
 import { placeholderSecrets, type StackFile } from "./stackfile";
 
@@ -176,6 +176,9 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   }
 
   resetPublishedFiles();
+  // Config errors name the file that was read (components/config/load.ts).
+  if (stack.source) process.env[CONFIG_SOURCE_ENV] = stack.source;
+  else delete process.env[CONFIG_SOURCE_ENV];
   await pulumi.runtime.setMocks(mocks, "citadel", stack.stack, opts.preview ?? false);
   pulumi.runtime.setAllConfig(config, secretKeys);
 

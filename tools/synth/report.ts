@@ -1,8 +1,9 @@
 /** Turns a synth result into `out/` and the terminal tree. Pure except for `writeOut`. */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { portRegistry, SERVICES } from "../../components/ladon/catalog";
 import type { ResourceRecord, SynthResult } from "./harness";
+import { StackFileError } from "./stackfile";
 
 /** `out/resources.json`: every resource sorted by URN, with the fields reviewers and policies need. */
 export function resourcesJson(result: SynthResult): string {
@@ -20,10 +21,46 @@ export function resourcesJson(result: SynthResult): string {
   return `${JSON.stringify(rows, null, 2)}\n`;
 }
 
+/** The file that marks a folder as `npm start`'s own output, which it may clear and rewrite. */
+export const OUT_MARKER = ".citadel-out";
+
+/** What the project's own tools write into out/ (a folder of only these is ours, marker or not). */
+const OUT_FILES = [
+  OUT_MARKER,
+  "files",
+  "resources.json",
+  "outputs.json",
+  "vram-plan.json",
+  "policy-report.json",
+  "test-summary.json",
+  "conformance.json",
+];
+
+/**
+ * Refuses an output folder that `npm start` did not make: it must be new (or empty), or carry the
+ * marker. Everything under it is cleared only then, so `--out` can never delete someone's files.
+ */
+export function claimOutDir(dir: string): void {
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) {
+      throw new StackFileError(`--out ${dir} is a file, not a folder; name a new folder, e.g. --out out`);
+    }
+    const entries = readdirSync(dir);
+    const ours = entries.every((e) => OUT_FILES.includes(e));
+    if (!ours && !entries.includes(OUT_MARKER)) {
+      throw new StackFileError(
+        `--out ${dir} already holds files that npm start did not write (it has no ${OUT_MARKER}); name a new or empty folder`,
+      );
+    }
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, OUT_MARKER), "written by npm start (tools/synth.ts); safe to delete\n");
+}
+
 /** Writes resources.json, outputs.json and every rendered file; clears stale output first. */
 export function writeOut(dir: string, result: SynthResult): void {
+  claimOutDir(dir);
   rmSync(path.join(dir, "files"), { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, "resources.json"), resourcesJson(result));
   writeFileSync(path.join(dir, "outputs.json"), `${JSON.stringify(result.outputs, null, 2)}\n`);
   const vllm = result.outputs.vllm as { vramPlan?: unknown } | null | undefined;

@@ -13,6 +13,8 @@ export interface StackFile {
   secure: string[];
   /** Keys of other namespaces (e.g. `pulumi:tags`), passed through untouched. */
   foreign: Record<string, unknown>;
+  /** The file it was read from, named in config errors. @default none */
+  source?: string;
 }
 
 export class StackFileError extends Error {}
@@ -35,8 +37,13 @@ export function parseStackText(text: string, stack: string, source = "the stack 
       `${source} is not valid YAML:\n${doc.errors.map((e) => `  - ${e.message}`).join("\n")}`,
     );
   }
-  const root = (doc.toJS() ?? {}) as { config?: Record<string, unknown> };
-  return fromConfigMap(root.config ?? {}, stack);
+  const root = (doc.toJS() ?? {}) as { config?: Record<string, unknown> } | null;
+  if (!root || typeof root !== "object" || !root.config || Object.keys(root.config).length === 0) {
+    throw new StackFileError(
+      `${source} is empty or has no config: section; it needs one with at least citadel:hosts (see Pulumi.citadel.yaml)`,
+    );
+  }
+  return { ...fromConfigMap(root.config, stack), source };
 }
 
 /** Splits a stack's `config:` map into plain values, secure keys and other namespaces. */
