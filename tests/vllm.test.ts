@@ -369,3 +369,35 @@ describe("the readiness check itself", () => {
     expect(await check("wrong-key")).not.toBe(0);
   });
 });
+
+describe("advice that names the right key", () => {
+  const problemsFor = (mutate: (c: Record<string, any>) => void): string[] => {
+    const config = labConfigMap();
+    mutate(config);
+    try {
+      parseLabConfig(stackConfigSource(fromConfigMap(config), LAB_SECRETS));
+      return [];
+    } catch (err) {
+      return (err as Error).message.split("\n").filter((l) => l.startsWith("  - "));
+    }
+  };
+
+  it("blames the GPU selection, not an unset tensorParallelSize, for a TP that does not divide the heads", () => {
+    const lines = problemsFor((c) => (c["citadel:hosts"].citadel.nvidia.gpus.count = 3));
+    const line = lines.find((l) => l.includes("attention heads"));
+    expect(line).toMatch(/^ {2}- citadel:vllm\.gpus: tensor parallelism defaults to the 3 selected GPUs/);
+    expect(line).toContain("set vllm.tensorParallelSize to 2");
+  });
+
+  it("never suggests a max-model-len beyond the model's own context", () => {
+    // 65536 is beyond Qwen3-8B's 40960, and the KV cache holds 62222 tokens: the old advice said 62208.
+    const lines = problemsFor((c) => (c["citadel:vllm"].maxModelLen = 65536));
+    const advice = lines.map((l) => /lower vllm\.maxModelLen to (\d+)/.exec(l)?.[1]).filter(Boolean);
+    expect(advice).toEqual(["40960"]);
+  });
+
+  it("points at vLLM's memory limit when it is what does not fit the host", () => {
+    const lines = problemsFor((c) => (c["citadel:hosts"].citadel.memoryGiB = 33));
+    expect(lines.join("\n")).toMatch(/largest: vllm 32768 MiB.*Lower vllm\.memoryLimit \(the largest\)/);
+  });
+});

@@ -91,13 +91,15 @@ export function ladonProblems(lab: Pick<LabConfig, "hosts" | "vllm">, ladon: Lad
     const total = limits.reduce((sum, l) => sum + l.mib, 0) * MiB;
     const available = host.memoryGiB * GiB - ladon.headroomGiB * GiB;
     if (total > available) {
-      const biggest = [...limits]
-        .sort((a, b) => b.mib - a.mib)
-        .slice(0, 3)
-        .map((l) => `${l.name} ${l.mib} MiB`);
+      const sorted = [...limits].sort((a, b) => b.mib - a.mib);
+      const biggest = sorted.slice(0, 3).map((l) => `${l.name} ${l.mib} MiB`);
       problems.push({
         path: ["memoryMiB"],
-        message: `containers on ${hostName} are limited to ${formatSize(total)} in all, but ${hostName} has ${host.memoryGiB} GiB of RAM less ${ladon.headroomGiB} GiB headroom (${formatSize(available)}); largest: ${biggest.join(", ")}. Lower ladon.memoryMiB, or place the stack on a bigger host`,
+        message: `containers on ${hostName} are limited to ${formatSize(total)} in all, but ${hostName} has ${host.memoryGiB} GiB of RAM less ${ladon.headroomGiB} GiB headroom (${formatSize(available)}); largest: ${biggest.join(", ")}. ${
+          sorted[0]?.name === "vllm"
+            ? "Lower vllm.memoryLimit (the largest), or ladon.memoryMiB, or place the stack on a bigger host"
+            : "Lower ladon.memoryMiB, or place the stack on a bigger host"
+        }`,
       });
     }
     const ports = new Map<number, string>();

@@ -146,10 +146,20 @@ export function resolveVllm(
   }
   if (!facts) return { problems };
   if (facts.attentionHeads % tp !== 0) {
-    problems.push({
-      path: ["tensorParallelSize"],
-      message: `${tp} does not divide the model's ${facts.attentionHeads} attention heads, so vLLM refuses it`,
-    });
+    // Blame the key that set it: tensorParallelSize, or the GPU selection it defaulted from.
+    const divisors = [1, 2, 4, 8].filter((d) => d <= selected && facts.attentionHeads % d === 0);
+    const largest = divisors[divisors.length - 1] ?? 1;
+    problems.push(
+      vllm.tensorParallelSize === undefined
+        ? {
+            path: ["gpus"],
+            message: `tensor parallelism defaults to the ${selected} selected GPUs, and ${selected} does not divide the model's ${facts.attentionHeads} attention heads, so vLLM refuses it; set vllm.tensorParallelSize to ${largest}, or select ${largest} GPUs in vllm.gpus`,
+          }
+        : {
+            path: ["tensorParallelSize"],
+            message: `${tp} does not divide the model's ${facts.attentionHeads} attention heads, so vLLM refuses it; use ${largest}`,
+          },
+    );
   }
   if (vllm.maxModelLen > facts.maxContext) {
     problems.push({

@@ -86,7 +86,8 @@ export function planVram(input: VramInput): VramPlan {
   const need = (kvTokens: number) => weights + input.reserveGiB + (kvTokens * perToken) / GiB;
   // Rounded up: a suggestion rounded down would still not fit.
   const neededUtil = Math.ceil((need(maxModelLen) / input.gpuMemoryGiB) * 100) / 100;
-  const largestLen = Math.floor(tokens / KV_BLOCK_TOKENS) * KV_BLOCK_TOKENS;
+  // Never more than the model's own context: a longer suggestion would be refused in turn.
+  const largestLen = Math.min(Math.floor(tokens / KV_BLOCK_TOKENS) * KV_BLOCK_TOKENS, model.maxContext);
   const weightsDoNotFit = weights + input.reserveGiB > budget;
   if (weightsDoNotFit) {
     problems.push(
