@@ -48,8 +48,8 @@ describe("shellcheck", () => {
     const { files: rendered } = await synthLab();
     const dir = mkdtempSync(path.join(tmpdir(), "citadel-rendered-"));
     const scripts = [...rendered.keys()].filter((k) => k.endsWith(".sh"));
-    // 30 host steps, the local reboot wait, and the 4 scripts timers run (textfile, backup, prune, check).
-    expect(scripts.length).toBe(35);
+    // 31 host steps, the local reboot wait, and the 4 scripts timers run (textfile, backup, prune, check).
+    expect(scripts.length).toBe(36);
     expect(scripts).toContain("citadel/usr/local/lib/citadel/textfile-metrics.sh");
     const paths = scripts.map((k) => {
       const p = path.join(dir, k.replace(/\//g, "__"));
