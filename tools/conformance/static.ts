@@ -102,6 +102,24 @@ export async function staticChecks(ctx: Ctx): Promise<void> {
     );
   });
 
+  await withTool(ctx, "prometheus", "promtool", "control: a broken rule is refused", async () => {
+    const d = path.join(scratch, "control");
+    mkdirSync(d, { recursive: true });
+    writeFileSync(
+      path.join(d, "broken.yml"),
+      stringify({ groups: [{ name: "x", rules: [{ alert: "X", expr: "up ==" }] }] }),
+    );
+    const r = await inRoot(
+      ctx,
+      "prometheus",
+      "prometheus",
+      "promtool",
+      ["check", "rules", "/control/broken.yml"],
+      [{ src: d, dst: "/control", readOnly: true }],
+    );
+    if (r.code === 0) throw new Error("promtool accepted `up ==`");
+  });
+
   await withTool(
     ctx,
     "prometheus",

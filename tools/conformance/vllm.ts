@@ -113,4 +113,26 @@ export async function vllmChecks(ctx: Ctx): Promise<void> {
       },
     );
   }
+  // A control: the same check refuses what vLLM refuses, so a pass above means something.
+  const first = servers[0];
+  if (!first) return;
+  await withTool(
+    ctx,
+    "vllm",
+    "vllm",
+    "control: a TP size that does not divide the heads is refused with vLLM's message",
+    async () => {
+      const tp = first.command.indexOf("--tensor-parallel-size");
+      const bad = { ...first, command: first.command.map((a, i) => (i === tp + 1 ? "3" : a)) };
+      const refused = await vllmCheck(ctx, bad, ctx.tools.vllm as Installed).then(
+        () => undefined,
+        (e: Error) => e.message,
+      );
+      if (!refused?.includes("must be divisible by tensor parallel size (3)")) {
+        throw new Error(
+          `vLLM accepted --tensor-parallel-size 3, or refused it for another reason: ${refused ?? "accepted"}`,
+        );
+      }
+    },
+  );
 }
