@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { mutations, SimHost, type RunResult } from "./support/hostsim";
+import { mutations, SimHost, TEXTFILE_PARAMS, textfileHost, type RunResult } from "./support/hostsim";
 import { requireTool } from "./support/tools";
 
 const converged = (run: RunResult) => {
@@ -129,34 +129,12 @@ describe("install-timer.sh", () => {
 });
 
 describe("textfile-metrics.sh", () => {
-  const host = () => {
-    const h = new SimHost();
-    h.set("lvm-vg", "ubuntu-vg");
-    h.set("lvm-vg-size", 3.5e12);
-    h.set("lvm-free", 2.9e11);
-    h.set("du-bytes", 1234);
-    h.set("df-size", 1e12);
-    h.set("df-avail", 4e11);
-    h.file("/srv/data/ladon/prometheus/.keep", "");
-    h.file("/srv/data/ladon/loki/.keep", "");
-    h.set(
-      "args-prometheus",
-      JSON.stringify(["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.retention.size=50GB"]),
-    );
-    h.file("/etc/citadel/loki/runtime.yaml", "overrides:\n  fake:\n    retention_period: 744h\n");
-    return h;
-  };
+  const host = textfileHost;
 
   it("writes LVM, data and retention metrics that promtool accepts, atomically", () => {
     requireTool("promtool");
     const h = host();
-    const params = {
-      TEXTFILE_DIR: "/var/lib/node_exporter/textfile",
-      DATA_DIR: "/srv/data/ladon",
-      LOKI_RUNTIME_CONFIG: "/etc/citadel/loki/runtime.yaml",
-      LOKI_DAILY_BYTES: 1073741824,
-    };
-    const run = h.runStandalone("ladon/scripts/textfile-metrics.sh", params);
+    const run = h.runStandalone("ladon/scripts/textfile-metrics.sh", TEXTFILE_PARAMS);
     expect(run.stderr).toBe("");
     const prom = h.read("/var/lib/node_exporter/textfile/citadel.prom");
     expect(prom).toContain('citadel_lvm_vg_free_bytes{vg="ubuntu-vg"} 290000000000');

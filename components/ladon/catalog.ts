@@ -3,18 +3,10 @@
  * ports, host ports from the one registry, default memory limits and the UID that owns its data.
  */
 
-import { imageOf, PINS } from "../pins";
+import { imageOf, PINS, type PinName } from "../pins";
 
-export type ServiceName =
-  | "grafana"
-  | "prometheus"
-  | "alertmanager"
-  | "loki"
-  | "alloy"
-  | "phoenix"
-  | "nodeExporter"
-  | "gpuExporter"
-  | "cadvisor";
+/** Every pinned image but vLLM's is a LadonStack service. */
+export type ServiceName = Exclude<PinName, "vllm">;
 
 export interface ServiceSpec {
   /** Container name, also its DNS name on the lab network. */

@@ -155,3 +155,34 @@ export class SimHost {
 export function mutations(run: RunResult): string[] {
   return run.calls.filter((c) => MUTATING.some((re) => re.test(c)));
 }
+
+/**
+ * A host as the textfile-metrics timer finds it on citadel: one volume group on one PV, the stack's
+ * data, Prometheus's retention flags and Loki's runtime config. Used by the script's tests and by
+ * the conformance tier, which feeds what the script writes to the real node_exporter.
+ */
+export function textfileHost(): SimHost {
+  const h = new SimHost();
+  h.set("lvm-vg", "ubuntu-vg");
+  h.set("lvm-vg-size", 3.5e12);
+  h.set("lvm-free", 2.9e11);
+  h.set("du-bytes", 1234);
+  h.set("df-size", 1e12);
+  h.set("df-avail", 4e11);
+  h.file("/srv/data/ladon/prometheus/.keep", "");
+  h.file("/srv/data/ladon/loki/.keep", "");
+  h.set(
+    "args-prometheus",
+    JSON.stringify(["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.retention.size=50GB"]),
+  );
+  h.file("/etc/citadel/loki/runtime.yaml", "overrides:\n  fake:\n    retention_period: 744h\n");
+  return h;
+}
+
+/** The parameters the stack host's textfile timer runs with. */
+export const TEXTFILE_PARAMS = {
+  TEXTFILE_DIR: "/var/lib/node_exporter/textfile",
+  DATA_DIR: "/srv/data/ladon",
+  LOKI_RUNTIME_CONFIG: "/etc/citadel/loki/runtime.yaml",
+  LOKI_DAILY_BYTES: 1073741824,
+};

@@ -15,7 +15,7 @@ import {
   workloadOf,
   type Baseline,
 } from "../../components/ops/baseline";
-import { SimHost } from "../../tests/support/hostsim";
+import { TEXTFILE_PARAMS, textfileHost } from "../../tests/support/hostsim";
 import type { Ctx } from "./static";
 
 export const MACHINE_ID = "c1ade1c0nf0rmance0000000000000a1".replace(/[^0-9a-f]/g, "0");
@@ -66,23 +66,8 @@ function writeJournal(fs: string): void {
 function writeTextfiles(ctx: Ctx, fs: string): void {
   const textfile = path.join(fs, "var/lib/node_exporter/textfile");
   mkdirSync(textfile, { recursive: true });
-  const h = new SimHost();
-  h.set("lvm-vg", "ubuntu-vg");
-  h.set("lvm-vg-size", 3.5e12);
-  h.set("lvm-free", 2.9e11);
-  h.set("du-bytes", 1234);
-  h.set("df-size", 1e12);
-  h.set("df-avail", 4e11);
-  h.file("/srv/data/ladon/prometheus/.keep", "");
-  h.file("/srv/data/ladon/loki/.keep", "");
-  h.set("args-prometheus", JSON.stringify(["--storage.tsdb.retention.size=50GB"]));
-  h.file("/etc/citadel/loki/runtime.yaml", "overrides:\n  fake:\n    retention_period: 744h\n");
-  const run = h.runStandalone("ladon/scripts/textfile-metrics.sh", {
-    TEXTFILE_DIR: "/var/lib/node_exporter/textfile",
-    DATA_DIR: "/srv/data/ladon",
-    LOKI_RUNTIME_CONFIG: "/etc/citadel/loki/runtime.yaml",
-    LOKI_DAILY_BYTES: 1073741824,
-  });
+  const h = textfileHost();
+  const run = h.runStandalone("ladon/scripts/textfile-metrics.sh", TEXTFILE_PARAMS);
   if (run.status !== 0) throw new Error(`textfile-metrics.sh failed: ${run.stderr}`);
   writeFileSync(path.join(textfile, "citadel.prom"), h.read("/var/lib/node_exporter/textfile/citadel.prom"));
   // A `vllm bench serve --save-result` file, as npm run baseline records it.
