@@ -98,7 +98,13 @@ describe("connections", () => {
     const result = await synthLab(config);
     expect(result.placeholders).toEqual([...LAB_SECRETS, "sshPrivateKey"].sort());
     const lvm = byName(result, "citadel-storage-lvm");
-    expect(lvm.inputs.connection).toBe("[secret]");
+    // The SDK marks the whole connection secret; out/ shows where it goes and masks the key only.
+    expect(lvm.inputs.connection).toMatchObject({
+      host: "192.168.10.29",
+      user: "hxadmin",
+      privateKey: "[secret]",
+    });
+    expect(lvm.secretInputs).toContain("connection");
     expect((lvm.rawInputs.connection as Record<string, unknown>).privateKey).toBe(
       "PLACEHOLDER-citadel-sshPrivateKey-set-by-npm-start-0",
     );

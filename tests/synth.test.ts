@@ -72,7 +72,11 @@ describe("npm start", () => {
     }
     const lvm = resources.find((r) => r.name === "citadel-storage-lvm")!;
     expect(lvm).toMatchObject({ protect: true, retainOnDelete: true, dependsOn: [], provider: null });
-    expect((lvm.inputs as Record<string, unknown>).connection).toBe("[secret]");
+    // Which host and user a command reaches is visible; only credentials would be masked.
+    expect((lvm.inputs as Record<string, unknown>).connection).toMatchObject({
+      host: "192.168.10.29",
+      port: 22,
+    });
   });
 
   it("shows the vLLM container and its VRAM plan, and writes the plan", () => {

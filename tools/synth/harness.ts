@@ -9,6 +9,8 @@ import { publishedFiles, resetPublishedFiles } from "../../components/remote";
 import { placeholderSecrets, type StackFile } from "./stackfile";
 
 export const SECRET_MASK = "[secret]";
+/** The parts of a command's connection that are credentials. */
+const CONNECTION_CREDENTIALS = ["password", "privateKey", "privateKeyPassword"];
 const SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17";
@@ -69,7 +71,15 @@ export function sanitize(value: unknown, secretPaths?: Set<string>, at = "", rev
     const sig = obj[SIG];
     if (sig === SECRET_SIG) {
       secretPaths?.add(at);
-      return reveal ? sanitize(obj.value, undefined, at, reveal) : SECRET_MASK;
+      if (reveal) return sanitize(obj.value, undefined, at, reveal);
+      // @pulumi/command marks a command's whole `connection` secret; only its credentials are, so a
+      // reviewer still sees which host and user a command reaches.
+      if (at === "connection" && obj.value !== null && typeof obj.value === "object") {
+        const shown = sanitize(obj.value, undefined, at, false) as Record<string, unknown>;
+        for (const k of CONNECTION_CREDENTIALS) if (k in shown) shown[k] = SECRET_MASK;
+        return shown;
+      }
+      return SECRET_MASK;
     }
     if (sig === ASSET_SIG) return { asset: obj.text ?? obj.path ?? obj.uri };
     if (sig === RESOURCE_SIG) return obj.urn;
