@@ -19,7 +19,29 @@ describe("parseFlags", () => {
     });
   });
 
+  it("takes --name=value like --name value", () => {
+    expect(parse("--config=other.yaml", "--accept")).toMatchObject({ config: "other.yaml", accept: true });
+  });
+
+  it("prints the usage with the defaults for --help, and exits 0", () => {
+    const log = jest.spyOn(console, "log").mockImplementation(() => undefined);
+    const exit = jest.spyOn(process, "exit").mockImplementation(((code: number) => {
+      throw new Error(`exit ${code}`);
+    }) as never);
+    try {
+      expect(() => parse("--help")).toThrow("exit 0");
+      expect(log.mock.calls[0]?.[0]).toContain(
+        `usage: ${USAGE}\n  --config <value>   (default: Pulumi.citadel.yaml)`,
+      );
+    } finally {
+      log.mockRestore();
+      exit.mockRestore();
+    }
+  });
+
   it.each([
+    [["--config="], "--config="],
+    [["--acept=1"], "--acept=1"],
     [["--acept"], "--acept"],
     [["--config"], "--config"],
     [["--config", "--accept"], "--config"],

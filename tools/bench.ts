@@ -7,19 +7,27 @@ import { performance } from "node:perf_hooks";
 import { BLAST_RADIUS, BLAST_SECRETS, criticalPath, diffPlans, programWith } from "./convergence";
 import { synthesize, type SynthResult } from "./synth/harness";
 import { runLab } from "./synth/program";
-import { fromConfigMap, readStackFile } from "./synth/stackfile";
+import { parseFlags } from "./cli";
+import { fromConfigMap, readStackFile, StackFileError } from "./synth/stackfile";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 
-const RUNS = 7;
-const STACK = "Pulumi.citadel.yaml";
-
 async function main(): Promise<void> {
-  const stack = readStackFile(STACK);
+  const args = parseFlags(
+    process.argv.slice(2),
+    { config: "Pulumi.citadel.yaml", runs: "7" },
+    [],
+    "npm run bench -- [--config <stack yaml>] [--runs <n>]",
+  );
+  const stackFile = args.config;
+  const runs = Number(args.runs);
+  if (!Number.isInteger(runs) || runs < 1)
+    throw new StackFileError(`--runs takes a whole number of at least 1, not ${args.runs}`);
+  const stack = readStackFile(stackFile);
   await synthesize({ stack, program: runLab }); // warm-up: module loading is not synth time
   const times: number[] = [];
   let lab: SynthResult | undefined;
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     lab = await synthesize({ stack, program: runLab });
     times.push(performance.now() - t0);
@@ -32,7 +40,7 @@ async function main(): Promise<void> {
   const cp = criticalPath(result);
 
   const rows: string[][] = [];
-  const configMap = () => parse(readFileSync(STACK, "utf8")).config as Record<string, unknown>;
+  const configMap = () => parse(readFileSync(stackFile, "utf8")).config as Record<string, unknown>;
   for (const row of BLAST_RADIUS) {
     const config = configMap();
     row.config?.(config);
@@ -57,7 +65,7 @@ async function main(): Promise<void> {
     ]);
   }
 
-  console.log(`citadel bench (${STACK}, ${RUNS} runs after a warm-up)\n`);
+  console.log(`citadel bench (${stackFile}, ${runs} runs after a warm-up)\n`);
   console.log(
     table(
       ["measure", "value"],
@@ -85,6 +93,10 @@ function table(head: string[], rows: string[][]): string {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof StackFileError) {
+    console.error(err.message);
+    process.exit(2);
+  }
   console.error(err);
   process.exit(1);
 });

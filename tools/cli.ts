@@ -32,8 +32,9 @@ export function runCli(tool: string, main: () => number): never {
 }
 
 /**
- * Parses `--name value` flags, each with its default, and bare `--name` switches. Anything else,
- * or a flag without its value, is a usage error that quotes `usage`.
+ * Parses `--name value` (or `--name=value`) flags, each with its default, and bare `--name`
+ * switches; `--help` prints the usage with the defaults and exits 0. Anything else, or a flag
+ * without its value, is a usage error that quotes `usage`.
  */
 export function parseFlags<V extends string, S extends string = never>(
   argv: readonly string[],
@@ -43,8 +44,24 @@ export function parseFlags<V extends string, S extends string = never>(
 ): Record<V, string> & Record<S, boolean> {
   const out: Record<string, string | boolean> = { ...values };
   for (const s of switches) out[s] = false;
+  if (argv.includes("--help") || argv.includes("-h")) {
+    const defaults = Object.entries(values).map(([k, v]) => `  --${k} <value>   (default: ${v})`);
+    const flags = switches.map((s) => `  --${s}`);
+    console.log([`usage: ${usage}`, ...defaults, ...flags].join("\n"));
+    process.exit(0);
+  }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
+    // `--name=value` is the same as `--name value`.
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    if (eq > 2) {
+      const name = arg.slice(2, eq);
+      if (!Object.hasOwn(values, name) || eq === arg.length - 1) {
+        throw new StackFileError(`unknown or incomplete argument ${arg}; usage: ${usage}`);
+      }
+      out[name] = arg.slice(eq + 1);
+      continue;
+    }
     const name = arg.startsWith("--") ? arg.slice(2) : "";
     const value = argv[i + 1];
     if (Object.hasOwn(values, name) && value !== undefined && !value.startsWith("--")) {
