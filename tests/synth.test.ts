@@ -123,6 +123,17 @@ describe("npm start on a bad or secret-bearing stack", () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it("reports one plaintext secret once, and nothing false about the others", () => {
+    const config = labConfigMap();
+    config["citadel:vllmApiKey"] = "plaintext-key-0123456789";
+    const run = start(["--config", stackFile(config)]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("(1 problem); nothing was applied:");
+    expect(run.stderr).toContain("citadel:vllmApiKey: is stored in plaintext");
+    expect(run.stderr).not.toContain("required secret is not set");
+    expect(run.stderr).not.toContain("plaintext-key-0123456789");
+  });
+
   it("substitutes a marked placeholder for a secure: secret, lists it and never writes it", () => {
     const config = labConfigMap();
     citadelHost(config).ssh.auth = "privateKey";

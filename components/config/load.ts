@@ -87,7 +87,9 @@ export function parseLabConfig(source: ConfigSource, sourceName = "the stack con
 
   if (parsed.success) {
     for (const spec of SECRETS) {
-      if (spec.required(parsed.data) && !secretKeysSet.includes(spec.key)) {
+      // A plaintext one is already reported, with how to set it as a secret.
+      const inPlaintext = source.keys().includes(spec.key);
+      if (spec.required(parsed.data) && !secretKeysSet.includes(spec.key) && !inPlaintext) {
         problems.push(missingSecret(spec));
       }
     }

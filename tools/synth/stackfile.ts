@@ -70,9 +70,14 @@ export function fromConfigMap(config: Record<string, unknown>, stack = "citadel"
  * real run would make. Values are clearly marked and never real.
  */
 export function placeholderSecrets(file: StackFile): Record<string, string> {
-  const parsed = LabConfigSchema.safeParse(file.values);
+  // A secret stored in plaintext is the loader's to report; it must not also hide which secrets
+  // the rest of the lab requires (it would fail this parse as an unknown key).
+  const secretKeys = new Set(SECRETS.map((s) => s.key));
+  const plain = Object.fromEntries(Object.entries(file.values).filter(([k]) => !secretKeys.has(k)));
+  const parsed = LabConfigSchema.safeParse(plain);
   const required = parsed.success ? SECRETS.filter((s) => s.required(parsed.data)).map((s) => s.key) : [];
-  const keys = [...new Set([...file.secure, ...required])].sort();
+  // A secret set in plaintext keeps its value, so that the loader reports it as plaintext.
+  const keys = [...new Set([...file.secure, ...required])].filter((k) => !(k in file.values)).sort();
   return Object.fromEntries(keys.map((k) => [k, placeholderValue(k)]));
 }
 
