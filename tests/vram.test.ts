@@ -73,13 +73,13 @@ describe("a max-model-len that does not fit", () => {
   const input = rtx(qwen3, { tensorParallelSize: 2, maxModelLen: 131072 });
   const plan = planVram(input);
 
-  it("fails with the numbers and the largest max-model-len that fits", () => {
+  it("fails with the numbers and the largest max-model-len that fits both the KV cache and the model (40960)", () => {
     expect(plan.fits).toBe(false);
     expect(plan.reason).toBe("kvCache");
     expect(plan.problems[0]).toBe(
       "one request of max-model-len 131072 tokens needs 9 GiB of KV cache per GPU, but only 4.27 GiB (62222 tokens) is left after 7.63 GiB of weights and the 2.5 GiB reserve",
     );
-    expect(plan.fixes[0]).toBe("lower vllm.maxModelLen to 62208 or less");
+    expect(plan.fixes[0]).toBe("lower vllm.maxModelLen to 40960 or less");
     expect(plan.fixes).toContain('set vllm.kvCacheDtype to "fp8" to halve the KV cache');
   });
 
@@ -93,7 +93,7 @@ describe("a max-model-len that does not fit", () => {
     expect(message).toMatch(
       /^vLLM could not start Qwen\/Qwen3-8B on citadel: one request of max-model-len 131072 tokens/,
     );
-    expect(message).toContain("Fix: lower vllm.maxModelLen to 62208 or less; or ");
+    expect(message).toContain("Fix: lower vllm.maxModelLen to 40960 or less; or ");
   });
 
   it("offers a higher utilization only when one would do", () => {
