@@ -96,6 +96,23 @@ describe("the vLLM container", () => {
     expect(raw().ports).toEqual([{ external: 8000, internal: 8000 }]);
   });
 
+  it("gives create and update more time than the model load: the provider's 20-minute default would cut it", () => {
+    // startupTimeoutSeconds is 1800 (30 min): wait runs inside create, so create gets 40 minutes.
+    expect(container().customTimeouts).toEqual({ create: "40m", update: "40m", delete: "10m" });
+  });
+
+  it("replaces the container when its healthcheck changes, which the provider would never apply", async () => {
+    const config = labConfigMap();
+    vllmOf(config).startupTimeoutSeconds = 3600;
+    const labels = (r: SynthResult) =>
+      (raw(r).labels as { label: string; value: string }[]).find(
+        (l) => l.label === "org.hana-x.citadel.recreate-hash",
+      );
+    const other = await synthLab(config);
+    expect(labels(lab)?.value).toMatch(/^[0-9a-f]{16}$/);
+    expect(labels(other)?.value).not.toBe(labels(lab)?.value);
+  });
+
   it("uses the pinned image, kept locally, and replaces by stopping the old container first", () => {
     expect(byName(lab, "vllm-image").rawInputs).toEqual({
       keepLocally: true,

@@ -32,6 +32,8 @@ export interface ResourceRecord {
   ignoreChanges: string[];
   replaceOnChanges: string[];
   additionalSecretOutputs: string[];
+  /** `customTimeouts` as the engine receives them (create/update/delete), or null. */
+  customTimeouts: { create: string; update: string; delete: string } | null;
   /** Input names whose values were secret (masked in `inputs`). */
   secretInputs: string[];
   /** Inputs with secrets unwrapped, as policies see them. Never written to out/. */
@@ -106,6 +108,8 @@ interface RegisterRequest {
   getIgnorechangesList(): string[];
   getReplaceonchangesList(): string[];
   getAdditionalsecretoutputsList(): string[];
+  getCustomtimeouts():
+    { toObject(): { create: string; update: string; pb_delete?: string; delete?: string } } | undefined;
 }
 type Callback = (err: unknown, resp: { getUrn(): string } | undefined) => void;
 interface PatchableMonitor {
@@ -127,6 +131,13 @@ const mocks: pulumi.runtime.Mocks = {
   }),
   call: (args) => args.inputs,
 };
+
+function timeoutsOf(
+  t: { create: string; update: string; pb_delete?: string; delete?: string } | undefined,
+): ResourceRecord["customTimeouts"] {
+  if (!t || (!t.create && !t.update && !(t.pb_delete ?? t.delete))) return null;
+  return { create: t.create, update: t.update, delete: t.pb_delete ?? t.delete ?? "" };
+}
 
 /** Provider references arrive as `urn::id`; keep the URN. */
 function providerUrn(ref: string): string | null {
@@ -216,6 +227,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
           ignoreChanges: req.getIgnorechangesList(),
           replaceOnChanges: req.getReplaceonchangesList(),
           additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+          customTimeouts: timeoutsOf(req.getCustomtimeouts()?.toObject()),
           secretInputs: [...secretPaths].sort(),
           rawInputs: sanitize(serialized, undefined, "", true) as Record<string, unknown>,
         });
