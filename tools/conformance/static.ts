@@ -3,7 +3,8 @@
  * inside the service's sandbox root so that every path in it (rule globs, runtime config, data
  * dirs) resolves as it does in the container.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify } from "yaml";
 import { LadonSchema } from "../../components/config";
@@ -13,7 +14,7 @@ import type { Installed } from "../upstream";
 import type { CheckRun } from "./checks";
 import type { ConformanceLab } from "./lab";
 import type { Sandbox, Result } from "./sandbox";
-import { serviceRun } from "./services";
+import { hostfs, serviceRun } from "./services";
 
 export interface Ctx {
   run: CheckRun;
@@ -101,6 +102,27 @@ export async function staticChecks(ctx: Ctx): Promise<void> {
       "promtool check rules",
     );
   });
+
+  // The textfile metrics the host's scripts write (tools/conformance/hostfs.ts), which the live
+  // node_exporter reads too.
+  const textfiles = path.join(
+    hostfs(ctx.dir, ctx.lab.container("node-exporter").host),
+    "var/lib/node_exporter/textfile",
+  );
+  for (const file of readdirSync(textfiles)
+    .filter((f) => f.endsWith(".prom"))
+    .sort()) {
+    await withTool(ctx, "prometheus", "promtool", `check metrics ${file}`, async () => {
+      // It reads the exposition on stdin and touches no path, so it needs no sandbox root.
+      const out = spawnSync((ctx.tools.prometheus as Installed).bin("promtool"), ["check", "metrics"], {
+        input: readFileSync(path.join(textfiles, file)),
+        encoding: "utf8",
+      });
+      if (out.status !== 0 || `${out.stdout}${out.stderr}`.trim() !== "") {
+        throw new Error(`promtool check metrics:\n${out.stdout}${out.stderr}`);
+      }
+    });
+  }
 
   await withTool(ctx, "prometheus", "promtool", "control: a broken rule is refused", async () => {
     const d = path.join(scratch, "control");
