@@ -205,16 +205,6 @@ export class Sandbox {
     return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
   }
 
-  /** A command in the lab bridge's namespace (the checks' own vantage point). */
-  inLab(argv: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Result {
-    const r = spawnSync("ip", ["netns", "exec", `${this.id}-lab`, ...argv], {
-      encoding: "utf8",
-      env: { ...process.env, ...env },
-      timeout: timeoutMs,
-    });
-    return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-  }
-
   /** Stops every process and deletes every namespace this run made. Safe to call twice. */
   down(): void {
     for (const c of this.children) if (c.exitCode === null) c.kill("SIGKILL");
