@@ -346,6 +346,11 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
   },
 };
 
+/** The pin of a service by its name (a container's service label), or undefined. */
+export function pinOf(service: string): Pin | undefined {
+  return Object.hasOwn(PINS, service) ? PINS[service as PinName] : undefined;
+}
+
 /** `repository:tag`. */
 export function imageOf(pin: Pin): string {
   return `${pin.repository}:${pin.tag}`;

@@ -1,5 +1,5 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { PINS, type PinName } from "../../components/pins";
+import { pinOf } from "../../components/pins";
 import { serviceOf, TYPES } from "../lib/resources";
 
 /** True when a mount at `mount` hides `own`: the same path, or a directory above it. */
@@ -16,7 +16,7 @@ export const disallowHiddenImagePaths: ResourceValidationPolicy = {
   validateResource: (args, report) => {
     if (args.type !== TYPES.container) return;
     const service = serviceOf(args.props);
-    const pin = (PINS as Record<string, (typeof PINS)[PinName] | undefined>)[service];
+    const pin = pinOf(service);
     if (!pin) return;
     const targets: string[] = [
       ...(Array.isArray(args.props.volumes) ? args.props.volumes : []).map(

@@ -1,5 +1,5 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { PINS, type PinName } from "../../components/pins";
+import { pinOf } from "../../components/pins";
 import { serviceOf, TYPES } from "../lib/resources";
 
 /**
@@ -7,7 +7,7 @@ import { serviceOf, TYPES } from "../lib/resources";
  * healthcheck (components/pins.ts lists what each image has, read from its Dockerfile).
  */
 function cannotRunHealthcheck(service: string): boolean {
-  const pin = (PINS as Record<string, (typeof PINS)[PinName] | undefined>)[service];
+  const pin = pinOf(service);
   return pin !== undefined && pin.image.healthTools.length === 0 && !pin.image.healthCommand;
 }
 

@@ -4,7 +4,7 @@
  * user and volumes, each volume bound from the run's simulated host filesystem at the container
  * path the container uses.
  */
-import { chownSync, existsSync, mkdirSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { PINS, type PinName } from "../../components/pins";
 import { cacheRoot } from "../upstream/cache";
@@ -25,13 +25,16 @@ export function hostfs(runDir: string, host: string): string {
   return path.join(runDir, "hostfs", host);
 }
 
-/** The interpreter the venvs were made from (their `home`), which must be visible in a root. */
-function pythonPrefix(): string[] {
-  const prefixes = new Set<string>();
-  for (const p of [process.env.PYENV_ROOT, "/root/.pyenv", "/usr/local/lib/python3"]) {
-    if (p && existsSync(p)) prefixes.add(p);
-  }
-  return [...prefixes];
+/**
+ * The installation a venv's interpreter belongs to (pyvenv.cfg's `home` is its bin directory),
+ * which must be visible in a root for the venv to start. Under /usr it already is.
+ */
+function pythonPrefix(venvEntry: string): string[] {
+  const cfg = readFileSync(path.join(venvEntry, "venv", "pyvenv.cfg"), "utf8");
+  const home = /^home\s*=\s*(.+)$/m.exec(cfg)?.[1]?.trim();
+  if (!home) throw new Error(`${venvEntry}/venv/pyvenv.cfg names no home interpreter`);
+  const prefix = path.dirname(home);
+  return prefix === "/usr" || prefix.startsWith("/usr/") ? [] : [prefix];
 }
 
 export interface ServiceRun {
@@ -64,7 +67,9 @@ export function serviceRun(
     return { src, dst: v.containerPath, readOnly: v.readOnly };
   });
   binds.push({ src: cacheRoot(), dst: cacheRoot(), readOnly: true });
-  for (const p of pythonPrefix()) binds.push({ src: p, dst: p, readOnly: true });
+  if (PINS[pin].checker.kind === "pypi") {
+    for (const p of pythonPrefix(tool.dir)) binds.push({ src: p, dst: p, readOnly: true });
+  }
   const command = opts.argv ?? (c.command.length > 0 ? c.command : (DEFAULT_CMD[pin] ?? []));
   const imageArgv = [...facts.entrypoint, ...command];
   let argv: string[];
