@@ -296,6 +296,10 @@ describe("Loki", () => {
     expect(parse(renderLokiConfig(b)).limits_config.retention_period).toBe("168h");
     expect(parse(renderLokiRuntimeConfig(b))).toEqual({ overrides: { fake: { retention_period: "168h" } } });
   });
+
+  it("adds no service_name label of its own to the streams", () => {
+    expect(parse(renderLokiConfig(defaults)).limits_config.discover_service_name).toEqual([]);
+  });
 });
 
 describe("Alloy", () => {
@@ -307,6 +311,11 @@ describe("Alloy", () => {
     const targets = [...config.matchAll(/target_label = "([^"]+)"/g)].map((m) => m[1]);
     expect([...new Set(targets)].sort()).toEqual(["container", "level", "unit"]);
     expect(config).toMatch(/external_labels = \{\n\s+host = "citadel",\n\s+\}/);
+  });
+
+  it("drops the job label loki.source.journal adds to every journal entry", () => {
+    const journal = /loki\.relabel "journal" \{[\s\S]*?\n\}/.exec(config)?.[0] ?? "";
+    expect(journal).toMatch(/rule \{\n\s+action = "labeldrop"\n\s+regex = "job"\n\s+\}/);
   });
 
   it("counts NVIDIA Xid errors in a branch that forwards nothing to Loki", () => {

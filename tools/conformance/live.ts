@@ -4,7 +4,8 @@
  * volumes in its own network and mount namespace, then checked through their own APIs.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, lstatSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
 import { dashboardQueries, phoenixTraceHeaders } from "../../components/ladon";
@@ -61,6 +62,9 @@ export async function liveChecks(ctx: Ctx): Promise<void> {
   const received = path.join(ctx.dir, "webhook.jsonl");
   const receiver = startWebhook(ctx, received);
 
+  // The Docker Engine API Alloy's container-log components talk to, with the lab's containers.
+  const dockerApi = await startDockerApi(ctx);
+
   const children: ChildProcess[] = [];
   for (const [name, pin] of Object.entries(LIVE)) {
     const tool = ctx.tools[pin];
@@ -81,6 +85,7 @@ export async function liveChecks(ctx: Ctx): Promise<void> {
     await phoenixChecks(ctx);
   } finally {
     receiver.kill("SIGKILL");
+    dockerApi.kill("SIGKILL");
     for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
   }
 }
@@ -97,6 +102,44 @@ function startWebhook(ctx: Ctx, file: string): ChildProcess {
     String(WEBHOOK.port),
     file,
   ]);
+}
+
+/** The log lines the Docker API stand-in streams for a lab container, one per stream. */
+export function containerLines(name: string): { stdout: string[]; stderr: string[] } {
+  return {
+    stdout: [`level=info conformance: stdout line of container ${name}`],
+    stderr: [`ERROR conformance: stderr line of container ${name}`],
+  };
+}
+
+/**
+ * Starts tools/conformance/docker_api.py on the socket the Alloy container mounts
+ * (/var/run/docker.sock in its host's filesystem), serving the lab's containers on that host.
+ */
+async function startDockerApi(ctx: Ctx): Promise<ChildProcess> {
+  const alloy = ctx.lab.container("alloy");
+  const socket = path.join(hostfs(ctx.dir, alloy.host), "var/run/docker.sock");
+  const list = ctx.lab.containers
+    .filter((c) => c.host === alloy.host)
+    .map((c, i) => ({
+      name: c.name,
+      id: createHash("sha256").update(c.name).digest("hex"),
+      image: c.image,
+      ip: `172.18.0.${i + 2}`,
+      ...containerLines(c.name),
+    }));
+  const file = path.join(ctx.dir, "docker-containers.json");
+  writeFileSync(file, JSON.stringify(list));
+  const child = spawn("python3", [path.join(__dirname, "docker_api.py"), socket, file], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  await until("the Docker API stand-in's socket", 20, () => {
+    if (child.exitCode !== null) throw new Error(`docker_api.py exited ${child.exitCode}: ${stderr}`);
+    return existsSync(socket) && lstatSync(socket).isSocket() ? true : undefined;
+  });
+  return child;
 }
 
 const READY: Record<string, { pin: PinName; path: string; port: (ctx: Ctx) => number }> = {
@@ -238,13 +281,28 @@ async function alertChecks(ctx: Ctx, received: string): Promise<void> {
   );
 }
 
+/** A Loki stream's index labels are exactly these: the README promises no others. */
+function sameLabels(got: Record<string, string>, want: Record<string, string>): void {
+  const keys = [...new Set([...Object.keys(got), ...Object.keys(want)])].sort();
+  const diff = keys.filter((k) => got[k] !== want[k]);
+  if (diff.length > 0) {
+    throw new Error(
+      `labels ${JSON.stringify(got)}; expected exactly ${JSON.stringify(want)} (differ in ${diff.join(", ")})`,
+    );
+  }
+}
+
 async function lokiChecks(ctx: Ctx): Promise<void> {
   const loki = base(ctx, "loki");
+  // categorize-labels: `stream` holds only the index labels, and structured metadata (Loki's own
+  // detected_level) stays beside each line (pkg/util/httpreq/encoding_flags.go@v3.7.8).
   const query = (q: string) =>
     json<{ data: { result: { stream: Record<string, string>; values: [string, string][] }[] } }>(
       ctx,
       `${loki}/loki/api/v1/query_range`,
       [
+        "-H",
+        "X-Loki-Response-Encoding-Flags: categorize-labels",
         "-G",
         "--data-urlencode",
         `query=${q}`,
@@ -265,12 +323,43 @@ async function lokiChecks(ctx: Ctx): Promise<void> {
         const r = query(`{unit="${JOURNAL_LINES.unit}"}`);
         return r.length > 0 ? r : undefined;
       });
-      const labels = streams[0]?.stream ?? {};
-      const expected = { host: ctx.lab.container("alloy").host, unit: JOURNAL_LINES.unit, level: "error" };
-      for (const [k, v] of Object.entries(expected)) {
-        if (labels[k] !== v)
-          throw new Error(`label ${k}=${labels[k]} (expected ${v}); labels: ${JSON.stringify(labels)}`);
+      sameLabels(streams[0]?.stream ?? {}, {
+        host: ctx.lab.container("alloy").host,
+        unit: JOURNAL_LINES.unit,
+        level: "error",
+      });
+    },
+  );
+
+  await withTool(
+    ctx,
+    "alloy",
+    "alloy",
+    "ships every container's stdout and stderr to Loki with the host, container and level labels",
+    async () => {
+      const alloy = ctx.lab.container("alloy");
+      const problems: string[] = [];
+      for (const c of ctx.lab.containers.filter((x) => x.host === alloy.host)) {
+        const want = containerLines(c.name);
+        const streams = await until(`${c.name}'s lines in Loki`, 60, () => {
+          const r = query(`{container="${c.name}"}`);
+          const lines = r.flatMap((s) => s.values.map(([, l]) => l));
+          return [...want.stdout, ...want.stderr].every((l) => lines.includes(l)) ? r : undefined;
+        }).catch((e: Error) => {
+          problems.push(e.message);
+          return [];
+        });
+        for (const s of streams) {
+          const line = s.values[0]?.[1] ?? "";
+          const level = want.stderr.includes(line) ? "error" : "info";
+          try {
+            sameLabels(s.stream, { host: alloy.host, container: c.name, level });
+          } catch (e) {
+            problems.push(`${c.name}: ${(e as Error).message}`);
+          }
+        }
       }
+      if (problems.length > 0) throw new Error(problems.join("\n"));
     },
   );
 

@@ -117,6 +117,16 @@ export function renderAlloyConfig(host: string, lokiPushUrl: string): string {
             ["target_label", "level"],
           ],
         },
+        // loki.source.journal adds job="loki.source.journal.<label>" to every entry before these
+        // rules run (internal/component/loki/source/journal/tailer.go@v1.19.0, newTailerWithJournal
+        // and relabel.ProcessBuilder); the README promises no job label, so it is dropped here.
+        {
+          name: "rule",
+          attrs: [
+            ["action", "labeldrop"],
+            ["regex", "job"],
+          ],
+        },
       ],
     },
     {

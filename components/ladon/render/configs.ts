@@ -134,6 +134,10 @@ export function renderLokiConfig(ladon: LadonConfig): string {
       reject_old_samples_max_age: "168h",
       allow_structured_metadata: true,
       volume_enabled: true,
+      // Loki 3.7.8 adds a `service_name` index label to every stream by default, guessed from
+      // other labels (pkg/validation/limits.go: validation.discover-service-name; "Empty list
+      // disables setting the label"). Streams carry only host, unit, container and level.
+      discover_service_name: [],
     },
     // Per-tenant limits live in the runtime config, which Loki re-reads every 30s.
     runtime_config: { file: LOKI_RUNTIME_CONFIG, period: "30s" },
