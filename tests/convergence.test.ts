@@ -12,7 +12,7 @@ import {
   unappliedKeys,
   programWith,
 } from "../tools/convergence";
-import type { ResourceRecord, SynthResult } from "../tools/synth/harness";
+import type { SynthResult } from "../tools/synth/harness";
 import { labConfigMap, STACK_FILE } from "./support/lab";
 import { synthLab } from "./support/synth";
 
@@ -93,8 +93,7 @@ describe("blast radius", () => {
   });
 
   it("replaces a dashboard whose uid changes, and updates one whose panels change", () => {
-    const dash = (uid: string, title: string) =>
-      ({ rawInputs: { configJson: JSON.stringify({ uid, title }) } }) as unknown as ResourceRecord;
+    const dash = (uid: string, title: string) => ({ configJson: JSON.stringify({ uid, title }) });
     const type = "grafana:oss/dashboard:Dashboard";
     expect(effectOf(type, ["configJson"], dash("a", "x"), dash("a", "y"))).toBe("update");
     expect(effectOf(type, ["configJson"], dash("a", "x"), dash("b", "x"))).toBe("replace");

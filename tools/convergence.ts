@@ -6,9 +6,12 @@
 import { loadLabConfig } from "../components/config";
 import { dashboards } from "../components/ladon/dashboards";
 import { buildLab, type LabOverrides } from "../components/lab";
+import { diffPlans as planDiff } from "./diff/diff";
+import type { Effect } from "./semantics";
+import { planFromSynth } from "./diff/plan";
 import type { ResourceRecord, SynthResult } from "./synth/harness";
 
-export type Effect = "create" | "delete" | "update" | "replace";
+export { CONTAINER_UNAPPLIED, effectOf, unappliedKeys, type Effect } from "./semantics";
 
 export interface Change {
   name: string;
@@ -19,102 +22,15 @@ export interface Change {
 }
 
 /**
- * Container inputs whose change the docker provider applies in place. Read in kreuzwerker
- * terraform-provider-docker internal/provider/resource_docker_container.go (which fields are not
- * ForceNew) and resource_docker_container_funcs.go (what Update sends to `docker update`), which
- * @pulumi/docker v5 bridges: Update applies only these to the running container.
+ * The changes `pulumi up` would make to go from plan `a` to plan `b` (tools/diff/diff.ts, on the
+ * inputs with secrets unwrapped, in memory only). Components have no inputs and are skipped;
+ * containers a step merely restarts are not changes of their own.
  */
-const CONTAINER_APPLIED = new Set([
-  "restart",
-  "maxRetryCount",
-  "cpuShares",
-  "cpuSet",
-  "memory",
-  "memoryReservation",
-  "memorySwap",
-  "blkioWeight",
-  "blkioDeviceReadBps",
-  "blkioDeviceWriteBps",
-  "blkioDeviceReadIops",
-  "blkioDeviceWriteIops",
-]);
-/** Provider-side settings: an update changes only how the provider manages the container. */
-const CONTAINER_PROVIDER_ONLY = new Set([
-  "mustRun",
-  "wait",
-  "waitTimeout",
-  "destroyGraceSeconds",
-  "start",
-  "removeVolumes",
-]);
-/**
- * Not ForceNew, yet Update never sends them: recorded as in-place updates that do not reach the
- * container. The program hashes them into a label (components/host/docker.ts recreateLabel), so
- * in practice their change is a replace.
- */
-export const CONTAINER_UNAPPLIED = new Set(["healthcheck", "tmpfs", "init", "cpuPeriod", "cpuQuota"]);
-
-/** How a provider applies a change to `keys` of a resource of `type`. */
-export function effectOf(
-  type: string,
-  keys: string[],
-  before?: ResourceRecord,
-  after?: ResourceRecord,
-): "update" | "replace" {
-  if (type === "command:remote:Command" || type === "command:local:Command") {
-    // The command SDK marks triggers replaceOnChanges (pulumi-command #855); create alone is an update.
-    return keys.includes("triggers") ? "replace" : "update";
-  }
-  if (type === "docker:index/container:Container") {
-    const inPlace = (k: string) =>
-      CONTAINER_APPLIED.has(k) || CONTAINER_PROVIDER_ONLY.has(k) || CONTAINER_UNAPPLIED.has(k);
-    return keys.every(inPlace) ? "update" : "replace";
-  }
-  if (type === "docker:index/remoteImage:RemoteImage")
-    return keys.some((k) => ["name", "platform", "pullTriggers", "triggers"].includes(k))
-      ? "replace"
-      : "update";
-  if (type === "docker:index/network:Network") return "replace";
-  if (type === "grafana:oss/dashboard:Dashboard") {
-    // A changed uid inside configJson is a new dashboard (resource_dashboard.go: uid is ForceNew).
-    if (keys.includes("configJson") && dashboardUid(before) !== dashboardUid(after)) return "replace";
-    return keys.some((k) => ["orgId"].includes(k)) ? "replace" : "update";
-  }
-  if (type.startsWith("grafana:"))
-    return keys.includes("uid") || keys.includes("orgId") ? "replace" : "update";
-  return "update";
-}
-
-function dashboardUid(r?: ResourceRecord): unknown {
-  const json = r?.rawInputs.configJson;
-  return typeof json === "string" ? (JSON.parse(json) as { uid?: unknown }).uid : undefined;
-}
-
-/** Container inputs of a change that the provider would record but not apply. */
-export function unappliedKeys(type: string, keys: string[]): string[] {
-  return type === "docker:index/container:Container" ? keys.filter((k) => CONTAINER_UNAPPLIED.has(k)) : [];
-}
-
-/** The changes `pulumi up` would make to go from plan `a` to plan `b`. Components have no inputs and are skipped. */
 export function diffPlans(a: SynthResult, b: SynthResult): Change[] {
-  const custom = (r: SynthResult) => new Map(r.resources.filter((x) => x.custom).map((x) => [x.name, x]));
-  const before = custom(a);
-  const after = custom(b);
-  const changes: Change[] = [];
-  for (const [name, r] of after) {
-    const old = before.get(name);
-    if (!old) {
-      changes.push({ name, type: r.type, effect: "create", keys: [] });
-      continue;
-    }
-    const keys = [...new Set([...Object.keys(old.rawInputs), ...Object.keys(r.rawInputs)])]
-      .filter((k) => JSON.stringify(old.rawInputs[k]) !== JSON.stringify(r.rawInputs[k]))
-      .sort();
-    if (keys.length > 0) changes.push({ name, type: r.type, effect: effectOf(r.type, keys, old, r), keys });
-  }
-  for (const [name, r] of before)
-    if (!after.has(name)) changes.push({ name, type: r.type, effect: "delete", keys: [] });
-  return changes.sort((x, y) => (x.name < y.name ? -1 : 1));
+  return planDiff(planFromSynth(a, [], true), planFromSynth(b, [], true))
+    .resources.filter((c) => c.action !== "rerun")
+    .map((c) => ({ name: c.name, type: c.type, effect: c.action as Effect, keys: c.keys }))
+    .sort((x, y) => (x.name < y.name ? -1 : 1));
 }
 
 // Rows edit the raw stack-file YAML, one knob each, as tests do.

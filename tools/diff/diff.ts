@@ -1,0 +1,298 @@
+/**
+ * What `pulumi up` would do to go from one plan to another, resource by resource, in each
+ * provider's own terms (tools/convergence.ts effectOf is the one table of provider semantics),
+ * with the changed inputs as JSON paths and the rendered files as unified diffs. Pure.
+ */
+import { createTwoFilesPatch } from "diff";
+import { SECRET_MASK } from "../synth/harness";
+import type { Violation } from "../synth/policies";
+import { effectOf, unappliedKeys } from "../semantics";
+import type { Plan, PlanResource } from "./plan";
+
+export type Action = "create" | "update" | "replace" | "delete" | "rerun";
+
+export interface InputChange {
+  /** JSON path of the changed value, e.g. `envs[3]` or `healthcheck.startPeriod`. */
+  path: string;
+  /** Absent when the value is secret or a multi-line text (shown as a file diff instead). */
+  old?: unknown;
+  new?: unknown;
+  secret?: true;
+  /** A multi-line text (a script, a config file): its unified diff is in the files section. */
+  text?: true;
+}
+
+export interface ResourceChange {
+  name: string;
+  type: string;
+  host: string;
+  action: Action;
+  /** Why, in the provider's own terms. */
+  reason: string;
+  /** Top-level inputs that changed. */
+  keys: string[];
+  changes: InputChange[];
+  protect: boolean;
+  /** Set when `pulumi up` would refuse the change. */
+  refused?: string;
+  /** A delete and a create of the same type with the same inputs: most likely a rename. */
+  renamedFrom?: string;
+  renamedTo?: string;
+}
+
+export interface FileChange {
+  path: string;
+  host: string;
+  status: "added" | "removed" | "modified";
+  /** Unified diff, `a/<path>` to `b/<path>`. */
+  patch: string;
+}
+
+export interface PlanDiff {
+  resources: ResourceChange[];
+  files: FileChange[];
+  summary: Record<Action, number>;
+  /** Stack secrets whose value differs between the sides; never their values. */
+  secretsChanged: string[];
+  /** citadel-guard's verdict on the new side, and which of its violations are new. */
+  violations: (Violation & { new: boolean })[];
+}
+
+export interface DiffOptions {
+  /** Resource name -> top-level inputs that carry a changed secret (tools/diff/secrets.ts). */
+  secretInputs?: Map<string, string[]>;
+  secretsChanged?: string[];
+  /** Host names, to group resources and files by host. @default the files' first path segments */
+  hosts?: string[];
+}
+
+const isSecret = (v: unknown) => v === SECRET_MASK;
+const isText = (v: unknown) => typeof v === "string" && v.includes("\n");
+
+/** Leaf-level differences between two JSON values. */
+export function inputChanges(a: unknown, b: unknown, at = ""): InputChange[] {
+  if (JSON.stringify(a) === JSON.stringify(b)) return [];
+  if (isSecret(a) || isSecret(b)) return [{ path: at, secret: true }];
+  const bothObjects =
+    a !== null &&
+    b !== null &&
+    typeof a === "object" &&
+    typeof b === "object" &&
+    !Array.isArray(a) &&
+    !Array.isArray(b);
+  if (bothObjects) {
+    const ao = a as Record<string, unknown>;
+    const bo = b as Record<string, unknown>;
+    return [...new Set([...Object.keys(ao), ...Object.keys(bo)])]
+      .sort()
+      .flatMap((k) => inputChanges(ao[k], bo[k], at ? `${at}.${k}` : k));
+  }
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length)
+    return a.flatMap((x, i) => inputChanges(x, b[i], `${at}[${i}]`));
+  if (isText(a) || isText(b)) return [{ path: at, text: true }];
+  return [{ path: at, ...(a === undefined ? {} : { old: a }), ...(b === undefined ? {} : { new: b }) }];
+}
+
+const COMMAND = new Set(["command:remote:Command", "command:local:Command"]);
+const CONTAINER = "docker:index/container:Container";
+
+/** The reason for an update or replace, in the provider's terms. */
+function reasonOf(r: PlanResource, action: "update" | "replace", keys: string[]): string {
+  const list = keys.join(", ");
+  if (COMMAND.has(r.type)) {
+    // pulumi-command v1.2.1 provider/pkg/provider/remote/commandController.go: Update runs
+    // `update`, or `create` when none is set; Delete runs `delete` only when one is set.
+    const cleanup =
+      r.inputs.delete === undefined || r.inputs.delete === null
+        ? "the old one has no delete command, so nothing on the host is removed"
+        : "the old one runs its delete command first";
+    return action === "replace"
+      ? `triggers changed: replaced; the new step runs its script, and ${cleanup}`
+      : `${list} changed: updated in place, which runs its script again`;
+  }
+  if (r.type === CONTAINER) {
+    if (action === "replace") {
+      const forced = keys.filter((k) => effectOf(CONTAINER, [k]) === "replace");
+      return `the docker provider cannot change ${forced.join(", ")} in place: a new container replaces the old, with the same volumes`;
+    }
+    const unapplied = unappliedKeys(CONTAINER, keys);
+    return unapplied.length > 0
+      ? `updated in place (${list}); ${unapplied.join(", ")} are recorded but never reach the running container`
+      : `updated in place with docker update (${list})`;
+  }
+  if (r.type === "grafana:oss/dashboard:Dashboard" && action === "replace")
+    return "its uid changed: a new dashboard replaces the old";
+  if (r.type === "docker:index/remoteImage:RemoteImage" && action === "replace")
+    return `${list} changed: the image is pulled again`;
+  return action === "replace" ? `${list} changed: replaced` : `${list} changed: updated in place`;
+}
+
+function deleteReason(r: PlanResource): string {
+  if (r.retainOnDelete) return "removed from the stack only: retainOnDelete leaves it on the host";
+  if (COMMAND.has(r.type) && (r.inputs.delete === undefined || r.inputs.delete === null))
+    return "removed from the stack; it has no delete command, so nothing on the host changes";
+  return "deleted";
+}
+
+/** The host a resource or file belongs to: the first host name its name (or path) carries. */
+function hostOf(name: string, hosts: string[]): string {
+  const tokens = name.split(/[-/]/);
+  return (
+    hosts.find((h) => tokens.includes(h) || name.startsWith(`${h}-`) || name.startsWith(`${h}/`)) ?? "lab"
+  );
+}
+
+/** A container a config or secret step restarts or reloads when its files change. */
+function restartOf(step: PlanResource): { container: string; how: string } | undefined {
+  const text = typeof step.inputs.create === "string" ? step.inputs.create : "";
+  const param = (k: string) => new RegExp(`^export ${k}='([^']*)'$`, "m").exec(text)?.[1];
+  const container = param("CONTAINER");
+  const mode = param("RELOAD") ?? param("ON_CHANGE");
+  if (!container || container === "none" || !mode || mode === "none") return undefined;
+  return {
+    container,
+    how: mode === "restart" ? "restarted" : `reloaded (${mode.replace(/^http:/, "POST ")})`,
+  };
+}
+
+const sameViolation = (a: Violation, b: Violation) =>
+  a.policy === b.policy && a.urn === b.urn && a.message === b.message;
+
+export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): PlanDiff {
+  const hosts = opts.hosts ?? [
+    ...new Set([...base.files.keys(), ...head.files.keys()].map((f) => f.split("/")[0] ?? "")),
+  ];
+  const out: ResourceChange[] = [];
+  for (const [name, r] of head.resources) {
+    const old = base.resources.get(name);
+    const host = hostOf(name, hosts);
+    if (!old) {
+      out.push({
+        name,
+        type: r.type,
+        host,
+        action: "create",
+        reason: "new",
+        keys: [],
+        changes: [],
+        protect: r.protect,
+      });
+      continue;
+    }
+    const changes = inputChanges(old.inputs, r.inputs);
+    const secretKeys = opts.secretInputs?.get(name) ?? [];
+    for (const k of secretKeys)
+      if (!changes.some((c) => c.path === k)) changes.push({ path: k, secret: true });
+    const keys = [...new Set(changes.map((c) => c.path.split(/[.[]/)[0] as string))].sort();
+    if (keys.length === 0) continue;
+    const action = effectOf(r.type, keys, old.inputs, r.inputs);
+    const change: ResourceChange = {
+      name,
+      type: r.type,
+      host,
+      action,
+      reason: reasonOf(old, action, keys),
+      keys,
+      changes,
+      protect: old.protect,
+    };
+    if (action === "replace" && old.protect)
+      change.refused = `${name} is protected: pulumi up refuses to replace it`;
+    out.push(change);
+  }
+  for (const [name, r] of base.resources) {
+    if (head.resources.has(name)) continue;
+    out.push({
+      name,
+      type: r.type,
+      host: hostOf(name, hosts),
+      action: "delete",
+      reason: deleteReason(r),
+      keys: [],
+      changes: [],
+      protect: r.protect,
+      ...(r.protect ? { refused: `${name} is protected: pulumi up refuses to delete it` } : {}),
+    });
+  }
+  // A delete and a create of the same type with the same inputs: a rename, which pulumi up
+  // carries out as a delete and a create unless the new name has an alias to the old one.
+  for (const d of out.filter((c) => c.action === "delete")) {
+    const gone = base.resources.get(d.name) as PlanResource;
+    const twin = out.find(
+      (c) =>
+        c.action === "create" &&
+        !c.renamedFrom &&
+        c.type === d.type &&
+        JSON.stringify((head.resources.get(c.name) as PlanResource).inputs) === JSON.stringify(gone.inputs),
+    );
+    if (twin) {
+      twin.renamedFrom = d.name;
+      d.renamedTo = twin.name;
+      twin.reason = `renamed from ${d.name}: created anew, unless it gets aliases: [{ name: "${d.name}" }]`;
+    }
+  }
+  // Containers a changed step restarts or reloads, though their own inputs are unchanged.
+  for (const step of out.filter(
+    (c) => COMMAND.has(c.type) && (c.action === "update" || c.action === "replace"),
+  )) {
+    const r = restartOf(head.resources.get(step.name) as PlanResource);
+    if (!r) continue;
+    const [name, container] =
+      [...head.resources].find(([, x]) => x.type === CONTAINER && x.inputs.name === r.container) ?? [];
+    if (!name || !container || out.some((c) => c.name === name)) continue;
+    out.push({
+      name,
+      type: container.type,
+      host: hostOf(name, hosts),
+      action: "rerun",
+      reason: `unchanged, but ${r.how} by ${step.name} when its files change`,
+      keys: [],
+      changes: [],
+      protect: container.protect,
+    });
+  }
+  out.sort((a, b) => (a.host === b.host ? (a.name < b.name ? -1 : 1) : a.host < b.host ? -1 : 1));
+
+  const files: FileChange[] = [];
+  for (const p of [...new Set([...base.files.keys(), ...head.files.keys()])].sort()) {
+    const a = base.files.get(p);
+    const b = head.files.get(p);
+    if (a === b) continue;
+    const status = a === undefined ? "added" : b === undefined ? "removed" : "modified";
+    const patch = createTwoFilesPatch(
+      a === undefined ? "/dev/null" : `a/${p}`,
+      b === undefined ? "/dev/null" : `b/${p}`,
+      a ?? "",
+      b ?? "",
+      undefined,
+      undefined,
+      { context: 3 },
+    )
+      .split("\n")
+      .slice(2) // the "Index:" and "===" lines createTwoFilesPatch starts with
+      .join("\n");
+    files.push({ path: p, host: hostOf(p, hosts), status, patch });
+  }
+
+  const summary: Record<Action, number> = { create: 0, update: 0, replace: 0, delete: 0, rerun: 0 };
+  for (const c of out) summary[c.action]++;
+  return {
+    resources: out,
+    files,
+    summary,
+    secretsChanged: [...(opts.secretsChanged ?? [])].sort(),
+    violations: head.violations.map((v) => ({
+      ...v,
+      new: !base.violations.some((o) => sameViolation(o, v)),
+    })),
+  };
+}
+
+/** `+2 ~1 ±1 -0`, as pulumi preview counts creates, updates, replaces and deletes. */
+export function summaryLine(d: PlanDiff): string {
+  const s = d.summary;
+  return `+${s.create} ~${s.update} ±${s.replace} -${s.delete}`;
+}
+
+export const hasChanges = (d: PlanDiff) =>
+  d.resources.length > 0 || d.files.length > 0 || d.secretsChanged.length > 0;

@@ -1,0 +1,84 @@
+/**
+ * A plan as `npm run diff` compares it: the custom resources with their inputs, the rendered files
+ * and citadel-guard's verdict. Read either from a synth result in this process or from the `out/`
+ * folder `npm start` writes (resources.json, files/, policy-report.json), which is how a base ref's
+ * own code reports its plan.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import type { SynthResult } from "../synth/harness";
+import type { Violation } from "../synth/policies";
+
+export interface PlanResource {
+  urn: string;
+  name: string;
+  type: string;
+  parent: string | null;
+  /** Inputs as `out/resources.json` shows them: secrets are "[secret]". */
+  inputs: Record<string, unknown>;
+  protect: boolean;
+  retainOnDelete: boolean;
+}
+
+export interface Plan {
+  /** Custom resources (providers included) by name. */
+  resources: Map<string, PlanResource>;
+  /** Rendered files by `<host>/<path>`. */
+  files: Map<string, string>;
+  violations: Violation[];
+}
+
+/** Components (`citadel:<module>:<Name>`) hold no inputs of their own; the engine diffs only custom resources. */
+const isComponent = (type: string) => type.startsWith("citadel:");
+
+/**
+ * A plan from a synth result. `reveal` takes the inputs with secrets unwrapped, for the benchmark's
+ * in-memory comparisons only; nothing built with it is ever printed.
+ */
+export function planFromSynth(result: SynthResult, violations: Violation[] = [], reveal = false): Plan {
+  const resources = new Map<string, PlanResource>();
+  for (const r of result.resources) {
+    if (!r.custom) continue;
+    resources.set(r.name, {
+      urn: r.urn,
+      name: r.name,
+      type: r.type,
+      parent: r.parent,
+      inputs: reveal ? r.rawInputs : r.inputs,
+      protect: r.protect,
+      retainOnDelete: r.retainOnDelete,
+    });
+  }
+  return { resources, files: new Map(result.files), violations };
+}
+
+/** A plan from the folder `npm start -- --out DIR` wrote. */
+export function planFromOut(dir: string): Plan {
+  const rows = JSON.parse(readFileSync(path.join(dir, "resources.json"), "utf8")) as PlanResource[];
+  const resources = new Map<string, PlanResource>();
+  for (const r of rows) {
+    if (isComponent(r.type)) continue;
+    resources.set(r.name, {
+      urn: r.urn,
+      name: r.name,
+      type: r.type,
+      parent: r.parent ?? null,
+      inputs: r.inputs ?? {},
+      protect: r.protect === true,
+      retainOnDelete: r.retainOnDelete === true,
+    });
+  }
+  const files = new Map<string, string>();
+  const root = path.join(dir, "files");
+  const walk = (d: string) => {
+    for (const e of readdirSync(d).sort()) {
+      const full = path.join(d, e);
+      if (statSync(full).isDirectory()) walk(full);
+      else files.set(path.relative(root, full).split(path.sep).join("/"), readFileSync(full, "utf8"));
+    }
+  };
+  if (existsSync(root)) walk(root);
+  const report = path.join(dir, "policy-report.json");
+  const violations = existsSync(report) ? (JSON.parse(readFileSync(report, "utf8")) as Violation[]) : [];
+  return { resources, files, violations };
+}
