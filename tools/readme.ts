@@ -4,9 +4,13 @@
  * catalog of pins with the upstream release that checks each image, and the VRAM plan of the
  * committed stack. `tests/readme.test.ts` fails when the README differs from what this writes.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import { parse, stringify } from "yaml";
 import { checkerRelease, imageOf, PINS, type PinName } from "../components/pins";
+import { runDiff } from "./diff/index";
+import { renderMarkdown } from "./diff/render";
 import { synthesize } from "./synth/harness";
 import { runLab } from "./synth/program";
 import { renderServiceTable, renderVramPlan } from "./synth/report";
@@ -35,10 +39,30 @@ export function renderPinsTable(): string {
   ].join("\n");
 }
 
+/** The PR comment `npm run diff --format markdown` writes for one real change: a new alert threshold and a longer context. */
+export async function diffExample(stackFile: string): Promise<string> {
+  const config = parse(readFileSync(stackFile, "utf8")) as {
+    config: Record<string, Record<string, unknown>>;
+  };
+  const ladon = (config.config["citadel:ladon"] ??= {});
+  ladon.thresholds = { ...(ladon.thresholds as object), gpuPowerRatio: 0.9 };
+  (config.config["citadel:vllm"] as Record<string, unknown>).maxModelLen = 40960;
+  const dir = mkdtempSync(path.join(tmpdir(), "citadel-readme-"));
+  try {
+    const head = path.join(dir, path.basename(stackFile));
+    writeFileSync(head, stringify(config));
+    const { diff } = await runDiff({ baseConfig: stackFile, config: head });
+    return renderMarkdown(diff, "citadel diff: origin/main → this pull request");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Every generated block, by name. */
 export async function generatedBlocks(stackFile = "Pulumi.citadel.yaml"): Promise<Record<string, string>> {
   const result = await synthesize({ stack: readStackFile(stackFile), program: runLab });
   return {
+    "diff-example": await diffExample(stackFile),
     services: renderServiceTable(),
     pins: renderPinsTable(),
     "vram-plan": ["```", renderVramPlan(result.outputs) ?? "(no vLLM server)", "```"].join("\n"),

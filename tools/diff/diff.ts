@@ -3,6 +3,7 @@
  * provider's own terms (tools/convergence.ts effectOf is the one table of provider semantics),
  * with the changed inputs as JSON paths and the rendered files as unified diffs. Pure.
  */
+import { createHash } from "node:crypto";
 import { createTwoFilesPatch } from "diff";
 import { SECRET_MASK } from "../synth/harness";
 import type { Violation } from "../synth/policies";
@@ -64,6 +65,8 @@ export interface DiffOptions {
   secretsChanged?: string[];
   /** Host names, to group resources and files by host. @default the files' first path segments */
   hosts?: string[];
+  /** Each host's address, to place a resource by the host its connection reaches. @default {} */
+  addresses?: Record<string, string>;
 }
 
 const isSecret = (v: unknown) => v === SECRET_MASK;
@@ -87,8 +90,12 @@ export function inputChanges(a: unknown, b: unknown, at = ""): InputChange[] {
       .sort()
       .flatMap((k) => inputChanges(ao[k], bo[k], at ? `${at}.${k}` : k));
   }
-  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length)
-    return a.flatMap((x, i) => inputChanges(x, b[i], `${at}[${i}]`));
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
+    // An argv: name the flag a changed value belongs to.
+    const flag = (i: number) =>
+      typeof b[i - 1] === "string" && /^--?\w/.test(b[i - 1] as string) ? ` (${b[i - 1]})` : "";
+    return a.flatMap((x, i) => inputChanges(x, b[i], `${at}[${i}]${flag(i)}`));
+  }
   if (isText(a) || isText(b)) return [{ path: at, text: true }];
   return [{ path: at, ...(a === undefined ? {} : { old: a }), ...(b === undefined ? {} : { new: b }) }];
 }
@@ -134,12 +141,33 @@ function deleteReason(r: PlanResource): string {
   return "deleted";
 }
 
-/** The host a resource or file belongs to: the first host name its name (or path) carries. */
-function hostOf(name: string, hosts: string[]): string {
+/** The host a name or file path names, if any. */
+function hostIn(name: string, hosts: string[]): string | undefined {
   const tokens = name.split(/[-/]/);
-  return (
-    hosts.find((h) => tokens.includes(h) || name.startsWith(`${h}-`) || name.startsWith(`${h}/`)) ?? "lab"
+  return hosts.find((h) => tokens.includes(h));
+}
+
+/**
+ * The host a resource acts on: the host its name carries, else the host whose address its
+ * connection (or its provider's, e.g. Grafana's URL) reaches, else "lab".
+ */
+function resourceHost(
+  r: PlanResource,
+  plans: Plan[],
+  hosts: string[],
+  addresses: Record<string, string>,
+  depth = 0,
+): string {
+  const named = hostIn(r.name, hosts);
+  if (named) return named;
+  const text = JSON.stringify(r.inputs);
+  const reached = Object.entries(addresses).find(([, addr]) =>
+    new RegExp(`["/@]${addr.replace(/\./g, "\\.")}["/:]`).test(text),
   );
+  if (reached) return reached[0];
+  const providerName = r.provider?.split("::").pop();
+  const provider = providerName ? plans.map((p) => p.resources.get(providerName)).find(Boolean) : undefined;
+  return provider && depth < 3 ? resourceHost(provider, plans, hosts, addresses, depth + 1) : "lab";
 }
 
 /** A container a config or secret step restarts or reloads when its files change. */
@@ -155,6 +183,19 @@ function restartOf(step: PlanResource): { container: string; how: string } | und
   };
 }
 
+/**
+ * A step's script as its file diff shows it: a long one-line parameter (a service's FILES, as
+ * JSON) becomes its length and hash, because the files it writes are diffed on their own.
+ */
+export function compactScript(file: string, text: string): string {
+  if (!/(^|\/)commands\//.test(file)) return text;
+  return text.replace(
+    /^export (\w+)='(.{240,})'$/gm,
+    (_m, k: string, v: string) =>
+      `export ${k}=<${v.length} characters, sha256 ${createHash("sha256").update(v).digest("hex").slice(0, 12)}: the files it writes are diffed on their own>`,
+  );
+}
+
 const sameViolation = (a: Violation, b: Violation) =>
   a.policy === b.policy && a.urn === b.urn && a.message === b.message;
 
@@ -162,10 +203,11 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): PlanD
   const hosts = opts.hosts ?? [
     ...new Set([...base.files.keys(), ...head.files.keys()].map((f) => f.split("/")[0] ?? "")),
   ];
+  const hostOf = (r: PlanResource) => resourceHost(r, [head, base], hosts, opts.addresses ?? {});
   const out: ResourceChange[] = [];
   for (const [name, r] of head.resources) {
     const old = base.resources.get(name);
-    const host = hostOf(name, hosts);
+    const host = hostOf(r);
     if (!old) {
       out.push({
         name,
@@ -205,7 +247,7 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): PlanD
     out.push({
       name,
       type: r.type,
-      host: hostOf(name, hosts),
+      host: hostOf(r),
       action: "delete",
       reason: deleteReason(r),
       keys: [],
@@ -243,7 +285,7 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): PlanD
     out.push({
       name,
       type: container.type,
-      host: hostOf(name, hosts),
+      host: hostOf(container),
       action: "rerun",
       reason: `unchanged, but ${r.how} by ${step.name} when its files change`,
       keys: [],
@@ -262,16 +304,16 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): PlanD
     const patch = createTwoFilesPatch(
       a === undefined ? "/dev/null" : `a/${p}`,
       b === undefined ? "/dev/null" : `b/${p}`,
-      a ?? "",
-      b ?? "",
+      compactScript(p, a ?? ""),
+      compactScript(p, b ?? ""),
       undefined,
       undefined,
       { context: 3 },
     )
       .split("\n")
-      .slice(2) // the "Index:" and "===" lines createTwoFilesPatch starts with
+      .filter((l, i) => i > 1 || !/^(Index: |={10,})/.test(l)) // the lines before "---"
       .join("\n");
-    files.push({ path: p, host: hostOf(p, hosts), status, patch });
+    files.push({ path: p, host: hostIn(p, hosts) ?? "lab", status, patch });
   }
 
   const summary: Record<Action, number> = { create: 0, update: 0, replace: 0, delete: 0, rerun: 0 };

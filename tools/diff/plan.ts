@@ -18,6 +18,8 @@ export interface PlanResource {
   inputs: Record<string, unknown>;
   protect: boolean;
   retainOnDelete: boolean;
+  /** The provider resource's URN, when not the default provider. */
+  provider: string | null;
 }
 
 export interface Plan {
@@ -47,6 +49,7 @@ export function planFromSynth(result: SynthResult, violations: Violation[] = [],
       inputs: reveal ? r.rawInputs : r.inputs,
       protect: r.protect,
       retainOnDelete: r.retainOnDelete,
+      provider: r.provider,
     });
   }
   return { resources, files: new Map(result.files), violations };
@@ -66,6 +69,7 @@ export function planFromOut(dir: string): Plan {
       inputs: r.inputs ?? {},
       protect: r.protect === true,
       retainOnDelete: r.retainOnDelete === true,
+      provider: r.provider ?? null,
     });
   }
   const files = new Map<string, string>();

@@ -11,6 +11,8 @@ export interface StackFile {
   values: Record<string, unknown>;
   /** Keys stored as `secure:` (encrypted); `npm start` cannot read them. */
   secure: string[];
+  /** Each `secure:` key's ciphertext: a changed ciphertext is a changed secret. @default {} */
+  ciphertexts?: Record<string, string>;
   /** Keys of other namespaces (e.g. `pulumi:tags`), passed through untouched. */
   foreign: Record<string, unknown>;
   /** The file it was read from, named in config errors. @default none */
@@ -50,6 +52,7 @@ export function parseStackText(text: string, stack: string, source = "the stack 
 export function fromConfigMap(config: Record<string, unknown>, stack = "citadel"): StackFile {
   const values: Record<string, unknown> = {};
   const secure: string[] = [];
+  const ciphertexts: Record<string, string> = {};
   const foreign: Record<string, unknown> = {};
   for (const [fullKey, value] of Object.entries(config)) {
     const [ns, key] = fullKey.includes(":") ? fullKey.split(/:(.*)/s) : [NAMESPACE, fullKey];
@@ -59,9 +62,10 @@ export function fromConfigMap(config: Record<string, unknown>, stack = "citadel"
     }
     if (value !== null && typeof value === "object" && "secure" in value && Object.keys(value).length === 1) {
       secure.push(key);
+      ciphertexts[key] = String((value as { secure: unknown }).secure);
     } else values[key] = value;
   }
-  return { stack, values, secure, foreign };
+  return { stack, values, secure, ciphertexts, foreign };
 }
 
 /**

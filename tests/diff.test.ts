@@ -1,0 +1,216 @@
+/**
+ * `npm run diff`: the plan diff a reviewer reads, on the real program. Two stack files on this
+ * code, and base refs through a real git worktree running the ref's own `npm start`.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { stringify } from "yaml";
+import { BLAST_RADIUS } from "../tools/convergence";
+import { diffPlans, summaryLine } from "../tools/diff/diff";
+import { runDiff, SideError } from "../tools/diff/index";
+import { planFromSynth, type Plan } from "../tools/diff/plan";
+import { renderJson, renderMarkdown, renderText } from "../tools/diff/render";
+import { runPolicies } from "../tools/synth/policies";
+import { citadelHost, labConfigMap } from "./support/lab";
+import { synthLab } from "./support/synth";
+
+const REPO = path.join(__dirname, "..");
+const tmp = mkdtempSync(path.join(tmpdir(), "citadel-diff-test-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+let n = 0;
+/** Writes a config map as a stack file and returns its path. */
+function stackFile(config: Record<string, unknown>): string {
+  const file = path.join(tmp, `s${n++}`, "Pulumi.citadel.yaml");
+  spawnSync("mkdir", ["-p", path.dirname(file)]);
+  writeFileSync(file, stringify({ config }));
+  return file;
+}
+
+async function plan(config: Record<string, unknown>): Promise<Plan> {
+  const result = await synthLab(config);
+  return planFromSynth(result, await runPolicies(result));
+}
+
+const actions = (d: { resources: { name: string; action: string }[] }) =>
+  Object.fromEntries(d.resources.filter((c) => c.action !== "rerun").map((c) => [c.name, c.action]));
+
+let base: Plan;
+beforeAll(async () => {
+  base = await plan(labConfigMap());
+});
+
+describe("npm run diff between two stack files", () => {
+  const rows = BLAST_RADIUS.filter((r) => r.config && !r.overrides);
+  it.each(rows.map((r) => [r.change, r] as const))(
+    "%s: exactly the blast-radius row's resources, with reasons",
+    async (_name, row) => {
+      const config = labConfigMap();
+      row.config?.(config);
+      const d = diffPlans(base, await plan(config), { hosts: ["citadel"] });
+      expect(actions(d)).toEqual(row.expect);
+      const text = renderText(d, "t");
+      for (const [name, action] of Object.entries(row.expect))
+        expect(text).toContain(` ${action.padEnd(7)} ${name} `);
+      for (const c of d.resources) expect(c.reason.length).toBeGreaterThan(0);
+    },
+  );
+
+  it("names the input paths that change, old → new, and diffs the rendered files", async () => {
+    const config = labConfigMap();
+    config["citadel:ladon"].thresholds = { gpuPowerRatio: 0.9 };
+    config["citadel:vllm"].maxModelLen = 40960;
+    const d = diffPlans(base, await plan(config), { hosts: ["citadel"] });
+    const vllm = d.resources.find((c) => c.name === "vllm-container");
+    expect(vllm?.action).toBe("replace");
+    expect(vllm?.reason).toMatch(/cannot change command in place/);
+    expect(vllm?.changes).toContainEqual(expect.objectContaining({ old: "32768", new: "40960" }));
+    const rules = d.files.find((f) => f.path.endsWith("prometheus/rules/citadel.yml"));
+    expect(rules?.status).toBe("modified");
+    expect(rules?.patch).toMatch(/^-.*0\.95/m);
+    expect(rules?.patch).toMatch(/^\+.*0\.9\b/m);
+    expect(rules?.patch).toMatch(/^--- a\/citadel\//m);
+    // A script input is never a one-line JSON diff: its change points at the file diffs.
+    const step = d.resources.find((c) => c.name === "ladon-citadel-prometheus-rules");
+    expect(step?.changes.some((c) => c.text)).toBe(true);
+    expect(renderText(d, "t")).not.toMatch(/\\n.*\\n/);
+    expect(summaryLine(d)).toBe("+0 ~0 ±2 -0");
+  });
+
+  it("shows a container that a changed config step restarts as restarted, not replaced", async () => {
+    const config = labConfigMap();
+    config["citadel:ladon"].loki.retentionPeriod = "336h";
+    const d = diffPlans(base, await plan(config), { hosts: ["citadel"] });
+    const loki = d.resources.find((c) => c.name === "ladon-citadel-loki-container");
+    expect(loki?.action).toBe("rerun");
+    expect(loki?.reason).toMatch(/restarted by ladon-citadel-loki-config/);
+    expect(d.summary.replace).toBe(2);
+  });
+
+  it("refuses, loudly, to delete a protected disk", async () => {
+    const withDisk = labConfigMap();
+    citadelHost(withDisk).storage.disks.push({
+      device: "/dev/sdb",
+      filesystem: "ext4",
+      label: "archive",
+      mountPoint: "/srv/archive",
+    });
+    const d = diffPlans(await plan(withDisk), base, { hosts: ["citadel"] });
+    const gone = d.resources.find((c) => c.name === "citadel-storage-disk-archive");
+    expect(gone).toMatchObject({ action: "delete", protect: true });
+    expect(gone?.refused).toMatch(/protected: pulumi up refuses to delete it/);
+    expect(renderText(d, "t")).toMatch(/^REFUSED: citadel-storage-disk-archive is protected/m);
+    expect(renderMarkdown(d, "t")).toMatch(/:no_entry: \*\*REFUSED: citadel-storage-disk-archive/);
+  });
+
+  it("pairs a renamed resource with its old name, and says an alias would keep it", async () => {
+    const head = await plan(labConfigMap());
+    const renamed: Plan = { ...head, resources: new Map(head.resources) };
+    const image = renamed.resources.get("vllm-image");
+    renamed.resources.delete("vllm-image");
+    renamed.resources.set("llm-image", { ...(image as NonNullable<typeof image>), name: "llm-image" });
+    const d = diffPlans(base, renamed, { hosts: ["citadel"] });
+    expect(actions(d)).toEqual({ "llm-image": "create", "vllm-image": "delete" });
+    const created = d.resources.find((c) => c.name === "llm-image");
+    expect(created?.renamedFrom).toBe("vllm-image");
+    expect(created?.reason).toContain('aliases: [{ name: "vllm-image" }]');
+  });
+
+  it("shows a change only in a secret as changed, and never its value", async () => {
+    const a = labConfigMap();
+    const b = labConfigMap();
+    a["citadel:grafanaAdminPassword"] = { secure: "v1:AAAAciphertext-old" };
+    b["citadel:grafanaAdminPassword"] = { secure: "v1:BBBBciphertext-new" };
+    const { diff, title } = await runDiff({ baseConfig: stackFile(a), config: stackFile(b) });
+    expect(diff.secretsChanged).toEqual(["grafanaAdminPassword"]);
+    const step = diff.resources.find((c) => c.name === "ladon-citadel-grafana-admin-password");
+    expect(step?.action).toBe("update");
+    expect(step?.changes.every((c) => c.secret && !("old" in c) && !("new" in c))).toBe(true);
+    expect(renderText(diff, title)).toMatch(/^ {4}\w+: secret changed$/m);
+    expect(renderMarkdown(diff, title)).toContain("secret changed: `citadel:grafanaAdminPassword`");
+    for (const out of [renderText(diff, title), renderMarkdown(diff, title), renderJson(diff)]) {
+      expect(out).not.toMatch(/ciphertext|PLACEHOLDER|-changed"/);
+    }
+  });
+
+  it("names the side whose stack file is invalid", async () => {
+    const bad = labConfigMap();
+    bad["citadel:vllm"].maxModelLen = -1;
+    const good = stackFile(labConfigMap());
+    await expect(runDiff({ baseConfig: stackFile(bad), config: good })).rejects.toThrow(
+      /^the base side: .*maxModelLen/s,
+    );
+    await expect(runDiff({ baseConfig: good, config: stackFile(bad) })).rejects.toThrow(
+      /^the new side: .*maxModelLen/s,
+    );
+  });
+});
+
+/** A commit of this repository with one file replaced, made without touching any ref or the work tree. */
+function commitWith(file: string, content: string): string {
+  const index = path.join(tmp, `index-${n++}`);
+  const env = { ...process.env, GIT_INDEX_FILE: index };
+  const git = (args: string[], input?: string) => {
+    const r = spawnSync("git", args, { cwd: REPO, env, encoding: "utf8", input });
+    if (r.status !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  git(["read-tree", "HEAD"]);
+  const blob = git(["hash-object", "-w", "--stdin"], content);
+  git(["update-index", "--add", "--cacheinfo", `100644,${blob},${file}`]);
+  const tree = git(["write-tree"]);
+  return git([
+    "-c",
+    "user.name=citadel-test",
+    "-c",
+    "user.email=test@citadel.invalid",
+    "commit-tree",
+    tree,
+    "-p",
+    "HEAD",
+    "-m",
+    "test base",
+  ]);
+}
+
+describe("npm run diff --base <ref>", () => {
+  it("plans the ref with its own code in a worktree, and diffs it against the working tree", async () => {
+    const config = labConfigMap();
+    config["citadel:vllm"].maxModelLen = 16384;
+    const ref = commitWith("Pulumi.citadel.yaml", stringify({ config }));
+    const { diff, title } = await runDiff({ base: ref, config: path.join(REPO, "Pulumi.citadel.yaml") });
+    expect(title).toContain(ref.slice(0, 7));
+    expect(actions(diff)).toEqual({ "vllm-container": "replace" });
+    expect(diff.resources[0]?.changes).toContainEqual(
+      expect.objectContaining({ old: "16384", new: "32768" }),
+    );
+    // The worktree is gone afterwards.
+    expect(
+      spawnSync("git", ["worktree", "list"], { cwd: REPO, encoding: "utf8" }).stdout.trim().split("\n"),
+    ).toHaveLength(1);
+  });
+
+  it("says the base side's config was invalid at that ref", async () => {
+    const config = labConfigMap();
+    config["citadel:vllm"].maxModelLen = -1;
+    const ref = commitWith("Pulumi.citadel.yaml", stringify({ config }));
+    const err = await runDiff({ base: ref, config: path.join(REPO, "Pulumi.citadel.yaml") }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(SideError);
+    expect((err as SideError).side).toBe("base");
+    expect((err as Error).message).toMatch(/invalid:[\s\S]*maxModelLen/);
+  });
+
+  it("says a base ref that does not exist does not exist, and exits 2", () => {
+    const r = spawnSync(
+      path.join(REPO, "node_modules", ".bin", "tsx"),
+      ["tools/diff/index.ts", "--base", "no-such-ref-anywhere"],
+      { cwd: REPO, encoding: "utf8" },
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/the base side: git ref no-such-ref-anywhere does not exist/);
+  });
+});
