@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { PinName } from "../../components/pins";
 import { parseFlags } from "../cli";
-import { ensureUpstream, UPSTREAM, type Installed } from "../upstream";
+import { ensureAll, UPSTREAM, type Installed } from "../upstream";
 import { CheckRun } from "./checks";
 import { prepareHost } from "./hostfs";
 import { loadLab, writeFiles } from "./lab";
@@ -78,12 +78,9 @@ async function main(argv: string[]): Promise<number> {
       (parts.has("vllm") && n === "vllm") ||
       (parts.has("static") && n !== "vllm" && n !== "phoenix"),
   );
-  for (const name of needed) {
-    try {
-      tools[name] = await ensureUpstream(name);
-    } catch (e) {
-      run.missing(name, versionOf(name), "builds from the registries", (e as Error).message);
-    }
+  for (const [name, r] of await ensureAll(needed)) {
+    if (r instanceof Error) run.missing(name, versionOf(name), "builds from the registries", r.message);
+    else tools[name] = r;
   }
 
   const dir = mkdtempSync(path.join(tmpdir(), "citadel-conformance-"));

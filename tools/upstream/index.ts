@@ -86,6 +86,24 @@ export async function ensureUpstream(
   return { name, version, dir, info, cached, bin: (b) => path.join(dir, "bin", b) };
 }
 
+/**
+ * Installs `names` in two lanes at once: the Go builds one after another (they use both cores),
+ * and beside them the PyPI installs (mostly download and unpacking). Resolves every name to its
+ * installation or to the error that stopped it.
+ */
+export async function ensureAll(
+  names: readonly PinName[],
+  log: (line: string) => void = (l) => console.log(l),
+): Promise<Map<PinName, Installed | Error>> {
+  const done = new Map<PinName, Installed | Error>();
+  const lane = async (list: PinName[]) => {
+    for (const n of list) done.set(n, await ensureUpstream(n, log).catch((e: Error) => e));
+  };
+  const isPypi = (n: PinName) => PINS[n].checker.kind === "pypi";
+  await Promise.all([lane(names.filter((n) => !isPypi(n))), lane(names.filter(isPypi))]);
+  return new Map(names.map((n) => [n, done.get(n) as Installed | Error]));
+}
+
 async function main(argv: string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
     console.log(
@@ -104,8 +122,9 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const names = argv.length > 0 ? (argv as PinName[]) : UPSTREAM;
-  for (const n of names) await ensureUpstream(n);
-  return 0;
+  const failed = [...(await ensureAll(names)).values()].filter((r): r is Error => r instanceof Error);
+  for (const e of failed) console.error(e.message);
+  return failed.length > 0 ? 1 : 0;
 }
 
 if (require.main === module) {
