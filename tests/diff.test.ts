@@ -3,7 +3,7 @@
  * code, and base refs through a real git worktree running the ref's own `npm start`.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { stringify } from "yaml";
@@ -24,7 +24,7 @@ let n = 0;
 /** Writes a config map as a stack file and returns its path. */
 function stackFile(config: Record<string, unknown>): string {
   const file = path.join(tmp, `s${n++}`, "Pulumi.citadel.yaml");
-  spawnSync("mkdir", ["-p", path.dirname(file)]);
+  mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, stringify({ config }));
   return file;
 }

@@ -7,7 +7,7 @@ import { loadLabConfig } from "../components/config";
 import { dashboards } from "../components/ladon/dashboards";
 import { buildLab, type LabOverrides } from "../components/lab";
 import { diffPlans as planDiff } from "./diff/diff";
-import type { Effect } from "./semantics";
+import { COMMAND_TYPES, type Effect } from "./semantics";
 import { planFromSynth } from "./diff/plan";
 import type { ResourceRecord, SynthResult } from "./synth/harness";
 
@@ -142,8 +142,7 @@ export function programWith(overrides: LabOverrides = {}) {
   };
 }
 
-const isStep = (r: ResourceRecord) =>
-  r.type === "command:remote:Command" || r.type === "command:local:Command";
+const isStep = (r: ResourceRecord) => COMMAND_TYPES.has(r.type);
 
 /**
  * The longest chain of dependent steps, counting remote (and local) commands, from each

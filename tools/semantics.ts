@@ -6,6 +6,12 @@
 
 export type Effect = "create" | "delete" | "update" | "replace";
 
+/** The command provider's resource types: a host step each. */
+export const COMMAND_TYPES: ReadonlySet<string> = new Set([
+  "command:remote:Command",
+  "command:local:Command",
+]);
+
 /**
  * Container inputs whose change the docker provider applies in place. Read in kreuzwerker
  * terraform-provider-docker internal/provider/resource_docker_container.go (which fields are not
@@ -49,7 +55,7 @@ export function effectOf(
   before?: Record<string, unknown>,
   after?: Record<string, unknown>,
 ): "update" | "replace" {
-  if (type === "command:remote:Command" || type === "command:local:Command") {
+  if (COMMAND_TYPES.has(type)) {
     // The command SDK marks triggers replaceOnChanges (pulumi-command #855); create alone is an update.
     return keys.includes("triggers") ? "replace" : "update";
   }

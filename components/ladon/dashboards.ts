@@ -422,25 +422,43 @@ export function dashboards(): DashboardDef[] {
   });
 }
 
+/** A panel target's query, with its dashboard, panel and the dashboard's template variables. */
+export interface DashboardQuery {
+  dashboard: string;
+  panel: string;
+  expr: string;
+  variables: string[];
+}
+
 /** The query of every panel target backed by a datasource of `type`, with its dashboard and panel. */
-export function dashboardQueries(
-  type: "prometheus" | "loki",
-): { dashboard: string; panel: string; expr: string }[] {
-  const out: { dashboard: string; panel: string; expr: string }[] = [];
+export function dashboardQueries(type: "prometheus" | "loki"): DashboardQuery[] {
+  const out: DashboardQuery[] = [];
   for (const d of dashboards()) {
     const model = JSON.parse(d.json) as {
       panels: { title: string; datasource?: { type?: string }; targets?: { expr?: string }[] }[];
+      templating?: { list?: { name: string }[] };
     };
+    const variables = (model.templating?.list ?? []).map((v) => v.name);
     for (const p of model.panels) {
       if (p.datasource?.type !== type) continue;
       for (const t of p.targets ?? [])
-        if (t.expr) out.push({ dashboard: d.uid, panel: p.title, expr: t.expr });
+        if (t.expr) out.push({ dashboard: d.uid, panel: p.title, expr: t.expr, variables });
     }
   }
   return out;
 }
 
+/**
+ * A panel's query as Grafana would send it: the interval macros set to `interval`, and each of the
+ * dashboard's variables to a regex that matches every value (the panels use them with `=~`).
+ */
+export function concreteQuery(q: DashboardQuery, interval: string): string {
+  const expr = q.expr.replace(/\$__(rate_interval|interval|auto)\b/g, interval);
+  if (q.variables.length === 0) return expr;
+  return expr.replace(new RegExp(`\\$(${q.variables.join("|")})\\b`, "g"), ".*");
+}
+
 /** The PromQL of every Prometheus-backed panel target, with its dashboard and panel. */
-export function dashboardPromQL(): { dashboard: string; panel: string; expr: string }[] {
+export function dashboardPromQL(): DashboardQuery[] {
   return dashboardQueries("prometheus");
 }

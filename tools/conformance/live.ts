@@ -16,7 +16,7 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import { dashboardQueries, phoenixTraceHeaders } from "../../components/ladon";
+import { concreteQuery, dashboardQueries, phoenixTraceHeaders } from "../../components/ladon";
 import type { PinName } from "../../components/pins";
 import type { Installed } from "../upstream";
 import { venvPython } from "../upstream/pypi";
@@ -178,6 +178,16 @@ function json<T>(ctx: Ctx, url: string, extra: string[] = []): T {
   return JSON.parse(r.body) as T;
 }
 
+/** A PromQL instant query against the live Prometheus: its result vector. */
+function instant(ctx: Ctx, query: string): { metric: Record<string, string>; value: [number, string] }[] {
+  type Vector = { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+  return json<Vector>(ctx, `${base(ctx, "prometheus")}/api/v1/query`, [
+    "-G",
+    "--data-urlencode",
+    `query=${query}`,
+  ]).data.result;
+}
+
 async function readiness(ctx: Ctx): Promise<void> {
   for (const [name, r] of Object.entries(READY)) {
     if (!ctx.tools[r.pin]) continue;
@@ -259,7 +269,7 @@ async function prometheusChecks(ctx: Ctx): Promise<void> {
     async () => {
       const errors: string[] = [];
       for (const q of dashboardQueries("prometheus")) {
-        const expr = q.expr.replace(/\$__rate_interval/g, "1m").replace(/\$(model|gpu|host)/g, ".*");
+        const expr = concreteQuery(q, "1m");
         const r = get(ctx, `${prom}/api/v1/query`, ["--data-urlencode", `query=${expr}`, "-G"]);
         if (r.status !== 200) errors.push(`${q.dashboard} / ${q.panel}: ${r.status} ${r.body.slice(0, 300)}`);
       }
@@ -387,13 +397,8 @@ async function lokiChecks(ctx: Ctx): Promise<void> {
   );
 
   await withTool(ctx, "prometheus", "prometheus", "scrapes citadel_nvidia_xid_total from Alloy", async () => {
-    const prom = base(ctx, "prometheus");
     await until("citadel_nvidia_xid_total in Prometheus", 120, () => {
-      const r = json<{ data: { result: { metric: Record<string, string>; value: [number, string] }[] } }>(
-        ctx,
-        `${prom}/api/v1/query`,
-        ["-G", "--data-urlencode", "query=citadel_nvidia_xid_total"],
-      ).data.result;
+      const r = instant(ctx, "citadel_nvidia_xid_total");
       return r.some((s) => s.metric.xid === "79" && Number(s.value[1]) >= 1) ? true : undefined;
     });
   });
@@ -430,10 +435,7 @@ async function lokiChecks(ctx: Ctx): Promise<void> {
   await withTool(ctx, "loki", "loki", "every dashboard LogQL query runs without error", async () => {
     const errors: string[] = [];
     for (const q of dashboardQueries("loki")) {
-      // Grafana's own variables, substituted as Grafana would.
-      const expr = q.expr
-        .replace(/\$__(rate_interval|interval|auto)/g, "1m")
-        .replace(/\$(model|gpu|host)/g, ".*");
+      const expr = concreteQuery(q, "1m");
       const r = get(ctx, `${loki}/loki/api/v1/query_range`, ["-G", "--data-urlencode", `query=${expr}`]);
       if (r.status !== 200) errors.push(`${q.dashboard} / ${q.panel}: ${r.status} ${r.body.slice(0, 300)}`);
     }
@@ -541,13 +543,8 @@ async function backupChecks(ctx: Ctx): Promise<void> {
       ].filter(Boolean);
       if (problems.length > 0) throw new Error(problems.join("\n"));
 
-      const prom = base(ctx, "prometheus");
       await until("citadel_backup_snapshots in Prometheus", 90, () => {
-        const res = json<{ data: { result: { value: [number, string] }[] } }>(ctx, `${prom}/api/v1/query`, [
-          "-G",
-          "--data-urlencode",
-          "query=citadel_backup_snapshots",
-        ]).data.result;
+        const res = instant(ctx, "citadel_backup_snapshots");
         return res.some((x) => Number(x.value[1]) >= 1) ? true : undefined;
       });
     },
@@ -561,20 +558,14 @@ async function nodeExporterChecks(ctx: Ctx): Promise<void> {
     "node_exporter",
     "reads the textfile metrics, and Prometheus scrapes them",
     async () => {
-      const prom = base(ctx, "prometheus");
       for (const metric of [
         "citadel_lvm_vg_size_bytes",
         "citadel_data_dir_bytes",
         "citadel_vllm_baseline_seconds",
       ]) {
-        await until(`${metric} in Prometheus`, 90, () => {
-          const r = json<{ data: { result: unknown[] } }>(ctx, `${prom}/api/v1/query`, [
-            "-G",
-            "--data-urlencode",
-            `query=${metric}`,
-          ]).data.result;
-          return r.length > 0 ? true : undefined;
-        });
+        await until(`${metric} in Prometheus`, 90, () =>
+          instant(ctx, metric).length > 0 ? true : undefined,
+        );
       }
       const m = get(ctx, `${base(ctx, "node-exporter")}/metrics`).body;
       if (/^node_textfile_scrape_error 1$/m.test(m)) throw new Error("node_textfile_scrape_error is 1");

@@ -8,7 +8,13 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify } from "yaml";
 import { LadonSchema } from "../../components/config";
-import { alertRules, dashboardPromQL, renderRulesFile, renderRuleTests } from "../../components/ladon";
+import {
+  alertRules,
+  concreteQuery,
+  dashboardPromQL,
+  renderRulesFile,
+  renderRuleTests,
+} from "../../components/ladon";
 import { releaseOf, PINS, type PinName } from "../../components/pins";
 import type { Installed } from "../upstream";
 import type { CheckRun } from "./checks";
@@ -177,7 +183,7 @@ export async function staticChecks(ctx: Ctx): Promise<void> {
     const queries = dashboardPromQL();
     const rules = queries.map((q, i) => ({
       record: `dashboard:query_${i}`,
-      expr: q.expr.replace(/\$__rate_interval/g, "5m").replace(/\$(model|gpu|host)/g, ".*"),
+      expr: concreteQuery(q, "5m"),
     }));
     const d = path.join(scratch, "dashboards");
     mkdirSync(d, { recursive: true });

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { createTwoFilesPatch } from "diff";
 import { SECRET_MASK } from "../synth/harness";
 import type { Violation } from "../synth/policies";
-import { effectOf, unappliedKeys } from "../semantics";
+import { COMMAND_TYPES, effectOf, unappliedKeys } from "../semantics";
 import type { Plan, PlanResource } from "./plan";
 
 export type Action = "create" | "update" | "replace" | "delete" | "rerun";
@@ -60,7 +60,7 @@ export interface PlanDiff {
 }
 
 export interface DiffOptions {
-  /** Resource name -> top-level inputs that carry a changed secret (tools/diff/secrets.ts). */
+  /** Resource name -> top-level inputs that carry a changed secret (secretConsumers in tools/diff/index.ts). */
   secretInputs?: Map<string, string[]>;
   secretsChanged?: string[];
   /** Host names, to group resources and files by host. @default the files' first path segments */
@@ -100,19 +100,21 @@ export function inputChanges(a: unknown, b: unknown, at = ""): InputChange[] {
   return [{ path: at, ...(a === undefined ? {} : { old: a }), ...(b === undefined ? {} : { new: b }) }];
 }
 
-const COMMAND = new Set(["command:remote:Command", "command:local:Command"]);
 const CONTAINER = "docker:index/container:Container";
+
+/** A step without a delete command: deleting or replacing it removes nothing from the host. */
+const deletesNothing = (r: PlanResource) =>
+  COMMAND_TYPES.has(r.type) && (r.inputs.delete === undefined || r.inputs.delete === null);
 
 /** The reason for an update or replace, in the provider's terms. */
 function reasonOf(r: PlanResource, action: "update" | "replace", keys: string[]): string {
   const list = keys.join(", ");
-  if (COMMAND.has(r.type)) {
+  if (COMMAND_TYPES.has(r.type)) {
     // pulumi-command v1.2.1 provider/pkg/provider/remote/commandController.go: Update runs
     // `update`, or `create` when none is set; Delete runs `delete` only when one is set.
-    const cleanup =
-      r.inputs.delete === undefined || r.inputs.delete === null
-        ? "the old one has no delete command, so nothing on the host is removed"
-        : "the old one runs its delete command first";
+    const cleanup = deletesNothing(r)
+      ? "the old one has no delete command, so nothing on the host is removed"
+      : "the old one runs its delete command first";
     return action === "replace"
       ? `triggers changed: replaced; the new step runs its script, and ${cleanup}`
       : `${list} changed: updated in place, which runs its script again`;
@@ -136,7 +138,7 @@ function reasonOf(r: PlanResource, action: "update" | "replace", keys: string[])
 
 function deleteReason(r: PlanResource): string {
   if (r.retainOnDelete) return "removed from the stack only: retainOnDelete leaves it on the host";
-  if (COMMAND.has(r.type) && (r.inputs.delete === undefined || r.inputs.delete === null))
+  if (deletesNothing(r))
     return "removed from the stack; it has no delete command, so nothing on the host changes";
   return "deleted";
 }
@@ -275,7 +277,7 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): PlanD
   }
   // Containers a changed step restarts or reloads, though their own inputs are unchanged.
   for (const step of out.filter(
-    (c) => COMMAND.has(c.type) && (c.action === "update" || c.action === "replace"),
+    (c) => COMMAND_TYPES.has(c.type) && (c.action === "update" || c.action === "replace"),
   )) {
     const r = restartOf(head.resources.get(step.name) as PlanResource);
     if (!r) continue;

@@ -33,6 +33,7 @@ import {
   parseStackText,
   placeholderValue,
   readStackFile,
+  stackName,
   StackFileError,
   type StackFile,
 } from "../synth/stackfile";
@@ -157,11 +158,7 @@ async function planAtRef(
   if (!text.ok) throw new SideError("base", `${rel} does not exist at ${ref}`);
   let stack: StackFile;
   try {
-    stack = parseStackText(
-      text.out,
-      /^Pulumi\.([^.]+)\.ya?ml$/.exec(path.basename(rel))?.[1] ?? "citadel",
-      `${rel} at ${ref}`,
-    );
+    stack = parseStackText(text.out, stackName(rel), `${rel} at ${ref}`);
   } catch (e) {
     if (e instanceof StackFileError) throw new SideError("base", e.message);
     throw e;

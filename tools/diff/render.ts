@@ -12,8 +12,7 @@ export function renderInput(c: InputChange): string {
 }
 
 function headline(c: ResourceChange): string {
-  const flags = [c.protect ? "protected" : ""].filter(Boolean);
-  return `${SYMBOL[c.action]} ${c.action.padEnd(7)} ${c.name} (${c.type})${flags.length ? ` [${flags.join(", ")}]` : ""}`;
+  return `${SYMBOL[c.action]} ${c.action.padEnd(7)} ${c.name} (${c.type})${c.protect ? " [protected]" : ""}`;
 }
 
 function verdict(d: PlanDiff): string[] {

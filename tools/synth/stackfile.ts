@@ -28,8 +28,12 @@ export function readStackFile(file: string): StackFile {
   } catch {
     throw new StackFileError(`cannot read ${file}; pass --config <stack yaml> (default Pulumi.citadel.yaml)`);
   }
-  const match = /^Pulumi\.([^.]+)\.ya?ml$/.exec(path.basename(file));
-  return parseStackText(text, match?.[1] ?? "citadel", file);
+  return parseStackText(text, stackName(file), file);
+}
+
+/** The stack a stack file belongs to, from its name: `Pulumi.citadel.yaml` is stack `citadel`. */
+export function stackName(file: string): string {
+  return /^Pulumi\.([^.]+)\.ya?ml$/.exec(path.basename(file))?.[1] ?? "citadel";
 }
 
 export function parseStackText(text: string, stack: string, source = "the stack file"): StackFile {
