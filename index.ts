@@ -11,9 +11,14 @@ const built = buildLab(lab, secrets);
 
 /** Per host: address, mounts, NVIDIA driver branch, GPU count and Docker version. */
 export const hosts = built.outputs.hosts;
-/** vLLM's OpenAI base URL, served model name and VRAM plan. */
+/** vLLM: per server its OpenAI base URL, served name, kind and VRAM share; the per-GPU plan. */
 export const vllm = built.outputs.vllm;
 /** LadonStack: Grafana's URL, Phoenix's OTLP endpoints (for HADES) and the monitoring port registry. */
 export const ladon = built.outputs.ladon;
 /** The vLLM API key, as a secret: `pulumi stack output vllmApiKey --show-secrets`. */
 export const vllmApiKey = built.outputs.vllmApiKey;
+/**
+ * What HADES needs (chat, embeddings and rerank base URLs, Phoenix project, OTLP endpoints and its
+ * own API key), as a secret: `pulumi stack output hades --show-secrets`.
+ */
+export const hades = built.outputs.hades;

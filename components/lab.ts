@@ -13,7 +13,7 @@ import {
   type DashboardDef,
   type ResolvedLadon,
 } from "./ladon";
-import { resolveVllm, Vllm, type VramPlan } from "./llm";
+import { resolveVllm, Vllm, type GpuShare, type ServerSummary } from "./llm";
 import { Backups } from "./ops/backups";
 import { contentHash, hostTarget } from "./remote";
 
@@ -26,10 +26,27 @@ export interface HostSummary {
 }
 
 export interface VllmSummary {
-  /** OpenAI-compatible base URL. */
-  baseUrl: string;
-  servedModelName: string;
-  vramPlan: VramPlan;
+  host: string;
+  /** By server name: base URL, served name, kind, VRAM share and plan. */
+  servers: Record<string, ServerSummary>;
+  /** Per GPU: every server's reservation, the sum and what is left. */
+  gpus: GpuShare[];
+}
+
+/** What HADES (the lab's RAG pipeline) needs to reach the lab; exported only as a secret. */
+export interface HadesSettings {
+  /** OpenAI-compatible base URLs and model names, by role: the first server of each kind. */
+  chat?: { baseUrl: string; model: string };
+  embeddings?: { baseUrl: string; model: string };
+  rerank?: { baseUrl: string; model: string };
+  phoenix?: {
+    project: string;
+    apiKey: string;
+    /** OTLP endpoints: gRPC, and HTTP (`/v1/traces`). */
+    otlp: { grpc: string; http: string };
+    /** `OTEL_EXPORTER_OTLP_HEADERS` for an OTel SDK (URL-encoded, as the SDK reads it). */
+    otlpHeaders: string;
+  };
 }
 
 export interface LadonSummary {
@@ -56,6 +73,8 @@ export interface Lab {
     ladon?: LadonSummary;
     /** The vLLM API key, exported only as a secret. */
     vllmApiKey?: pulumi.Output<string>;
+    /** HADES's settings, Phoenix key included: a secret. */
+    hades?: pulumi.Output<HadesSettings>;
   };
 }
 
@@ -104,14 +123,12 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOver
   if (backups) result.backups = buildBackups(backups, hosts, secrets, ladon);
   if (firewall) result.firewalls = buildFirewalls(lab, firewall, hosts, ladon);
   if (lab.vllm) {
-    result.vllm = buildVllm(lab, hosts, secrets, ladon, result.ladon);
-    result.outputs.vllm = {
-      baseUrl: result.vllm.baseUrl,
-      servedModelName: result.vllm.servedModelName,
-      vramPlan: result.vllm.plan,
-    };
+    const { vllm, gpus } = buildVllm(lab, hosts, secrets, ladon, result.ladon);
+    result.vllm = vllm;
+    result.outputs.vllm = { host: lab.vllm.host, servers: { ...vllm.servers }, gpus };
     result.outputs.vllmApiKey = pulumi.secret(requireSecret(secrets, "vllmApiKey"));
   }
+  if (result.vllm || result.ladon) result.outputs.hades = hadesSettings(result, ladon);
   if (lab.ops.validateAfterDeploy) result.validation = validationStep(lab, result);
   return result;
 }
@@ -123,7 +140,7 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOver
 function validationStep(lab: LabConfig, built: Lab): command.local.Command {
   const last: pulumi.Resource[] = [
     ...(built.ladon ? Object.values(built.ladon.services).map((s) => s.container) : []),
-    ...(built.vllm ? [built.vllm.container] : []),
+    ...(built.vllm ? Object.values(built.vllm.containers) : []),
     ...(built.backups?.timers ?? []),
     ...Object.values(built.firewalls ?? {}).map((f) => f.step),
   ];
@@ -151,7 +168,7 @@ function buildVllm(
   secrets: LabSecrets,
   ladon?: ResolvedLadon,
   stack?: LadonStack,
-): Vllm {
+): { vllm: Vllm; gpus: GpuShare[] } {
   const { resolved, problems } = resolveVllm(lab, lab.vllm as NonNullable<LabConfig["vllm"]>);
   if (!resolved || problems.length > 0) throw new Error(problems.map((p) => p.message).join("; "));
   const host = hosts[resolved.hostName] as Host;
@@ -159,7 +176,7 @@ function buildVllm(
   const nvidia = host.nvidia;
   if (!docker || !nvidia) throw new Error(`host ${resolved.hostName} has no Docker or NVIDIA layer for vLLM`);
   const cacheStep = host.storage.stepFor(resolved.config.cacheDir);
-  return new Vllm("vllm", {
+  const vllm = new Vllm("vllm", {
     vllm: resolved,
     provider: docker.provider,
     network: docker.network.name,
@@ -175,6 +192,33 @@ function buildVllm(
     dockerReady: docker.ready,
     hostReady: [nvidia.ready, ...(cacheStep ? [cacheStep] : [])],
   });
+  return { vllm, gpus: resolved.gpuPlan };
+}
+
+/** HADES's settings: the first server of each kind (by name), and its own Phoenix project and key. */
+function hadesSettings(built: Lab, ladon?: ResolvedLadon): pulumi.Output<HadesSettings> {
+  const servers = Object.entries(built.vllm?.servers ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  const first = (kind: ServerSummary["kind"]) => {
+    const s = servers.find(([, v]) => v.kind === kind)?.[1];
+    return s ? { baseUrl: s.baseUrl, model: s.servedModelName } : undefined;
+  };
+  const roles = { chat: first("generate"), embeddings: first("embed"), rerank: first("rerank") };
+  const plain = Object.fromEntries(Object.entries(roles).filter(([, v]) => v !== undefined));
+  const stack = built.ladon;
+  if (!stack || !ladon) return pulumi.secret(pulumi.output(plain as HadesSettings));
+  return pulumi.secret(
+    stack.hades.apiKey.apply(
+      (apiKey): HadesSettings => ({
+        ...plain,
+        phoenix: {
+          project: stack.hades.project,
+          apiKey,
+          otlp: { grpc: ladon.phoenix.otlpGrpc, http: ladon.phoenix.otlpHttp },
+          otlpHeaders: `authorization=Bearer%20${apiKey}`,
+        },
+      }),
+    ),
+  );
 }
 
 /** Host configuration every backup covers: the services' config and secrets, Docker, boot and units. */
@@ -218,7 +262,7 @@ function buildBackups(
 export function labPortsOf(lab: LabConfig, hostName: string, ladon?: ResolvedLadon): number[] {
   const services = ladon?.placement[hostName] ?? [];
   const ports = services.flatMap((s) => Object.values(SERVICES[s].ports).map((p) => p.host));
-  if (lab.vllm?.host === hostName) ports.push(lab.vllm.port);
+  if (lab.vllm?.host === hostName) ports.push(...Object.values(lab.vllm.servers).map((s) => s.port));
   return [...new Set(ports)].sort((a, b) => a - b);
 }
 

@@ -28,13 +28,15 @@ import { requireTool } from "./support/tools";
 const ROOT = path.join(__dirname, "..");
 const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures", "baseline", name), "utf8");
 const WORKLOAD = { inputLen: 512, outputLen: 128, numPrompts: 200, requestRate: 4, maxConcurrency: 8 };
-const TEXTFILE = "/var/lib/node_exporter/textfile/citadel_vllm_baseline.prom";
+const TEXTFILE_DIR = "/var/lib/node_exporter/textfile";
+const TEXTFILE = `${TEXTFILE_DIR}/citadel_vllm_baseline_chat.prom`;
 
 function baseline(file: string, date: string, over: Partial<Baseline> = {}): Baseline {
   return {
     date,
     model: "Qwen/Qwen3-8B",
     servedModelName: "qwen3-8b",
+    kind: "generate",
     workload: WORKLOAD,
     metrics: parseBenchResult(fixture(file)),
     ...over,
@@ -48,14 +50,25 @@ beforeAll(() => {
 describe("reading vllm bench serve results", () => {
   it("takes the percentiles in seconds and the throughput", () => {
     const m = parseBenchResult(fixture("qwen3-8b-run1.json"));
-    expect(m.ttft.p50).toBeCloseTo(0.04762, 5);
-    expect(m.ttft.p95).toBeCloseTo(0.11231, 5);
-    expect(m.itl.p99).toBeCloseTo(0.03941, 5);
+    expect(m.ttft?.p50).toBeCloseTo(0.04762, 5);
+    expect(m.ttft?.p95).toBeCloseTo(0.11231, 5);
+    expect(m.itl?.p99).toBeCloseTo(0.03941, 5);
     expect(m.e2el.p95).toBeCloseTo(2.38956, 5);
     expect(m.requestThroughput).toBeCloseTo(3.8587, 4);
     expect(m.outputTokensPerSecond).toBeCloseTo(493.91, 2);
     expect(m.totalTokensPerSecond).toBeCloseTo(2469.55, 2);
     expect(m.completed).toBe(200);
+  });
+
+  it("takes an embedding run's end-to-end latency and its tokens in per second, and no TTFT or ITL", () => {
+    const m = parseBenchResult(fixture("qwen3-embedding-run1.json"), "embed");
+    expect(m.e2el.p95).toBeCloseTo(0.04121, 5);
+    expect(m.totalTokensPerSecond).toBeCloseTo(2039.14, 2);
+    expect(m.requestThroughput).toBeCloseTo(3.9827, 4);
+    expect(m).not.toHaveProperty("ttft");
+    expect(m).not.toHaveProperty("outputTokensPerSecond");
+    // The same file read as a chat run is refused: it has no TTFT.
+    expect(() => parseBenchResult(fixture("qwen3-embedding-run1.json"))).toThrow(/no p50_ttft_ms/);
   });
 
   it("names the missing field and the flags that produce it", () => {
@@ -198,6 +211,7 @@ describe("the baseline scripts on a host", () => {
   const params = {
     MODEL: "Qwen/Qwen3-8B",
     SERVED: "qwen3-8b",
+    CONTAINER: "vllm-chat",
     PORT: 8000,
     INPUT_LEN: 512,
     OUTPUT_LEN: 128,
@@ -208,13 +222,14 @@ describe("the baseline scripts on a host", () => {
 
   it("runs vllm bench serve in the container with the workload as argv and prints its result", () => {
     const h = new SimHost();
-    h.set("health-vllm", "healthy");
+    h.set("health-vllm-chat", "healthy");
     h.set("bench-result.json", fixture("qwen3-8b-run1.json"));
     const run = h.runStandalone("ops/scripts/baseline.sh", params);
     expect(run.status).toBe(0);
     expect(JSON.parse(run.stdout).p95_ttft_ms).toBeCloseTo(112.306, 3);
     const argv = h.get("bench-args").split("\n");
-    expect(argv.slice(0, 2)).toEqual(["exec", "vllm"]);
+    expect(argv.slice(0, 2)).toEqual(["exec", "vllm-chat"]);
+    expect(argv[argv.indexOf("--backend") + 1]).toBe("vllm");
     const flag = (f: string) => argv[argv.indexOf(f) + 1];
     expect(flag("--model")).toBe("Qwen/Qwen3-8B");
     expect(flag("--served-model-name")).toBe("qwen3-8b");
@@ -237,10 +252,10 @@ describe("the baseline scripts on a host", () => {
     h.set("bench-result.json", fixture("qwen3-8b-run1.json"));
     const down = h.runStandalone("ops/scripts/baseline.sh", params);
     expect(down.status).toBe(1);
-    expect(down.stderr).toContain("the vllm container is not running and healthy; run pulumi up first");
+    expect(down.stderr).toContain("the vllm-chat container is not running and healthy; run pulumi up first");
     expect(down.calls.some((c) => c.startsWith("docker exec"))).toBe(false);
 
-    h.set("health-vllm", "healthy");
+    h.set("health-vllm-chat", "healthy");
     h.set("bench-fails", "");
     expect(h.runStandalone("ops/scripts/baseline.sh", params).status).not.toBe(0);
 
@@ -254,10 +269,33 @@ describe("the baseline scripts on a host", () => {
     expect(none.stderr).toContain("no request completed");
   });
 
+  it("asks an embed server for embeddings of the same input length, measuring end-to-end latency", () => {
+    const h = new SimHost();
+    h.set("health-vllm-embed", "healthy");
+    h.set("bench-result.json", fixture("qwen3-embedding-run1.json"));
+    const run = h.runStandalone("ops/scripts/baseline.sh", {
+      ...params,
+      CONTAINER: "vllm-embed",
+      KIND: "embed",
+      MODEL: "Qwen/Qwen3-Embedding-0.6B",
+      SERVED: "qwen3-embedding-0.6b",
+    });
+    expect(run.status).toBe(0);
+    const argv = h.get("bench-args").split("\n");
+    const flag = (f: string) => argv[argv.indexOf(f) + 1];
+    expect(argv.slice(0, 2)).toEqual(["exec", "vllm-embed"]);
+    expect(flag("--backend")).toBe("openai-embeddings");
+    expect(flag("--endpoint")).toBe("/v1/embeddings");
+    expect(flag("--random-input-len")).toBe("512");
+    expect(flag("--percentile-metrics")).toBe("e2el");
+    expect(argv).not.toContain("--ignore-eos");
+    expect(argv).not.toContain("--random-output-len");
+  });
+
   it("writes the metrics atomically and leaves them alone when they have not changed", () => {
     const h = new SimHost();
     const metrics = renderBaselineMetrics(baseline("qwen3-8b-run1.json", "2026-11-21T20:35:12.345Z"));
-    const vars = { METRICS: metrics.trimEnd(), TEXTFILE_DIR: "/var/lib/node_exporter/textfile" };
+    const vars = { METRICS: metrics.trimEnd(), TEXTFILE_DIR, SERVER: "chat" };
     const first = h.run("ops/scripts/baseline-metrics.sh", vars);
     expect(first.status).toBe(0);
     expect(first.stdout).toBe(`changed: wrote ${TEXTFILE}\ndone: baseline metrics (1 changes)\n`);
@@ -267,7 +305,26 @@ describe("the baseline scripts on a host", () => {
     expect(second.stdout).toBe("no changes: baseline metrics already converged\n");
     expect(h.read(TEXTFILE)).toBe(metrics);
     expect(readdirSync(path.join(h.root, "var/lib/node_exporter/textfile"))).toEqual([
-      "citadel_vllm_baseline.prom",
+      "citadel_vllm_baseline_chat.prom",
+    ]);
+  });
+
+  it("removes the single file it wrote before servers, once", () => {
+    const h = new SimHost();
+    h.file(`${TEXTFILE_DIR}/citadel_vllm_baseline.prom`, "stale\n");
+    h.file(`${TEXTFILE_DIR}/other.prom`, "not ours\n");
+    const metrics = renderBaselineMetrics(baseline("qwen3-8b-run1.json", "2026-11-21T20:35:12.345Z"));
+    const run = h.run("ops/scripts/baseline-metrics.sh", {
+      METRICS: metrics.trimEnd(),
+      TEXTFILE_DIR,
+      SERVER: "chat",
+    });
+    expect(run.stdout).toContain(
+      `changed: removed the single-server baseline file ${h.root}${TEXTFILE_DIR}/citadel_vllm_baseline.prom`,
+    );
+    expect(readdirSync(path.join(h.root, "var/lib/node_exporter/textfile")).sort()).toEqual([
+      "citadel_vllm_baseline_chat.prom",
+      "other.prom",
     ]);
   });
 });
@@ -283,7 +340,9 @@ describe("the baseline as textfile metrics", () => {
     expect(prom).toContain(
       'citadel_vllm_baseline_seconds{metric="e2el",model="qwen3-8b",percentile="p50"} 1.8912280129999817',
     );
-    expect(prom).toContain('citadel_vllm_baseline_tokens_per_second{model="qwen3-8b"} 493.9098772012047');
+    expect(prom).toContain(
+      'citadel_vllm_baseline_tokens_per_second{model="qwen3-8b",tokens="output"} 493.9098772012047',
+    );
     expect(prom).toContain(
       `citadel_vllm_baseline_timestamp_seconds{model="qwen3-8b"} ${Date.parse("2026-11-21T20:35:12Z") / 1000}`,
     );
@@ -319,8 +378,10 @@ describe("npm run baseline", () => {
    */
   function lab(result: string): { h: SimHost; env: NodeJS.ProcessEnv; log: string; cwd: string } {
     const h = new SimHost();
-    h.set("health-vllm", "healthy");
+    h.set("health-vllm-chat", "healthy");
+    h.set("health-vllm-embed", "healthy");
     h.set("bench-result.json", fixture(result));
+    h.set("bench-result-vllm-embed.json", fixture("qwen3-embedding-run1.json"));
     const dir = mkdtempSync(path.join(tmpdir(), "citadel-ssh-"));
     const log = path.join(dir, "ssh.log");
     writeFileSync(
@@ -356,11 +417,11 @@ describe("npm run baseline", () => {
 
   it("records the first run as the baseline and writes it on the vLLM host as metrics", () => {
     const t = lab("qwen3-8b-run1.json");
-    const result = run(t);
+    const result = run(t, "--server", "chat");
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
     expect(result.stdout).toContain(
-      "benchmarking qwen3-8b on citadel: 200 prompts of 512 tokens in, 128 out, 4 req/s, at most 8 at once",
+      "benchmarking servers.chat (qwen3-8b, generate) on citadel: 200 prompts of 512 tokens in, 128 out, 4 req/s, at most 8 at once",
     );
     expect(result.stdout).toContain(
       "no baseline recorded yet for qwen3-8b with this workload: this run becomes it",
@@ -375,22 +436,47 @@ describe("npm run baseline", () => {
     expect(text).toBe(`${JSON.stringify(JSON.parse(text), null, 2)}\n`);
     expect(Object.keys(JSON.parse(text))).toEqual([
       "date",
+      "kind",
       "metrics",
       "model",
       "servedModelName",
       "workload",
     ]);
     expect(t.h.read(TEXTFILE)).toContain(
-      'citadel_vllm_baseline_tokens_per_second{model="qwen3-8b"} 493.9098772012047',
+      'citadel_vllm_baseline_tokens_per_second{model="qwen3-8b",tokens="output"} 493.9098772012047',
     );
     const ssh = readFileSync(t.log, "utf8").split("\n");
     expect(ssh).toEqual(expect.arrayContaining(["StrictHostKeyChecking=yes", "hxadmin@192.168.10.29"]));
   });
 
+  it("benchmarks every server without --server: the embed server by its embedding throughput", () => {
+    const t = lab("qwen3-8b-run1.json");
+    const result = run(t);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(
+      "benchmarking servers.embed (qwen3-embedding-0.6b, embed) on citadel: 200 embed requests of 512 tokens, 4 req/s, at most 8 at once",
+    );
+    const files = recorded(t.cwd);
+    expect(files.map((f) => f.replace(/^.*Z-/, ""))).toEqual(["qwen3-8b.json", "qwen3-embedding-0.6b.json"]);
+    const embed = parseBaseline(readFileSync(path.join(t.cwd, "baselines", files[1]!), "utf8"), files[1]!);
+    expect(embed.kind).toBe("embed");
+    expect(embed.metrics.totalTokensPerSecond).toBeCloseTo(2039.14, 2);
+    const prom = t.h.read(`${TEXTFILE_DIR}/citadel_vllm_baseline_embed.prom`);
+    expect(prom).toContain(
+      'citadel_vllm_baseline_tokens_per_second{model="qwen3-embedding-0.6b",tokens="input"} 2039.1363226',
+    );
+    expect(prom.match(/^citadel_vllm_baseline_seconds/gm)).toHaveLength(3);
+    const check = spawnSync("promtool", ["check", "metrics"], { input: prom, encoding: "utf8" });
+    expect(check.stdout + check.stderr).toBe("");
+    const unknown = run(t, "--server", "rerank");
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain("--server rerank: no such server in citadel:vllm.servers (chat, embed)");
+  });
+
   it("passes a run within the margin, records it, and shows the comparison", () => {
     const t = lab("qwen3-8b-run2.json");
     const seeded = seed(t.cwd);
-    const result = run(t);
+    const result = run(t, "--server", "chat");
     expect(result.status).toBe(0);
     expect(result.stdout).toContain(`compared with ${path.join("baselines", seeded)}:`);
     expect(result.stdout).toMatch(/^ok {5}ttft p95 \(s\) +0\.112 +0\.119 +6\.0%$/m);
@@ -401,7 +487,7 @@ describe("npm run baseline", () => {
   it("fails a regression with the table, keeps the run aside, and records nothing", () => {
     const t = lab("qwen3-8b-slower.json");
     const seeded = seed(t.cwd);
-    const result = run(t);
+    const result = run(t, "--server", "chat");
     expect(result.status).toBe(1);
     expect(result.stdout).toMatch(/^WORSE {2}ttft p95 \(s\) +0\.112 +0\.147 +31\.0%$/m);
     expect(result.stdout).toContain("11 metrics regressed beyond 15%");
@@ -416,12 +502,12 @@ describe("npm run baseline", () => {
   it("records a regression as the new baseline with --accept", () => {
     const t = lab("qwen3-8b-slower.json");
     seed(t.cwd);
-    const result = run(t, "--accept");
+    const result = run(t, "--accept", "--server", "chat");
     expect(result.status).toBe(0);
     expect(result.stdout).toContain("11 metrics regressed beyond 15%");
     expect(recorded(t.cwd)).toHaveLength(2);
     expect(t.h.read(TEXTFILE)).toContain(
-      'citadel_vllm_baseline_tokens_per_second{model="qwen3-8b"} 411.591999912',
+      'citadel_vllm_baseline_tokens_per_second{model="qwen3-8b",tokens="output"} 411.591999912',
     );
   });
 

@@ -10,22 +10,47 @@ import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
 import { LAB_SECRETS, labConfigMap } from "./support/lab";
 import { byName, dependencyNames, synthFailure, synthLab } from "./support/synth";
 
-const vllmOf = (config: Record<string, any>) => config["citadel:vllm"];
+/** The shared section, and one server in it (the chat server unless named). */
+const sectionOf = (config: Record<string, any>) => config["citadel:vllm"];
+const vllmOf = (config: Record<string, any>, server = "chat") => sectionOf(config).servers[server];
+/**
+ * The single-server layout of the first build: Qwen3-8B in bf16 across both GPUs at TP 2, no
+ * embed server. The numbers of several refusals below are that layout's.
+ */
+function acrossBothGpus(config: Record<string, any>): Record<string, any> {
+  const section = sectionOf(config);
+  section.servers = {
+    chat: {
+      model: "Qwen/Qwen3-8B",
+      servedModelName: "qwen3-8b",
+      maxModelLen: 32768,
+      gpuMemoryUtilization: 0.9,
+      gpus: "all",
+      port: 8000,
+      memoryLimit: "32GiB",
+    },
+  };
+  return config;
+}
+
 let lab: SynthResult;
 beforeAll(async () => {
   lab = await synthLab();
 });
 
-const container = (result: SynthResult = lab) => byName(result, "vllm-container");
-const raw = (result: SynthResult = lab) => container(result).rawInputs as Record<string, any>;
+const container = (result: SynthResult = lab, server = "chat") => byName(result, `vllm-${server}-container`);
+const raw = (result: SynthResult = lab, server = "chat") =>
+  container(result, server).rawInputs as Record<string, any>;
 
 describe("the vLLM container", () => {
-  it("passes through all GPUs with host IPC and TP equal to the GPU count", () => {
-    expect(raw().gpus).toBe("all");
+  it("runs the chat server on GPU 0 alone with host IPC, fp8 weights and KV cache, TP 1", () => {
+    expect(raw().gpus).toBe('"device=0"');
     expect(raw().ipcMode).toBe("host");
     expect(raw().command).toEqual([
       // Positional: `vllm serve MODEL` (serve.py@v0.33.0 deprecates --model).
       "Qwen/Qwen3-8B",
+      "--runner",
+      "generate",
       "--served-model-name",
       "qwen3-8b",
       "--host",
@@ -35,16 +60,50 @@ describe("the vLLM container", () => {
       "--max-model-len",
       "32768",
       "--gpu-memory-utilization",
-      "0.9",
+      "0.92",
       "--tensor-parallel-size",
-      "2",
+      "1",
+      "--quantization",
+      "fp8",
       "--kv-cache-dtype",
-      "auto",
-      "--disable-custom-all-reduce",
+      "fp8",
       // The LadonStack is on citadel, so traces go to Phoenix over the lab network.
       "--otlp-traces-endpoint",
       "grpc://phoenix:4317",
     ]);
+  });
+
+  it("runs the embed server on GPU 1 through vLLM's pooling runner and embed adapter", () => {
+    expect(raw(lab, "embed").gpus).toBe('"device=1"');
+    expect(raw(lab, "embed").command).toEqual([
+      "Qwen/Qwen3-Embedding-0.6B",
+      "--runner",
+      "pooling",
+      "--convert",
+      "embed",
+      "--served-model-name",
+      "qwen3-embedding-0.6b",
+      "--host",
+      "0.0.0.0",
+      "--port",
+      "8000",
+      "--max-model-len",
+      "8192",
+      "--gpu-memory-utilization",
+      "0.3",
+      "--tensor-parallel-size",
+      "1",
+      "--kv-cache-dtype",
+      "auto",
+      "--otlp-traces-endpoint",
+      "grpc://phoenix:4317",
+    ]);
+    expect(raw(lab, "embed")).toMatchObject({
+      name: "vllm-embed",
+      ports: [{ external: 8001, internal: 8000 }],
+      networksAdvanced: [{ aliases: ["vllm-embed"], name: "citadel" }],
+      memory: 8192,
+    });
   });
 
   it("sets the GeForce and cache environment, with the API key from the secret", () => {
@@ -53,7 +112,9 @@ describe("the vLLM container", () => {
       "NCCL_P2P_DISABLE=1",
       // Phoenix's API key, from the key step's output (empty under mocks).
       "OTEL_EXPORTER_OTLP_TRACES_HEADERS=authorization=Bearer%20",
-      "OTEL_SERVICE_NAME=vllm",
+      // vLLM's spans land in their own Phoenix project, each server as its own service.
+      "OTEL_RESOURCE_ATTRIBUTES=openinference.project.name=vllm",
+      "OTEL_SERVICE_NAME=vllm-chat",
       "VLLM_API_KEY=PLACEHOLDER-citadel-vllmApiKey-set-by-npm-start-0",
       "VLLM_CACHE_ROOT=/root/.cache/vllm",
     ]);
@@ -66,6 +127,7 @@ describe("the vLLM container", () => {
     expect(JSON.stringify(raw().command)).not.toContain("PLACEHOLDER");
     expect(JSON.stringify(raw().healthcheck)).not.toContain("PLACEHOLDER");
     expect(lab.outputs.vllmApiKey).toBe("[secret]");
+    expect(lab.outputs.hades).toBe("[secret]");
   });
 
   it("restarts unless stopped, with a memory limit and log rotation", () => {
@@ -87,12 +149,14 @@ describe("the vLLM container", () => {
     expect(raw().waitTimeout).toBe(1800);
   });
 
-  it("keeps both caches on the big disk and joins the lab network as vllm", () => {
-    expect(raw().volumes).toEqual([
-      { containerPath: "/root/.cache/huggingface", hostPath: "/srv/models/huggingface" },
-      { containerPath: "/root/.cache/vllm", hostPath: "/srv/models/vllm" },
-    ]);
-    expect(raw().networksAdvanced).toEqual([{ aliases: ["vllm"], name: "citadel" }]);
+  it("keeps both caches, shared by every server, on the big disk and joins the lab network as vllm-chat", () => {
+    for (const server of ["chat", "embed"]) {
+      expect(raw(lab, server).volumes).toEqual([
+        { containerPath: "/root/.cache/huggingface", hostPath: "/srv/models/huggingface" },
+        { containerPath: "/root/.cache/vllm", hostPath: "/srv/models/vllm" },
+      ]);
+    }
+    expect(raw().networksAdvanced).toEqual([{ aliases: ["vllm-chat"], name: "citadel" }]);
     expect(raw().ports).toEqual([{ external: 8000, internal: 8000 }]);
   });
 
@@ -103,7 +167,7 @@ describe("the vLLM container", () => {
 
   it("replaces the container when its healthcheck changes, which the provider would never apply", async () => {
     const config = labConfigMap();
-    vllmOf(config).startupTimeoutSeconds = 3600;
+    sectionOf(config).startupTimeoutSeconds = 3600;
     const labels = (r: SynthResult) =>
       (raw(r).labels as { label: string; value: string }[]).find(
         (l) => l.label === "org.hana-x.citadel.recreate-hash",
@@ -147,18 +211,37 @@ describe("the vLLM container", () => {
     expect(container().provider).toBe(provider.urn);
   });
 
-  it("exports the base URL, the served name and the VRAM plan", () => {
+  it("exports each server's base URL, served name, kind and VRAM share, and the plan per GPU", () => {
     expect(lab.outputs.vllm).toMatchObject({
-      baseUrl: "http://192.168.10.29:8000/v1",
-      servedModelName: "qwen3-8b",
-      vramPlan: { fits: true, tensorParallelSize: 2, perGpu: { weightsGiB: 7.63 } },
+      host: "citadel",
+      servers: {
+        chat: {
+          baseUrl: "http://192.168.10.29:8000/v1",
+          servedModelName: "qwen3-8b",
+          kind: "generate",
+          gpus: ["0"],
+          vram: { gpuMemoryUtilization: 0.92, reservedGiBPerGpu: 14.72 },
+          vramPlan: { fits: true, tensorParallelSize: 1, perGpu: { weightsGiB: 8.79 } },
+        },
+        embed: {
+          baseUrl: "http://192.168.10.29:8001/v1",
+          servedModelName: "qwen3-embedding-0.6b",
+          kind: "embed",
+          gpus: ["1"],
+          vram: { gpuMemoryUtilization: 0.3, reservedGiBPerGpu: 4.8 },
+        },
+      },
+      gpus: [
+        { gpu: "0", utilization: 0.92, reservedGiB: 14.72, freeGiB: 1.28 },
+        { gpu: "1", utilization: 0.3, reservedGiB: 4.8, freeGiB: 11.2 },
+      ],
     });
   });
 });
 
 describe("vLLM options", () => {
   it("selects GPUs by index, quoting the device list for docker, with TP from the selection", async () => {
-    const config = labConfigMap();
+    const config = acrossBothGpus(labConfigMap());
     Object.assign(vllmOf(config), {
       model: "Qwen/Qwen2.5-14B-Instruct-AWQ",
       quantization: "awq",
@@ -179,7 +262,7 @@ describe("vLLM options", () => {
   });
 
   it("selects GPUs by UUID", async () => {
-    const config = labConfigMap();
+    const config = acrossBothGpus(labConfigMap());
     vllmOf(config).gpus = [
       "GPU-0b7a5c2e-1111-2222-3333-444455556666",
       "GPU-9f3e1d2c-aaaa-bbbb-cccc-ddddeeeeffff",
@@ -191,10 +274,10 @@ describe("vLLM options", () => {
 
   it("sends traces to the configured OTLP endpoint, else to Phoenix, else nowhere", async () => {
     const config = labConfigMap();
-    vllmOf(config).otlpTracesEndpoint = "grpc://tempo.hana-x.lab:4317";
+    sectionOf(config).otlpTracesEndpoint = "grpc://tempo.hana-x.lab:4317";
     const result = await synthLab(config);
     expect(raw(result).command.slice(-2)).toEqual(["--otlp-traces-endpoint", "grpc://tempo.hana-x.lab:4317"]);
-    expect(raw(result).envs).toEqual(expect.arrayContaining(["OTEL_SERVICE_NAME=vllm"]));
+    expect(raw(result).envs).toEqual(expect.arrayContaining(["OTEL_SERVICE_NAME=vllm-chat"]));
     // Phoenix's key goes only to Phoenix: another endpoint gets no headers.
     expect(raw(result).envs.join(" ")).not.toContain("OTEL_EXPORTER_OTLP_TRACES_HEADERS");
     expect(raw(lab).command.slice(-2)).toEqual(["--otlp-traces-endpoint", "grpc://phoenix:4317"]);
@@ -206,8 +289,10 @@ describe("vLLM options", () => {
   });
 
   it("lets both GeForce defaults be turned off", async () => {
-    const config = labConfigMap();
-    vllmOf(config).geforce = { ncclP2PDisable: false, disableCustomAllReduce: false };
+    const across = await synthLab(acrossBothGpus(labConfigMap()));
+    expect(raw(across).command).toContain("--disable-custom-all-reduce");
+    const config = acrossBothGpus(labConfigMap());
+    sectionOf(config).geforce = { ncclP2PDisable: false, disableCustomAllReduce: false };
     const result = await synthLab(config);
     expect(raw(result).envs.join(" ")).not.toContain("NCCL_P2P_DISABLE");
     expect(raw(result).command).not.toContain("--disable-custom-all-reduce");
@@ -224,95 +309,148 @@ describe("vLLM options", () => {
 });
 
 describe("vLLM config is refused with the key named", () => {
-  type Mutation = (v: Record<string, any>) => void;
+  type Mutation = (v: Record<string, any>, section: Record<string, any>) => void;
   const cases: [string, Mutation, string, RegExp][] = [
     [
       "tensor parallel larger than the selected GPUs",
       (v) => Object.assign(v, { gpus: [0], tensorParallelSize: 2 }),
-      "citadel:vllm.tensorParallelSize",
-      /2 is larger than the 1 selected GPUs/,
+      "citadel:vllm.servers.chat.tensorParallelSize",
+      /2 is larger than the server's 1 selected GPUs/,
     ],
     [
       "utilization of 0",
       (v) => (v.gpuMemoryUtilization = 0),
-      "citadel:vllm.gpuMemoryUtilization",
+      "citadel:vllm.servers.chat.gpuMemoryUtilization",
       /example: 0.9/,
     ],
     [
       "utilization above 1",
       (v) => (v.gpuMemoryUtilization = 1.5),
-      "citadel:vllm.gpuMemoryUtilization",
+      "citadel:vllm.servers.chat.gpuMemoryUtilization",
       /example: 0.9/,
     ],
-    ["a missing max-model-len", (v) => delete v.maxModelLen, "citadel:vllm.maxModelLen", /expected number/],
+    [
+      "a missing max-model-len",
+      (v) => delete v.maxModelLen,
+      "citadel:vllm.servers.chat.maxModelLen",
+      /expected number/,
+    ],
     [
       "an unknown model without its facts",
       (v) => (v.model = "acme/secret-model-7b"),
-      "citadel:vllm.modelFacts",
+      "citadel:vllm.servers.chat.modelFacts",
       /not in the built-in catalog .*give its facts from its config.json/,
     ],
     [
       "an extra argument citadel owns",
       (v) => (v.extraArgs = ["--max_model_len=4096"]),
-      "citadel:vllm.extraArgs[0]",
+      "citadel:vllm.servers.chat.extraArgs[0]",
       /--max-model-len is set by citadel from its own key/,
     ],
     [
       "a GPU index the host does not have",
       (v) => (v.gpus = [0, 2]),
-      "citadel:vllm.gpus[1]",
+      "citadel:vllm.servers.chat.gpus[1]",
       /GPU index 2 does not exist; citadel has 2 GPUs/,
     ],
-    ["a GPU selected twice", (v) => (v.gpus = [1, 1]), "citadel:vllm.gpus[1]", /selected twice/],
+    ["a GPU selected twice", (v) => (v.gpus = [1, 1]), "citadel:vllm.servers.chat.gpus[1]", /selected twice/],
     [
       "an API port in the monitoring range",
       (v) => (v.port = 9950),
-      "citadel:vllm.port",
+      "citadel:vllm.servers.chat.port",
       /monitoring range 9900-9999/,
     ],
     [
       "the latest tag",
-      (v) => (v.image = "vllm/vllm-openai:latest"),
+      (_v, section) => (section.image = "vllm/vllm-openai:latest"),
       "citadel:vllm.image",
       /must not use the latest tag/,
     ],
-    ["no tag at all", (v) => (v.image = "vllm/vllm-openai"), "citadel:vllm.image", /explicit tag/],
+    [
+      "no tag at all",
+      (_v, section) => (section.image = "vllm/vllm-openai"),
+      "citadel:vllm.image",
+      /explicit tag/,
+    ],
     [
       "a host that does not exist",
-      (v) => (v.host = "olympus"),
+      (_v, section) => (section.host = "olympus"),
       "citadel:vllm.host",
       /no host named "olympus"/,
     ],
     [
       "a context that does not fit the KV cache",
       (v) => Object.assign(v, { model: "meta-llama/Llama-3.1-8B-Instruct", maxModelLen: 131072 }),
-      "citadel:vllm.maxModelLen",
-      /needs 8 GiB of KV cache per GPU.*Fix: lower vllm.maxModelLen to 72432 or less/,
+      "citadel:vllm.servers.chat.maxModelLen",
+      /needs 8 GiB of KV cache per GPU.*Fix: lower vllm.servers.chat.maxModelLen to 72432 or less/,
     ],
     [
       "a model longer than its context",
       (v) => (v.maxModelLen = 65536),
-      "citadel:vllm.maxModelLen",
+      "citadel:vllm.servers.chat.maxModelLen",
       /beyond Qwen\/Qwen3-8B's context of 40960/,
     ],
     [
       "a model that does not fit the GPUs",
       (v) => (v.gpuMemoryUtilization = 0.6),
-      "citadel:vllm.model",
-      /vLLM could not start Qwen\/Qwen3-8B on citadel: the weights need 7.63 GiB per GPU at TP=2.*Fix: raise vllm.gpuMemoryUtilization to 0.78; or spread the model over more GPUs/,
+      "citadel:vllm.servers.chat.model",
+      /vLLM could not start Qwen\/Qwen3-8B on citadel: the weights need 7.63 GiB per GPU at TP=2.*Fix: raise vllm.servers.chat.gpuMemoryUtilization to 0.78; or spread the model over more GPUs/,
     ],
     [
       "a container limit above the host's RAM",
       (v) => (v.memoryLimit = "64GiB"),
-      "citadel:vllm.memoryLimit",
+      "citadel:vllm.servers.chat.memoryLimit",
       /not below citadel's 64 GiB of RAM/,
     ],
-    ["a typo", (v) => (v.maxModelLength = 4096), "citadel:vllm.maxModelLength", /unknown key/],
+    [
+      "two servers on one port",
+      (_v, section) => (section.servers.embed.port = 8000),
+      "citadel:vllm.servers.embed.port",
+      /8000 is also servers.chat.port; each server needs its own port/,
+    ],
+    [
+      "an embed server given a generate-only model",
+      (_v, section) =>
+        Object.assign(section.servers.embed, {
+          model: "Qwen/Qwen3-8B",
+          gpuMemoryUtilization: 0.9,
+          gpus: "all",
+        }),
+      "citadel:vllm.servers.embed.kind",
+      /Qwen\/Qwen3-8B is a generate model \(its model card\), so a embed server cannot serve it; use a embed model such as Qwen\/Qwen3-Embedding-0.6B/,
+    ],
+    [
+      "utilizations that add up to more than 1 on one GPU",
+      (_v, section) => (section.servers.embed.gpus = [0]),
+      "citadel:vllm.servers.embed.gpuMemoryUtilization",
+      /GPU 0 on citadel is oversubscribed: servers.chat reserves 0.92 \(14.72 GiB\) and servers.embed reserves 0.3 \(4.8 GiB\) of its 16 GiB, 1.22 in all\. The fractions on one GPU may add up to at most 1/,
+    ],
+    [
+      "an embed server on a GPU the host does not have",
+      (_v, section) => (section.servers.embed.gpus = [2]),
+      "citadel:vllm.servers.embed.gpus[0]",
+      /GPU index 2 does not exist; citadel has 2 GPUs \(0-1\)/,
+    ],
+    [
+      "a server name that cannot name a container",
+      (_v, section) => (section.servers["Chat Model"] = section.servers.embed),
+      "citadel:vllm.servers.Chat Model",
+      /a server name is 1-24 lowercase letters/,
+    ],
+    [
+      "no server at all",
+      (_v, section) => (section.servers = {}),
+      "citadel:vllm.servers",
+      /at least one server/,
+    ],
+    ["a typo", (v) => (v.maxModelLength = 4096), "citadel:vllm.servers.chat.maxModelLength", /unknown key/],
   ];
 
-  it.each(cases)("%s", (_what, mutate, key, message) => {
-    const config = labConfigMap();
-    mutate(vllmOf(config));
+  // The cases that depend on the first build's numbers run on its layout (acrossBothGpus).
+  const ownLayout = /server|GPU the host|port|embed|one GPU/;
+  it.each(cases)("%s", (what, mutate, key, message) => {
+    const config = ownLayout.test(what) ? labConfigMap() : acrossBothGpus(labConfigMap());
+    mutate(vllmOf(config), sectionOf(config));
     let error: unknown;
     try {
       parseLabConfig(stackConfigSource(fromConfigMap(config), LAB_SECRETS));
@@ -333,7 +471,7 @@ describe("vLLM config is refused with the key named", () => {
   });
 
   it("registers no resource when the VRAM plan fails", async () => {
-    const config = labConfigMap();
+    const config = acrossBothGpus(labConfigMap());
     vllmOf(config).tensorParallelSize = 1;
     const failure = await synthFailure(config);
     expect(failure.registered).toBe(0);
@@ -353,24 +491,29 @@ describe("the readiness check itself", () => {
   let server: Server;
   let port: number;
   beforeAll(async () => {
+    // Answers as vLLM does with both servers' models loaded; /v1/embeddings only while `embeds`.
     server = createServer((req, res) => {
-      if (req.url !== "/v1/models" || req.headers.authorization !== "Bearer right-key") {
+      if (req.headers.authorization !== "Bearer right-key") {
         res.writeHead(401).end("{}");
         return;
       }
-      res
-        .writeHead(200, { "content-type": "application/json" })
-        .end(JSON.stringify({ data: [{ id: "qwen3-8b" }] }));
+      const json = (body: unknown) =>
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
+      if (req.url === "/v1/models") json({ data: [{ id: "qwen3-8b" }, { id: "qwen3-embedding-0.6b" }] });
+      else if (req.url === "/v1/embeddings" && req.method === "POST" && embeds)
+        json({ data: [{ embedding: [0.1, 0.2, 0.3] }] });
+      else res.writeHead(404).end("{}");
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     port = (server.address() as AddressInfo).port;
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  /** Runs the healthcheck's python against the loopback server; resolves to its exit code. */
-  const check = (key: string) =>
+  let embeds = true;
+  /** Runs a server's healthcheck python against the loopback server; resolves to its exit code. */
+  const check = (key: string, which = "chat") =>
     new Promise<number>((resolve) => {
-      const [, python, flag, script] = raw().healthcheck.tests as string[];
+      const [, python, flag, script] = raw(lab, which).healthcheck.tests as string[];
       const local = (script as string).replace(`127.0.0.1:${CONTAINER_PORT}`, `127.0.0.1:${port}`);
       const env = { VLLM_API_KEY: key, PATH: "/usr/bin:/bin" };
       execFile(python as string, [flag as string, local], { env }, (err) =>
@@ -384,6 +527,75 @@ describe("the readiness check itself", () => {
 
   it("fails when the key is refused", async () => {
     expect(await check("wrong-key")).not.toBe(0);
+  });
+
+  it("passes for the embed server only while /v1/embeddings answers with a vector", async () => {
+    embeds = true;
+    expect(await check("right-key", "embed")).toBe(0);
+    embeds = false;
+    expect(await check("right-key", "embed")).not.toBe(0);
+    // The chat server's check asks no embedding of it.
+    expect(await check("right-key")).toBe(0);
+    embeds = true;
+  });
+});
+
+describe("a single-server config from before servers", () => {
+  it("is refused with its migration: the section as it must read, and nothing applied", async () => {
+    const config = labConfigMap();
+    config["citadel:vllm"] = {
+      host: "citadel",
+      model: "Qwen/Qwen3-8B",
+      servedModelName: "qwen3-8b",
+      maxModelLen: 32768,
+      gpus: "all",
+      cacheDir: "/srv/models",
+    };
+    let message = "";
+    try {
+      parseLabConfig(stackConfigSource(fromConfigMap(config), LAB_SECRETS));
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain(
+      "citadel:vllm: model, servedModelName, maxModelLen, gpus now belong to one server under citadel:vllm.servers.<name>",
+    );
+    expect(message).toMatch(
+      /citadel:vllm:\n {8}host: citadel\n {8}cacheDir: \/srv\/models\n {8}servers:\n {10}chat:\n {12}model: Qwen\/Qwen3-8B\n {12}servedModelName: qwen3-8b\n {12}maxModelLen: 32768\n {12}gpus: all\n {12}port: 8000/,
+    );
+    expect(message).toContain("replaces the old vllm container once (the model cache is kept)");
+    // The migrated section, pasted back, is accepted.
+    config["citadel:vllm"] = {
+      host: "citadel",
+      cacheDir: "/srv/models",
+      servers: {
+        chat: {
+          model: "Qwen/Qwen3-8B",
+          servedModelName: "qwen3-8b",
+          maxModelLen: 32768,
+          gpus: "all",
+          port: 8000,
+        },
+      },
+    };
+    expect(() => parseLabConfig(stackConfigSource(fromConfigMap(config), LAB_SECRETS))).not.toThrow();
+    const legacy = labConfigMap();
+    legacy["citadel:vllm"] = { host: "citadel", model: "Qwen/Qwen3-8B", maxModelLen: 32768 };
+    expect((await synthFailure(legacy)).registered).toBe(0);
+  });
+});
+
+describe("Phoenix for HADES", () => {
+  it("creates HADES's project and its own system key through Phoenix's API, and exports them only as a secret", () => {
+    const step = byName(lab, "ladon-phoenix-hades");
+    expect(step.type).toBe("command:remote:Command");
+    const create = String(step.rawInputs.create);
+    expect(create).toContain("export PROJECT='hades'");
+    expect(create).toContain("export KEY_NAME='hades'");
+    expect(create).not.toContain("PLACEHOLDER");
+    expect(lab.outputs.hades).toBe("[secret]");
+    // vLLM's own key files its spans in the vllm project.
+    expect(String(byName(lab, "ladon-phoenix-trace-key").rawInputs.create)).toContain("export PROJECT='vllm'");
   });
 });
 
@@ -400,21 +612,30 @@ describe("advice that names the right key", () => {
   };
 
   it("blames the GPU selection, not an unset tensorParallelSize, for a TP that does not divide the heads", () => {
-    const lines = problemsFor((c) => (c["citadel:hosts"].citadel.nvidia.gpus.count = 3));
+    const lines = problemsFor((c) => {
+      acrossBothGpus(c);
+      c["citadel:hosts"].citadel.nvidia.gpus.count = 3;
+    });
     const line = lines.find((l) => l.includes("attention heads"));
-    expect(line).toMatch(/^ {2}- citadel:vllm\.gpus: tensor parallelism defaults to the 3 selected GPUs/);
-    expect(line).toContain("set vllm.tensorParallelSize to 2");
+    expect(line).toMatch(
+      /^ {2}- citadel:vllm\.servers\.chat\.gpus: tensor parallelism defaults to the 3 selected GPUs/,
+    );
+    expect(line).toContain("set tensorParallelSize to 2");
   });
 
   it("never suggests a max-model-len beyond the model's own context", () => {
     // 65536 is beyond Qwen3-8B's 40960, and the KV cache holds 62222 tokens: the old advice said 62208.
-    const lines = problemsFor((c) => (c["citadel:vllm"].maxModelLen = 65536));
-    const advice = lines.map((l) => /lower vllm\.maxModelLen to (\d+)/.exec(l)?.[1]).filter(Boolean);
+    const lines = problemsFor((c) => (acrossBothGpus(c)["citadel:vllm"].servers.chat.maxModelLen = 65536));
+    const advice = lines
+      .map((l) => /lower vllm\.servers\.chat\.maxModelLen to (\d+)/.exec(l)?.[1])
+      .filter(Boolean);
     expect(advice).toEqual(["40960"]);
   });
 
   it("points at vLLM's memory limit when it is what does not fit the host", () => {
     const lines = problemsFor((c) => (c["citadel:hosts"].citadel.memoryGiB = 33));
-    expect(lines.join("\n")).toMatch(/largest: vllm 32768 MiB.*Lower vllm\.memoryLimit \(the largest\)/);
+    expect(lines.join("\n")).toMatch(
+      /largest: vllm-chat 32768 MiB.*Lower vllm\.servers\.chat\.memoryLimit \(the largest\)/,
+    );
   });
 });

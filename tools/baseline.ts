@@ -1,6 +1,8 @@
 /**
- * `npm run baseline`: the LLM performance baseline. Runs vLLM's own benchmark inside the running
- * vLLM container with the fixed synthetic workload from `ops.baseline`, compares the result with
+ * `npm run baseline`: the LLM performance baseline. For each vLLM server (or `--server <name>`),
+ * runs vLLM's own benchmark inside its container with the fixed synthetic workload from
+ * `ops.baseline` (chat completions for a generate server; embedding or rerank requests of the same
+ * input length for the others, whose measure is tokens in per second), compares the result with
  * the newest baseline recorded for the same model and workload, and then:
  *
  *  - no regression beyond `ops.baseline.regressionMargin` (or no baseline yet): records the run
@@ -9,11 +11,12 @@
  *  - a regression: prints the table, keeps the run in `out/` for a look, records nothing, exits 1.
  *    `--accept` records it anyway, as the new baseline (after a deliberate change).
  *
- *   npm run baseline -- [--config Pulumi.citadel.yaml] [--accept] [--dir baselines]
+ *   npm run baseline -- [--config Pulumi.citadel.yaml] [--server chat] [--accept] [--dir baselines]
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { servedModelName, type LabConfig } from "../components/config";
+import { servedModelName, serversOf, type LabConfig } from "../components/config";
+import type { VllmServerConfig } from "../components/config/vllm";
 import { TEXTFILE_DIR } from "../components/ladon/stack";
 import { CONTAINER_PORT } from "../components/llm/resolve";
 import { sortKeys } from "../components/host/docker";
@@ -55,23 +58,55 @@ export function readRecorded(dir: string): Baseline[] {
 
 const toJson = (b: Baseline) => `${JSON.stringify(sortKeys(b), null, 2)}\n`;
 
-export function runBaseline(lab: LabConfig, opts: BaselineOptions, log: (line: string) => void): number {
+/** Runs the baseline of every server (or the one named), and exits 1 if any regressed. */
+export function runBaseline(
+  lab: LabConfig,
+  opts: BaselineOptions & { server?: string },
+  log: (line: string) => void,
+): number {
   const vllm = lab.vllm;
   if (!vllm)
     throw new StackFileError("citadel:vllm is not set in the stack config: there is no model to benchmark");
-  const served = servedModelName(vllm);
+  const servers = serversOf(vllm).filter(([name]) => opts.server === undefined || name === opts.server);
+  if (servers.length === 0) {
+    throw new StackFileError(
+      `--server ${opts.server}: no such server in citadel:vllm.servers (${Object.keys(vllm.servers).join(", ")})`,
+    );
+  }
+  // Read what is recorded first: a broken file should stop us before a long benchmark.
+  const recorded = readRecorded(opts.dir);
+  let status = 0;
+  for (const [name, server] of servers) {
+    status = Math.max(status, baselineServer(lab, vllm.host, name, server, recorded, opts, log));
+  }
+  return status;
+}
+
+function baselineServer(
+  lab: LabConfig,
+  host: string,
+  name: string,
+  server: VllmServerConfig,
+  recorded: Baseline[],
+  opts: BaselineOptions,
+  log: (line: string) => void,
+): number {
+  const served = servedModelName(server);
   const settings = lab.ops.baseline;
   const workload = workloadOf(settings);
   const margin = settings.regressionMargin;
-  // Read what is recorded first: a broken file should stop us before a long benchmark.
-  const recorded = readRecorded(opts.dir);
-
+  const what =
+    server.kind === "generate"
+      ? `${workload.numPrompts} prompts of ${workload.inputLen} tokens in, ${workload.outputLen} out`
+      : `${workload.numPrompts} ${server.kind} requests of ${workload.inputLen} tokens`;
   log(
-    `benchmarking ${served} on ${vllm.host}: ${workload.numPrompts} prompts of ${workload.inputLen} tokens in, ` +
-      `${workload.outputLen} out, ${workload.requestRate} req/s, at most ${workload.maxConcurrency} at once`,
+    `benchmarking servers.${name} (${served}, ${server.kind}) on ${host}: ${what}, ` +
+      `${workload.requestRate} req/s, at most ${workload.maxConcurrency} at once`,
   );
   const script = renderStandalone("ops/scripts/baseline.sh", {
-    MODEL: vllm.model,
+    CONTAINER: `vllm-${name}`,
+    KIND: server.kind,
+    MODEL: server.model,
     SERVED: served,
     PORT: CONTAINER_PORT,
     INPUT_LEN: workload.inputLen,
@@ -80,15 +115,16 @@ export function runBaseline(lab: LabConfig, opts: BaselineOptions, log: (line: s
     REQUEST_RATE: workload.requestRate,
     MAX_CONCURRENCY: workload.maxConcurrency,
   });
-  const result = runOnHost(lab, vllm.host, script, { timeoutMs: BENCH_TIMEOUT_MS, progress: true });
+  const result = runOnHost(lab, host, script, { timeoutMs: BENCH_TIMEOUT_MS, progress: true });
   const run: Baseline = {
     date: opts.now.toISOString(),
-    model: vllm.model,
+    model: server.model,
     servedModelName: served,
+    kind: server.kind,
     workload,
-    metrics: parseBenchResult(result),
+    metrics: parseBenchResult(result, server.kind),
   };
-  const name = baselineFileName(run);
+  const file = baselineFileName(run);
 
   const previous = latestBaseline(recorded, run);
   let regressed = false;
@@ -103,34 +139,40 @@ export function runBaseline(lab: LabConfig, opts: BaselineOptions, log: (line: s
 
   if (regressed && !opts.accept) {
     mkdirSync(opts.outDir, { recursive: true });
-    const kept = path.join(opts.outDir, `rejected-${name}`);
+    const kept = path.join(opts.outDir, `rejected-${file}`);
     writeFileSync(kept, toJson(run));
     log(`not recorded; this run is in ${kept}. Run with --accept to make it the new baseline.`);
     return 1;
   }
   mkdirSync(opts.dir, { recursive: true });
-  const file = path.join(opts.dir, name);
-  writeFileSync(file, toJson(run));
-  log(`recorded ${file}`);
+  writeFileSync(path.join(opts.dir, file), toJson(run));
+  log(`recorded ${path.join(opts.dir, file)}`);
   // A convergence step like any other: the shared prelude writes the file only when it changed.
   const metrics = renderScript("ops/scripts/baseline-metrics.sh", {
     METRICS: renderBaselineMetrics(run).trimEnd(),
     TEXTFILE_DIR,
+    SERVER: name,
   });
-  log(runOnHost(lab, vllm.host, metrics, { timeoutMs: 120_000 }).trim());
+  log(runOnHost(lab, host, metrics, { timeoutMs: 120_000 }).trim());
   return 0;
 }
 
 function main(): number {
   const flags = parseFlags(
     process.argv.slice(2),
-    { config: "Pulumi.citadel.yaml", dir: "baselines" },
+    { config: "Pulumi.citadel.yaml", dir: "baselines", server: "" },
     ["accept"],
-    "npm run baseline -- [--config <stack yaml>] [--dir <baselines dir>] [--accept]",
+    "npm run baseline -- [--config <stack yaml>] [--server <name>] [--dir <baselines dir>] [--accept]",
   );
   return runBaseline(
     loadLab(flags.config),
-    { dir: flags.dir, accept: flags.accept, outDir: "out", now: new Date() },
+    {
+      dir: flags.dir,
+      accept: flags.accept,
+      outDir: "out",
+      now: new Date(),
+      ...(flags.server ? { server: flags.server } : {}),
+    },
     (line) => console.log(line),
   );
 }

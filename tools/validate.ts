@@ -8,14 +8,14 @@
  *   npm run validate -- [--config Pulumi.citadel.yaml]     exits 1 when a check fails
  */
 import type { LabConfig } from "../components/config";
-import { evaluateHost, renderResults, type CheckResult } from "../components/ops/validate";
+import { evaluateHost, probeServers, renderResults, type CheckResult } from "../components/ops/validate";
 import { renderStandalone } from "../components/remote";
 import { runOnHost } from "./ssh";
 import { loadLab, parseFlags, runCli } from "./cli";
 
 /** Runs the probe on one host over SSH and returns what it printed. */
 export function probeHost(lab: LabConfig, name: string): string {
-  const script = renderStandalone("ops/scripts/probe.sh", { VLLM: lab.vllm?.host === name });
+  const script = renderStandalone("ops/scripts/probe.sh", { VLLM_SERVERS: probeServers(lab, name) });
   try {
     return runOnHost(lab, name, script, { timeoutMs: 120_000 });
   } catch (err) {

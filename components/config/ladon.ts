@@ -120,6 +120,17 @@ export const LadonSchema = z.strictObject({
     .strictObject({
       /** @default 30 */
       retentionDays: z.number().int().min(1).max(3650).default(30).meta(example(30)),
+      /**
+       * The Phoenix project HADES (the lab's RAG pipeline) traces into; it gets its own system API
+       * key, exported as the secret stack output `hades`. @default "hades"
+       */
+      hadesProject: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+          error: "must be a project name of letters, digits, . _ - (no / ? #: it is part of a URL)",
+        })
+        .default("hades")
+        .meta(example("hades")),
     })
     .prefault({}),
   /** Memory limit overrides in MiB, by service. @default {} */

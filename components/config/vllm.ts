@@ -24,6 +24,12 @@ export const ModelFactsSchema = z.strictObject({
   vocabSize: z.number().int().positive().meta(example(128256)),
   hiddenSize: z.number().int().positive().meta(example(4096)),
   tiedEmbeddings: z.boolean().meta(example(false)),
+  /** What the model was trained to serve (its model card). @default ["generate"] */
+  kinds: z
+    .array(z.enum(["generate", "embed", "rerank"]))
+    .min(1)
+    .optional()
+    .meta(example(["embed"])),
 });
 
 const GpuRef = z.union([
@@ -33,24 +39,25 @@ const GpuRef = z.union([
   }),
 ]);
 
-export const VllmSchema = z.strictObject({
-  /** The GPU host it runs on. @default "citadel" */
-  host: z.string().default("citadel").meta(example("citadel")),
-  /**
-   * The `vllm/vllm-openai` image. Its tag is pinned in components/pins.ts with the vLLM release
-   * the conformance tier checks the argv against; here it may only gain a digest.
-   * @default the pinned image
-   */
-  image: ImageRef.default(imageOf(PINS.vllm))
-    .refine((v) => v.split("@")[0] === imageOf(PINS.vllm), {
-      error: `must be ${imageOf(PINS.vllm)}, optionally with @sha256:<digest>; the tag is bumped in components/pins.ts together with the vLLM release that checks it`,
-    })
-    .meta(example(imageOf(PINS.vllm))),
+/**
+ * What a server does, through vLLM's own pooling flags (vllm/config/model.py@v0.33.0: `runner`
+ * is auto|generate|pooling, `convert` is auto|none|embed|classify):
+ *  - `generate`: chat and completions (`--runner generate`);
+ *  - `embed`: `/v1/embeddings` (`--runner pooling --convert embed`);
+ *  - `rerank`: `/v1/rerank` and `/v1/score` with a cross-encoder (`--runner pooling --convert classify`).
+ */
+export const SERVER_KINDS = ["generate", "embed", "rerank"] as const;
+export type ServerKind = (typeof SERVER_KINDS)[number];
+
+/** One vLLM server: one container, one model, one port. */
+export const VllmServerSchema = z.strictObject({
   /** Hugging Face model id. */
   model: z
     .string()
     .regex(/^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/, { error: "must be a Hugging Face model id, org/name" })
     .meta(example("Qwen/Qwen3-8B")),
+  /** generate, embed or rerank. @default "generate" */
+  kind: z.enum(SERVER_KINDS).default("generate").meta(example("embed")),
   /** The name clients ask for. @default the model id */
   servedModelName: z
     .string()
@@ -59,7 +66,10 @@ export const VllmSchema = z.strictObject({
     .meta(example("qwen3-8b")),
   /** Always set: vLLM's default is the model's full context, which often does not fit. */
   maxModelLen: z.number().int().min(256).meta(example(32768)),
-  /** Fraction of each GPU's total memory vLLM reserves, in (0, 1]. @default 0.9 */
+  /**
+   * Fraction of each selected GPU's total memory this server reserves, in (0, 1]. The fractions
+   * of all servers on one GPU may add up to at most 1. @default 0.9
+   */
   gpuMemoryUtilization: z.number().gt(0).max(1).default(0.9).meta(example(0.9)),
   /** `all`, or GPUs by index or UUID. @default "all" */
   gpus: z
@@ -72,7 +82,7 @@ export const VllmSchema = z.strictObject({
   quantization: z
     .enum(["awq", "awq_marlin", "gptq", "gptq_marlin", "fp8", "bitsandbytes"])
     .optional()
-    .meta(example("awq")),
+    .meta(example("fp8")),
   /** @default "auto" */
   kvCacheDtype: z.enum(["auto", "fp8"]).default("auto").meta(example("fp8")),
   /** Extra engine flags; flags citadel owns are refused. @default [] */
@@ -80,48 +90,89 @@ export const VllmSchema = z.strictObject({
     .array(z.string().min(1))
     .default([])
     .meta(example(["--enable-chunked-prefill"])),
-  /** Host port of the OpenAI API (outside the monitoring range). @default 8000 */
-  port: z.number().int().min(1024).max(65535).default(8000).meta(example(8000)),
+  /** Host port of this server's OpenAI API (outside the monitoring range, one per server). */
+  port: z.number().int().min(1024).max(65535).meta(example(8000)),
   /** Container memory limit (host RAM, not VRAM). @default "32GiB" */
   memoryLimit: z
     .string()
     .regex(SIZE_PATTERN, { error: "must be a size such as 32GiB" })
     .default("32GiB")
     .meta(example("32GiB")),
-  /** Host directory for the Hugging Face and vLLM compile caches, on the big disk. @default "/srv/models" */
-  cacheDir: z
-    .string()
-    .regex(/^\/[A-Za-z0-9._/-]+$/, { error: "must be an absolute path" })
-    .default("/srv/models")
-    .meta(example("/srv/models")),
-  /** How long create waits for the model to download and load. @default 1800 */
-  startupTimeoutSeconds: z.number().int().min(60).max(86400).default(1800).meta(example(1800)),
-  /** Per-GPU reserve for activations, CUDA context and NCCL in the VRAM plan. @default 2.5 */
-  reserveGiB: z.number().min(0).max(64).default(2.5).meta(example(2.5)),
-  /** Defaults for GeForce cards without NVLink or P2P. */
-  geforce: z
-    .strictObject({
-      /** NCCL_P2P_DISABLE=1. @default true */
-      ncclP2PDisable: z.boolean().default(true).meta(example(true)),
-      /** --disable-custom-all-reduce when TP > 1. @default true */
-      disableCustomAllReduce: z.boolean().default(true).meta(example(true)),
-    })
-    .prefault({}),
-  /** OTLP traces endpoint (Phoenix), e.g. grpc://phoenix:4317. @default none */
-  otlpTracesEndpoint: z
-    .string()
-    .regex(/^(grpc|http|https):\/\/[A-Za-z0-9.-]+(:\d+)?(\/.*)?$/, {
-      error: "must be a grpc:// or http(s):// URL",
-    })
-    .optional()
-    .meta(example("grpc://phoenix:4317")),
+  /** Per-GPU reserve for activations, CUDA context and NCCL in the VRAM plan. @default the section's reserveGiB */
+  reserveGiB: z.number().min(0).max(64).optional().meta(example(1.5)),
   /** Model facts for the VRAM plan; required when the model is not in the built-in catalog. */
   modelFacts: ModelFactsSchema.optional(),
+});
+
+export type VllmServerConfig = z.output<typeof VllmServerSchema>;
+
+/** A server's name: it names its container (`vllm-<name>`), its network alias and its resources. */
+export const SERVER_NAME = /^[a-z][a-z0-9-]{0,23}$/;
+
+/** Keys that moved from `citadel:vllm` into `citadel:vllm.servers.<name>` when servers became many. */
+export const SERVER_KEYS = Object.keys(VllmServerSchema.shape);
+
+export const VllmSchema = z.strictObject({
+    /** The GPU host every server runs on. @default "citadel" */
+    host: z.string().default("citadel").meta(example("citadel")),
+    /**
+     * The `vllm/vllm-openai` image, shared by every server. Its tag is pinned in components/pins.ts
+     * with the vLLM release the conformance tier checks the argv against; here it may only gain a
+     * digest.
+     * @default the pinned image
+     */
+    image: ImageRef.default(imageOf(PINS.vllm))
+      .refine((v) => v.split("@")[0] === imageOf(PINS.vllm), {
+        error: `must be ${imageOf(PINS.vllm)}, optionally with @sha256:<digest>; the tag is bumped in components/pins.ts together with the vLLM release that checks it`,
+      })
+      .meta(example(imageOf(PINS.vllm))),
+    /** The servers, by name. At least one. */
+    servers: z
+      .record(
+        z.string().regex(SERVER_NAME, {
+          error: "a server name is 1-24 lowercase letters, digits or -, starting with a letter (e.g. chat, embed)",
+        }),
+        VllmServerSchema,
+      )
+      .refine((s) => Object.keys(s).length > 0, { error: "declare at least one server, e.g. servers.chat" })
+      .meta(example({ chat: { model: "Qwen/Qwen3-8B", maxModelLen: 32768, gpus: [0], port: 8000 } })),
+    /** Host directory for the Hugging Face and vLLM compile caches, shared by the servers. @default "/srv/models" */
+    cacheDir: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._/-]+$/, { error: "must be an absolute path" })
+      .default("/srv/models")
+      .meta(example("/srv/models")),
+    /** How long a server's create waits for its model to download and load. @default 1800 */
+    startupTimeoutSeconds: z.number().int().min(60).max(86400).default(1800).meta(example(1800)),
+    /** Per-GPU reserve for activations, CUDA context and NCCL in the VRAM plan; a server may override it. @default 2.5 */
+    reserveGiB: z.number().min(0).max(64).default(2.5).meta(example(2.5)),
+    /** Defaults for GeForce cards without NVLink or P2P. */
+    geforce: z
+      .strictObject({
+        /** NCCL_P2P_DISABLE=1. @default true */
+        ncclP2PDisable: z.boolean().default(true).meta(example(true)),
+        /** --disable-custom-all-reduce when TP > 1. @default true */
+        disableCustomAllReduce: z.boolean().default(true).meta(example(true)),
+      })
+      .prefault({}),
+    /** OTLP traces endpoint (Phoenix), e.g. grpc://phoenix:4317. @default the LadonStack's Phoenix, else none */
+    otlpTracesEndpoint: z
+      .string()
+      .regex(/^(grpc|http|https):\/\/[A-Za-z0-9.-]+(:\d+)?(\/.*)?$/, {
+        error: "must be a grpc:// or http(s):// URL",
+      })
+      .optional()
+      .meta(example("grpc://phoenix:4317")),
 });
 
 export type VllmConfig = z.output<typeof VllmSchema>;
 
 /** The name clients ask for: `servedModelName`, or the model id when it is not set. */
-export function servedModelName(vllm: VllmConfig): string {
-  return vllm.servedModelName ?? vllm.model;
+export function servedModelName(server: Pick<VllmServerConfig, "model" | "servedModelName">): string {
+  return server.servedModelName ?? server.model;
+}
+
+/** The servers in name order. */
+export function serversOf(vllm: VllmConfig): [string, VllmServerConfig][] {
+  return Object.entries(vllm.servers).sort(([a], [b]) => (a < b ? -1 : 1));
 }

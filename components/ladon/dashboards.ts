@@ -98,7 +98,7 @@ function vllmAnnotations(builder: DashboardBuilder): DashboardBuilder {
         .datasource(LOKI_DS)
         .enable(true)
         .iconColor("blue")
-        .expr('{container="vllm"} |~ "Model loading took|Loading weights took"'),
+        .expr('{container=~"vllm-.+"} |~ "Model loading took|Loading weights took"'),
     )
     .annotation(
       new AnnotationQueryBuilder()
@@ -106,7 +106,7 @@ function vllmAnnotations(builder: DashboardBuilder): DashboardBuilder {
         .datasource(LOKI_DS)
         .enable(true)
         .iconColor("orange")
-        .expr('{container="vllm"} |= "Starting vLLM API server"'),
+        .expr('{container=~"vllm-.+"} |= "Starting vLLM API server"'),
     );
 }
 
@@ -166,21 +166,32 @@ function vllmDashboard(): DashboardBuilder {
     .withRow(new RowBuilder("Throughput and load"))
     .withPanel(
       withBaseline(
+        // By model: a chat server's prompt and generated tokens, an embed or rerank server's
+        // input tokens (its embedding throughput), each beside its recorded baseline.
         timeseries("Tokens per second", "short", [
-          [`sum(rate(vllm:prompt_tokens_total${m}[${RATE}]))`, "prompt"],
-          [`sum(rate(vllm:generation_tokens_total${m}[${RATE}]))`, "generation"],
-          ['max(citadel_vllm_baseline_tokens_per_second{model=~"$model"})', "baseline generation"],
+          [`sum by (model_name) (rate(vllm:prompt_tokens_total${m}[${RATE}]))`, "{{model_name}} prompt"],
+          [`sum by (model_name) (rate(vllm:generation_tokens_total${m}[${RATE}]))`, "{{model_name}} generation"],
+          [
+            'max by (model, tokens) (citadel_vllm_baseline_tokens_per_second{model=~"$model"})',
+            "baseline {{model}} {{tokens}}",
+          ],
         ]),
       ),
     )
     .withPanel(
       timeseries("Requests", "short", [
-        [`sum(vllm:num_requests_running${m})`, "running"],
-        [`sum(vllm:num_requests_waiting${m})`, "waiting"],
+        [`sum by (model_name) (vllm:num_requests_running${m})`, "{{model_name}} running"],
+        [`sum by (model_name) (vllm:num_requests_waiting${m})`, "{{model_name}} waiting"],
       ]),
     )
+    .withPanel(timeseries("Servers up", "short", [['up{job="vllm"}', "{{server}}"]], 8))
     .withPanel(
-      timeseries("KV-cache usage", "percentunit", [[`max(vllm:kv_cache_usage_perc${m})`, "used"]], 8),
+      timeseries(
+        "KV-cache usage",
+        "percentunit",
+        [[`max by (model_name) (vllm:kv_cache_usage_perc${m})`, "{{model_name}}"]],
+        8,
+      ),
     )
     .withPanel(
       timeseries(
@@ -361,7 +372,7 @@ function hostDashboard(): DashboardBuilder {
 
 function logsDashboard(): DashboardBuilder {
   return vllmAnnotations(base("citadel-logs", "Logs"))
-    .withPanel(logs("vLLM errors", '{container="vllm"} |~ "(?i)error|exception|traceback"'))
+    .withPanel(logs("vLLM errors", '{container=~"vllm-.+"} |~ "(?i)error|exception|traceback"'))
     .withPanel(logs("Kernel and NVIDIA messages", '{unit="kernel"} |~ "(?i)nvrm|xid|nvidia|oom"'))
     .withPanel(
       logRate(

@@ -86,8 +86,10 @@ export function ladonProblems(lab: Pick<LabConfig, "hosts" | "vllm">, ladon: Lad
       if (problem) problems.push({ path: ["host"], message: problem });
     }
     const limits = services.map((s) => ({ name: SERVICES[s].container, mib: memoryMiB(ladon, s) }));
-    if (lab.vllm?.host === hostName)
-      limits.push({ name: "vllm", mib: (parseSize(lab.vllm.memoryLimit) ?? 0) / MiB });
+    if (lab.vllm?.host === hostName) {
+      for (const [server, s] of Object.entries(lab.vllm.servers))
+        limits.push({ name: `vllm-${server}`, mib: (parseSize(s.memoryLimit) ?? 0) / MiB });
+    }
     const total = limits.reduce((sum, l) => sum + l.mib, 0) * MiB;
     const available = host.memoryGiB * GiB - ladon.headroomGiB * GiB;
     if (total > available) {
@@ -96,14 +98,16 @@ export function ladonProblems(lab: Pick<LabConfig, "hosts" | "vllm">, ladon: Lad
       problems.push({
         path: ["memoryMiB"],
         message: `containers on ${hostName} are limited to ${formatSize(total)} in all, but ${hostName} has ${host.memoryGiB} GiB of RAM less ${ladon.headroomGiB} GiB headroom (${formatSize(available)}); largest: ${biggest.join(", ")}. ${
-          sorted[0]?.name === "vllm"
-            ? "Lower vllm.memoryLimit (the largest), or ladon.memoryMiB, or place the stack on a bigger host"
+          sorted[0]?.name.startsWith("vllm-")
+            ? `Lower vllm.servers.${sorted[0].name.slice("vllm-".length)}.memoryLimit (the largest), or ladon.memoryMiB, or place the stack on a bigger host`
             : "Lower ladon.memoryMiB, or place the stack on a bigger host"
         }`,
       });
     }
     const ports = new Map<number, string>();
-    if (lab.vllm?.host === hostName) ports.set(lab.vllm.port, "vllm");
+    if (lab.vllm?.host === hostName) {
+      for (const [server, s] of Object.entries(lab.vllm.servers)) ports.set(s.port, `vllm-${server}`);
+    }
     for (const s of services) {
       for (const p of Object.values(SERVICES[s].ports)) {
         const other = ports.get(p.host);

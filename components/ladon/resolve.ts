@@ -4,12 +4,15 @@ import type { LadonConfig } from "../config/ladon";
 import { parseSize } from "../config/units";
 import { PHOENIX_METRICS_PORT, SERVICES, type ServiceName } from "./catalog";
 import { placement, volumeOf } from "./plan";
+import { CONTAINER_PORT as VLLM_CONTAINER_PORT } from "../llm/resolve";
 
 export interface ScrapeTarget {
   /** host:port as Prometheus dials it. */
   address: string;
   /** The lab host it measures (the `host` label). */
   host: string;
+  /** More target labels, e.g. a vLLM target's `server`. @default none */
+  labels?: Record<string, string>;
 }
 
 export interface ScrapeJob {
@@ -79,12 +82,16 @@ export function resolveLadon(
     }
   }
   if (lab.vllm) {
+    // One target per server, labelled with its name: the metrics carry model_name themselves
+    // (a target label of that name would rename theirs to exported_model_name).
     const vllmHost = lab.vllm.host;
-    const address =
-      vllmHost === stackHostName
-        ? "vllm:8000"
-        : `${(lab.hosts[vllmHost] as HostConfig).address}:${lab.vllm.port}`;
-    add("vllm", { address, host: vllmHost });
+    for (const [server, s] of Object.entries(lab.vllm.servers)) {
+      const address =
+        vllmHost === stackHostName
+          ? `vllm-${server}:${VLLM_CONTAINER_PORT}`
+          : `${(lab.hosts[vllmHost] as HostConfig).address}:${s.port}`;
+      add("vllm", { address, host: vllmHost, labels: { server } });
+    }
   }
   const scrapeJobs = [...jobs.entries()]
     .map(([job, targets]) => ({ job, targets: targets.sort((a, b) => (a.address < b.address ? -1 : 1)) }))

@@ -8,6 +8,7 @@ import type { DashboardDef } from "./dashboards";
 import { Grafana } from "./grafana";
 import { memoryMiB } from "./plan";
 import type { ResolvedLadon } from "./resolve";
+import { VLLM_PHOENIX_PROJECT } from "../llm/resolve";
 import { Service } from "./service";
 
 export interface LadonSecrets {
@@ -46,6 +47,8 @@ export class LadonStack extends pulumi.ComponentResource {
    * auth: a Bearer system API key, secret. Phoenix refuses traces without one.
    */
   readonly phoenixTraceHeaders: pulumi.Output<string>;
+  /** HADES's Phoenix project and its own system API key (secret). */
+  readonly hades: { project: string; apiKey: pulumi.Output<string> };
 
   constructor(name: string, args: LadonStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("citadel:ladon:LadonStack", name, {}, opts);
@@ -96,7 +99,14 @@ export class LadonStack extends pulumi.ComponentResource {
         );
       }
     }
-    this.phoenixTraceHeaders = this.phoenixKey(name, ladon, args);
+    this.phoenixTraceHeaders = this.phoenixKey(name, ladon, args, "vllm-traces", VLLM_PHOENIX_PROJECT).apply(
+      phoenixTraceHeaders,
+    );
+    const hadesProject = ladon.config.phoenix.hadesProject;
+    this.hades = {
+      project: hadesProject,
+      apiKey: this.phoenixKey(name, ladon, args, "hades", hadesProject).apply(phoenixApiKey),
+    };
     const grafanaService = this.services[`${ladon.stackHostName}/grafana`];
     if (!grafanaService)
       throw new Error(`LadonStack ${name}: Grafana is not placed on ${ladon.stackHostName}`);
@@ -117,27 +127,38 @@ export class LadonStack extends pulumi.ComponentResource {
     });
   }
 
-  /** A Phoenix system API key for vLLM's traces, created once through Phoenix's API on the stack host. */
-  private phoenixKey(name: string, ladon: ResolvedLadon, args: LadonStackArgs): pulumi.Output<string> {
+  /**
+   * A Phoenix system API key for one client (vLLM's traces, HADES) and its project, created once
+   * through Phoenix's API on the stack host. The step's output, secret.
+   */
+  private phoenixKey(
+    name: string,
+    ladon: ResolvedLadon,
+    args: LadonStackArgs,
+    client: string,
+    project: string,
+  ): pulumi.Output<string> {
     const phoenix = this.services[`${ladon.stackHostName}/phoenix`];
     const host = args.hosts[ladon.stackHostName];
     if (!phoenix || !host)
       throw new Error(`LadonStack ${name}: Phoenix is not placed on ${ladon.stackHostName}`);
+    // The vLLM key keeps the name it was created under, so that no lab's step is replaced.
     const step = hostScript(
-      `${name}-phoenix-trace-key`,
+      client === "vllm-traces" ? `${name}-phoenix-trace-key` : `${name}-phoenix-${client}`,
       {
         host: host.target,
         script: "ladon/scripts/phoenix-api-key.sh",
         params: {
           PHOENIX_URL: `http://127.0.0.1:${SERVICES.phoenix.ports.http?.host}`,
-          KEY_NAME: "vllm-traces",
-          KEY_FILE: `${servicePaths(ladon, "phoenix").config}/secrets/vllm-traces.key`,
+          KEY_NAME: client,
+          KEY_FILE: `${servicePaths(ladon, "phoenix").config}/secrets/${client}.key`,
+          PROJECT: project,
         },
         secrets: { ADMIN_PASSWORD: args.secrets.phoenixAdminPassword },
       },
       { parent: this, dependsOn: [phoenix.container] },
     );
-    return pulumi.secret(step.stdout.apply((out) => phoenixTraceHeaders(out ?? "")));
+    return pulumi.secret(step.stdout.apply((out) => out ?? ""));
   }
 
   /** Installs the timer that writes LVM and data-volume metrics for node-exporter's textfile collector. */
@@ -175,8 +196,12 @@ export class LadonStack extends pulumi.ComponentResource {
  * OTel SDK reads header values URL-encoded, hence `%20`.
  */
 export function phoenixTraceHeaders(stepOutput: string): string {
-  const key = /^PHOENIX_API_KEY=(.*)$/m.exec(stepOutput)?.[1] ?? "";
-  return `authorization=Bearer%20${key}`;
+  return `authorization=Bearer%20${phoenixApiKey(stepOutput)}`;
+}
+
+/** The key from the key step's output (its `PHOENIX_API_KEY=` line). */
+export function phoenixApiKey(stepOutput: string): string {
+  return /^PHOENIX_API_KEY=(.*)$/m.exec(stepOutput)?.[1] ?? "";
 }
 
 /**

@@ -2,8 +2,11 @@
  * Facts vLLM's memory use depends on, for popular models that fit this lab. Every figure is from
  * the model's `config.json` on Hugging Face (num_hidden_layers, num_attention_heads,
  * num_key_value_heads, head_dim or hidden_size / num_attention_heads, max_position_embeddings,
- * vocab_size, hidden_size, tie_word_embeddings) and its model card (parameter count). A model that is not here needs `vllm.modelFacts`.
+ * vocab_size, hidden_size, tie_word_embeddings) and its model card (parameter count and what it
+ * was trained for). A model that is not here needs the server's `modelFacts`.
  */
+import type { ServerKind } from "../config/vllm";
+
 export interface ModelFacts {
   /** Total parameters, in billions. */
   parametersB: number;
@@ -21,6 +24,18 @@ export interface ModelFacts {
   hiddenSize: number;
   /** tie_word_embeddings: lm_head shares the embedding matrix. */
   tiedEmbeddings: boolean;
+  /**
+   * What the model was trained to serve. vLLM can wrap any decoder in a pooling adapter, but a
+   * chat model's hidden states are not a trained embedding: an embed server on it would answer
+   * with vectors that retrieve nothing, so the kinds come from the model card, not the architecture.
+   * @default ["generate"]
+   */
+  kinds?: readonly ServerKind[];
+}
+
+/** The kinds a model serves; a model without `kinds` is a generate model. */
+export function kindsOf(facts: ModelFacts): readonly ServerKind[] {
+  return facts.kinds ?? ["generate"];
 }
 
 export const MODEL_CATALOG: Readonly<Record<string, ModelFacts>> = {
@@ -88,5 +103,38 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelFacts>> = {
     vocabSize: 32768,
     hiddenSize: 4096,
     tiedEmbeddings: false,
+  },
+  // hf.co/Qwen/Qwen3-Embedding-0.6B (tests/fixtures/models/Qwen/Qwen3-Embedding-0.6B/config.json):
+  // Qwen3ForCausalLM, 0.6B (model card); 28 layers, 16 heads, 8 KV heads, head_dim 128; 32768;
+  // vocab 151669, hidden 1024 (the embedding's dimension), tied. Trained for embeddings only.
+  "Qwen/Qwen3-Embedding-0.6B": {
+    parametersB: 0.6,
+    weightBits: 16,
+    layers: 28,
+    attentionHeads: 16,
+    kvHeads: 8,
+    headDim: 128,
+    maxContext: 32768,
+    vocabSize: 151669,
+    hiddenSize: 1024,
+    tiedEmbeddings: true,
+    kinds: ["embed"],
+  },
+  // hf.co/BAAI/bge-reranker-v2-m3 (tests/fixtures/models/BAAI/bge-reranker-v2-m3/config.json):
+  // XLMRobertaForSequenceClassification, 568M (model card); 24 layers, 16 heads (no GQA),
+  // 1024/16 = 64; max_position_embeddings 8194, of which 8192 are usable (two are XLM-R's
+  // padding offset); vocab 250002, hidden 1024. A cross-encoder: rerank only.
+  "BAAI/bge-reranker-v2-m3": {
+    parametersB: 0.568,
+    weightBits: 16,
+    layers: 24,
+    attentionHeads: 16,
+    kvHeads: 16,
+    headDim: 64,
+    maxContext: 8192,
+    vocabSize: 250002,
+    hiddenSize: 1024,
+    tiedEmbeddings: true,
+    kinds: ["rerank"],
   },
 };

@@ -3,10 +3,16 @@
  * what is wrong with it. Pure: used by the schema (plan-time errors) and by the component.
  */
 import type { HostConfig, LabConfig } from "../config/schema";
-import { servedModelName, type VllmConfig } from "../config/vllm";
+import {
+  servedModelName,
+  serversOf,
+  type ServerKind,
+  type VllmConfig,
+  type VllmServerConfig,
+} from "../config/vllm";
 import { parseSize } from "../config/units";
 import { imageOf, PINS } from "../pins";
-import { MODEL_CATALOG, type ModelFacts } from "./catalog";
+import { kindsOf, MODEL_CATALOG, type ModelFacts } from "./catalog";
 import { describeVramFailure, planVram, type VramPlan } from "./vram";
 
 /** Flags citadel sets itself; `extraArgs` may not repeat them. */
@@ -26,23 +32,55 @@ export const OWNED_FLAGS = [
   "--disable-custom-all-reduce",
   "--otlp-traces-endpoint",
   "--download-dir",
+  "--runner",
+  "--convert",
+  "--task",
 ] as const;
 
 /** The monitoring port range; vLLM keeps its API port outside it. */
 export const MONITORING_PORTS = { min: 9900, max: 9999 } as const;
 
-export interface ResolvedVllm {
-  config: VllmConfig;
-  hostName: string;
-  host: HostConfig;
+/** One server, resolved: everything its container and its checks need. */
+export interface ResolvedServer {
+  /** Its key under `servers`. */
+  name: string;
+  config: VllmServerConfig;
+  /** The container's name and its alias on the lab network: `vllm-<name>`. */
+  container: string;
   servedModelName: string;
+  kind: ServerKind;
   facts: ModelFacts;
   /** The value for docker's `gpus`: `all`, or a quoted CSV device list. */
   gpus: string;
+  /** The GPUs it runs on, by index (or UUID as configured). */
+  gpuIds: string[];
   selectedGpus: number;
   tensorParallelSize: number;
   memoryLimitBytes: number;
+  reserveGiB: number;
   plan: VramPlan;
+}
+
+/** One GPU's share-out: every server that reserves part of it. */
+export interface GpuShare {
+  /** Index (or UUID) as the servers select it. */
+  gpu: string;
+  servers: { server: string; utilization: number; reservedGiB: number }[];
+  /** The fractions added up; at most 1. */
+  utilization: number;
+  reservedGiB: number;
+  /** What no server reserves. */
+  freeGiB: number;
+}
+
+export interface ResolvedVllm {
+  /** The section, shared settings included. */
+  config: VllmConfig;
+  hostName: string;
+  host: HostConfig;
+  servers: ResolvedServer[];
+  /** Per GPU, in GPU order. */
+  gpuPlan: GpuShare[];
 }
 
 export interface VllmProblem {
@@ -58,7 +96,9 @@ export function flagOf(arg: string): string | undefined {
   return name.startsWith("--") ? `--${name.slice(2).replace(/_/g, "-")}` : name;
 }
 
-/** Resolves the section; `problems` is empty when vLLM can start as configured. */
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+/** Resolves the section; `problems` is empty when every server can start as configured. */
 export function resolveVllm(
   lab: Pick<LabConfig, "hosts">,
   vllm: VllmConfig,
@@ -90,70 +130,145 @@ export function resolveVllm(
       message: `${imageOf(PINS.vllm)} is built on CUDA 13, which needs NVIDIA driver branch ${minBranch} or newer, but ${vllm.host} is pinned to ${branch}; raise citadel:hosts.${vllm.host}.nvidia.driver.branch`,
     });
   }
-  const gpuCount = host.nvidia.gpus.count;
+  const servers: ResolvedServer[] = [];
+  const ports = new Map<number, string>();
+  for (const [name, config] of serversOf(vllm)) {
+    const at = (...rest: (string | number)[]) => ["servers", name, ...rest];
+    const other = ports.get(config.port);
+    if (other !== undefined) {
+      problems.push({
+        path: at("port"),
+        message: `${config.port} is also servers.${other}.port; each server needs its own port`,
+      });
+    } else ports.set(config.port, name);
+    const server = resolveServer(name, config, vllm, host, (p) =>
+      problems.push({ path: at(...p.path), message: p.message }),
+    );
+    if (server) servers.push(server);
+  }
+  const gpuPlan = planGpus(servers, host.nvidia.gpus.memoryGiB);
+  for (const share of gpuPlan) {
+    if (share.utilization > 1 + 1e-9) {
+      const parts = share.servers.map(
+        (s) => `servers.${s.server} reserves ${s.utilization} (${s.reservedGiB} GiB)`,
+      );
+      const last = share.servers[share.servers.length - 1] as GpuShare["servers"][number];
+      problems.push({
+        path: ["servers", last.server, "gpuMemoryUtilization"],
+        message: `GPU ${share.gpu} on ${vllm.host} is oversubscribed: ${parts.join(" and ")} of its ${host.nvidia.gpus.memoryGiB} GiB, ${share.utilization} in all. The fractions on one GPU may add up to at most 1: vLLM refuses to start when the GPU's free memory is below its own share (v1/worker/utils.py@v0.33.0). Lower one of them, or move a server to another GPU`,
+      });
+    }
+  }
+  return { problems, resolved: { config: vllm, hostName: vllm.host, host, servers, gpuPlan } };
+}
+
+/** Sums every server's reservation on each GPU it selects. */
+export function planGpus(servers: readonly ResolvedServer[], gpuMemoryGiB: number): GpuShare[] {
+  const byGpu = new Map<string, GpuShare["servers"]>();
+  for (const s of servers) {
+    for (const gpu of s.gpuIds) {
+      const u = s.config.gpuMemoryUtilization;
+      byGpu.set(gpu, [
+        ...(byGpu.get(gpu) ?? []),
+        { server: s.name, utilization: u, reservedGiB: round2(u * gpuMemoryGiB) },
+      ]);
+    }
+  }
+  const order = (g: string) => (/^\d+$/.test(g) ? Number(g) : Number.MAX_SAFE_INTEGER);
+  return [...byGpu.entries()]
+    .sort(([a], [b]) => order(a) - order(b) || (a < b ? -1 : 1))
+    .map(([gpu, list]) => {
+      const utilization = round2(list.reduce((sum, s) => sum + s.utilization, 0));
+      const reservedGiB = round2(list.reduce((sum, s) => sum + s.reservedGiB, 0));
+      return { gpu, servers: list, utilization, reservedGiB, freeGiB: round2(gpuMemoryGiB - reservedGiB) };
+    });
+}
+
+function resolveServer(
+  name: string,
+  config: VllmServerConfig,
+  vllm: VllmConfig,
+  host: HostConfig,
+  problem: (p: VllmProblem) => void,
+): ResolvedServer | undefined {
+  const nvidia = host.nvidia as NonNullable<HostConfig["nvidia"]>;
+  const gpuCount = nvidia.gpus.count;
   let gpus = "all";
+  let gpuIds = Array.from({ length: gpuCount }, (_, i) => String(i));
   let selected = gpuCount;
-  if (vllm.gpus !== "all") {
-    selected = vllm.gpus.length;
-    vllm.gpus.forEach((g, i) => {
+  if (config.gpus !== "all") {
+    const list = config.gpus;
+    selected = list.length;
+    gpuIds = list.map(String);
+    list.forEach((g, i) => {
       if (typeof g === "number" && g >= gpuCount) {
-        problems.push({
+        problem({
           path: ["gpus", i],
           message: `GPU index ${g} does not exist; ${vllm.host} has ${gpuCount} GPUs (0-${gpuCount - 1})`,
         });
       }
-      if ((vllm.gpus as (string | number)[]).indexOf(g) !== i)
-        problems.push({ path: ["gpus", i], message: `GPU ${g} is selected twice` });
+      if ((list as (string | number)[]).indexOf(g) !== i)
+        problem({ path: ["gpus", i], message: `GPU ${g} is selected twice` });
     });
     // Docker parses --gpus as CSV, so a device list must itself be quoted.
-    gpus = `"device=${vllm.gpus.join(",")}"`;
+    gpus = `"device=${list.join(",")}"`;
   }
-  const tp = vllm.tensorParallelSize ?? selected;
+  const tp = config.tensorParallelSize ?? selected;
   if (tp > selected) {
-    problems.push({
+    problem({
       path: ["tensorParallelSize"],
-      message: `${tp} is larger than the ${selected} selected GPUs; use at most ${selected}, or select more GPUs`,
+      message: `${tp} is larger than the server's ${selected} selected GPUs; use at most ${selected}, or select more GPUs in its gpus`,
     });
   }
-  const facts = vllm.modelFacts ?? MODEL_CATALOG[vllm.model];
+  const facts = config.modelFacts ?? MODEL_CATALOG[config.model];
   if (!facts) {
-    problems.push({
+    problem({
       path: ["modelFacts"],
-      message: `${vllm.model} is not in the built-in catalog (${Object.keys(MODEL_CATALOG).join(", ")}); give its facts from its config.json`,
+      message: `${config.model} is not in the built-in catalog (${Object.keys(MODEL_CATALOG).join(", ")}); give its facts from its config.json`,
     });
   }
-  vllm.extraArgs.forEach((arg, i) => {
+  config.extraArgs.forEach((arg, i) => {
     const flag = flagOf(arg);
     if (flag && (OWNED_FLAGS as readonly string[]).includes(flag)) {
-      problems.push({
+      problem({
         path: ["extraArgs", i],
         message: `${flag} is set by citadel from its own key; remove it from extraArgs and use that key`,
       });
     }
   });
-  if (vllm.port >= MONITORING_PORTS.min && vllm.port <= MONITORING_PORTS.max) {
-    problems.push({
+  if (config.port >= MONITORING_PORTS.min && config.port <= MONITORING_PORTS.max) {
+    problem({
       path: ["port"],
-      message: `${vllm.port} is in the monitoring range ${MONITORING_PORTS.min}-${MONITORING_PORTS.max}; vLLM keeps its own API port`,
+      message: `${config.port} is in the monitoring range ${MONITORING_PORTS.min}-${MONITORING_PORTS.max}; vLLM keeps its own API port`,
     });
   }
-  const memoryLimitBytes = parseSize(vllm.memoryLimit) ?? 0;
+  const memoryLimitBytes = parseSize(config.memoryLimit) ?? 0;
   if (memoryLimitBytes >= host.memoryGiB * 1024 ** 3) {
-    problems.push({
+    problem({
       path: ["memoryLimit"],
-      message: `${vllm.memoryLimit} is not below ${vllm.host}'s ${host.memoryGiB} GiB of RAM`,
+      message: `${config.memoryLimit} is not below ${vllm.host}'s ${host.memoryGiB} GiB of RAM`,
     });
   }
-  if (!facts) return { problems };
+  if (!facts) return undefined;
+  const kinds = kindsOf(facts);
+  if (!kinds.includes(config.kind)) {
+    const fit = Object.entries(MODEL_CATALOG)
+      .filter(([, f]) => kindsOf(f).includes(config.kind))
+      .map(([id]) => id);
+    problem({
+      path: ["kind"],
+      message: `${config.model} is a ${kinds.join("/")} model (its model card), so a ${config.kind} server cannot serve it; use a ${config.kind} model${fit.length ? ` such as ${fit.join(" or ")}` : ""}, or set kind: ${kinds[0]}`,
+    });
+  }
   if (facts.attentionHeads % tp !== 0) {
     // Blame the key that set it: tensorParallelSize, or the GPU selection it defaulted from.
     const divisors = [1, 2, 4, 8].filter((d) => d <= selected && facts.attentionHeads % d === 0);
     const largest = divisors[divisors.length - 1] ?? 1;
-    problems.push(
-      vllm.tensorParallelSize === undefined
+    problem(
+      config.tensorParallelSize === undefined
         ? {
             path: ["gpus"],
-            message: `tensor parallelism defaults to the ${selected} selected GPUs, and ${selected} does not divide the model's ${facts.attentionHeads} attention heads, so vLLM refuses it; set vllm.tensorParallelSize to ${largest}, or select ${largest} GPUs in vllm.gpus`,
+            message: `tensor parallelism defaults to the ${selected} selected GPUs, and ${selected} does not divide the model's ${facts.attentionHeads} attention heads, so vLLM refuses it; set tensorParallelSize to ${largest}, or select ${largest} GPUs in gpus`,
           }
         : {
             path: ["tensorParallelSize"],
@@ -161,42 +276,47 @@ export function resolveVllm(
           },
     );
   }
-  if (vllm.maxModelLen > facts.maxContext) {
-    problems.push({
+  if (config.maxModelLen > facts.maxContext) {
+    problem({
       path: ["maxModelLen"],
-      message: `${vllm.maxModelLen} is beyond ${vllm.model}'s context of ${facts.maxContext} tokens`,
+      message: `${config.maxModelLen} is beyond ${config.model}'s context of ${facts.maxContext} tokens`,
     });
   }
-  const weightBits = vllm.quantization === "fp8" ? Math.min(8, facts.weightBits) : facts.weightBits;
+  const reserveGiB = config.reserveGiB ?? vllm.reserveGiB;
+  const weightBits = config.quantization === "fp8" ? Math.min(8, facts.weightBits) : facts.weightBits;
   const plan = planVram({
-    gpuMemoryGiB: host.nvidia.gpus.memoryGiB,
+    gpuMemoryGiB: nvidia.gpus.memoryGiB,
     tensorParallelSize: tp,
-    gpuMemoryUtilization: vllm.gpuMemoryUtilization,
+    gpuMemoryUtilization: config.gpuMemoryUtilization,
     model: { ...facts, weightBits },
-    kvCacheBytes: vllm.kvCacheDtype === "fp8" ? 1 : 2,
-    maxModelLen: vllm.maxModelLen,
-    reserveGiB: vllm.reserveGiB,
+    kvCacheBytes: config.kvCacheDtype === "fp8" ? 1 : 2,
+    maxModelLen: config.maxModelLen,
+    reserveGiB,
+    at: `vllm.servers.${name}`,
   });
   if (!plan.fits) {
     const key = plan.reason === "weights" ? "model" : "maxModelLen";
-    problems.push({ path: [key], message: describeVramFailure(vllm.model, vllm.host, plan) });
+    problem({ path: [key], message: describeVramFailure(config.model, vllm.host, plan) });
   }
   return {
-    problems,
-    resolved: {
-      config: vllm,
-      hostName: vllm.host,
-      host,
-      servedModelName: servedModelName(vllm),
-      facts,
-      gpus,
-      selectedGpus: selected,
-      tensorParallelSize: tp,
-      memoryLimitBytes,
-      plan,
-    },
+    name,
+    config,
+    container: `vllm-${name}`,
+    servedModelName: servedModelName(config),
+    kind: config.kind,
+    facts,
+    gpus,
+    gpuIds,
+    selectedGpus: selected,
+    tensorParallelSize: tp,
+    memoryLimitBytes,
+    reserveGiB,
+    plan,
   };
 }
+
+/** The Phoenix project vLLM's own request spans land in. */
+export const VLLM_PHOENIX_PROJECT = "vllm";
 
 /** Container paths of the caches. */
 export const HF_CACHE = "/root/.cache/huggingface";
@@ -204,17 +324,29 @@ export const VLLM_CACHE = "/root/.cache/vllm";
 /** The port vLLM listens on inside its container. */
 export const CONTAINER_PORT = 8000;
 
+/** vLLM's own flags for what a server does (vllm/config/model.py@v0.33.0, `runner` and `convert`). */
+export const KIND_FLAGS: Readonly<Record<ServerKind, string[]>> = {
+  generate: ["--runner", "generate"],
+  embed: ["--runner", "pooling", "--convert", "embed"],
+  rerank: ["--runner", "pooling", "--convert", "classify"],
+};
+
 /**
  * The engine's command line after the image's `vllm serve` entrypoint: the model, flags citadel
  * owns, then the user's extra flags. The model is positional (`vllm serve [model_tag] [options]`,
  * vllm/entrypoints/cli/serve.py@v0.33.0), where `--model` now warns that it will be removed.
  */
-export function renderVllmArgs(v: ResolvedVllm, otlpTracesEndpoint?: string): string[] {
-  const c = v.config;
+export function renderVllmArgs(
+  s: ResolvedServer,
+  section: Pick<VllmConfig, "geforce">,
+  otlpTracesEndpoint?: string,
+): string[] {
+  const c = s.config;
   return [
     c.model,
+    ...KIND_FLAGS[s.kind],
     "--served-model-name",
-    v.servedModelName,
+    s.servedModelName,
     "--host",
     "0.0.0.0",
     "--port",
@@ -224,23 +356,36 @@ export function renderVllmArgs(v: ResolvedVllm, otlpTracesEndpoint?: string): st
     "--gpu-memory-utilization",
     String(c.gpuMemoryUtilization),
     "--tensor-parallel-size",
-    String(v.tensorParallelSize),
+    String(s.tensorParallelSize),
     ...(c.quantization ? ["--quantization", c.quantization] : []),
     "--kv-cache-dtype",
     c.kvCacheDtype,
-    ...(c.geforce.disableCustomAllReduce && v.tensorParallelSize > 1 ? ["--disable-custom-all-reduce"] : []),
+    ...(section.geforce.disableCustomAllReduce && s.tensorParallelSize > 1 ? ["--disable-custom-all-reduce"] : []),
     ...(otlpTracesEndpoint ? ["--otlp-traces-endpoint", otlpTracesEndpoint] : []),
     ...c.extraArgs,
   ];
 }
 
-/** Non-secret environment, sorted. The API key and HF token are added as secrets by the component. */
-export function renderVllmEnv(v: ResolvedVllm, tracing: boolean): string[] {
+/**
+ * Non-secret environment, sorted. The API key, HF token and trace headers are added as secrets by
+ * the component. Every server reports to Phoenix as its own service, in the `vllm` project.
+ */
+export function renderVllmEnv(
+  s: ResolvedServer,
+  section: Pick<VllmConfig, "geforce">,
+  tracing: boolean,
+): string[] {
   const env: Record<string, string> = { HF_HOME: HF_CACHE, VLLM_CACHE_ROOT: VLLM_CACHE };
-  if (v.config.geforce.ncclP2PDisable) env.NCCL_P2P_DISABLE = "1";
+  if (section.geforce.ncclP2PDisable) env.NCCL_P2P_DISABLE = "1";
   // vllm/tracing/otel.py@v0.33.0 builds its gRPC exporter with insecure=True itself, so
   // OTEL_EXPORTER_OTLP_TRACES_INSECURE would change nothing; the service name comes from here.
-  if (tracing) env.OTEL_SERVICE_NAME = "vllm";
+  if (tracing) {
+    env.OTEL_SERVICE_NAME = s.container;
+    // vLLM's Resource.create reads OTEL_RESOURCE_ATTRIBUTES (opentelemetry-sdk 1.45.2,
+    // sdk/resources/__init__.py, OTELResourceDetector), and Phoenix files spans under the
+    // `openinference.project.name` resource attribute (server/api/routers/v1/traces.py@20.26.1).
+    env.OTEL_RESOURCE_ATTRIBUTES = `openinference.project.name=${VLLM_PHOENIX_PROJECT}`;
+  }
   return Object.keys(env)
     .sort()
     .map((k) => `${k}=${env[k]}`);
@@ -248,15 +393,32 @@ export function renderVllmEnv(v: ResolvedVllm, tracing: boolean): string[] {
 
 /**
  * Readiness: the served model is listed by `GET /v1/models` with the API key, which proves the
- * model is loaded (`/health` only proves the process is up). The key is read from the
+ * model is loaded (`/health` only proves the process is up). An embed server must also answer
+ * `POST /v1/embeddings` with a vector, and a rerank server `POST /v1/rerank` with a score
+ * (vllm/entrypoints/pooling/{embed,scoring}/api_router.py@v0.33.0). The key is read from the
  * container's environment, never written into the check.
  */
-export function renderHealthcheck(v: ResolvedVllm): string[] {
+export function renderHealthcheck(s: ResolvedServer): string[] {
+  const served = JSON.stringify(s.servedModelName);
+  const call = [
+    "def call(path, body=None):",
+    "    data = None if body is None else json.dumps(body).encode()",
+    `    req = urllib.request.Request("http://127.0.0.1:${CONTAINER_PORT}" + path, data=data, headers={"Authorization": "Bearer " + os.environ["VLLM_API_KEY"], "Content-Type": "application/json"})`,
+    "    return json.load(urllib.request.urlopen(req, timeout=5))",
+  ];
+  const checks: Record<ServerKind, string[]> = {
+    generate: [],
+    embed: [`ok = ok and len(call("/v1/embeddings", {"model": ${served}, "input": "citadel"})["data"][0]["embedding"]) > 0`],
+    rerank: [
+      `ok = ok and len(call("/v1/rerank", {"model": ${served}, "query": "citadel", "documents": ["citadel"]})["results"]) == 1`,
+    ],
+  };
   const script = [
     "import json, os, sys, urllib.request",
-    `req = urllib.request.Request("http://127.0.0.1:${CONTAINER_PORT}/v1/models", headers={"Authorization": "Bearer " + os.environ["VLLM_API_KEY"]})`,
-    "ids = [m['id'] for m in json.load(urllib.request.urlopen(req, timeout=5))['data']]",
-    `sys.exit(0 if ${JSON.stringify(v.servedModelName)} in ids else 1)`,
-  ].join("; ");
+    ...call,
+    `ok = ${served} in [m["id"] for m in call("/v1/models")["data"]]`,
+    ...checks[s.kind],
+    "sys.exit(0 if ok else 1)",
+  ].join("\n");
   return ["CMD", "python3", "-c", script];
 }

@@ -9,18 +9,19 @@ import {
   renderHealthcheck,
   renderVllmArgs,
   renderVllmEnv,
+  type ResolvedServer,
   type ResolvedVllm,
 } from "./resolve";
 import { describeVramFailure, type VramPlan } from "./vram";
 
 export interface VllmArgs {
-  /** The resolved `citadel:vllm` section (see `resolveVllm`), VRAM plan included. */
+  /** The resolved `citadel:vllm` section (see `resolveVllm`): every server, VRAM plans included. */
   vllm: ResolvedVllm;
   /** Docker on the GPU host. */
   provider: docker.Provider;
-  /** The lab's user-defined network, so other services reach vLLM as `vllm`. */
+  /** The lab's user-defined network, so other services reach each server as `vllm-<name>`. */
   network: pulumi.Input<string>;
-  /** API key clients must send; a secret. */
+  /** API key clients must send, the same for every server; a secret. */
   apiKey: pulumi.Input<string>;
   /** Hugging Face token for gated models. @default none */
   huggingfaceToken?: pulumi.Input<string>;
@@ -32,38 +33,59 @@ export interface VllmArgs {
   log: DockerConfig["log"];
   /** Docker verified on the host; the image pull waits for it, and only for it. */
   dockerReady: pulumi.Input<pulumi.Resource>;
-  /** What else the container needs: the NVIDIA stack verified, the cache's disk. @default [] */
+  /** What else the containers need: the NVIDIA stack verified, the cache's disk. @default [] */
   hostReady?: pulumi.Input<pulumi.Resource>[];
-  /** Escape hatch to tune the container without forking the component. @default none */
-  transform?: { container?: (args: docker.ContainerArgs) => docker.ContainerArgs };
+  /** Escape hatch to tune a server's container without forking the component. @default none */
+  transform?: { container?: (args: docker.ContainerArgs, server: ResolvedServer) => docker.ContainerArgs };
 }
 
-/** The vLLM OpenAI-compatible server: one GPU container from a pinned image. */
-export class Vllm extends pulumi.ComponentResource {
-  readonly container: docker.Container;
+/** What a stack output says about one server. */
+export interface ServerSummary {
   /** `http://<host>:<port>/v1`. */
-  readonly baseUrl: string;
-  readonly servedModelName: string;
-  readonly plan: VramPlan;
+  baseUrl: string;
+  servedModelName: string;
+  kind: ResolvedServer["kind"];
+  model: string;
+  gpus: string[];
+  /** Its share of each of its GPUs: the fraction and GiB it reserves. */
+  vram: { gpuMemoryUtilization: number; reservedGiBPerGpu: number };
+  vramPlan: VramPlan;
+}
+
+/** The vLLM servers on one GPU host: one pinned image, one GPU container per server. */
+export class Vllm extends pulumi.ComponentResource {
+  /** Containers by server name. */
+  readonly containers: Readonly<Record<string, docker.Container>>;
+  readonly servers: Readonly<Record<string, ServerSummary>>;
 
   constructor(name: string, args: VllmArgs, opts?: pulumi.ComponentResourceOptions) {
     super("citadel:llm:Vllm", name, {}, opts);
     const v = args.vllm;
-    if (!v.plan.fits) throw new Error(describeVramFailure(v.config.model, v.hostName, v.plan));
-    this.plan = v.plan;
-    this.servedModelName = v.servedModelName;
-    this.baseUrl = `http://${v.host.address}:${v.config.port}/v1`;
-
+    for (const s of v.servers) {
+      if (!s.plan.fits) throw new Error(describeVramFailure(s.config.model, v.hostName, s.plan));
+    }
     const image = new docker.RemoteImage(
       `${name}-image`,
       { name: v.config.image, keepLocally: true },
       { parent: this, provider: args.provider, dependsOn: [args.dockerReady] },
     );
-    this.container = this.createContainer(name, args, image);
-    this.registerOutputs({ baseUrl: this.baseUrl, servedModelName: this.servedModelName, plan: this.plan });
+    const containers: Record<string, docker.Container> = {};
+    const servers: Record<string, ServerSummary> = {};
+    for (const s of v.servers) {
+      containers[s.name] = this.createContainer(`${name}-${s.name}`, s, args, image);
+      servers[s.name] = summarize(v, s);
+    }
+    this.containers = containers;
+    this.servers = servers;
+    this.registerOutputs({ servers: this.servers });
   }
 
-  private createContainer(name: string, args: VllmArgs, image: docker.RemoteImage): docker.Container {
+  private createContainer(
+    name: string,
+    s: ResolvedServer,
+    args: VllmArgs,
+    image: docker.RemoteImage,
+  ): docker.Container {
     const v = args.vllm;
     const endpoint = pulumi.output(args.otlpTracesEndpoint ?? v.config.otlpTracesEndpoint);
     const secretEnv = pulumi
@@ -74,28 +96,29 @@ export class Vllm extends pulumi.ComponentResource {
         ...(headers ? [`OTEL_EXPORTER_OTLP_TRACES_HEADERS=${headers}`] : []),
       ]);
     const base: docker.ContainerArgs = {
-      name: "vllm",
+      name: s.container,
       image: image.imageId,
-      command: endpoint.apply((e) => renderVllmArgs(v, e)),
+      command: endpoint.apply((e) => renderVllmArgs(s, v.config, e)),
       envs: pulumi.secret(
         pulumi
           .all([secretEnv, endpoint])
-          .apply(([secret, e]) => [...renderVllmEnv(v, e !== undefined), ...secret].sort()),
+          .apply(([secret, e]) => [...renderVllmEnv(s, v.config, e !== undefined), ...secret].sort()),
       ),
-      gpus: v.gpus,
+      gpus: s.gpus,
       ipcMode: "host",
-      ports: [{ internal: CONTAINER_PORT, external: v.config.port }],
+      ports: [{ internal: CONTAINER_PORT, external: s.config.port }],
+      // One cache for every server: a model downloads once, whichever server loads it.
       volumes: [
         { hostPath: `${v.config.cacheDir}/huggingface`, containerPath: HF_CACHE },
         { hostPath: `${v.config.cacheDir}/vllm`, containerPath: VLLM_CACHE },
       ],
-      networksAdvanced: [{ name: args.network, aliases: ["vllm"] }],
+      networksAdvanced: [{ name: args.network, aliases: [s.container] }],
       restart: "unless-stopped",
-      memory: Math.floor(v.memoryLimitBytes / 1024 ** 2),
+      memory: Math.floor(s.memoryLimitBytes / 1024 ** 2),
       logDriver: args.log.driver,
       logOpts: sortKeys({ "max-file": String(args.log.maxFile), "max-size": args.log.maxSize }),
       healthcheck: {
-        tests: renderHealthcheck(v),
+        tests: renderHealthcheck(s),
         interval: "30s",
         timeout: "10s",
         retries: 3,
@@ -106,11 +129,13 @@ export class Vllm extends pulumi.ComponentResource {
       waitTimeout: v.config.startupTimeoutSeconds,
       labels: [
         { label: "org.hana-x.citadel.service", value: "vllm" },
+        { label: "org.hana-x.citadel.vllm-server", value: s.name },
+        { label: "org.hana-x.citadel.vllm-kind", value: s.kind },
         { label: "org.hana-x.citadel.metrics-port", value: String(CONTAINER_PORT) },
-        { label: "org.hana-x.citadel.model", value: v.servedModelName },
+        { label: "org.hana-x.citadel.model", value: s.servedModelName },
       ],
     };
-    const transformed = args.transform?.container ? args.transform.container(base) : base;
+    const transformed = args.transform?.container ? args.transform.container(base, s) : base;
     // After the transform, so that a healthcheck it changes still replaces the container.
     const containerArgs = {
       ...transformed,
@@ -129,4 +154,21 @@ export class Vllm extends pulumi.ComponentResource {
       customTimeouts: containerTimeouts(v.config.startupTimeoutSeconds),
     });
   }
+}
+
+/** The stack output for one server. */
+export function summarize(v: ResolvedVllm, s: ResolvedServer): ServerSummary {
+  const gpuGiB = v.host.nvidia?.gpus.memoryGiB ?? 0;
+  return {
+    baseUrl: `http://${v.host.address}:${s.config.port}/v1`,
+    servedModelName: s.servedModelName,
+    kind: s.kind,
+    model: s.config.model,
+    gpus: s.gpuIds,
+    vram: {
+      gpuMemoryUtilization: s.config.gpuMemoryUtilization,
+      reservedGiBPerGpu: Math.round(s.config.gpuMemoryUtilization * gpuGiB * 100) / 100,
+    },
+    vramPlan: s.plan,
+  };
 }

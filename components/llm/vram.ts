@@ -25,6 +25,8 @@ export interface VramInput {
   maxModelLen: number;
   /** Per-GPU reserve for peak activations, the CUDA context and NCCL buffers. */
   reserveGiB: number;
+  /** The config path the fixes name, e.g. `vllm.servers.chat`. @default "vllm" */
+  at?: string;
 }
 
 export interface VramPlan {
@@ -75,6 +77,7 @@ export function kvBytesPerToken(model: ModelFacts, tp: number, kvCacheBytes: num
 
 export function planVram(input: VramInput): VramPlan {
   const { model, tensorParallelSize: tp, gpuMemoryUtilization: util, maxModelLen } = input;
+  const at = input.at ?? "vllm";
   const budget = input.gpuMemoryGiB * util;
   const weights = weightBytes(model) / tp / GiB;
   const kvBudget = budget - weights - input.reserveGiB;
@@ -97,15 +100,15 @@ export function planVram(input: VramInput): VramPlan {
     problems.push(
       `one request of max-model-len ${maxModelLen} tokens needs ${round((maxModelLen * perToken) / GiB)} GiB of KV cache per GPU, but only ${round(kvBudget)} GiB (${tokens} tokens) is left after ${round(weights)} GiB of weights and the ${input.reserveGiB} GiB reserve`,
     );
-    if (largestLen > 0) fixes.push(`lower vllm.maxModelLen to ${largestLen} or less`);
+    if (largestLen > 0) fixes.push(`lower ${at}.maxModelLen to ${largestLen} or less`);
   }
   if (problems.length > 0) {
-    if (neededUtil <= 0.95) fixes.push(`raise vllm.gpuMemoryUtilization to ${neededUtil}`);
-    fixes.push("spread the model over more GPUs (vllm.gpus, vllm.tensorParallelSize)");
+    if (neededUtil <= 0.95) fixes.push(`raise ${at}.gpuMemoryUtilization to ${neededUtil}`);
+    fixes.push(`spread the model over more GPUs (${at}.gpus, ${at}.tensorParallelSize)`);
     if (model.weightBits > 4) fixes.push("serve a quantized build of the model (AWQ/GPTQ 4-bit, or fp8)");
     // A smaller KV cache only helps when the weights already fit.
     if (!weightsDoNotFit && input.kvCacheBytes > 1)
-      fixes.push('set vllm.kvCacheDtype to "fp8" to halve the KV cache');
+      fixes.push(`set ${at}.kvCacheDtype to "fp8" to halve the KV cache`);
   }
   return {
     tensorParallelSize: tp,

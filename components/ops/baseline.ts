@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { OpsConfig } from "../config/ops";
+import { SERVER_KINDS, type ServerKind } from "../config/vllm";
 
 const Quantiles = z.strictObject({ p50: z.number(), p95: z.number(), p99: z.number() });
 
@@ -17,12 +18,17 @@ export const WorkloadSchema = z.strictObject({
 export type Workload = z.infer<typeof WorkloadSchema>;
 
 export const MetricsSchema = z.strictObject({
-  /** Seconds, by percentile: time to first token, inter-token latency, end-to-end latency. */
-  ttft: Quantiles,
-  itl: Quantiles,
+  /**
+   * Seconds, by percentile: time to first token, inter-token latency (generate servers only), and
+   * end-to-end latency.
+   */
+  ttft: Quantiles.optional(),
+  itl: Quantiles.optional(),
   e2el: Quantiles,
   requestThroughput: z.number(),
-  outputTokensPerSecond: z.number(),
+  /** Generated tokens per second (generate servers only). */
+  outputTokensPerSecond: z.number().optional(),
+  /** Input plus output tokens per second: for an embed or rerank server, its embedding throughput. */
   totalTokensPerSecond: z.number(),
   completed: z.number().int(),
 });
@@ -33,6 +39,8 @@ export const BaselineSchema = z.strictObject({
   date: z.iso.datetime(),
   model: z.string(),
   servedModelName: z.string(),
+  /** The server's kind; files recorded before servers had kinds are generate runs. */
+  kind: z.enum(SERVER_KINDS).default("generate"),
   workload: WorkloadSchema,
   metrics: MetricsSchema,
 });
@@ -64,8 +72,12 @@ export function workloadOf(b: OpsConfig["baseline"]): Workload {
   };
 }
 
-/** Reads the JSON `vllm bench serve --save-result` writes (milliseconds become seconds). */
-export function parseBenchResult(json: string): BaselineMetrics {
+/**
+ * Reads the JSON `vllm bench serve --save-result` writes (milliseconds become seconds). A pooling
+ * run (embed, rerank) has only end-to-end latency and input throughput: vllm/benchmarks/serve.py
+ * @v0.33.0 measures TTFT and ITL for generation only (EmbedBenchmarkMetrics).
+ */
+export function parseBenchResult(json: string, kind: ServerKind = "generate"): BaselineMetrics {
   const r = JSON.parse(json) as Record<string, number>;
   const need = (key: string): number => {
     const v = r[key];
@@ -80,15 +92,14 @@ export function parseBenchResult(json: string): BaselineMetrics {
     p95: need(`p95_${m}_ms`) / 1000,
     p99: need(`p99_${m}_ms`) / 1000,
   });
-  return {
-    ttft: q("ttft"),
-    itl: q("itl"),
+  const common = {
     e2el: q("e2el"),
     requestThroughput: need("request_throughput"),
-    outputTokensPerSecond: need("output_throughput"),
     totalTokensPerSecond: need("total_token_throughput"),
     completed: need("completed"),
   };
+  if (kind !== "generate") return common;
+  return { ...common, ttft: q("ttft"), itl: q("itl"), outputTokensPerSecond: need("output_throughput") };
 }
 
 export interface Comparison {
@@ -111,10 +122,16 @@ export function compare(baseline: BaselineMetrics, current: BaselineMetrics, mar
     const worseBy = b > 0 ? 1 - c / b : 0;
     rows.push({ metric: name, baseline: b, current: c, worseBy, regressed: worseBy > margin });
   };
-  for (const m of ["ttft", "itl", "e2el"] as const)
-    for (const p of ["p50", "p95", "p99"] as const) latency(`${m} ${p} (s)`, baseline[m][p], current[m][p]);
+  // Only what both runs measured: a pooling run has no TTFT, ITL or output tokens.
+  for (const m of ["ttft", "itl", "e2el"] as const) {
+    const b = baseline[m];
+    const c = current[m];
+    if (b && c) for (const p of ["p50", "p95", "p99"] as const) latency(`${m} ${p} (s)`, b[p], c[p]);
+  }
   throughput("requests/s", baseline.requestThroughput, current.requestThroughput);
-  throughput("output tokens/s", baseline.outputTokensPerSecond, current.outputTokensPerSecond);
+  if (baseline.outputTokensPerSecond !== undefined && current.outputTokensPerSecond !== undefined)
+    throughput("output tokens/s", baseline.outputTokensPerSecond, current.outputTokensPerSecond);
+  else throughput("tokens/s", baseline.totalTokensPerSecond, current.totalTokensPerSecond);
   return rows;
 }
 
@@ -184,11 +201,19 @@ export function renderBaselineMetrics(b: Baseline): string {
     `# TYPE ${name} gauge`,
     ...samples,
   ];
-  const latency = (["ttft", "itl", "e2el"] as const).flatMap((m) =>
-    (["p50", "p95", "p99"] as const).map(
-      (p) => `citadel_vllm_baseline_seconds{metric="${m}",${model},percentile="${p}"} ${b.metrics[m][p]}`,
-    ),
-  );
+  const latency = (["ttft", "itl", "e2el"] as const).flatMap((m) => {
+    const q = b.metrics[m];
+    return q
+      ? (["p50", "p95", "p99"] as const).map(
+          (p) => `citadel_vllm_baseline_seconds{metric="${m}",${model},percentile="${p}"} ${q[p]}`,
+        )
+      : [];
+  });
+  // Generate servers: output tokens/s; embed and rerank servers: the tokens they take in per second.
+  const tokens =
+    b.metrics.outputTokensPerSecond !== undefined
+      ? `citadel_vllm_baseline_tokens_per_second{${model},tokens="output"} ${b.metrics.outputTokensPerSecond}`
+      : `citadel_vllm_baseline_tokens_per_second{${model},tokens="input"} ${b.metrics.totalTokensPerSecond}`;
   return [
     ...gauge(
       "citadel_vllm_baseline_seconds",
@@ -197,8 +222,8 @@ export function renderBaselineMetrics(b: Baseline): string {
     ),
     ...gauge(
       "citadel_vllm_baseline_tokens_per_second",
-      "Output token throughput of the recorded vLLM baseline.",
-      [`citadel_vllm_baseline_tokens_per_second{${model}} ${b.metrics.outputTokensPerSecond}`],
+      "Token throughput of the recorded vLLM baseline: output tokens for a generate server, input tokens for an embed or rerank server.",
+      [tokens],
     ),
     ...gauge(
       "citadel_vllm_baseline_requests_per_second",

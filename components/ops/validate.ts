@@ -4,7 +4,7 @@
  */
 import type { LabConfig } from "../config/schema";
 import { parseSize } from "../config/units";
-import { servedModelName } from "../config/vllm";
+import { servedModelName, serversOf } from "../config/vllm";
 import { SERVICES, type ServiceName } from "../ladon/catalog";
 import { placement } from "../ladon/plan";
 
@@ -35,7 +35,16 @@ export function parseProbe(output: string): Map<string, { rc: number; text: stri
 /** The containers a host should run. */
 export function expectedContainers(lab: LabConfig, host: string): string[] {
   const services: ServiceName[] = lab.ladon ? (placement(lab, lab.ladon)[host] ?? []) : [];
-  return [...services.map((s) => SERVICES[s].container), ...(lab.vllm?.host === host ? ["vllm"] : [])].sort();
+  const vllm = lab.vllm?.host === host ? serversOf(lab.vllm).map(([name]) => `vllm-${name}`) : [];
+  return [...services.map((s) => SERVICES[s].container), ...vllm].sort();
+}
+
+/** The probe's VLLM_SERVERS for a host: `<container>|<kind>|<served name>` per server on it. */
+export function probeServers(lab: LabConfig, host: string): string {
+  if (lab.vllm?.host !== host) return "";
+  return serversOf(lab.vllm)
+    .map(([name, s]) => `vllm-${name}|${s.kind}|${servedModelName(s)}`)
+    .join(" ");
 }
 
 export function evaluateHost(lab: LabConfig, host: string, output: string): CheckResult[] {
@@ -114,16 +123,23 @@ export function evaluateHost(lab: LabConfig, host: string, output: string): Chec
     const healthy = c?.state === "running" && /\(healthy\)/.test(c.status);
     add(`container ${name}`, healthy, c ? `${c.state}: ${c.status}` : "not found");
   }
-  if (lab.vllm?.host === host) {
-    const served = servedModelName(lab.vllm);
-    const models = text("vllm-models").split("\n");
+  for (const [name, server] of lab.vllm?.host === host ? serversOf(lab.vllm) : []) {
+    const container = `vllm-${name}`;
+    const served = servedModelName(server);
+    const models = text(`vllm-models-${container}`).split("\n");
+    const answered = ran(`vllm-models-${container}`);
     add(
-      "vLLM /v1/models",
-      ran("vllm-models") && models.includes(served),
-      ran("vllm-models")
-        ? `serves ${models.filter(Boolean).join(", ") || "nothing"}`
-        : "no answer with the API key",
+      `vLLM ${name} /v1/models`,
+      answered && models.includes(served),
+      answered ? `serves ${models.filter(Boolean).join(", ") || "nothing"}` : "no answer with the API key",
     );
+    const pooling = { embed: ["embeddings", "/v1/embeddings", "a vector of"], rerank: ["rerank", "/v1/rerank", "results:"] };
+    if (server.kind !== "generate") {
+      const [section, path, what] = pooling[server.kind];
+      const out = text(`vllm-${section}-${container}`);
+      const ok = ran(`vllm-${section}-${container}`) && Number(out) > 0;
+      add(`vLLM ${name} ${path}`, ok, ok ? `${what} ${out}` : `no answer: ${out || "nothing"}`);
+    }
   }
   if (lab.ladon?.host === host) {
     let down: string[] = [];

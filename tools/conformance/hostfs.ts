@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify } from "yaml";
-import { servedModelName } from "../../components/config";
+import { servedModelName, serversOf } from "../../components/config";
 import {
   parseBenchResult,
   renderBaselineMetrics,
@@ -73,14 +73,19 @@ function writeTextfiles(ctx: Ctx, fs: string): void {
   // A `vllm bench serve --save-result` file, as npm run baseline records it.
   const fixture = path.join(__dirname, "..", "..", "tests", "fixtures", "baseline", "qwen3-8b-run1.json");
   const vllm = ctx.lab.config.vllm;
+  const chat = (vllm ? serversOf(vllm) : []).find(([, s]) => s.kind === "generate");
   const b: Baseline = {
     date: new Date().toISOString(),
-    model: vllm?.model ?? "Qwen/Qwen3-8B",
-    servedModelName: vllm ? servedModelName(vllm) : "qwen3-8b",
+    model: chat?.[1].model ?? "Qwen/Qwen3-8B",
+    servedModelName: chat ? servedModelName(chat[1]) : "qwen3-8b",
+    kind: "generate",
     workload: workloadOf(ctx.lab.config.ops.baseline),
     metrics: parseBenchResult(readFileSync(fixture, "utf8")),
   };
-  writeFileSync(path.join(textfile, "citadel_vllm_baseline.prom"), renderBaselineMetrics(b));
+  writeFileSync(
+    path.join(textfile, `citadel_vllm_baseline_${chat?.[0] ?? "chat"}.prom`),
+    renderBaselineMetrics(b),
+  );
 }
 
 export function prepareHost(ctx: Ctx, fs: string): void {

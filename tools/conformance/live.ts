@@ -16,7 +16,7 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import { concreteQuery, dashboardQueries, phoenixTraceHeaders } from "../../components/ladon";
+import { concreteQuery, dashboardQueries, phoenixApiKey, phoenixTraceHeaders } from "../../components/ladon";
 import type { PinName } from "../../components/pins";
 import type { Installed } from "../upstream";
 import { venvPython } from "../upstream/pypi";
@@ -617,12 +617,45 @@ async function phoenixChecks(ctx: Ctx): Promise<void> {
     ctx,
     "phoenix",
     "phoenix",
-    "accepts a trace sent the way vLLM sends it, and stores it",
+    "the HADES step creates its project and system API key once; the key reads the project",
+    async () => {
+      const host = ctx.lab.container("phoenix").host;
+      const script = path.join(ctx.dir, "hostfs", host, "commands", "ladon-phoenix-hades.sh");
+      const run = () =>
+        ctx.sandbox.inNamespace(
+          hostNamespace(ctx, host),
+          ["bash", script],
+          { CITADEL_ROOT: hostfs(ctx.dir, host) },
+          `${ctx.lab.secrets.phoenixAdminPassword}\n`,
+        );
+      const first = expectOk(run(), "the HADES step");
+      const project = ctx.lab.config.ladon?.phoenix.hadesProject ?? "hades";
+      for (const want of ["created Phoenix system API key hades", `created Phoenix project ${project}`])
+        if (!first.includes(`changed: ${want}`)) throw new Error(`no "${want}" in:\n${first}`);
+      const second = expectOk(run(), "the HADES step, again");
+      if (!/^no changes: /m.test(second)) throw new Error(`a second run changed something:\n${second}`);
+      const key = phoenixApiKey(second);
+      if (!key || key !== phoenixApiKey(first)) throw new Error("the second run printed another key");
+      const phoenix = `http://${ctx.sandbox.address(ctx.lab.container("phoenix").name)}:6006`;
+      const res = await fetch(`${phoenix}/v1/projects/${project}`, { headers: { Authorization: `Bearer ${key}` } });
+      const body = (await res.json()) as { data?: { name?: string } };
+      if (res.status !== 200 || body.data?.name !== project)
+        throw new Error(`GET /v1/projects/${project} with the HADES key answered ${res.status}: ${JSON.stringify(body)}`);
+    },
+  );
+  await withTool(
+    ctx,
+    "phoenix",
+    "phoenix",
+    "accepts a trace sent the way vLLM sends it, and stores it in vLLM's project",
     async () => {
       if (!ctx.tools.vllm) throw new Error("vLLM is not installed: run npm run upstream -- vllm");
       // In the vLLM container's namespace and root, with its environment (the trace headers as the
       // program derives them from the key step), through vLLM's own exporter.
-      const vllm = ctx.lab.container("vllm");
+      const vllm = ctx.lab.containers.find((c) => c.image.startsWith("vllm/vllm-openai:"));
+      if (!vllm) throw new Error("the lab has no vLLM container");
+      if (!/openinference\.project\.name=vllm\b/.test(vllm.env.OTEL_RESOURCE_ATTRIBUTES ?? ""))
+        throw new Error(`${vllm.name} does not name its Phoenix project: ${vllm.env.OTEL_RESOURCE_ATTRIBUTES}`);
       const tool = ctx.tools.vllm as Installed;
       copyFileSync(path.join(__dirname, "phoenix_trace.py"), path.join(ctx.dir, "phoenix_trace.py"));
       const { spec } = serviceRun(ctx.dir, vllm, "vllm", tool, {

@@ -92,11 +92,17 @@ def main():
         print(f"login as Phoenix's admin failed: {status}")
         return 1
     cookies = "; ".join(c.split(";")[0] for c in hdrs.get_all("Set-Cookie") or [])
+    # The project the container's OTEL_RESOURCE_ATTRIBUTES names (openinference.project.name),
+    # which Resource.create() above read, as vLLM's does; Phoenix's default project otherwise.
+    attributes = dict(
+        kv.split("=", 1) for kv in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(",") if "=" in kv
+    )
+    project = attributes.get("openinference.project.name", "default")
     deadline = time.time() + 60
     while time.time() < deadline:
-        status, body, _ = request(f"{base}/v1/projects/default/spans?limit=100", headers={"Cookie": cookies})
+        status, body, _ = request(f"{base}/v1/projects/{project}/spans?limit=100", headers={"Cookie": cookies})
         if status == 200 and trace_id in body:
-            print("Phoenix stored the span in project default")
+            print(f"Phoenix stored the span in project {project}")
             return 0
         time.sleep(2)
     print(f"the span never appeared in Phoenix (last answer {status})")

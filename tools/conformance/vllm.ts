@@ -5,6 +5,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import type { ServerKind } from "../../components/config";
 import { METRIC_SOURCES } from "../../components/ladon";
 import type { Installed } from "../upstream";
 import { venvPython } from "../upstream/pypi";
@@ -85,6 +86,13 @@ export async function vllmCheck(
   return { summary: ok, metrics: new Set(metrics?.slice("METRICS ".length).split(" ") ?? []) };
 }
 
+/** What vLLM's ModelConfig resolves for each kind (runner_type, convert_type; config/model.py@v0.33.0). */
+const EXPECTED_RUNNER: Readonly<Record<ServerKind, string>> = {
+  generate: "runner=generate convert=none",
+  embed: "runner=pooling convert=embed",
+  rerank: "runner=pooling convert=classify",
+};
+
 export async function vllmChecks(ctx: Ctx): Promise<void> {
   const servers = ctx.lab.containers.filter((c) => c.image.startsWith("vllm/vllm-openai:"));
   for (const c of servers) {
@@ -95,7 +103,14 @@ export async function vllmChecks(ctx: Ctx): Promise<void> {
       "vllm",
       `${c.name}: vllm serve parses its exact argv and builds its engine config`,
       async () => {
-        exported = (await vllmCheck(ctx, c, ctx.tools.vllm as Installed)).metrics;
+        const checked = await vllmCheck(ctx, c, ctx.tools.vllm as Installed);
+        exported = checked.metrics;
+        // The runner and adapter vLLM resolved are the ones the server's kind asks for.
+        const server = ctx.lab.config.vllm?.servers[c.name.replace(/^vllm-/, "")];
+        if (!server) throw new Error(`${c.name} is no server of citadel:vllm.servers`);
+        const want = EXPECTED_RUNNER[server.kind];
+        if (!checked.summary.includes(want))
+          throw new Error(`a ${server.kind} server should resolve to ${want}, but vLLM built: ${checked.summary}`);
       },
     );
     await withTool(

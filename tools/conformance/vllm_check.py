@@ -102,6 +102,7 @@ def main(argv):
         f"tensor_parallel_size={p.tensor_parallel_size} "
         f"disable_custom_all_reduce={p.disable_custom_all_reduce} "
         f"gpu_memory_utilization={c.gpu_memory_utilization} kv_cache_dtype={c.cache_dtype} "
+        f"runner={m.runner_type} convert={m.convert_type} "
         f"otlp_traces_endpoint={o.otlp_traces_endpoint} port={args.port} "
         f"api_key_set={bool(args.api_key or os.environ.get('VLLM_API_KEY'))}"
     )

@@ -2,6 +2,8 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { portRegistry, SERVICES } from "../../components/ladon/catalog";
+import type { VllmSummary } from "../../components/lab";
+import type { ServerSummary } from "../../components/llm";
 import type { ResourceRecord, SynthResult } from "./harness";
 import { StackFileError } from "./stackfile";
 
@@ -63,9 +65,14 @@ export function writeOut(dir: string, result: SynthResult): void {
   rmSync(path.join(dir, "files"), { recursive: true, force: true });
   writeFileSync(path.join(dir, "resources.json"), resourcesJson(result));
   writeFileSync(path.join(dir, "outputs.json"), `${JSON.stringify(result.outputs, null, 2)}\n`);
-  const vllm = result.outputs.vllm as { vramPlan?: unknown } | null | undefined;
-  if (vllm?.vramPlan)
-    writeFileSync(path.join(dir, "vram-plan.json"), `${JSON.stringify(vllm.vramPlan, null, 2)}\n`);
+  const vllm = result.outputs.vllm as PlanOutput | null | undefined;
+  if (vllm) {
+    const plans = Object.fromEntries(Object.entries(vllm.servers).map(([n, v]) => [n, v.vramPlan]));
+    writeFileSync(
+      path.join(dir, "vram-plan.json"),
+      `${JSON.stringify({ gpus: vllm.gpus, servers: plans }, null, 2)}\n`,
+    );
+  }
   for (const [file, content] of result.files) {
     const target = path.join(dir, "files", file);
     if (!target.startsWith(path.join(dir, "files") + path.sep))
@@ -115,30 +122,32 @@ export function renderTree(result: SynthResult): string {
   ].join("\n");
 }
 
-interface PlanOutput {
-  servedModelName: string;
-  vramPlan: {
-    tensorParallelSize: number;
-    gpuMemoryUtilization: number;
-    maxModelLen: number;
-    perGpu: Record<string, number>;
-  };
-}
+/** The `vllm` stack output, as much of it as the report reads. */
+type PlanOutput = Pick<VllmSummary, "host" | "gpus"> & {
+  servers: Record<string, Pick<ServerSummary, "baseUrl" | "servedModelName" | "kind" | "gpus" | "vramPlan">>;
+};
 
-/** The VRAM plan as a few lines for the terminal, or nothing when the lab has no vLLM. */
+/** Every vLLM server and the per-GPU plan, for the terminal; nothing when the lab has no vLLM. */
 export function renderVramPlan(outputs: Record<string, unknown>): string {
   const vllm = outputs.vllm as PlanOutput | null | undefined;
   if (!vllm) return "";
-  const { vramPlan: plan } = vllm;
-  const g = plan.perGpu as Record<string, number>;
-  return [
-    `vLLM VRAM plan for ${vllm.servedModelName}, per GPU at TP=${plan.tensorParallelSize}:`,
-    `  vLLM reserves  ${g.budgetGiB} GiB (gpu-memory-utilization ${plan.gpuMemoryUtilization})`,
-    `  weights        ${g.weightsGiB} GiB`,
-    `  reserve        ${g.reserveGiB} GiB (activations, CUDA context, NCCL)`,
-    `  KV cache       ${g.kvBudgetGiB} GiB = ${g.tokensThatFit} tokens at ${g.kvBytesPerToken} bytes each`,
-    `  concurrency    ${g.concurrencyAtMaxModelLen} requests of max-model-len ${plan.maxModelLen}`,
-  ].join("\n");
+  const lines = [`vLLM servers on ${vllm.host}:`];
+  for (const [name, s] of Object.entries(vllm.servers).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const plan = s.vramPlan;
+    const g = plan.perGpu;
+    lines.push(
+      `  ${name}  ${s.kind} ${s.servedModelName}  ${s.baseUrl}  GPU ${s.gpus.join(",")}, TP=${plan.tensorParallelSize}`,
+      `    per GPU: reserves ${g.budgetGiB} GiB (gpu-memory-utilization ${plan.gpuMemoryUtilization}): ` +
+        `weights ${g.weightsGiB}, reserve ${g.reserveGiB}, KV cache ${g.kvBudgetGiB} GiB = ${g.tokensThatFit} tokens ` +
+        `(${g.concurrencyAtMaxModelLen} requests of max-model-len ${plan.maxModelLen})`,
+    );
+  }
+  lines.push("per GPU:");
+  for (const gpu of vllm.gpus) {
+    const parts = gpu.servers.map((s) => `${s.server} ${s.utilization} (${s.reservedGiB} GiB)`).join(" + ");
+    lines.push(`  GPU ${gpu.gpu}  ${parts} = ${gpu.utilization} of the GPU, ${gpu.freeGiB} GiB unreserved`);
+  }
+  return lines.join("\n");
 }
 
 /** The README's service table, generated from the port registry so the two cannot drift. */

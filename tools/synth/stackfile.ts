@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
-import { LabConfigSchema, NAMESPACE, SECRETS, type ConfigSource } from "../../components/config";
+import { LabConfigSchema, legacyVllmProblem, NAMESPACE, SECRETS, type ConfigSource } from "../../components/config";
 
 export interface StackFile {
   /** Stack name from the file name: `Pulumi.citadel.yaml` is stack `citadel`. */
@@ -82,6 +82,9 @@ export function placeholderSecrets(file: StackFile): Record<string, string> {
   // the rest of the lab requires (it would fail this parse as an unknown key).
   const secretKeys = new Set(SECRETS.map((s) => s.key));
   const plain = Object.fromEntries(Object.entries(file.values).filter(([k]) => !secretKeys.has(k)));
+  // A single-server vllm section is the loader's to report, with its migration; as there, the
+  // rest of the lab is read without it.
+  if (legacyVllmProblem(plain.vllm)) delete plain.vllm;
   const parsed = LabConfigSchema.safeParse(plain);
   const required = parsed.success ? SECRETS.filter((s) => s.required(parsed.data)).map((s) => s.key) : [];
   // A secret set in plaintext keeps its value, so that the loader reports it as plaintext.

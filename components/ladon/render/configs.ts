@@ -3,6 +3,7 @@ import { stringify } from "yaml";
 import type { LadonConfig } from "../../config/ladon";
 import { SERVICES } from "../catalog";
 import type { ScrapeJob } from "../resolve";
+import { sortKeys } from "../../host/docker";
 
 const yaml = (value: unknown) => stringify(value, { lineWidth: 0, sortMapEntries: false });
 
@@ -29,12 +30,16 @@ export function renderPrometheusConfig(ladon: LadonConfig, jobs: ScrapeJob[]): s
     },
     rule_files: [`${PROMETHEUS_RULES_DIR}/*.yml`],
     scrape_configs: jobs.map((j) => {
-      const byHost = new Map<string, string[]>();
-      for (const t of j.targets) byHost.set(t.host, [...(byHost.get(t.host) ?? []), t.address]);
-      return {
-        job_name: j.job,
-        static_configs: [...byHost.entries()].map(([host, targets]) => ({ targets, labels: { host } })),
-      };
+      // One static config per distinct label set, in first-seen order.
+      const groups = new Map<string, { targets: string[]; labels: Record<string, string> }>();
+      for (const t of j.targets) {
+        const labels = sortKeys({ host: t.host, ...t.labels });
+        const key = JSON.stringify(labels);
+        const group = groups.get(key) ?? { targets: [] as string[], labels };
+        group.targets.push(t.address);
+        groups.set(key, group);
+      }
+      return { job_name: j.job, static_configs: [...groups.values()] };
     }),
   });
 }

@@ -37,7 +37,8 @@ const FS = 'fstype!~"tmpfs|overlay|squashfs|iso9660|nsfs"';
 export function alertRules(t: Thresholds): RuleGroup[] {
   const node = { job: "node", host: "citadel", instance: "192.168.10.29:9910" };
   const gpu = { job: "gpu", host: "citadel", instance: "gpu-exporter:9835", uuid: "GPU-1" };
-  const vllm = { job: "vllm", host: "citadel", instance: "vllm:8000", model_name: "qwen3-8b", engine: "0" };
+  const vllmTarget = { job: "vllm", host: "citadel", instance: "vllm-chat:8000", server: "chat" };
+  const vllm = { ...vllmTarget, model_name: "qwen3-8b", engine: "0" };
   const fs = { ...node, device: "/dev/nvme1n1", fstype: "ext4", mountpoint: "/srv/data" };
   const sel = (labels: Record<string, string>) =>
     `{${Object.keys(labels)
@@ -276,16 +277,10 @@ export function alertRules(t: Thresholds): RuleGroup[] {
           for: "2m",
           severity: "critical",
           summary:
-            "vLLM on {{ $labels.host }} is down or has not loaded its model: `docker logs vllm` shows why (a VRAM error names the max-model-len that fits).",
-          labels: { job: "vllm", host: "citadel", instance: "vllm:8000" },
-          fires: {
-            series: { [`up${sel({ job: "vllm", host: "citadel", instance: "vllm:8000" })}`]: "0x10" },
-            at: "5m",
-          },
-          quiet: {
-            series: { [`up${sel({ job: "vllm", host: "citadel", instance: "vllm:8000" })}`]: "1x10" },
-            at: "5m",
-          },
+            "vLLM server {{ $labels.server }} on {{ $labels.host }} is down or has not loaded its model: `docker logs vllm-{{ $labels.server }}` shows why (a VRAM error names the max-model-len that fits).",
+          labels: vllmTarget,
+          fires: { series: { [`up${sel(vllmTarget)}`]: "0x10" }, at: "5m" },
+          quiet: { series: { [`up${sel(vllmTarget)}`]: "1x10" }, at: "5m" },
         },
         {
           alert: "VllmTimeToFirstTokenHigh",

@@ -3,8 +3,8 @@
 # served model, with a fixed synthetic workload, and prints its JSON result on stdout. Progress
 # goes to stderr. It changes nothing on the host: the result file lives in the container's /tmp.
 set -euo pipefail
-: "${MODEL:?}" "${SERVED:?}" "${INPUT_LEN:?}" "${OUTPUT_LEN:?}" "${NUM_PROMPTS:?}" "${REQUEST_RATE:?}" "${MAX_CONCURRENCY:?}" "${PORT:?}"
-CONTAINER="${CONTAINER:-vllm}"
+: "${MODEL:?}" "${SERVED:?}" "${INPUT_LEN:?}" "${OUTPUT_LEN:?}" "${NUM_PROMPTS:?}" "${REQUEST_RATE:?}" "${MAX_CONCURRENCY:?}" "${PORT:?}" "${CONTAINER:?}"
+KIND="${KIND:-generate}"
 RESULT=/tmp/citadel-baseline.json
 
 if [ "$(docker inspect -f '{{.State.Health.Status}}' "$CONTAINER" 2>/dev/null || true)" != healthy ]; then
@@ -15,11 +15,19 @@ fi
 # Arguments travel as argv, never re-parsed by a shell. The API key stays inside the container:
 # the benchmark reads it from vLLM's own environment.
 # shellcheck disable=SC2016 # $VLLM_API_KEY and $@ expand inside the container
+# What each kind is asked (vllm/benchmarks/serve.py and lib/endpoint_request_func.py@v0.33.0):
+# completions with TTFT and ITL; /v1/embeddings or /v1/rerank, which measure end-to-end latency only.
+case "$KIND" in
+  generate) kind_args=(--backend vllm --dataset-name random --random-output-len "$OUTPUT_LEN" --ignore-eos --percentile-metrics ttft,itl,e2el) ;;
+  embed) kind_args=(--backend openai-embeddings --endpoint /v1/embeddings --dataset-name random --percentile-metrics e2el) ;;
+  rerank) kind_args=(--backend vllm-rerank --endpoint /v1/rerank --dataset-name random-rerank --percentile-metrics e2el) ;;
+  *) printf 'baseline: unknown server kind %s\n' "$KIND" >&2; exit 1 ;;
+esac
 docker exec "$CONTAINER" sh -c 'rm -f "$1" && shift && OPENAI_API_KEY="$VLLM_API_KEY" exec vllm bench serve "$@"' sh "$RESULT" \
-  --backend vllm --base-url "http://127.0.0.1:${PORT}" --model "$MODEL" --served-model-name "$SERVED" \
-  --dataset-name random --random-input-len "$INPUT_LEN" --random-output-len "$OUTPUT_LEN" --ignore-eos --seed 0 \
+  "${kind_args[@]}" --base-url "http://127.0.0.1:${PORT}" --model "$MODEL" --served-model-name "$SERVED" \
+  --random-input-len "$INPUT_LEN" --seed 0 \
   --num-prompts "$NUM_PROMPTS" --request-rate "$REQUEST_RATE" --max-concurrency "$MAX_CONCURRENCY" \
-  --percentile-metrics ttft,itl,e2el --metric-percentiles 50,95,99 \
+  --metric-percentiles 50,95,99 \
   --save-result --result-dir "$(dirname "$RESULT")" --result-filename "$(basename "$RESULT")" >&2
 result=$(docker exec "$CONTAINER" cat "$RESULT")
 if ! jq -e '.completed > 0' >/dev/null <<<"$result"; then

@@ -4,7 +4,8 @@
 set -euo pipefail
 PROMETHEUS_PORT="${PROMETHEUS_PORT:-9901}"
 TEXTFILE="${TEXTFILE:-/var/lib/node_exporter/textfile/citadel_backup.prom}"
-VLLM="${VLLM:-false}"
+# One word per vLLM server on this host: <container>|<kind>|<served model name>.
+VLLM_SERVERS="${VLLM_SERVERS:-}"
 
 section() {
   local name="$1" out rc=0
@@ -20,9 +21,23 @@ section fstab cat /etc/fstab
 section nvidia-smi nvidia-smi --query-gpu=index,name,driver_version --format=csv,noheader
 section docker-runtimes docker info --format '{{json .Runtimes}}'
 section containers docker ps -a --format '{{.Names}}|{{.State}}|{{.Status}}'
-if [ "$VLLM" = true ]; then
-  section vllm-models docker exec vllm python3 -c 'import json, os, urllib.request; r = urllib.request.Request("http://127.0.0.1:8000/v1/models", headers={"Authorization": "Bearer " + os.environ["VLLM_API_KEY"]}); print("\n".join(m["id"] for m in json.load(urllib.request.urlopen(r, timeout=10))["data"]))'
-fi
+# Each request runs inside the server's container with the key from its own environment, so the
+# probe needs no secret on the host. Embedding and reranking one word changes nothing.
+vllm_call() {
+  docker exec "$1" python3 -c 'import json, os, sys, urllib.request
+body = None if sys.argv[2] == "" else sys.argv[2].encode()
+r = urllib.request.Request("http://127.0.0.1:8000" + sys.argv[1], data=body, headers={"Authorization": "Bearer " + os.environ["VLLM_API_KEY"], "Content-Type": "application/json"})
+d = json.load(urllib.request.urlopen(r, timeout=10))
+print("\n".join(m["id"] for m in d["data"]) if sys.argv[1] == "/v1/models" else len(d["data"][0]["embedding"]) if "data" in d else len(d["results"]))' "$2" "$3"
+}
+for server in $VLLM_SERVERS; do
+  IFS='|' read -r container kind served <<<"$server"
+  section "vllm-models-${container}" vllm_call "$container" /v1/models ""
+  case "$kind" in
+    embed) section "vllm-embeddings-${container}" vllm_call "$container" /v1/embeddings "{\"model\": \"${served}\", \"input\": \"citadel\"}" ;;
+    rerank) section "vllm-rerank-${container}" vllm_call "$container" /v1/rerank "{\"model\": \"${served}\", \"query\": \"citadel\", \"documents\": [\"citadel\"]}" ;;
+  esac
+done
 section prometheus-targets curl -fsS -m 10 "http://127.0.0.1:${PROMETHEUS_PORT}/api/v1/targets?state=active"
 section health-grafana http_code http://127.0.0.1:9900/api/health
 section health-loki http_code http://127.0.0.1:9903/ready
