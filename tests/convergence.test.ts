@@ -114,9 +114,9 @@ describe("blast radius", () => {
   it("notices an unexpected change, so the table can fail", async () => {
     const config = labConfigMap();
     config["citadel:ladon"].prometheus.retentionTime = "60d";
-    config["citadel:vllm"].maxModelLen = 16384;
+    config["citadel:vllm"].servers.chat.maxModelLen = 16384;
     const changes = diffPlans(lab, await synthLab(config));
-    expect(changes.map((c) => c.name)).toEqual(["ladon-citadel-prometheus-container", "vllm-container"]);
+    expect(changes.map((c) => c.name)).toEqual(["ladon-citadel-prometheus-container", "vllm-chat-container"]);
   });
 });
 
@@ -133,7 +133,7 @@ describe("parallel where independent", () => {
         "ladon-citadel-phoenix-dirs",
         "ladon-citadel-phoenix-container",
         "ladon-phoenix-trace-key",
-        "vllm-container",
+        "vllm-chat-container",
       ],
     });
   });

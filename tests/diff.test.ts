@@ -61,9 +61,9 @@ describe("npm run diff between two stack files", () => {
   it("names the input paths that change, old → new, and diffs the rendered files", async () => {
     const config = labConfigMap();
     config["citadel:ladon"].thresholds = { gpuPowerRatio: 0.9 };
-    config["citadel:vllm"].maxModelLen = 40960;
+    config["citadel:vllm"].servers.chat.maxModelLen = 40960;
     const d = diffPlans(base, await plan(config), { hosts: ["citadel"] });
-    const vllm = d.resources.find((c) => c.name === "vllm-container");
+    const vllm = d.resources.find((c) => c.name === "vllm-chat-container");
     expect(vllm?.action).toBe("replace");
     expect(vllm?.reason).toMatch(/cannot change command in place/);
     expect(vllm?.changes).toContainEqual(expect.objectContaining({ old: "32768", new: "40960" }));
@@ -137,7 +137,7 @@ describe("npm run diff between two stack files", () => {
 
   it("names the side whose stack file is invalid", async () => {
     const bad = labConfigMap();
-    bad["citadel:vllm"].maxModelLen = -1;
+    bad["citadel:vllm"].servers.chat.maxModelLen = -1;
     const good = stackFile(labConfigMap());
     await expect(runDiff({ baseConfig: stackFile(bad), config: good })).rejects.toThrow(
       /^the base side: .*maxModelLen/s,
@@ -178,11 +178,11 @@ function commitWith(file: string, content: string): string {
 describe("npm run diff --base <ref>", () => {
   it("plans the ref with its own code in a worktree, and diffs it against the working tree", async () => {
     const config = labConfigMap();
-    config["citadel:vllm"].maxModelLen = 16384;
+    config["citadel:vllm"].servers.chat.maxModelLen = 16384;
     const ref = commitWith("Pulumi.citadel.yaml", stringify({ config }));
     const { diff, title } = await runDiff({ base: ref, config: path.join(REPO, "Pulumi.citadel.yaml") });
     expect(title).toContain(ref.slice(0, 7));
-    expect(actions(diff)).toEqual({ "vllm-container": "replace" });
+    expect(actions(diff)).toEqual({ "vllm-chat-container": "replace" });
     expect(diff.resources[0]?.changes).toContainEqual(
       expect.objectContaining({ old: "16384", new: "32768" }),
     );
@@ -194,7 +194,7 @@ describe("npm run diff --base <ref>", () => {
 
   it("says the base side's config was invalid at that ref", async () => {
     const config = labConfigMap();
-    config["citadel:vllm"].maxModelLen = -1;
+    config["citadel:vllm"].servers.chat.maxModelLen = -1;
     const ref = commitWith("Pulumi.citadel.yaml", stringify({ config }));
     const err = await runDiff({ base: ref, config: path.join(REPO, "Pulumi.citadel.yaml") }).catch(
       (e: unknown) => e,

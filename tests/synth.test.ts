@@ -79,12 +79,28 @@ describe("npm start", () => {
     });
   });
 
-  it("shows the vLLM container and its VRAM plan, and writes the plan", () => {
-    expect(run.stdout).toContain("├─ vllm-container (docker:index/container:Container)");
-    expect(run.stdout).toContain("vLLM VRAM plan for qwen3-8b, per GPU at TP=2:");
-    expect(run.stdout).toContain("  KV cache       4.27 GiB = 62222 tokens at 73728 bytes each");
+  it("shows every vLLM server and the plan per GPU, and writes the plans", () => {
+    expect(run.stdout).toContain("├─ vllm-chat-container (docker:index/container:Container)");
+    expect(run.stdout).toContain("├─ vllm-embed-container (docker:index/container:Container)");
+    expect(run.stdout).toContain(
+      "  chat  generate qwen3-8b  http://192.168.10.29:8000/v1  GPU 0, TP=1\n" +
+        "    per GPU: reserves 14.72 GiB (gpu-memory-utilization 0.92): weights 8.79, reserve 2.5, KV cache 3.43 GiB = 50000 tokens (1.53 requests of max-model-len 32768)",
+    );
+    expect(run.stdout).toContain(
+      "  embed  embed qwen3-embedding-0.6b  http://192.168.10.29:8001/v1  GPU 1, TP=1",
+    );
+    expect(run.stdout).toContain(
+      "per GPU:\n  GPU 0  chat 0.92 (14.72 GiB) = 0.92 of the GPU, 1.28 GiB unreserved\n" +
+        "  GPU 1  embed 0.3 (4.8 GiB) = 0.3 of the GPU, 11.2 GiB unreserved",
+    );
     const plan = JSON.parse(readFileSync(path.join(out, "vram-plan.json"), "utf8"));
-    expect(plan).toMatchObject({ fits: true, maxModelLen: 32768, perGpu: { tokensThatFit: 62222 } });
+    expect(plan.gpus).toHaveLength(2);
+    expect(plan.servers.chat).toMatchObject({
+      fits: true,
+      maxModelLen: 32768,
+      perGpu: { tokensThatFit: 50000 },
+    });
+    expect(plan.servers.embed).toMatchObject({ fits: true, maxModelLen: 8192 });
   });
 
   it("writes every rendered script and config under files/", () => {
@@ -152,12 +168,12 @@ describe("npm start on a bad or secret-bearing stack", () => {
   it("runs citadel-guard, writes its report and exits 3 on a mandatory violation", () => {
     const config = labConfigMap();
     // The program accepts this flag; the pack refuses a token on a command line.
-    config["citadel:vllm"].extraArgs = ["--hf-token=hf_not_a_real_token"];
+    config["citadel:vllm"].servers.chat.extraArgs = ["--hf-token=hf_not_a_real_token"];
     const out = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
     const run = start(["--config", stackFile(config), "--out", out]);
     expect(run.status).toBe(3);
     expect(run.stdout).toMatch(
-      /mandatory +disallow-plaintext-secrets +vllm-container +container vllm passes --hf-token on its command line/,
+      /mandatory +disallow-plaintext-secrets +vllm-chat-container +container vllm passes --hf-token on its command line/,
     );
     expect(run.stdout).toContain("citadel-guard: 1 mandatory, 10 advisory violations");
     const report = JSON.parse(readFileSync(path.join(out, "policy-report.json"), "utf8")) as {

@@ -595,7 +595,9 @@ describe("Phoenix for HADES", () => {
     expect(create).not.toContain("PLACEHOLDER");
     expect(lab.outputs.hades).toBe("[secret]");
     // vLLM's own key files its spans in the vllm project.
-    expect(String(byName(lab, "ladon-phoenix-trace-key").rawInputs.create)).toContain("export PROJECT='vllm'");
+    expect(String(byName(lab, "ladon-phoenix-trace-key").rawInputs.create)).toContain(
+      "export PROJECT='vllm'",
+    );
   });
 });
 

@@ -51,21 +51,27 @@ export interface BlastRow {
 /** The single-knob changes and what each may touch; adding a row is one entry. */
 export const BLAST_RADIUS: BlastRow[] = [
   {
-    change: "vLLM model",
-    config: (c) => (c["citadel:vllm"].model = "Qwen/Qwen2.5-7B-Instruct"),
-    expect: { "vllm-container": "replace" },
+    change: "vLLM chat model",
+    config: (c) => (c["citadel:vllm"].servers.chat.model = "Qwen/Qwen2.5-7B-Instruct"),
+    // Qwen2.5-7B's 28 heads divide TP 1 as well; only the chat server changes.
+    expect: { "vllm-chat-container": "replace" },
   },
   {
-    change: "vLLM max-model-len",
-    config: (c) => (c["citadel:vllm"].maxModelLen = 16384),
-    expect: { "vllm-container": "replace" },
+    change: "vLLM chat max-model-len",
+    config: (c) => (c["citadel:vllm"].servers.chat.maxModelLen = 16384),
+    expect: { "vllm-chat-container": "replace" },
   },
   {
-    change: "vLLM startup timeout (its healthcheck)",
+    change: "vLLM embed server's GPU share",
+    config: (c) => (c["citadel:vllm"].servers.embed.gpuMemoryUtilization = 0.4),
+    expect: { "vllm-embed-container": "replace" },
+  },
+  {
+    change: "vLLM startup timeout (every server's healthcheck)",
     config: (c) => (c["citadel:vllm"].startupTimeoutSeconds = 3600),
     // The healthcheck's start period is one the provider would never apply: the recreate label
-    // carries it, so the container is replaced.
-    expect: { "vllm-container": "replace" },
+    // carries it, so every server's container is replaced.
+    expect: { "vllm-chat-container": "replace", "vllm-embed-container": "replace" },
   },
   {
     change: "one dashboard panel",

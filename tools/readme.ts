@@ -46,7 +46,8 @@ export async function diffExample(stackFile: string): Promise<string> {
   };
   const ladon = (config.config["citadel:ladon"] ??= {});
   ladon.thresholds = { ...(ladon.thresholds as object), gpuPowerRatio: 0.9 };
-  (config.config["citadel:vllm"] as Record<string, unknown>).maxModelLen = 40960;
+  (config.config["citadel:vllm"] as { servers: { chat: Record<string, unknown> } }).servers.chat.maxModelLen =
+    40960;
   const dir = mkdtempSync(path.join(tmpdir(), "citadel-readme-"));
   try {
     const head = path.join(dir, path.basename(stackFile));
