@@ -280,7 +280,8 @@ export async function assessCheck(
         problems.push(`RAID6 of 3 disks: exit ${bad.code}, expected 2 naming --raid:\n${bad.out}`);
 
       if (problems.length > 0) throw new Error(problems.join("\n"));
-      console.log(fits.out.replace(/^/gm, "      "));
+      // The evidence, indented under the check's line.
+      console.log([fits.out, small.out].join("\n").replace(/^/gm, "      "));
     } finally {
       if (server && server.exitCode === null) {
         server.kill("SIGTERM");
