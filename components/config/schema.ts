@@ -194,6 +194,8 @@ const HostSchema = z.strictObject({
   sudo: z.enum(["none", "passwordless"]).meta(example("passwordless")),
   arch: z.enum(["amd64", "arm64"]).meta(example("amd64")),
   memoryGiB: z.number().positive().max(4096).meta(example(64)),
+  /** CPU cores (threads), for `npm run assess`'s CPU budget. @default unknown */
+  cpus: z.number().int().positive().max(1024).optional().meta(example(4)),
   storage: StorageSchema.optional(),
   nvidia: NvidiaSchema.optional(),
   docker: DockerSchema.optional(),

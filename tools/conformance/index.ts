@@ -9,6 +9,8 @@
  * 3. vLLM's own parser and config construction on every vLLM container's exact argv;
  * 4. live: the LadonStack's services started in namespaces from their containers' exact
  *    commands, environments and volumes, checked through their APIs.
+ * 5. assess: `npm run assess` against the pinned Prometheus serving a week of recorded series
+ *    (tools/conformance/assess.ts); needs no namespaces.
  *
  * Prints a line per check, ends with `N passed, M failed`, writes out/conformance.json, and exits
  * 1 when any check failed. Needs root (namespaces); tears down everything it made.
@@ -24,6 +26,8 @@ import { prepareHost } from "./hostfs";
 import { loadLab, writeFiles } from "./lab";
 import { hostfs } from "./services";
 import { liveChecks, WEBHOOK } from "./live";
+import { assessCheck } from "./assess";
+import { loadLab as loadStack } from "../cli";
 import { Sandbox } from "./sandbox";
 import { staticChecks, versionOf, type Ctx } from "./static";
 import { vllmChecks } from "./vllm";
@@ -56,19 +60,23 @@ function addresses(ctx: Pick<Ctx, "lab">): Record<string, string> {
 async function main(argv: string[]): Promise<number> {
   const args = parseFlags(
     argv,
-    { config: "Pulumi.citadel.yaml", out: "out", only: "static,vllm,live" },
+    { config: "Pulumi.citadel.yaml", out: "out", only: "static,vllm,live,assess" },
     ["keep"],
-    "npm run conformance -- [--config <stack yaml>] [--out <dir>] [--only static,vllm,live] [--keep]",
+    "npm run conformance -- [--config <stack yaml>] [--out <dir>] [--only static,vllm,live,assess] [--keep]",
   );
   const parts = new Set(args.only.split(","));
   for (const p of parts) {
-    if (!["static", "vllm", "live"].includes(p))
-      throw new Error(`--only takes static, vllm and live, not ${p}`);
+    if (!["static", "vllm", "live", "assess"].includes(p))
+      throw new Error(`--only takes static, vllm, live and assess, not ${p}`);
   }
   const started = Date.now();
   const run = new CheckRun();
-  Sandbox.preflight();
-  Sandbox.cleanStale((l) => console.log(l));
+  // Every part but assess runs in the sandbox's namespaces.
+  const sandboxed = ["static", "vllm", "live"].some((p) => parts.has(p));
+  if (sandboxed) {
+    Sandbox.preflight();
+    Sandbox.cleanStale((l) => console.log(l));
+  }
 
   const lab = await loadLab(args.config, OVERLAY);
   const tools: Partial<Record<PinName, Installed>> = {};
@@ -76,32 +84,45 @@ async function main(argv: string[]): Promise<number> {
     (n) =>
       parts.has("live") ||
       (parts.has("vllm") && n === "vllm") ||
-      (parts.has("static") && n !== "vllm" && n !== "phoenix"),
+      (parts.has("static") && n !== "vllm" && n !== "phoenix") ||
+      (parts.has("assess") && n === "prometheus"),
   );
   for (const [name, r] of await ensureAll(needed)) {
     if (r instanceof Error) run.missing(name, versionOf(name), "builds from the registries", r.message);
     else tools[name] = r;
   }
 
-  const dir = mkdtempSync(path.join(tmpdir(), "citadel-conformance-"));
-  const sandbox = new Sandbox(path.join(dir, "sandbox"));
-  const ctx: Ctx = { run, lab, sandbox, dir, tools };
-  try {
-    writeFiles(lab, path.join(dir, "hostfs"));
-    prepareHost(ctx, hostfs(dir, lab.container("prometheus").host));
-    sandbox.up(addresses(ctx));
-    if (parts.has("static")) await staticChecks(ctx);
-    if (parts.has("vllm")) await vllmChecks(ctx);
-    if (parts.has("live")) await liveChecks(ctx);
-  } finally {
-    sandbox.down();
-    await run.check("sandbox", "-", "tears down every namespace, process and mount it made", () => {
-      const left = sandbox.leftovers();
-      if (left.length > 0) throw new Error(`left behind: ${left.join(", ")}`);
-    });
-    if (args.keep) console.log(`kept ${dir}`);
-    else rmSync(dir, { recursive: true, force: true });
+  if (sandboxed) {
+    const dir = mkdtempSync(path.join(tmpdir(), "citadel-conformance-"));
+    const sandbox = new Sandbox(path.join(dir, "sandbox"));
+    const ctx: Ctx = { run, lab, sandbox, dir, tools };
+    try {
+      writeFiles(lab, path.join(dir, "hostfs"));
+      prepareHost(ctx, hostfs(dir, lab.container("prometheus").host));
+      sandbox.up(addresses(ctx));
+      if (parts.has("static")) await staticChecks(ctx);
+      if (parts.has("vllm")) await vllmChecks(ctx);
+      if (parts.has("live")) await liveChecks(ctx);
+    } finally {
+      sandbox.down();
+      await run.check("sandbox", "-", "tears down every namespace, process and mount it made", () => {
+        const left = sandbox.leftovers();
+        if (left.length > 0) throw new Error(`left behind: ${left.join(", ")}`);
+      });
+      if (args.keep) console.log(`kept ${dir}`);
+      else rmSync(dir, { recursive: true, force: true });
+    }
   }
+  // The stack file as npm run assess reads it (no conformance overlay: assess never alerts).
+  if (parts.has("assess"))
+    await assessCheck(
+      run,
+      versionOf("prometheus"),
+      tools.prometheus,
+      args.config,
+      loadStack(args.config),
+      args.out,
+    );
 
   mkdirSync(args.out, { recursive: true });
   const report = {
