@@ -15,6 +15,8 @@ import {
 } from "./ladon";
 import { resolveVllm, Vllm, type GpuShare, type ServerSummary } from "./llm";
 import { Backups } from "./ops/backups";
+import { Drift } from "./ops/drift";
+import { hostExpectations, probeServers } from "./ops/validate";
 import { contentHash, hostTarget } from "./remote";
 
 export interface HostSummary {
@@ -64,6 +66,8 @@ export interface Lab {
   ladon?: LadonStack;
   backups?: Backups;
   firewalls?: Record<string, Firewall>;
+  /** Per host: the hourly drift timer, `npm run validate`'s checks as textfile metrics. */
+  drift: Record<string, Drift>;
   /** `npm run validate` after everything else, when ops.validateAfterDeploy is set. */
   validation?: command.local.Command;
   /** Stack outputs. */
@@ -98,7 +102,7 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOver
       dockerVersion: config.docker?.version ?? null,
     };
   }
-  const result: Lab = { hosts, outputs: { hosts: summary } };
+  const result: Lab = { hosts, drift: buildDrift(lab, hosts), outputs: { hosts: summary } };
   const ladon = lab.ladon ? resolveLadon(lab, lab.ladon) : undefined;
   if (ladon) {
     result.ladon = new LadonStack("ladon", {
@@ -207,17 +211,34 @@ function hadesSettings(built: Lab, ladon?: ResolvedLadon): pulumi.Output<HadesSe
   const stack = built.ladon;
   if (!stack || !ladon) return pulumi.secret(pulumi.output(plain as HadesSettings));
   return pulumi.secret(
-    stack.hades.apiKey.apply(
-      (apiKey): HadesSettings => ({
-        ...plain,
-        phoenix: {
-          project: stack.hades.project,
-          apiKey,
-          otlp: { grpc: ladon.phoenix.otlpGrpc, http: ladon.phoenix.otlpHttp },
-          otlpHeaders: `authorization=Bearer%20${apiKey}`,
+    stack.hades.apiKey.apply((apiKey): HadesSettings => ({
+      ...plain,
+      phoenix: {
+        project: stack.hades.project,
+        apiKey,
+        otlp: { grpc: ladon.phoenix.otlpGrpc, http: ladon.phoenix.otlpHttp },
+        otlpHeaders: `authorization=Bearer%20${apiKey}`,
+      },
+    })),
+  );
+}
+
+/** The drift timer on every host, checking what `npm run validate` checks for that host. */
+function buildDrift(lab: LabConfig, hosts: Record<string, Host>): Record<string, Drift> {
+  return Object.fromEntries(
+    Object.entries(hosts).map(([name, host]) => [
+      name,
+      new Drift(
+        `${name}-drift`,
+        {
+          host: host.target,
+          expectations: hostExpectations(lab, name),
+          vllmServers: probeServers(lab, name),
+          textfileDir: TEXTFILE_DIR,
         },
-      }),
-    ),
+        { parent: host },
+      ),
+    ]),
   );
 }
 

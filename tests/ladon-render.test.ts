@@ -57,7 +57,7 @@ describe("Prometheus", () => {
       file("citadel/etc/citadel/prometheus/rules/citadel.yml"),
     );
     expect(ok(run("promtool", ["check", "config", "prometheus.yml"], d))).toContain(
-      "SUCCESS: 22 rules found",
+      "SUCCESS: 24 rules found",
     );
   });
 
@@ -88,7 +88,7 @@ describe("alert rules", () => {
   const groups = alertRules(defaults.thresholds);
   const rules = groups.flatMap((g) => g.rules);
 
-  it("cover hosts, GPUs, vLLM, containers, the stack itself and backups", () => {
+  it("cover hosts, GPUs, vLLM, containers, the stack itself, backups and drift", () => {
     expect(rules.map((r) => r.alert).sort()).toEqual(
       [
         "BackupStale",
@@ -102,6 +102,8 @@ describe("alert rules", () => {
         "HostFilesystemReadOnly",
         "HostOomKill",
         "HostRaidDegraded",
+        "LabDrift",
+        "LabDriftProbeStale",
         "LadonDataDiskNearlyFull",
         "LokiStorageOverBudget",
         "LvmVolumeGroupNearlyFull",
@@ -150,7 +152,7 @@ describe("dashboards", () => {
       "citadel-logs",
       "citadel-ladon",
     ]);
-    for (const d of all) expect(JSON.parse(d.json)).toMatchObject({ uid: d.uid, version: 1, editable: true });
+    for (const d of all) expect(JSON.parse(d.json)).toMatchObject({ uid: d.uid, version: 2, editable: true });
   });
 
   it("use only PromQL that parses: every panel query checked by promtool as a recording rule", () => {

@@ -39,8 +39,11 @@ describe("the check logic", () => {
       "container node-exporter",
       "container phoenix",
       "container prometheus",
-      "container vllm",
-      "vLLM /v1/models",
+      "container vllm-chat",
+      "container vllm-embed",
+      "vLLM chat /v1/models",
+      "vLLM embed /v1/models",
+      "vLLM embed /v1/embeddings",
       "Prometheus targets up",
       "grafana healthy",
       "loki healthy",
@@ -60,7 +63,7 @@ describe("the check logic", () => {
       "mount /srv/backup: not mounted, in fstab by UUID",
       "GPUs: 1 GPUs on driver 580 (want 2 on 580)",
       "container loki: restarting: Restarting (1) 12 seconds ago",
-      "vLLM /v1/models: no answer with the API key",
+      "vLLM chat /v1/models: no answer with the API key",
       "Prometheus targets up: down: gpu/gpu-exporter:9835",
       "loki healthy: HTTP 503",
       "backup timers active: active, inactive, active",
@@ -111,7 +114,7 @@ describe("npm run validate", () => {
     const result = run(ssh);
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/^PASS {2}citadel {2}LVM size/m);
-    expect(result.stdout.trim().split("\n").pop()).toBe("25 passed, 0 failed");
+    expect(result.stdout.trim().split("\n").pop()).toBe("28 passed, 0 failed");
     const log = readFileSync(ssh.log, "utf8");
     expect(log.split("\n")).toEqual(
       expect.arrayContaining(["BatchMode=yes", "StrictHostKeyChecking=yes", "hxadmin@192.168.10.29"]),
@@ -125,7 +128,7 @@ describe("npm run validate", () => {
     const result = run(fakeSsh(fixture("citadel-broken.txt")));
     expect(result.status).toBe(1);
     expect(result.stdout).toMatch(/^FAIL {2}citadel {2}firewall +Status: inactive$/m);
-    expect(result.stdout.trim().split("\n").pop()).toBe("14 passed, 11 failed");
+    expect(result.stdout.trim().split("\n").pop()).toBe("17 passed, 11 failed");
   });
 });
 
@@ -141,7 +144,8 @@ describe("validation as the last step of pulumi up", () => {
     const deps = step.dependsOn.map((u) => byUrn.get(u));
     expect(deps).toEqual(
       expect.arrayContaining([
-        "vllm-container",
+        "vllm-chat-container",
+        "vllm-embed-container",
         "ladon-citadel-grafana-container",
         "backups-backup",
         "citadel-firewall-ufw",

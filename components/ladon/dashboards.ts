@@ -5,9 +5,11 @@
 import {
   AnnotationQueryBuilder,
   DashboardBuilder,
+  MappingType,
   QueryVariableBuilder,
   RowBuilder,
 } from "@grafana/grafana-foundation-sdk/dashboard";
+import { BigValueColorMode, BigValueTextMode } from "@grafana/grafana-foundation-sdk/common";
 import { DataqueryBuilder as LokiQuery } from "@grafana/grafana-foundation-sdk/loki";
 import { PanelBuilder as LogsPanel } from "@grafana/grafana-foundation-sdk/logs";
 import { DataqueryBuilder as PromQuery } from "@grafana/grafana-foundation-sdk/prometheus";
@@ -16,7 +18,7 @@ import { PanelBuilder as TimeseriesPanel } from "@grafana/grafana-foundation-sdk
 import { sortKeys } from "../host/docker";
 
 /** Bump when any dashboard changes. */
-export const DASHBOARD_VERSION = 1;
+export const DASHBOARD_VERSION = 2;
 
 export const PROMETHEUS_DS = { type: "prometheus", uid: "prometheus" };
 export const LOKI_DS = { type: "loki", uid: "loki" };
@@ -367,7 +369,33 @@ function hostDashboard(): DashboardBuilder {
     .withPanel(
       stat("OOM kills (24h)", "short", `sum(increase(node_vmstat_oom_kill{${h}}[24h])) or vector(0)`),
     )
-    .withPanel(stat("Up", "short", `count(up{${h}, job="node"} == 1)`));
+    .withPanel(stat("Up", "short", `count(up{${h}, job="node"} == 1)`))
+    .withRow(new RowBuilder("Drift (npm run validate's checks, hourly on each host)"))
+    .withPanel(
+      new StatPanel()
+        .title("Checks")
+        .datasource(PROMETHEUS_DS)
+        .height(8)
+        .span(18)
+        .withTarget(
+          new PromQuery().expr(`citadel_validate_check{${h}}`).legendFormat("{{host}} {{check}}").refId("A"),
+        )
+        .colorMode(BigValueColorMode.Background)
+        .textMode(BigValueTextMode.ValueAndName)
+        .mappings([
+          {
+            type: MappingType.ValueToText,
+            options: { "0": { text: "FAIL", color: "red" }, "1": { text: "PASS", color: "green" } },
+          },
+        ]),
+    )
+    .withPanel(
+      stat(
+        "Last drift run",
+        "s",
+        `time() - max by (host) (citadel_validate_last_run_timestamp_seconds{${h}})`,
+      ),
+    );
 }
 
 function logsDashboard(): DashboardBuilder {

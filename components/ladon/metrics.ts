@@ -101,6 +101,11 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
   },
   {
     job: "node",
+    source: "citadel's drift timer (components/ops/scripts/drift.sh and drift_eval.py), as textfile metrics",
+    metrics: ["citadel_validate_check", "citadel_validate_last_run_timestamp_seconds"],
+  },
+  {
+    job: "node",
     source:
       "npm run baseline (renderBaselineMetrics in components/ops/baseline.ts), as textfile metrics on the vLLM host",
     metrics: [

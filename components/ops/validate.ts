@@ -47,68 +47,99 @@ export function probeServers(lab: LabConfig, host: string): string {
     .join(" ");
 }
 
-export function evaluateHost(lab: LabConfig, host: string, output: string): CheckResult[] {
+/**
+ * One check of a host, as data: the check list is built once here (`hostExpectations`) and read
+ * by both evaluators, `evaluateHost` below and the host's own `scripts/drift_eval.py`, which the
+ * hourly drift timer runs where there is no Node. Each `kind` means the same test in both.
+ */
+export type Expectation = { check: string } & (
+  | { kind: "lvm"; vg: string; lv: string; size: string; minBytes: number }
+  | { kind: "mount"; mountPoint: string }
+  | { kind: "gpus"; count: number; branch: string }
+  | { kind: "nvidia-runtime" }
+  | { kind: "container"; name: string }
+  | { kind: "vllm-models"; container: string; served: string }
+  | { kind: "vllm-pooling"; section: string; path: string; what: string }
+  | { kind: "prometheus-targets" }
+  | { kind: "http-200"; section: string }
+  | { kind: "timers-active"; count: number }
+  | { kind: "backup-fresh"; maxAgeHours: number }
+  | { kind: "firewall" }
+  | { kind: "docker-user" }
+);
+
+/** What `npm run validate` checks on a host, in report order. Pure; plan-time values only. */
+export function hostExpectations(lab: LabConfig, host: string): Expectation[] {
   const config = lab.hosts[host];
   if (!config) throw new Error(`no host ${host}`);
-  const s = parseProbe(output);
-  const results: CheckResult[] = [];
-  const add = (check: string, ok: boolean, detail: string) => results.push({ host, check, ok, detail });
-  const text = (name: string) => s.get(name)?.text ?? "";
-  const ran = (name: string) => s.has(name) && s.get(name)?.rc === 0;
-
+  const out: Expectation[] = [];
   const lvm = config.storage?.lvm;
   if (lvm) {
-    const line = text("lvs")
-      .split("\n")
-      .map((l) => l.trim().split("|"))
-      .find(([vg, lv]) => vg === lvm.vg && lv === lvm.lv);
-    const size = Number(line?.[2] ?? 0);
     const target = lvm.size === "all-free" ? (parseSize(lvm.currentSize) ?? 0) : (parseSize(lvm.size) ?? 0);
-    add(
-      "LVM size",
-      size >= target,
-      line ? `${lvm.vg}/${lvm.lv} is ${size} bytes, target ${lvm.size}` : `${lvm.vg}/${lvm.lv} not found`,
-    );
+    out.push({ check: "LVM size", kind: "lvm", vg: lvm.vg, lv: lvm.lv, size: lvm.size, minBytes: target });
   }
-  for (const disk of config.storage?.disks ?? []) {
-    const mounted = text("findmnt")
-      .split("\n")
-      .some((l) => l.split(" ")[1] === disk.mountPoint);
-    const byUuid = text("fstab")
-      .split("\n")
-      .some((l) => /^UUID=\S+\s/.test(l) && l.split(/\s+/)[1] === disk.mountPoint);
-    add(
-      `mount ${disk.mountPoint}`,
-      mounted && byUuid,
-      `${mounted ? "mounted" : "not mounted"}, ${byUuid ? "in fstab by UUID" : "no fstab entry by UUID"}`,
-    );
-  }
+  for (const disk of config.storage?.disks ?? [])
+    out.push({ check: `mount ${disk.mountPoint}`, kind: "mount", mountPoint: disk.mountPoint });
   if (config.nvidia) {
-    const gpus = ran("nvidia-smi") ? text("nvidia-smi").split("\n").filter(Boolean) : [];
-    const drivers = [...new Set(gpus.map((g) => g.split(", ")[2]?.split(".")[0]))];
-    const ok =
-      gpus.length === config.nvidia.gpus.count &&
-      drivers.length === 1 &&
-      drivers[0] === config.nvidia.driver.branch;
-    add(
-      "GPUs",
-      ok,
-      ran("nvidia-smi")
-        ? `${gpus.length} GPUs on driver ${drivers.join(", ") || "?"} (want ${config.nvidia.gpus.count} on ${config.nvidia.driver.branch})`
-        : "nvidia-smi failed",
-    );
-    let runtimes: Record<string, unknown> = {};
-    try {
-      runtimes = JSON.parse(text("docker-runtimes") || "{}") as Record<string, unknown>;
-    } catch {
-      runtimes = {};
-    }
-    add(
-      "Docker nvidia runtime",
-      "nvidia" in runtimes,
-      "nvidia" in runtimes ? "present" : "missing from docker info",
-    );
+    const { gpus, driver } = config.nvidia;
+    out.push({ check: "GPUs", kind: "gpus", count: gpus.count, branch: driver.branch });
+    out.push({ check: "Docker nvidia runtime", kind: "nvidia-runtime" });
   }
+  for (const name of expectedContainers(lab, host))
+    out.push({ check: `container ${name}`, kind: "container", name });
+  for (const [name, server] of lab.vllm?.host === host ? serversOf(lab.vllm) : []) {
+    const container = `vllm-${name}`;
+    out.push({
+      check: `vLLM ${name} /v1/models`,
+      kind: "vllm-models",
+      container,
+      served: servedModelName(server),
+    });
+    const pooling = {
+      embed: ["embeddings", "/v1/embeddings", "a vector of"],
+      rerank: ["rerank", "/v1/rerank", "results:"],
+    };
+    if (server.kind !== "generate") {
+      const [section, path, what] = pooling[server.kind] as [string, string, string];
+      out.push({
+        check: `vLLM ${name} ${path}`,
+        kind: "vllm-pooling",
+        section: `vllm-${section}-${container}`,
+        path,
+        what,
+      });
+    }
+  }
+  if (lab.ladon?.host === host) {
+    out.push({ check: "Prometheus targets up", kind: "prometheus-targets" });
+    for (const svc of ["grafana", "loki", "alertmanager", "phoenix"])
+      out.push({ check: `${svc} healthy`, kind: "http-200", section: `health-${svc}` });
+  }
+  if (lab.ops.backups?.host === host) {
+    out.push({ check: "backup timers active", kind: "timers-active", count: 3 });
+    const maxAgeHours = lab.ladon?.thresholds.backupMaxAgeHours ?? 26;
+    out.push({ check: "last backup fresh", kind: "backup-fresh", maxAgeHours });
+  }
+  if (lab.ops.firewall) {
+    out.push({ check: "firewall", kind: "firewall" });
+    out.push({ check: "DOCKER-USER rules", kind: "docker-user" });
+  }
+  return out;
+}
+
+export function evaluateHost(lab: LabConfig, host: string, output: string): CheckResult[] {
+  return evaluateExpectations(host, hostExpectations(lab, host), output);
+}
+
+/** The checks against the probe's output. Keep each kind in step with `scripts/drift_eval.py`. */
+export function evaluateExpectations(
+  host: string,
+  expectations: Expectation[],
+  output: string,
+): CheckResult[] {
+  const s = parseProbe(output);
+  const text = (name: string) => s.get(name)?.text ?? "";
+  const ran = (name: string) => s.has(name) && s.get(name)?.rc === 0;
   const states = new Map(
     text("containers")
       .split("\n")
@@ -118,88 +149,128 @@ export function evaluateHost(lab: LabConfig, host: string, output: string): Chec
         return [name as string, { state, status: status ?? "" }] as const;
       }),
   );
-  for (const name of expectedContainers(lab, host)) {
-    const c = states.get(name);
-    const healthy = c?.state === "running" && /\(healthy\)/.test(c.status);
-    add(`container ${name}`, healthy, c ? `${c.state}: ${c.status}` : "not found");
-  }
-  for (const [name, server] of lab.vllm?.host === host ? serversOf(lab.vllm) : []) {
-    const container = `vllm-${name}`;
-    const served = servedModelName(server);
-    const models = text(`vllm-models-${container}`).split("\n");
-    const answered = ran(`vllm-models-${container}`);
-    add(
-      `vLLM ${name} /v1/models`,
-      answered && models.includes(served),
-      answered ? `serves ${models.filter(Boolean).join(", ") || "nothing"}` : "no answer with the API key",
-    );
-    const pooling = { embed: ["embeddings", "/v1/embeddings", "a vector of"], rerank: ["rerank", "/v1/rerank", "results:"] };
-    if (server.kind !== "generate") {
-      const [section, path, what] = pooling[server.kind];
-      const out = text(`vllm-${section}-${container}`);
-      const ok = ran(`vllm-${section}-${container}`) && Number(out) > 0;
-      add(`vLLM ${name} ${path}`, ok, ok ? `${what} ${out}` : `no answer: ${out || "nothing"}`);
-    }
-  }
-  if (lab.ladon?.host === host) {
-    let down: string[] = [];
-    let total = 0;
-    try {
-      const targets = (
-        JSON.parse(text("prometheus-targets")) as {
-          data: { activeTargets: { health: string; labels: { job: string; instance: string } }[] };
+  const one = (e: Expectation): [boolean, string] => {
+    switch (e.kind) {
+      case "lvm": {
+        const line = text("lvs")
+          .split("\n")
+          .map((l) => l.trim().split("|"))
+          .find(([vg, lv]) => vg === e.vg && lv === e.lv);
+        const size = Number(line?.[2] ?? 0);
+        return [
+          size >= e.minBytes,
+          line ? `${e.vg}/${e.lv} is ${size} bytes, target ${e.size}` : `${e.vg}/${e.lv} not found`,
+        ];
+      }
+      case "mount": {
+        const mounted = text("findmnt")
+          .split("\n")
+          .some((l) => l.split(" ")[1] === e.mountPoint);
+        const byUuid = text("fstab")
+          .split("\n")
+          .some((l) => /^UUID=\S+\s/.test(l) && l.split(/\s+/)[1] === e.mountPoint);
+        return [
+          mounted && byUuid,
+          `${mounted ? "mounted" : "not mounted"}, ${byUuid ? "in fstab by UUID" : "no fstab entry by UUID"}`,
+        ];
+      }
+      case "gpus": {
+        const gpus = ran("nvidia-smi") ? text("nvidia-smi").split("\n").filter(Boolean) : [];
+        const drivers = [...new Set(gpus.map((g) => g.split(", ")[2]?.split(".")[0]))];
+        const ok = gpus.length === e.count && drivers.length === 1 && drivers[0] === e.branch;
+        return [
+          ok,
+          ran("nvidia-smi")
+            ? `${gpus.length} GPUs on driver ${drivers.join(", ") || "?"} (want ${e.count} on ${e.branch})`
+            : "nvidia-smi failed",
+        ];
+      }
+      case "nvidia-runtime": {
+        let runtimes: unknown = {};
+        try {
+          runtimes = JSON.parse(text("docker-runtimes") || "{}");
+        } catch {
+          runtimes = {};
         }
-      ).data.activeTargets;
-      total = targets.length;
-      down = targets.filter((t) => t.health !== "up").map((t) => `${t.labels.job}/${t.labels.instance}`);
-      add(
-        "Prometheus targets up",
-        total > 0 && down.length === 0,
-        down.length ? `down: ${down.join(", ")}` : `${total} targets up`,
-      );
-    } catch {
-      add("Prometheus targets up", false, "Prometheus did not answer");
+        const ok = typeof runtimes === "object" && runtimes !== null && "nvidia" in runtimes;
+        return [ok, ok ? "present" : "missing from docker info"];
+      }
+      case "container": {
+        const c = states.get(e.name);
+        const healthy = c?.state === "running" && /\(healthy\)/.test(c.status);
+        return [healthy, c ? `${c.state}: ${c.status}` : "not found"];
+      }
+      case "vllm-models": {
+        const section = `vllm-models-${e.container}`;
+        const models = text(section).split("\n");
+        const answered = ran(section);
+        return [
+          answered && models.includes(e.served),
+          answered
+            ? `serves ${models.filter(Boolean).join(", ") || "nothing"}`
+            : "no answer with the API key",
+        ];
+      }
+      case "vllm-pooling": {
+        const out = text(e.section);
+        const ok = ran(e.section) && Number(out) > 0;
+        return [ok, ok ? `${e.what} ${out}` : `no answer: ${out || "nothing"}`];
+      }
+      case "prometheus-targets":
+        try {
+          const targets = (
+            JSON.parse(text("prometheus-targets")) as {
+              data: { activeTargets: { health: string; labels: { job: string; instance: string } }[] };
+            }
+          ).data.activeTargets;
+          const down = targets
+            .filter((t) => t.health !== "up")
+            .map((t) => `${t.labels.job}/${t.labels.instance}`);
+          return [
+            targets.length > 0 && down.length === 0,
+            down.length ? `down: ${down.join(", ")}` : `${targets.length} targets up`,
+          ];
+        } catch {
+          return [false, "Prometheus did not answer"];
+        }
+      case "http-200": {
+        const code = text(e.section);
+        return [code === "200", `HTTP ${code || "no answer"}`];
+      }
+      case "timers-active": {
+        const timers = text("timers").split("\n");
+        return [timers.length === e.count && timers.every((t) => t === "active"), timers.join(", ")];
+      }
+      case "backup-fresh": {
+        const last = Number(
+          /^citadel_backup_last_success_timestamp_seconds (\d+)/m.exec(text("backup-metrics"))?.[1] ?? 0,
+        );
+        const ageHours = (Number(text("now")) - last) / 3600;
+        return [
+          last > 0 && ageHours <= e.maxAgeHours,
+          last ? `${ageHours.toFixed(1)} h ago (limit ${e.maxAgeHours} h)` : "no successful backup yet",
+        ];
+      }
+      case "firewall": {
+        const ufw = text("ufw");
+        return [
+          /^Status: active/m.test(ufw) && /^Default: deny \(incoming\)/m.test(ufw),
+          ufw.split("\n").slice(0, 2).join("; ") || "ufw did not answer",
+        ];
+      }
+      case "docker-user":
+        return [
+          /^-A DOCKER-USER -j DROP$/m.test(text("docker-user")),
+          /-j DROP/.test(text("docker-user"))
+            ? "drops unlisted sources"
+            : "no DROP rule: published ports bypass the firewall",
+        ];
     }
-    for (const svc of ["grafana", "loki", "alertmanager", "phoenix"]) {
-      const code = text(`health-${svc}`);
-      add(`${svc} healthy`, code === "200", `HTTP ${code || "no answer"}`);
-    }
-  }
-  const backups = lab.ops.backups;
-  if (backups?.host === host) {
-    const timers = text("timers").split("\n");
-    add(
-      "backup timers active",
-      timers.length === 3 && timers.every((t) => t === "active"),
-      timers.join(", "),
-    );
-    const last = Number(
-      /^citadel_backup_last_success_timestamp_seconds (\d+)/m.exec(text("backup-metrics"))?.[1] ?? 0,
-    );
-    const ageHours = (Number(text("now")) - last) / 3600;
-    const maxAge = lab.ladon?.thresholds.backupMaxAgeHours ?? 26;
-    add(
-      "last backup fresh",
-      last > 0 && ageHours <= maxAge,
-      last ? `${ageHours.toFixed(1)} h ago (limit ${maxAge} h)` : "no successful backup yet",
-    );
-  }
-  if (lab.ops.firewall) {
-    const ufw = text("ufw");
-    add(
-      "firewall",
-      /^Status: active/m.test(ufw) && /^Default: deny \(incoming\)/m.test(ufw),
-      ufw.split("\n").slice(0, 2).join("; ") || "ufw did not answer",
-    );
-    add(
-      "DOCKER-USER rules",
-      /^-A DOCKER-USER -j DROP$/m.test(text("docker-user")),
-      /-j DROP/.test(text("docker-user"))
-        ? "drops unlisted sources"
-        : "no DROP rule: published ports bypass the firewall",
-    );
-  }
-  return results;
+  };
+  return expectations.map((e) => {
+    const [ok, detail] = one(e);
+    return { host, check: e.check, ok, detail };
+  });
 }
 
 /** The results as a table. */

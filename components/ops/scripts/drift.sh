@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs hourly from a systemd timer on every host (citadel-drift.timer): the read-only probe of
+# `npm run validate`, evaluated on the host by drift_eval.py against the checks rendered for this
+# host at plan time, written as node_exporter textfile metrics (citadel_validate_check per check,
+# citadel_validate_last_run_timestamp_seconds). It reads no secret: the probe asks vLLM from inside
+# its containers, with their own key.
+# The file is replaced atomically, and its temporary name does not end in .prom, so a scrape never
+# sees half of it: node_exporter's textfile collector reads only `*.prom` files
+# (collector/textfile.go@v1.12.1, `strings.HasSuffix(f.Name(), ".prom")`).
+set -euo pipefail
+: "${TEXTFILE_DIR:?}" "${PROBE:?}" "${EVALUATOR:?}" "${EXPECTATIONS:?}"
+export EXPECTATIONS
+ROOT="${CITADEL_ROOT:-}"
+out="${ROOT}${TEXTFILE_DIR}/citadel_validate.prom"
+mkdir -p "$(dirname "$out")"
+tmp=$(mktemp "${out}.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+
+probe=$(bash -c "$PROBE" </dev/null)
+printf '%s\n' "$probe" | python3 -c "$EVALUATOR" >"$tmp"
+chmod 0644 "$tmp"
+mv -f "$tmp" "$out"
+trap - EXIT
