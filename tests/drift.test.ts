@@ -83,10 +83,8 @@ describe("the drift timer's script on a host", () => {
   ])("writes the checks of %s, %i failing, atomically and again on a second run", (name, failing) => {
     const h = new SimHost();
     // The installed script, its probe swapped for the recorded output.
-    const script = rendered.replace(
-      /^export PROBE=.*?'$(?=\nexport )/ms,
-      () => `export PROBE='${recorded(fixture(name))}'`,
-    );
+    const probe = Buffer.from(recorded(fixture(name))).toString("base64");
+    const script = rendered.replace(/^export PROBE_B64='[^']*'$/m, () => `export PROBE_B64='${probe}'`);
     expect(script).not.toBe(rendered);
     const first = h.exec(wrapScript(script, false));
     expect(first.stderr.split("\n").filter((l) => l.startsWith("drift: "))).toHaveLength(failing);
@@ -133,7 +131,13 @@ describe("the drift timer in the lab", () => {
       );
       const script = result.files.get(`${host}/usr/local/lib/citadel/citadel-drift.sh`) as string;
       expect(script).toMatch(/^# citadel script: ops\/scripts\/drift\.sh$/m);
-      for (const secret of Object.values(secrets)) expect(script).not.toContain(secret);
+      // The probe and evaluator inside it included.
+      const decoded = [...script.matchAll(/^export \w+_B64='([^']*)'$/gm)].map((m) =>
+        Buffer.from(m[1] as string, "base64").toString("utf8"),
+      );
+      expect(decoded.join("\n")).toMatch(/^# citadel script: ops\/scripts\/probe\.sh$/m);
+      for (const secret of Object.values(secrets))
+        expect([script, ...decoded].join("\n")).not.toContain(secret);
       const drift = result.resources.find((r) => r.name === `${host}-drift`);
       expect(drift?.type).toBe("citadel:ops:Drift");
       expect(result.resources.find((r) => r.name === `${host}-drift-timer`)?.parent).toBe(drift?.urn);

@@ -48,9 +48,10 @@ describe("shellcheck", () => {
     const { files: rendered } = await synthLab();
     const dir = mkdtempSync(path.join(tmpdir(), "citadel-rendered-"));
     const scripts = [...rendered.keys()].filter((k) => k.endsWith(".sh"));
-    // 31 host steps, the local reboot wait, and the 4 scripts timers run (textfile, backup, prune, check).
-    expect(scripts.length).toBe(36);
+    // 34 host steps, the local reboot wait, and the 5 scripts timers run (textfile, backup, prune, check, drift).
+    expect(scripts.length).toBe(40);
     expect(scripts).toContain("citadel/usr/local/lib/citadel/textfile-metrics.sh");
+    expect(scripts).toContain("citadel/usr/local/lib/citadel/citadel-drift.sh");
     const paths = scripts.map((k) => {
       const p = path.join(dir, k.replace(/\//g, "__"));
       writeFileSync(p, rendered.get(k)!);

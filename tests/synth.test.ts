@@ -40,8 +40,8 @@ describe("npm start", () => {
     expect(run.stdout).toContain("├─ citadel (citadel:host:Host)");
     expect(run.stdout).toContain("└─ vllm (citadel:llm:Vllm)");
     expect(run.stdout).toMatch(/citadel-storage-lvm \(command:remote:Command\) \[protected, retained\]/);
-    expect(run.stdout).toContain("82 resources: 18 components, 64 provider resources");
-    expect(run.stdout).toContain("3 protected, 58 rendered files");
+    expect(run.stdout).toContain("87 resources: 19 components, 68 provider resources");
+    expect(run.stdout).toContain("3 protected, 64 rendered files");
     expect(run.stdout).toContain("citadel-guard: 0 mandatory, 10 advisory violations");
     const report = JSON.parse(readFileSync(path.join(out, "policy-report.json"), "utf8")) as {
       enforcementLevel: string;
@@ -56,7 +56,7 @@ describe("npm start", () => {
     >[];
     const urns = resources.map((r) => r.urn as string);
     expect(urns).toEqual([...urns].sort());
-    expect(resources).toHaveLength(82);
+    expect(resources).toHaveLength(87);
     for (const r of resources) {
       expect(Object.keys(r)).toEqual([
         "urn",
@@ -108,6 +108,13 @@ describe("npm start", () => {
     expect(files).toContain("citadel/commands/citadel-storage-disk-data.sh");
     expect(files).toContain("citadel/etc/docker/daemon.json");
     expect(files).toContain("local/commands/citadel-nvidia-wait.sh");
+    expect(files).toEqual(
+      expect.arrayContaining([
+        "citadel/etc/systemd/system/citadel-drift.service",
+        "citadel/etc/systemd/system/citadel-drift.timer",
+        "citadel/usr/local/lib/citadel/citadel-drift.sh",
+      ]),
+    );
     expect(readFileSync(path.join(out, "files/citadel/commands/citadel-storage-lvm.sh"), "utf8")).toMatch(
       /^#!\/usr\/bin\/env bash\n# citadel script: host\/scripts\/grow-lvm.sh\n/,
     );

@@ -30,14 +30,16 @@ export interface DriftArgs {
   every?: string;
 }
 
+const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
+
 /** The drift timer's script as installed on the host: the probe, the evaluator and the checks inside it. */
 export function renderDriftScript(
   args: Pick<DriftArgs, "expectations" | "vllmServers" | "textfileDir">,
 ): string {
   return renderStandalone("ops/scripts/drift.sh", {
     TEXTFILE_DIR: args.textfileDir,
-    PROBE: renderStandalone("ops/scripts/probe.sh", { VLLM_SERVERS: args.vllmServers }),
-    EVALUATOR: readFileSync(path.join(COMPONENTS_DIR, DRIFT_EVALUATOR), "utf8"),
+    PROBE_B64: base64(renderStandalone("ops/scripts/probe.sh", { VLLM_SERVERS: args.vllmServers })),
+    EVALUATOR_B64: base64(readFileSync(path.join(COMPONENTS_DIR, DRIFT_EVALUATOR), "utf8")),
     EXPECTATIONS: JSON.stringify(args.expectations),
   });
 }

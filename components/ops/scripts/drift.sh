@@ -8,16 +8,17 @@
 # sees half of it: node_exporter's textfile collector reads only `*.prom` files
 # (collector/textfile.go@v1.12.1, `strings.HasSuffix(f.Name(), ".prom")`).
 set -euo pipefail
-: "${TEXTFILE_DIR:?}" "${PROBE:?}" "${EVALUATOR:?}" "${EXPECTATIONS:?}"
-export EXPECTATIONS
+# The probe and the evaluator come base64-encoded: as plain text they would be quoted twice in the
+# step that installs this script, a quoting shellcheck rightly finds hard to read.
+: "${TEXTFILE_DIR:?}" "${PROBE_B64:?}" "${EVALUATOR_B64:?}" "${EXPECTATIONS:?}"
 ROOT="${CITADEL_ROOT:-}"
 out="${ROOT}${TEXTFILE_DIR}/citadel_validate.prom"
 mkdir -p "$(dirname "$out")"
 tmp=$(mktemp "${out}.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 
-probe=$(bash -c "$PROBE" </dev/null)
-printf '%s\n' "$probe" | python3 -c "$EVALUATOR" >"$tmp"
+probe=$(bash -c "$(base64 -d <<<"$PROBE_B64")" </dev/null)
+printf '%s\n' "$probe" | python3 -c "$(base64 -d <<<"$EVALUATOR_B64")" >"$tmp"
 chmod 0644 "$tmp"
 mv -f "$tmp" "$out"
 trap - EXIT
