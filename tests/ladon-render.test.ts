@@ -79,7 +79,7 @@ describe("Prometheus", () => {
       node: ["192.168.10.29:9910"],
       phoenix: ["phoenix:9090"],
       prometheus: ["localhost:9090"],
-      vllm: ["vllm:8000"],
+      vllm: ["vllm-chat:8000", "vllm-embed:8000"],
     });
   });
 });

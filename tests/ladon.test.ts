@@ -41,19 +41,21 @@ describe("services and ports", () => {
       "node-exporter",
       "phoenix",
       "prometheus",
-      "vllm",
+      "vllm-chat",
+      "vllm-embed",
     ]);
   });
 
   it("publishes every monitoring port in 9900-9999, none twice on a host, and vLLM keeps its own", () => {
     const ports = hostPorts(lab, "citadel");
-    const monitoring = ports.filter((p) => p.name !== "vllm-container");
+    const monitoring = ports.filter((p) => !/^vllm-.*-container$/.test(p.name));
     expect(monitoring.length).toBeGreaterThan(0);
     for (const p of monitoring) expect(p.port).toBeGreaterThanOrEqual(9900);
     for (const p of monitoring) expect(p.port).toBeLessThanOrEqual(9999);
     const all = ports.map((p) => p.port);
     expect(new Set(all).size).toBe(all.length);
-    expect(ports.find((p) => p.name === "vllm-container")?.port).toBe(8000);
+    expect(ports.find((p) => p.name === "vllm-chat-container")?.port).toBe(8000);
+    expect(ports.find((p) => p.name === "vllm-embed-container")?.port).toBe(8001);
   });
 
   it("exports the registry and renders it into the README's service table", () => {
@@ -248,18 +250,28 @@ describe("placement on the monitoring Raspberry Pi", () => {
       "phoenix",
       "prometheus",
     ]);
-    expect(servicesOn("citadel")).toEqual(["alloy", "cadvisor", "gpu-exporter", "node-exporter", "vllm"]);
+    expect(servicesOn("citadel")).toEqual([
+      "alloy",
+      "cadvisor",
+      "gpu-exporter",
+      "node-exporter",
+      "vllm-chat",
+      "vllm-embed",
+    ]);
   });
 
   it("scrapes citadel's GPU exporter and vLLM across hosts, and ships citadel's logs to the Pi", () => {
     const prometheus = pi.files.get("pi/etc/citadel/prometheus/prometheus.yml") as string;
     expect(prometheus).toContain("192.168.10.29:9911");
+    // One target per vLLM server, labelled with its name.
     expect(prometheus).toContain("192.168.10.29:8000");
+    expect(prometheus).toContain("192.168.10.29:8001");
+    expect(prometheus).toMatch(/- 192\.168\.10\.29:8001\n\s+labels:\n\s+host: citadel\n\s+server: embed/);
     expect(prometheus).toContain("192.168.10.29:9910");
     expect(pi.files.get("citadel/etc/citadel/alloy/config.alloy")).toContain(
       'url = "http://192.168.10.40:9903/loki/api/v1/push"',
     );
-    expect((byName(pi, "vllm-container").rawInputs.command as string[]).slice(-1)).toEqual([
+    expect((byName(pi, "vllm-chat-container").rawInputs.command as string[]).slice(-1)).toEqual([
       "grpc://192.168.10.40:9906",
     ]);
   });

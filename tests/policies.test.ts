@@ -568,7 +568,7 @@ describe("the whole lab", () => {
       () => mutate("ladon-citadel-grafana-container", (i) => (i.privileged = true)),
       "disallow-privileged-containers",
     ],
-    ["vLLM without GPUs", () => mutate("vllm-container", (i) => delete i.gpus), "require-gpu-requests"],
+    ["vLLM without GPUs", () => mutate("vllm-chat-container", (i) => delete i.gpus), "require-gpu-requests"],
     [
       "Phoenix on Prometheus's port",
       () => mutate("ladon-citadel-phoenix-container", (i) => (i.ports[0].external = 9901)),
@@ -584,7 +584,7 @@ describe("the whole lab", () => {
     ],
     [
       "the API key on vLLM's command line",
-      () => mutate("vllm-container", (i) => i.command.push("--api-key=abc")),
+      () => mutate("vllm-chat-container", (i) => i.command.push("--api-key=abc")),
       "disallow-plaintext-secrets",
     ],
     [
@@ -605,7 +605,7 @@ describe("the whole lab", () => {
     [
       "vLLM's context beyond the KV cache",
       () =>
-        mutate("vllm-container", (i) => {
+        mutate("vllm-chat-container", (i) => {
           i.command[i.command.indexOf("--max-model-len") + 1] = "40960";
           i.command[i.command.indexOf("--gpu-memory-utilization") + 1] = "0.8";
         }),

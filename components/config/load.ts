@@ -121,7 +121,10 @@ export function legacyVllmProblem(section: unknown): Problem | undefined {
   const name = kind === "generate" ? "chat" : kind;
   // The single server used port 8000 by default; a server now names its own.
   if (server.port === undefined) server.port = 8000;
-  const migrated = stringify({ [`${NAMESPACE}:vllm`]: { ...shared, servers: { [name]: server } } }, { indent: 2 });
+  const migrated = stringify(
+    { [`${NAMESPACE}:vllm`]: { ...shared, servers: { [name]: server } } },
+    { indent: 2 },
+  );
   return {
     path: `${NAMESPACE}:vllm`,
     message:

@@ -113,56 +113,57 @@ export const SERVER_NAME = /^[a-z][a-z0-9-]{0,23}$/;
 export const SERVER_KEYS = Object.keys(VllmServerSchema.shape);
 
 export const VllmSchema = z.strictObject({
-    /** The GPU host every server runs on. @default "citadel" */
-    host: z.string().default("citadel").meta(example("citadel")),
-    /**
-     * The `vllm/vllm-openai` image, shared by every server. Its tag is pinned in components/pins.ts
-     * with the vLLM release the conformance tier checks the argv against; here it may only gain a
-     * digest.
-     * @default the pinned image
-     */
-    image: ImageRef.default(imageOf(PINS.vllm))
-      .refine((v) => v.split("@")[0] === imageOf(PINS.vllm), {
-        error: `must be ${imageOf(PINS.vllm)}, optionally with @sha256:<digest>; the tag is bumped in components/pins.ts together with the vLLM release that checks it`,
-      })
-      .meta(example(imageOf(PINS.vllm))),
-    /** The servers, by name. At least one. */
-    servers: z
-      .record(
-        z.string().regex(SERVER_NAME, {
-          error: "a server name is 1-24 lowercase letters, digits or -, starting with a letter (e.g. chat, embed)",
-        }),
-        VllmServerSchema,
-      )
-      .refine((s) => Object.keys(s).length > 0, { error: "declare at least one server, e.g. servers.chat" })
-      .meta(example({ chat: { model: "Qwen/Qwen3-8B", maxModelLen: 32768, gpus: [0], port: 8000 } })),
-    /** Host directory for the Hugging Face and vLLM compile caches, shared by the servers. @default "/srv/models" */
-    cacheDir: z
-      .string()
-      .regex(/^\/[A-Za-z0-9._/-]+$/, { error: "must be an absolute path" })
-      .default("/srv/models")
-      .meta(example("/srv/models")),
-    /** How long a server's create waits for its model to download and load. @default 1800 */
-    startupTimeoutSeconds: z.number().int().min(60).max(86400).default(1800).meta(example(1800)),
-    /** Per-GPU reserve for activations, CUDA context and NCCL in the VRAM plan; a server may override it. @default 2.5 */
-    reserveGiB: z.number().min(0).max(64).default(2.5).meta(example(2.5)),
-    /** Defaults for GeForce cards without NVLink or P2P. */
-    geforce: z
-      .strictObject({
-        /** NCCL_P2P_DISABLE=1. @default true */
-        ncclP2PDisable: z.boolean().default(true).meta(example(true)),
-        /** --disable-custom-all-reduce when TP > 1. @default true */
-        disableCustomAllReduce: z.boolean().default(true).meta(example(true)),
-      })
-      .prefault({}),
-    /** OTLP traces endpoint (Phoenix), e.g. grpc://phoenix:4317. @default the LadonStack's Phoenix, else none */
-    otlpTracesEndpoint: z
-      .string()
-      .regex(/^(grpc|http|https):\/\/[A-Za-z0-9.-]+(:\d+)?(\/.*)?$/, {
-        error: "must be a grpc:// or http(s):// URL",
-      })
-      .optional()
-      .meta(example("grpc://phoenix:4317")),
+  /** The GPU host every server runs on. @default "citadel" */
+  host: z.string().default("citadel").meta(example("citadel")),
+  /**
+   * The `vllm/vllm-openai` image, shared by every server. Its tag is pinned in components/pins.ts
+   * with the vLLM release the conformance tier checks the argv against; here it may only gain a
+   * digest.
+   * @default the pinned image
+   */
+  image: ImageRef.default(imageOf(PINS.vllm))
+    .refine((v) => v.split("@")[0] === imageOf(PINS.vllm), {
+      error: `must be ${imageOf(PINS.vllm)}, optionally with @sha256:<digest>; the tag is bumped in components/pins.ts together with the vLLM release that checks it`,
+    })
+    .meta(example(imageOf(PINS.vllm))),
+  /** The servers, by name. At least one. */
+  servers: z
+    .record(
+      z.string().regex(SERVER_NAME, {
+        error:
+          "a server name is 1-24 lowercase letters, digits or -, starting with a letter (e.g. chat, embed)",
+      }),
+      VllmServerSchema,
+    )
+    .refine((s) => Object.keys(s).length > 0, { error: "declare at least one server, e.g. servers.chat" })
+    .meta(example({ chat: { model: "Qwen/Qwen3-8B", maxModelLen: 32768, gpus: [0], port: 8000 } })),
+  /** Host directory for the Hugging Face and vLLM compile caches, shared by the servers. @default "/srv/models" */
+  cacheDir: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._/-]+$/, { error: "must be an absolute path" })
+    .default("/srv/models")
+    .meta(example("/srv/models")),
+  /** How long a server's create waits for its model to download and load. @default 1800 */
+  startupTimeoutSeconds: z.number().int().min(60).max(86400).default(1800).meta(example(1800)),
+  /** Per-GPU reserve for activations, CUDA context and NCCL in the VRAM plan; a server may override it. @default 2.5 */
+  reserveGiB: z.number().min(0).max(64).default(2.5).meta(example(2.5)),
+  /** Defaults for GeForce cards without NVLink or P2P. */
+  geforce: z
+    .strictObject({
+      /** NCCL_P2P_DISABLE=1. @default true */
+      ncclP2PDisable: z.boolean().default(true).meta(example(true)),
+      /** --disable-custom-all-reduce when TP > 1. @default true */
+      disableCustomAllReduce: z.boolean().default(true).meta(example(true)),
+    })
+    .prefault({}),
+  /** OTLP traces endpoint (Phoenix), e.g. grpc://phoenix:4317. @default the LadonStack's Phoenix, else none */
+  otlpTracesEndpoint: z
+    .string()
+    .regex(/^(grpc|http|https):\/\/[A-Za-z0-9.-]+(:\d+)?(\/.*)?$/, {
+      error: "must be a grpc:// or http(s):// URL",
+    })
+    .optional()
+    .meta(example("grpc://phoenix:4317")),
 });
 
 export type VllmConfig = z.output<typeof VllmSchema>;

@@ -172,7 +172,10 @@ function vllmDashboard(): DashboardBuilder {
         // input tokens (its embedding throughput), each beside its recorded baseline.
         timeseries("Tokens per second", "short", [
           [`sum by (model_name) (rate(vllm:prompt_tokens_total${m}[${RATE}]))`, "{{model_name}} prompt"],
-          [`sum by (model_name) (rate(vllm:generation_tokens_total${m}[${RATE}]))`, "{{model_name}} generation"],
+          [
+            `sum by (model_name) (rate(vllm:generation_tokens_total${m}[${RATE}]))`,
+            "{{model_name}} generation",
+          ],
           [
             'max by (model, tokens) (citadel_vllm_baseline_tokens_per_second{model=~"$model"})',
             "baseline {{model}} {{tokens}}",

@@ -360,7 +360,9 @@ export function renderVllmArgs(
     ...(c.quantization ? ["--quantization", c.quantization] : []),
     "--kv-cache-dtype",
     c.kvCacheDtype,
-    ...(section.geforce.disableCustomAllReduce && s.tensorParallelSize > 1 ? ["--disable-custom-all-reduce"] : []),
+    ...(section.geforce.disableCustomAllReduce && s.tensorParallelSize > 1
+      ? ["--disable-custom-all-reduce"]
+      : []),
     ...(otlpTracesEndpoint ? ["--otlp-traces-endpoint", otlpTracesEndpoint] : []),
     ...c.extraArgs,
   ];
@@ -408,7 +410,9 @@ export function renderHealthcheck(s: ResolvedServer): string[] {
   ];
   const checks: Record<ServerKind, string[]> = {
     generate: [],
-    embed: [`ok = ok and len(call("/v1/embeddings", {"model": ${served}, "input": "citadel"})["data"][0]["embedding"]) > 0`],
+    embed: [
+      `ok = ok and len(call("/v1/embeddings", {"model": ${served}, "input": "citadel"})["data"][0]["embedding"]) > 0`,
+    ],
     rerank: [
       `ok = ok and len(call("/v1/rerank", {"model": ${served}, "query": "citadel", "documents": ["citadel"]})["results"]) == 1`,
     ],

@@ -637,10 +637,14 @@ async function phoenixChecks(ctx: Ctx): Promise<void> {
       const key = phoenixApiKey(second);
       if (!key || key !== phoenixApiKey(first)) throw new Error("the second run printed another key");
       const phoenix = `http://${ctx.sandbox.address(ctx.lab.container("phoenix").name)}:6006`;
-      const res = await fetch(`${phoenix}/v1/projects/${project}`, { headers: { Authorization: `Bearer ${key}` } });
+      const res = await fetch(`${phoenix}/v1/projects/${project}`, {
+        headers: { Authorization: `Bearer ${key}` },
+      });
       const body = (await res.json()) as { data?: { name?: string } };
       if (res.status !== 200 || body.data?.name !== project)
-        throw new Error(`GET /v1/projects/${project} with the HADES key answered ${res.status}: ${JSON.stringify(body)}`);
+        throw new Error(
+          `GET /v1/projects/${project} with the HADES key answered ${res.status}: ${JSON.stringify(body)}`,
+        );
     },
   );
   await withTool(
@@ -655,7 +659,9 @@ async function phoenixChecks(ctx: Ctx): Promise<void> {
       const vllm = ctx.lab.containers.find((c) => c.image.startsWith("vllm/vllm-openai:"));
       if (!vllm) throw new Error("the lab has no vLLM container");
       if (!/openinference\.project\.name=vllm\b/.test(vllm.env.OTEL_RESOURCE_ATTRIBUTES ?? ""))
-        throw new Error(`${vllm.name} does not name its Phoenix project: ${vllm.env.OTEL_RESOURCE_ATTRIBUTES}`);
+        throw new Error(
+          `${vllm.name} does not name its Phoenix project: ${vllm.env.OTEL_RESOURCE_ATTRIBUTES}`,
+        );
       const tool = ctx.tools.vllm as Installed;
       copyFileSync(path.join(__dirname, "phoenix_trace.py"), path.join(ctx.dir, "phoenix_trace.py"));
       const { spec } = serviceRun(ctx.dir, vllm, "vllm", tool, {

@@ -110,7 +110,9 @@ export async function vllmChecks(ctx: Ctx): Promise<void> {
         if (!server) throw new Error(`${c.name} is no server of citadel:vllm.servers`);
         const want = EXPECTED_RUNNER[server.kind];
         if (!checked.summary.includes(want))
-          throw new Error(`a ${server.kind} server should resolve to ${want}, but vLLM built: ${checked.summary}`);
+          throw new Error(
+            `a ${server.kind} server should resolve to ${want}, but vLLM built: ${checked.summary}`,
+          );
       },
     );
     await withTool(

@@ -2,7 +2,13 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
-import { LabConfigSchema, legacyVllmProblem, NAMESPACE, SECRETS, type ConfigSource } from "../../components/config";
+import {
+  LabConfigSchema,
+  legacyVllmProblem,
+  NAMESPACE,
+  SECRETS,
+  type ConfigSource,
+} from "../../components/config";
 
 export interface StackFile {
   /** Stack name from the file name: `Pulumi.citadel.yaml` is stack `citadel`. */

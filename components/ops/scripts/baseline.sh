@@ -18,7 +18,7 @@ fi
 # What each kind is asked (vllm/benchmarks/serve.py and lib/endpoint_request_func.py@v0.33.0):
 # completions with TTFT and ITL; /v1/embeddings or /v1/rerank, which measure end-to-end latency only.
 case "$KIND" in
-  generate) kind_args=(--backend vllm --dataset-name random --random-output-len "$OUTPUT_LEN" --ignore-eos --percentile-metrics ttft,itl,e2el) ;;
+  generate) kind_args=(--backend vllm --dataset-name random --random-output-len "$OUTPUT_LEN" --ignore-eos --percentile-metrics "ttft,itl,e2el") ;;
   embed) kind_args=(--backend openai-embeddings --endpoint /v1/embeddings --dataset-name random --percentile-metrics e2el) ;;
   rerank) kind_args=(--backend vllm-rerank --endpoint /v1/rerank --dataset-name random-rerank --percentile-metrics e2el) ;;
   *) printf 'baseline: unknown server kind %s\n' "$KIND" >&2; exit 1 ;;
