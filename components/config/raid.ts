@@ -25,3 +25,6 @@ export function raidUsableBytes(level: RaidLevel, members: number, memberBytes: 
   const dataMembers = { 1: 1, 5: members - 1, 6: members - 2, 10: members / 2 }[level];
   return Math.max(0, Math.floor(dataMembers * memberBytes));
 }
+
+/** When the monthly scrub starts by default: the first Sunday of the month at 01:00, as Ubuntu's own. */
+export const DEFAULT_SCRUB_SCHEDULE = "Sun *-*-1..7 01:00:00";

@@ -11,7 +11,7 @@ import { VllmSchema } from "./vllm";
 import { LadonSchema } from "./ladon";
 import { OnCalendar, OpsSchema } from "./ops";
 import { ladonProblems } from "../ladon/plan";
-import { RAID_LEVELS, RAID_MIN_MEMBERS } from "./raid";
+import { DEFAULT_SCRUB_SCHEDULE, RAID_LEVELS, RAID_MIN_MEMBERS } from "./raid";
 
 const example = (value: unknown) => ({ example: value });
 
@@ -189,7 +189,7 @@ const StorageSchema = z.strictObject({
    * When the monthly scrub (`check`) of every array starts, as systemd OnCalendar. Only hosts with
    * raids get the timer. @default "Sun *-*-1..7 01:00:00" (the first Sunday of the month)
    */
-  scrubSchedule: OnCalendar.meta(example("Sun *-*-1..7 01:00:00")).default("Sun *-*-1..7 01:00:00"),
+  scrubSchedule: OnCalendar.meta(example(DEFAULT_SCRUB_SCHEDULE)).default(DEFAULT_SCRUB_SCHEDULE),
 });
 
 const NvidiaSchema = z.strictObject({
