@@ -61,17 +61,31 @@ export function evaluateHost(lab: LabConfig, host: string, output: string): Chec
       line ? `${lvm.vg}/${lvm.lv} is ${size} bytes, target ${lvm.size}` : `${lvm.vg}/${lvm.lv} not found`,
     );
   }
-  for (const disk of config.storage?.disks ?? []) {
+  const raids = config.storage?.raids ?? [];
+  for (const { mountPoint } of [...(config.storage?.disks ?? []), ...raids]) {
     const mounted = text("findmnt")
       .split("\n")
-      .some((l) => l.split(" ")[1] === disk.mountPoint);
+      .some((l) => l.split(" ")[1] === mountPoint);
     const byUuid = text("fstab")
       .split("\n")
-      .some((l) => /^UUID=\S+\s/.test(l) && l.split(/\s+/)[1] === disk.mountPoint);
+      .some((l) => /^UUID=\S+\s/.test(l) && l.split(/\s+/)[1] === mountPoint);
     add(
-      `mount ${disk.mountPoint}`,
+      `mount ${mountPoint}`,
       mounted && byUuid,
       `${mounted ? "mounted" : "not mounted"}, ${byUuid ? "in fstab by UUID" : "no fstab entry by UUID"}`,
+    );
+  }
+  if (raids.length > 0) {
+    const arrays = mdstatArrays(text("mdstat"));
+    const unwell = arrays.filter((a) => !a.active || a.members < a.wanted);
+    add(
+      "RAID arrays whole",
+      arrays.length >= raids.length && unwell.length === 0,
+      arrays.length === 0
+        ? `no md array running; config declares ${raids.length}`
+        : arrays
+            .map((a) => `${a.device} ${a.active ? "active" : "inactive"} [${a.wanted}/${a.members}]`)
+            .join(", "),
     );
   }
   if (config.nvidia) {
@@ -184,6 +198,29 @@ export function evaluateHost(lab: LabConfig, host: string, output: string): Chec
     );
   }
   return results;
+}
+
+/**
+ * The arrays in /proc/mdstat: `md127 : active raid10 sdd[3] ...` then a status line ending in
+ * `[n/m] [UU_U]`, n the members the array wants and m those working (md.c, md_seq_show).
+ */
+export function mdstatArrays(
+  mdstat: string,
+): { device: string; active: boolean; wanted: number; members: number }[] {
+  const lines = mdstat.split("\n");
+  return lines.flatMap((line, i) => {
+    const head = /^(md\S+) : (\S+)/.exec(line);
+    if (!head) return [];
+    const counts = /\[(\d+)\/(\d+)\]/.exec(lines[i + 1] ?? "");
+    return [
+      {
+        device: head[1] as string,
+        active: head[2] === "active",
+        wanted: Number(counts?.[1] ?? 0),
+        members: Number(counts?.[2] ?? 0),
+      },
+    ];
+  });
 }
 
 /** The results as a table. */
