@@ -1,7 +1,7 @@
 /** Composes the lab from its validated config: one `Host` per configured host, then vLLM. */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { LabConfig, LabSecrets } from "./config";
+import { raidName, type LabConfig, type LabSecrets } from "./config";
 import type { BackupsConfig, FirewallConfig } from "./config/ops";
 import { Firewall, Host } from "./host";
 import {
@@ -19,9 +19,20 @@ import { Drift } from "./ops/drift";
 import { hostExpectations, probeServers } from "./ops/validate";
 import { contentHash, hostTarget } from "./remote";
 
+/** One RAID array as the stack outputs (and `npm start`) show it. */
+export interface RaidSummary {
+  /** The md name: /dev/md/<name>. */
+  name: string;
+  level: number;
+  members: string[];
+  mountPoint: string;
+}
+
 export interface HostSummary {
   address: string;
+  /** Every mount point of its disks and arrays. */
   mounts: string[];
+  raids: RaidSummary[];
   nvidiaDriverBranch: string | null;
   gpuCount: number;
   dockerVersion: string | null;
@@ -93,10 +104,20 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOver
   const summary: Record<string, HostSummary> = {};
   for (const name of Object.keys(lab.hosts).sort()) {
     const config = lab.hosts[name] as LabConfig["hosts"][string];
-    hosts[name] = new Host(name, { target: hostTarget(name, config, secrets.values.sshPrivateKey) });
+    hosts[name] = new Host(name, {
+      target: hostTarget(name, config, secrets.values.sshPrivateKey),
+      textfileDir: TEXTFILE_DIR,
+    });
+    const raids = config.storage?.raids ?? [];
     summary[name] = {
       address: config.address,
-      mounts: (config.storage?.disks ?? []).map((d) => d.mountPoint),
+      mounts: [...(config.storage?.disks ?? []), ...raids].map((d) => d.mountPoint),
+      raids: raids.map((r) => ({
+        name: raidName(r),
+        level: r.level,
+        members: [...r.members],
+        mountPoint: r.mountPoint,
+      })),
       nvidiaDriverBranch: config.nvidia?.driver.branch ?? null,
       gpuCount: config.nvidia?.gpus.count ?? 0,
       dockerVersion: config.docker?.version ?? null,

@@ -9,7 +9,15 @@ import {
   isSameDiskOrPartition,
 } from "../components/config";
 import { fromConfigMap, parseStackText, StackFileError, stackConfigSource } from "../tools/synth/stackfile";
-import { addMonitoringPi, citadelHost, LAB_SECRETS, labConfigMap } from "./support/lab";
+import {
+  addMonitoringPi,
+  citadelHost,
+  LAB_SECRETS,
+  labConfigMap,
+  PI_SECRETS,
+  piConfigMap,
+  piRaid,
+} from "./support/lab";
 
 const SET = LAB_SECRETS;
 
@@ -161,7 +169,7 @@ const invalid: [string, Mutation, string, RegExp][] = [
     "a docker data-root off every mount",
     (c) => (host(c).docker.dataRoot = "/opt/docker"),
     "citadel:hosts.citadel.docker.dataRoot",
-    /not inside a mount declared in storage.disks \(\/srv\/data, \/srv\/backup\)/,
+    /not inside a mount declared in storage.disks or storage.raids \(\/srv\/data, \/srv\/backup\)/,
   ],
   [
     "a driver branch that is not one",
@@ -231,6 +239,187 @@ describe("invalid configs are rejected with the key path", () => {
       "citadel:hosts.citadel.typo",
     ]);
     expect(err.message).toContain("(4 problems)");
+  });
+});
+
+describe("RAID arrays (storage.raids)", () => {
+  const loadPi = (config: Record<string, unknown>) =>
+    parseLabConfig(
+      stackConfigSource(fromConfigMap(config), PI_SECRETS),
+      "examples/Pulumi.monitoring-pi.yaml",
+    );
+  const piProblems = (mutate: Mutation): string[] => {
+    const config = piConfigMap();
+    mutate(config);
+    try {
+      loadPi(config);
+    } catch (err) {
+      if (err instanceof LabConfigError) return err.problems.map((p) => `${p.path}: ${p.message}`);
+      throw err;
+    }
+    return [];
+  };
+  const raid = (c: Record<string, any>) => piRaid(c);
+  const pi = (c: Record<string, any>) => c["citadel:hosts"].pi;
+  const members = (n: number) => Array.from({ length: n }, (_, i) => `/dev/disk/by-id/ata-SSD_${i}`);
+
+  it("accepts the Pi example: four SSDs in RAID10, named, with defaults applied once", () => {
+    const { lab } = loadPi(piConfigMap());
+    const storage = lab.hosts.pi!.storage!;
+    expect(storage.raids).toHaveLength(1);
+    expect(storage.raids[0]).toMatchObject({ level: 10, name: "ladon", mountPoint: "/srv/ladon" });
+    expect(storage.raids[0]!.members).toHaveLength(4);
+    expect(storage.scrubSchedule).toBe("Sun *-*-1..7 01:00:00");
+  });
+
+  it("defaults the filesystem, mount options and scrub schedule", () => {
+    const config = piConfigMap();
+    delete raid(config).filesystem;
+    delete raid(config).mountOptions;
+    delete pi(config).storage.scrubSchedule;
+    const parsed = loadPi(config).lab.hosts.pi!.storage!;
+    expect(parsed.raids[0]).toMatchObject({ filesystem: "ext4", mountOptions: ["defaults"] });
+    expect(parsed.scrubSchedule).toBe("Sun *-*-1..7 01:00:00");
+  });
+
+  // mdadm-4.3's own minimums (Create.c, mdadm.c), and 3 for RAID5 (see components/config/raid.ts).
+  it.each([
+    [1, 1, "RAID1 needs at least 2 members, but 1 is listed"],
+    [5, 2, "RAID5 needs at least 3 members, but 2 are listed"],
+    [6, 3, "RAID6 needs at least 4 members, but 3 are listed"],
+    [10, 1, "RAID10 needs at least 2 members, but 1 is listed"],
+  ])("refuses RAID%i with %i member(s), naming the key", (level, count, message) => {
+    expect(
+      piProblems((c) => {
+        raid(c).level = level;
+        raid(c).members = members(count);
+      }),
+    ).toEqual([`citadel:hosts.pi.storage.raids[0].members: ${message}; add members or choose another level`]);
+  });
+
+  it.each([
+    [1, 2],
+    [5, 3],
+    [6, 4],
+    // md's RAID10 is not nested 1+0: two members, and odd counts, are valid with near=2.
+    [10, 2],
+    [10, 3],
+  ])("accepts RAID%i with %i members", (level, count) => {
+    expect(
+      piProblems((c) => {
+        raid(c).level = level;
+        raid(c).members = members(count);
+      }),
+    ).toEqual([]);
+  });
+
+  it("refuses a level mdadm has but citadel does not create (no redundancy)", () => {
+    expect(piProblems((c) => (raid(c).level = 0))).toEqual([
+      "citadel:hosts.pi.storage.raids[0].level: must be 1, 5, 6 or 10, the redundant mdadm levels",
+    ]);
+  });
+
+  it("refuses a member that is also a secondary disk, or a partition of one", () => {
+    expect(
+      piProblems((c) => {
+        pi(c).storage.disks = [
+          { device: "/dev/disk/by-id/ata-HAT_SSD_BAY3_SERIAL_UNRECORDED", label: "x", mountPoint: "/srv/x" },
+        ];
+      }),
+    ).toEqual([
+      "citadel:hosts.pi.storage.raids[0].members[2]: /dev/disk/by-id/ata-HAT_SSD_BAY3_SERIAL_UNRECORDED is also disks[0] (/dev/disk/by-id/ata-HAT_SSD_BAY3_SERIAL_UNRECORDED); a drive is either a disk or a RAID member, so remove it from one",
+    ]);
+    expect(
+      piProblems((c) => {
+        pi(c).storage.disks = [
+          {
+            device: "/dev/disk/by-id/ata-HAT_SSD_BAY4_SERIAL_UNRECORDED-part1",
+            label: "x",
+            mountPoint: "/srv/x",
+          },
+        ];
+      }),
+    ).toEqual([
+      expect.stringMatching(/^citadel:hosts\.pi\.storage\.raids\[0\]\.members\[3\]: .* is also disks\[0\]/),
+    ]);
+  });
+
+  it("refuses a member listed twice, or in two arrays", () => {
+    expect(piProblems((c) => (raid(c).members[1] = raid(c).members[0]))).toEqual([
+      "citadel:hosts.pi.storage.raids[0].members[1]: /dev/disk/by-id/ata-HAT_SSD_BAY1_SERIAL_UNRECORDED is already listed as raids[0].members[0]; a drive belongs to one array, once",
+    ]);
+    expect(
+      piProblems((c) => {
+        const second = structuredClone(raid(c));
+        Object.assign(second, { name: "other", label: "other", mountPoint: "/srv/other", level: 1 });
+        second.members = [raid(c).members[3], "/dev/disk/by-id/usb-Stick"];
+        pi(c).storage.raids.push(second);
+      }),
+    ).toEqual([
+      "citadel:hosts.pi.storage.raids[1].members[0]: /dev/disk/by-id/ata-HAT_SSD_BAY4_SERIAL_UNRECORDED is already listed as raids[0].members[3]; a drive belongs to one array, once",
+    ]);
+  });
+
+  it("refuses a member on the LVM physical volume's drive", () => {
+    const config = labConfigMap();
+    citadelHost(config).storage.raids = [
+      { level: 1, members: ["/dev/nvme0n1", "/dev/sdb"], label: "mirror", mountPoint: "/srv/mirror" },
+    ];
+    const err = problemsOf(config);
+    expect(err.message).toContain(
+      "citadel:hosts.citadel.storage.raids[0].members[0]: /dev/nvme0n1 holds the LVM physical volume /dev/nvme0n1p3; a RAID member must be a different drive",
+    );
+  });
+
+  it("keeps mount points, labels and md names unique across disks and arrays", () => {
+    expect(
+      piProblems((c) => {
+        pi(c).storage.disks = [{ device: "/dev/sdz", label: "ladon", mountPoint: "/srv/ladon" }];
+      }),
+    ).toEqual([
+      "citadel:hosts.pi.storage.raids[0].mountPoint: mount point /srv/ladon is already used by disks[0]; each disk and array needs its own",
+      "citadel:hosts.pi.storage.raids[0].label: label ladon is already used by disks[0]; each disk and array needs its own",
+    ]);
+    expect(
+      piProblems((c) => {
+        const second = structuredClone(raid(c));
+        Object.assign(second, { label: "two", mountPoint: "/srv/two", level: 1 });
+        second.members = ["/dev/sdx", "/dev/sdy"];
+        pi(c).storage.raids.push(second);
+      }),
+    ).toEqual([
+      "citadel:hosts.pi.storage.raids[1].name: md name ladon is already used by raids[0]; give each array its own name",
+    ]);
+  });
+
+  it("refuses a UUID that is not mdadm's form, and one array declared twice by UUID", () => {
+    expect(piProblems((c) => (raid(c).uuid = "3b2a6f1e-9c0d-4e7a-51f2-b8c36d7e8f90"))).toEqual([
+      "citadel:hosts.pi.storage.raids[0].uuid: must be an md UUID such as 3b2a6f1e:9c0d4e7a:51f2b8c3:6d7e8f90",
+    ]);
+    expect(
+      piProblems((c) => {
+        raid(c).uuid = "3b2a6f1e:9c0d4e7a:51f2b8c3:6d7e8f90";
+        const second = structuredClone(raid(c));
+        Object.assign(second, { name: "two", label: "two", mountPoint: "/srv/two", level: 1 });
+        second.uuid = second.uuid.toUpperCase();
+        second.members = ["/dev/sdx", "/dev/sdy"];
+        pi(c).storage.raids.push(second);
+      }),
+    ).toEqual([
+      "citadel:hosts.pi.storage.raids[1].uuid: UUID 3B2A6F1E:9C0D4E7A:51F2B8C3:6D7E8F90 is already raids[0]'s; one array is declared once",
+    ]);
+  });
+
+  it("lets Docker's data-root and the LadonStack's data sit on the array, and checks retention against its usable size", () => {
+    expect(piProblems((c) => (pi(c).docker.dataRoot = "/srv/elsewhere/docker"))).toEqual([
+      "citadel:hosts.pi.docker.dataRoot: /srv/elsewhere/docker is not inside a mount declared in storage.disks or storage.raids (/srv/ladon); put it under one, or use /var/lib/docker",
+    ]);
+    // 4 x 32 GiB in RAID10 is 64 GiB; 80% of it cannot hold 50 GiB of Prometheus and 31 days of 1 GiB of logs.
+    expect(piProblems((c) => (raid(c).memberSize = "32GiB"))).toEqual([
+      expect.stringMatching(
+        /^citadel:ladon\.prometheus\.retentionSize: .*more than 80% of the 64GiB volume at \/srv\/ladon/,
+      ),
+    ]);
   });
 });
 

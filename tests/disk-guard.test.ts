@@ -4,37 +4,17 @@
  * survives. Nothing here is stubbed except the scratch root that holds fstab and mount points.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync, writeSync, closeSync, writeFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { openSync, readFileSync, writeSync, closeSync, mkdirSync } from "node:fs";
 import * as path from "node:path";
 import { SimHost } from "./support/hostsim";
+import { Loops, readFileOn, requireRoot, sh, withData } from "./support/loops";
 
 const script = "host/scripts/prepare-disk.sh";
-const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: "utf8" }).trim();
 
-beforeAll(() => {
-  if (process.getuid?.() !== 0) {
-    throw new Error(
-      "the disk-guard tests need root for losetup/mkfs/mount; run `sudo npm test` (CI runs as root)",
-    );
-  }
-});
+beforeAll(() => requireRoot("disk-guard"));
 
-const attached: string[] = [];
-const mounted: string[] = [];
-afterAll(() => {
-  for (const m of mounted.reverse()) execFileSync("umount", ["-l", m], { stdio: "ignore" });
-  for (const d of attached) execFileSync("losetup", ["-d", d], { stdio: "ignore" });
-});
-
-function loopDevice(prepare?: (image: string) => void): string {
-  const image = path.join(mkdtempSync(path.join(tmpdir(), "citadel-disk-")), "disk.img");
-  execFileSync("truncate", ["-s", "64M", image]);
-  prepare?.(image);
-  const dev = sh("losetup", ["--find", "--show", image]);
-  attached.push(dev);
-  return dev;
-}
+const loops = new Loops();
+afterAll(() => loops.release());
 
 function params(dev: string) {
   return {
@@ -47,34 +27,13 @@ function params(dev: string) {
   };
 }
 
-/** Makes a filesystem holding one file, as a disk that already carries someone's data. */
-function withData(label: string) {
-  return (image: string) => {
-    execFileSync("mkfs.ext4", ["-q", "-F", "-L", label, image]);
-    const mnt = mkdtempSync(path.join(tmpdir(), "citadel-seed-"));
-    execFileSync("mount", ["-o", "loop", image, mnt]);
-    writeFileSync(path.join(mnt, "precious.txt"), "do not lose me\n");
-    execFileSync("umount", [mnt]);
-  };
-}
-
-function readFileOn(dev: string, file: string): string {
-  const mnt = mkdtempSync(path.join(tmpdir(), "citadel-check-"));
-  execFileSync("mount", ["-o", "ro", dev, mnt]);
-  try {
-    return readFileSync(path.join(mnt, file), "utf8");
-  } finally {
-    execFileSync("umount", [mnt]);
-  }
-}
-
 describe("prepare-disk.sh on loop devices", () => {
   it("formats a blank disk, mounts it by UUID with nofail, and a second run leaves disk and fstab alone", () => {
     const host = new SimHost();
-    const dev = loopDevice();
+    const dev = loops.device();
     const target = path.join(host.root, "srv/data");
     const first = host.run(script, params(dev));
-    mounted.push(target);
+    loops.mountedAt(target);
     expect(first.stderr).toBe("");
     expect(first.status).toBe(0);
     expect(first.stdout).toContain(`changed: formatted blank ${dev} as ext4 labelled data`);
@@ -98,7 +57,7 @@ describe("prepare-disk.sh on loop devices", () => {
   it("never reformats a disk holding another filesystem; the file survives and fstab is untouched", () => {
     const host = new SimHost();
     host.file("/etc/fstab", "# existing fstab\n");
-    const dev = loopDevice(withData("old-photos"));
+    const dev = loops.device(withData("old-photos"));
     const run = host.run(script, params(dev));
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain(`refusing to format ${dev}: it carries filesystem ext4 labelled old-photos`);
@@ -110,10 +69,10 @@ describe("prepare-disk.sh on loop devices", () => {
 
   it("adopts the expected filesystem without formatting it, keeping its data", () => {
     const host = new SimHost();
-    const dev = loopDevice(withData("data"));
+    const dev = loops.device(withData("data"));
     const uuidBefore = sh("blkid", ["-p", "-o", "value", "-s", "UUID", dev]);
     const run = host.run(script, params(dev));
-    mounted.push(path.join(host.root, "srv/data"));
+    loops.mountedAt(path.join(host.root, "srv/data"));
     expect(run.status).toBe(0);
     expect(run.stdout).not.toContain("formatted");
     expect(sh("blkid", ["-p", "-o", "value", "-s", "UUID", dev])).toBe(uuidBefore);
@@ -122,7 +81,7 @@ describe("prepare-disk.sh on loop devices", () => {
 
   it("refuses a disk that is an LVM physical volume", () => {
     const host = new SimHost();
-    const dev = loopDevice();
+    const dev = loops.device();
     execFileSync("pvcreate", ["-q", dev], { stdio: "ignore" });
     try {
       const run = host.run(script, params(dev));
@@ -136,7 +95,7 @@ describe("prepare-disk.sh on loop devices", () => {
 
   it("refuses a disk with a partition table", () => {
     const host = new SimHost();
-    const dev = loopDevice((image) => {
+    const dev = loops.device((image) => {
       // A minimal MBR: one Linux partition from sector 2048, and the 0x55AA boot signature.
       const mbr = Buffer.alloc(512);
       mbr.writeUInt8(0x83, 446 + 4);
@@ -155,7 +114,7 @@ describe("prepare-disk.sh on loop devices", () => {
 
   it("refuses the device that holds the LVM physical volume named in config", () => {
     const host = new SimHost();
-    const dev = loopDevice();
+    const dev = loops.device();
     const run = host.run(script, { ...params(dev), PROTECTED_DEVICES: dev });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain(`${dev} holds ${dev} (the LVM physical volume); refusing to touch it`);
@@ -165,7 +124,7 @@ describe("prepare-disk.sh on loop devices", () => {
 
   it("refuses a blank disk whose size is far from the size config declares: probably the wrong disk", () => {
     const host = new SimHost();
-    const dev = loopDevice();
+    const dev = loops.device();
     const run = host.run(script, { ...params(dev), SIZE_BYTES: String(2 * 1024 ** 4) });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain(
@@ -173,7 +132,7 @@ describe("prepare-disk.sh on loop devices", () => {
     );
     expect(spawnSync("blkid", ["-p", dev]).status).toBe(2);
     const right = host.run(script, { ...params(dev), SIZE_BYTES: String(64 * 1024 ** 2) });
-    mounted.push(path.join(host.root, "srv/data"));
+    loops.mountedAt(path.join(host.root, "srv/data"));
     expect(right.status).toBe(0);
   });
 
@@ -182,7 +141,7 @@ describe("prepare-disk.sh on loop devices", () => {
     const target = path.join(host.root, "srv/data");
     mkdirSync(target, { recursive: true });
     host.file("/etc/fstab", `UUID=1111-2222 ${target} ext4 defaults 0 2\n`);
-    const dev = loopDevice();
+    const dev = loops.device();
     const run = host.run(script, params(dev));
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain("already mounts UUID=1111-2222 at /srv/data");

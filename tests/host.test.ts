@@ -1,11 +1,16 @@
 /** The host layer under Pulumi's mocks: which resources exist, with which inputs and options. */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { LabConfigError, parseLabConfig } from "../components/config";
 import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
 import { hostScript, hostTarget } from "../components/remote";
 import type { SynthResult } from "../tools/synth/harness";
-import { addMonitoringPi, citadelHost, LAB_SECRETS, labConfigMap } from "./support/lab";
+import { addMonitoringPi, citadelHost, LAB_SECRETS, labConfigMap, piConfigMap, piRaid } from "./support/lab";
 import { byName, dependencyNames, ofType, synthFailure, synthLab } from "./support/synth";
+import { requireTool } from "./support/tools";
 
 const REMOTE = "command:remote:Command";
 let lab: SynthResult;
@@ -146,6 +151,125 @@ describe("Storage", () => {
     expect(String(byName(await synthLab(config), "citadel-storage-lvm").rawInputs.create)).toContain(
       "export TARGET='all-free'",
     );
+  });
+});
+
+describe("Storage: RAID arrays (the monitoring Pi's example stack)", () => {
+  let pi: SynthResult;
+  beforeAll(async () => {
+    pi = await synthLab(piConfigMap());
+  });
+  const createIn = (result: SynthResult, name: string) => String(byName(result, name).rawInputs.create);
+
+  it("prepares each array in a protected, retained step with no delete script and no trigger", () => {
+    const raid = byName(pi, "pi-storage-raid-ladon");
+    expect(raid.protect).toBe(true);
+    expect(raid.retainOnDelete).toBe(true);
+    expect(raid.rawInputs.delete).toBeUndefined();
+    expect(raid.rawInputs.update).toBeUndefined();
+    expect(raid.rawInputs.triggers).toBeUndefined();
+    expect(raid.dependsOn).toEqual([]);
+  });
+
+  it("hands the script its level, members, filesystem, mount and the config key its messages name", () => {
+    const create = createIn(pi, "pi-storage-raid-ladon");
+    expect(create).toContain("# citadel script: host/scripts/prepare-raid.sh");
+    expect(create).toContain("export LEVEL='10'");
+    expect(create).toContain(
+      "export MEMBERS='/dev/disk/by-id/ata-HAT_SSD_BAY1_SERIAL_UNRECORDED /dev/disk/by-id/ata-HAT_SSD_BAY2_SERIAL_UNRECORDED /dev/disk/by-id/ata-HAT_SSD_BAY3_SERIAL_UNRECORDED /dev/disk/by-id/ata-HAT_SSD_BAY4_SERIAL_UNRECORDED'",
+    );
+    expect(create).toContain("export NAME='ladon'");
+    expect(create).toContain("export MOUNT_POINT='/srv/ladon'");
+    expect(create).toContain("export MOUNT_OPTIONS='defaults,noatime'");
+    expect(create).toContain("export KEY='citadel:hosts.pi.storage.raids[0]'");
+    expect(create).toContain(`export MEMBER_SIZE_BYTES='${1024 ** 4}'`);
+  });
+
+  it("makes Docker, and the LadonStack services' data steps, wait for the array that holds their data", () => {
+    expect(dependencyNames(pi, byName(pi, "pi-docker-daemon"))).toContain("pi-storage-raid-ladon");
+    expect(dependencyNames(pi, byName(pi, "ladon-pi-prometheus-config"))).toContain("pi-storage-raid-ladon");
+  });
+
+  it("installs the monthly scrub timer after the arrays, replacing Ubuntu's own md check timers", () => {
+    const scrub = byName(pi, "pi-storage-scrub");
+    expect(dependencyNames(pi, scrub)).toEqual(["pi-storage-raid-ladon"]);
+    expect(scrub.protect).toBe(false);
+    const create = createIn(pi, "pi-storage-scrub");
+    expect(create).toContain("export NAME='citadel-raid-scrub'");
+    expect(create).toContain("export REPLACES='mdcheck_start.timer mdcheck_continue.timer'");
+    expect(pi.files.get("pi/etc/systemd/system/citadel-raid-scrub.timer")).toContain(
+      "OnCalendar=Sun *-*-1..7 01:00:00",
+    );
+    expect(pi.files.get("pi/usr/local/lib/citadel/citadel-raid-scrub.sh")).toContain(
+      "export TEXTFILE_DIR='/var/lib/node_exporter/textfile'",
+    );
+  });
+
+  it("renders scrub units that pass systemd-analyze verify, with no warnings", () => {
+    requireTool("systemd-analyze");
+    const d = mkdtempSync(path.join(tmpdir(), "citadel-scrub-"));
+    const script = path.join(d, "citadel-raid-scrub.sh");
+    writeFileSync(script, pi.files.get("pi/usr/local/lib/citadel/citadel-raid-scrub.sh")!, { mode: 0o755 });
+    for (const unit of ["service", "timer"]) {
+      const text = pi.files.get(`pi/etc/systemd/system/citadel-raid-scrub.${unit}`)!;
+      writeFileSync(
+        path.join(d, `citadel-raid-scrub.${unit}`),
+        text.replace("/usr/local/lib/citadel/citadel-raid-scrub.sh", script),
+      );
+    }
+    const r = spawnSync(
+      "systemd-analyze",
+      ["verify", "citadel-raid-scrub.service", "citadel-raid-scrub.timer"],
+      {
+        cwd: d,
+        encoding: "utf8",
+      },
+    );
+    expect(r.stderr + r.stdout).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it("puts the scrub on the schedule in config, and no timer on a host without arrays", async () => {
+    const config = piConfigMap();
+    config["citadel:hosts"].pi.storage.scrubSchedule = "Sat *-*-8..14 02:30:00";
+    const moved = await synthLab(config);
+    expect(moved.files.get("pi/etc/systemd/system/citadel-raid-scrub.timer")).toContain(
+      "OnCalendar=Sat *-*-8..14 02:30:00",
+    );
+    expect(lab.resources.some((r) => r.name.endsWith("-scrub"))).toBe(false);
+    expect([...lab.files.keys()].some((f) => f.includes("raid-scrub"))).toBe(false);
+  });
+
+  it("adopts by the UUID in config, and names the array after its label when it has no name", async () => {
+    const config = piConfigMap();
+    delete piRaid(config).name;
+    piRaid(config).label = "monitoring";
+    piRaid(config).uuid = "3b2a6f1e:9c0d4e7a:51f2b8c3:6d7e8f90";
+    const result = await synthLab(config);
+    const create = createIn(result, "pi-storage-raid-monitoring");
+    expect(create).toContain("export NAME='monitoring'");
+    expect(create).toContain("export UUID='3b2a6f1e:9c0d4e7a:51f2b8c3:6d7e8f90'");
+  });
+
+  it("outputs each array per host, for npm start and the stack outputs", () => {
+    expect(pi.outputs.hosts).toMatchObject({
+      pi: {
+        mounts: ["/srv/ladon"],
+        raids: [
+          {
+            name: "ladon",
+            level: 10,
+            mountPoint: "/srv/ladon",
+            members: expect.arrayContaining(["/dev/disk/by-id/ata-HAT_SSD_BAY1_SERIAL_UNRECORDED"]),
+          },
+        ],
+      },
+    });
+    expect(lab.outputs.hosts).toMatchObject({ citadel: { raids: [] } });
+  });
+
+  it("protects only the array step: the scrub timer only reads", () => {
+    expect(pi.resources.filter((r) => r.protect).map((r) => r.name)).toEqual(["pi-storage-raid-ladon"]);
   });
 });
 

@@ -9,6 +9,7 @@ import {
   alertRules,
   BUILTIN_METRICS,
   baseMetric,
+  DASHBOARD_VERSION,
   dashboardPromQL,
   dashboards,
   METRIC_SOURCES,
@@ -57,7 +58,7 @@ describe("Prometheus", () => {
       file("citadel/etc/citadel/prometheus/rules/citadel.yml"),
     );
     expect(ok(run("promtool", ["check", "config", "prometheus.yml"], d))).toContain(
-      "SUCCESS: 24 rules found",
+      "SUCCESS: 27 rules found",
     );
   });
 
@@ -88,7 +89,7 @@ describe("alert rules", () => {
   const groups = alertRules(defaults.thresholds);
   const rules = groups.flatMap((g) => g.rules);
 
-  it("cover hosts, GPUs, vLLM, containers, the stack itself, backups and drift", () => {
+  it("cover hosts and their RAID arrays, GPUs, vLLM, containers, the stack itself, backups and drift", () => {
     expect(rules.map((r) => r.alert).sort()).toEqual(
       [
         "BackupStale",
@@ -102,6 +103,9 @@ describe("alert rules", () => {
         "HostFilesystemReadOnly",
         "HostOomKill",
         "HostRaidDegraded",
+        "HostRaidInactive",
+        "HostRaidScrubFoundMismatches",
+        "HostRaidScrubOverdue",
         "LabDrift",
         "LabDriftProbeStale",
         "LadonDataDiskNearlyFull",
@@ -152,7 +156,8 @@ describe("dashboards", () => {
       "citadel-logs",
       "citadel-ladon",
     ]);
-    for (const d of all) expect(JSON.parse(d.json)).toMatchObject({ uid: d.uid, version: 2, editable: true });
+    for (const d of all)
+      expect(JSON.parse(d.json)).toMatchObject({ uid: d.uid, version: DASHBOARD_VERSION, editable: true });
   });
 
   it("use only PromQL that parses: every panel query checked by promtool as a recording rule", () => {
@@ -167,6 +172,48 @@ describe("dashboards", () => {
     expect(ok(run("promtool", ["check", "rules", "dashboards.yml"], d))).toContain(
       `SUCCESS: ${queries.length} rules found`,
     );
+  });
+
+  it("draw RAID progress only while md resyncs, checks or recovers: promtool evaluates the panel's query", () => {
+    const panel = dashboardPromQL().find((q) => q.panel === "RAID resync, check and recovery progress");
+    expect(panel).toBeDefined();
+    const expr = panel!.expr.replace(/\$host/g, ".*");
+    const md = (dev: string) => `job="node",host="pi",instance="192.168.10.40:9910",device="${dev}"`;
+    // md127 is a quarter into its monthly check; md126 is idle (its synced blocks equal its blocks).
+    const states = (dev: string, current: string) =>
+      ["active", "inactive", "recovering", "resync", "check"].map((state) => ({
+        series: `node_md_state{${md(dev)},state="${state}"}`,
+        values: state === current ? "1x10" : "0x10",
+      }));
+    const d = dir();
+    writeFileSync(path.join(d, "none.yml"), "groups: []\n");
+    writeFileSync(
+      path.join(d, "tests.yml"),
+      stringify({
+        rule_files: ["none.yml"],
+        tests: [
+          {
+            interval: "1m",
+            input_series: [
+              ...states("md127", "check"),
+              ...states("md126", "active"),
+              { series: `node_md_blocks{${md("md127")}}`, values: "1000x10" },
+              { series: `node_md_blocks_synced{${md("md127")}}`, values: "250x10" },
+              { series: `node_md_blocks{${md("md126")}}`, values: "1000x10" },
+              { series: `node_md_blocks_synced{${md("md126")}}`, values: "1000x10" },
+            ],
+            promql_expr_test: [
+              {
+                expr,
+                eval_time: "5m",
+                exp_samples: [{ labels: `{${md("md127")}}`, value: 0.25 }],
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(ok(run("promtool", ["test", "rules", "tests.yml"], d))).toContain("SUCCESS");
   });
 
   it("use the current vLLM metric names, not the removed ones", () => {

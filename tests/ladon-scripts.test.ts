@@ -119,6 +119,24 @@ describe("install-timer.sh", () => {
     converged(h.run(script, params));
   });
 
+  it("disables the units it replaces once, e.g. Ubuntu's own md check timers beside the RAID scrub", () => {
+    const h = new SimHost();
+    h.set("systemd/mdcheck_start.timer.enabled", "");
+    h.set("systemd/mdcheck_continue.timer.enabled", "");
+    const replacing = { ...params, REPLACES: "mdcheck_start.timer mdcheck_continue.timer" };
+    const first = h.run(script, replacing);
+    expect(mutations(first)).toEqual(
+      expect.arrayContaining([
+        "systemctl disable --now mdcheck_start.timer",
+        "systemctl disable --now mdcheck_continue.timer",
+      ]),
+    );
+    expect(first.stdout).toContain(
+      "changed: disabled mdcheck_start.timer, replaced by citadel-textfile-metrics.timer",
+    );
+    converged(h.run(script, replacing));
+  });
+
   it("does not reload systemd when only the script changed", () => {
     const h = new SimHost();
     h.run(script, params);

@@ -375,6 +375,25 @@ describe("protect-storage-commands", () => {
       await rv(protectStorageCommands, command("mkfs.ext4 /dev/sda", { delete: "wipefs -a /dev/sda" }, true)),
     ).toEqual(["command step has a delete script that destroys data; remove it."]);
   });
+
+  it("treats creating an md array as storage, and stopping or wiping one in a delete script as destruction", async () => {
+    const create =
+      "mdadm --create /dev/md/ladon --run --level=10 --raid-devices=4 /dev/sda /dev/sdb /dev/sdc /dev/sdd";
+    expect(await rv(protectStorageCommands, command(create, {}, true))).toEqual([]);
+    expect(await rv(protectStorageCommands, command(create))).toEqual([
+      "command step formats disks or changes LVM but is not protected; set protect: true.",
+    ]);
+    expect(
+      await rv(
+        protectStorageCommands,
+        command(create, { delete: "mdadm --stop /dev/md/ladon && mdadm --zero-superblock /dev/sda" }, true),
+      ),
+    ).toEqual(["command step has a delete script that destroys data; remove it."]);
+    // The scrub timer only reads the arrays.
+    expect(await rv(protectStorageCommands, command("echo check > /sys/block/md127/md/sync_action"))).toEqual(
+      [],
+    );
+  });
 });
 
 describe("require-fitting-vram-plan", () => {
@@ -451,6 +470,31 @@ describe("enforce-retention-limits", () => {
     const big = ["--storage.tsdb.retention.time=30d", "--storage.tsdb.retention.size=900GB"];
     expect(await sv(enforceRetentionLimits, [prometheus(big), loki, disk, timer])).toEqual([
       "Prometheus and Loki plan 931.0 GiB on /srv/data, more than 80% of its 1024.0 GiB; lower their retention.",
+    ]);
+  });
+
+  it("sizes a RAID array from its level, member count and member size", async () => {
+    const raid = (level: number, members: number, memberGiB: number) =>
+      command(
+        [
+          "export LEVEL='" + level + "'",
+          `export MEMBERS='${Array.from({ length: members }, (_, i) => `/dev/sd${"abcdefgh"[i]}`).join(" ")}'`,
+          `export MEMBER_SIZE_BYTES='${memberGiB * 1024 ** 3}'`,
+          "export MOUNT_POINT='/srv/data'",
+          "",
+        ].join("\n"),
+      );
+    // 81 GiB planned: RAID10 of 4 x 64 GiB gives 128 GiB (102.4 usable), RAID5 of 3 x 32 GiB gives 64 (51.2).
+    expect(await sv(enforceRetentionLimits, [prometheus(flags), loki, raid(10, 4, 64), timer])).toEqual([]);
+    expect(await sv(enforceRetentionLimits, [prometheus(flags), loki, raid(5, 3, 32), timer])).toEqual([
+      "Prometheus and Loki plan 81.0 GiB on /srv/data, more than 80% of its 64.0 GiB; lower their retention.",
+    ]);
+    expect(await sv(enforceRetentionLimits, [prometheus(flags), loki, raid(6, 4, 64), timer])).toEqual([]);
+    const unsized = command(
+      "export LEVEL='1'\nexport MEMBERS='/dev/sda /dev/sdb'\nexport MOUNT_POINT='/srv/data'\n",
+    );
+    expect(await sv(enforceRetentionLimits, [prometheus(flags), loki, unsized, timer])).toEqual([
+      "the size of the volume under /srv/data/ladon is unknown, so retention cannot be checked; set storage.disks[].size or storage.raids[].memberSize.",
     ]);
   });
 });

@@ -2,7 +2,9 @@
  * Every host script, run twice against stubbed system commands: the first run makes the change,
  * the second makes none and says so. Failures stop with a message that names the fix.
  */
+import { spawnSync } from "node:child_process";
 import { mutations, SimHost, type RunResult } from "./support/hostsim";
+import { requireTool } from "./support/tools";
 
 const GiB = 1024 ** 3;
 const TiB = 1024 ** 4;
@@ -400,5 +402,77 @@ describe("docker-verify.sh", () => {
     expect(h.run(script, params).stderr).toContain(
       "docker data-root is '/var/lib/docker', expected '/srv/data/docker'",
     );
+  });
+});
+
+describe("raid-scrub.sh (the monthly timer's script)", () => {
+  const script = "host/scripts/raid-scrub.sh";
+  const params = { TEXTFILE_DIR: "/var/lib/node_exporter/textfile" };
+  const prom = "/var/lib/node_exporter/textfile/citadel_raid_scrub.prom";
+  /** A host whose kernel has md arrays: each one's md/ attributes in sysfs, as the kernel shows them. */
+  const host = (arrays: Record<string, { level: string; action: string }>) => {
+    // `sleep` is the shim's kernel: a check it sleeps through finishes (tests/support/shims/shim).
+    const h = new SimHost(["sleep"]);
+    for (const [dev, a] of Object.entries(arrays)) {
+      h.file(`/sys/block/${dev}/md/level`, `${a.level}\n`);
+      h.file(`/sys/block/${dev}/md/sync_action`, `${a.action}\n`);
+      h.file(`/sys/block/${dev}/md/mismatch_cnt`, "0\n");
+    }
+    return h;
+  };
+  const samples = (h: SimHost) =>
+    h
+      .read(prom)
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"))
+      .map((l) => l.replace(/ \d{10}$/, " <now>"));
+
+  it("checks each idle redundant array in turn, waits for md, and records mismatches and the time", () => {
+    requireTool("promtool");
+    const h = host({
+      md126: { level: "raid10", action: "idle" },
+      md127: { level: "raid1", action: "idle" },
+      md0: { level: "raid0", action: "idle" },
+    });
+    h.set("md-mismatch-md127", 128);
+    const run = h.runStandalone(script, params);
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("md126: check started\nmd126: check finished, 0 sectors found inconsistent");
+    expect(run.stdout).toContain("md127: check finished, 128 sectors found inconsistent");
+    // RAID0 has nothing to compare.
+    expect(run.stdout).not.toContain("md0");
+    expect(run.calls.filter((c) => c.startsWith("sleep"))).toEqual(["sleep 0", "sleep 0"]);
+    expect(h.read("/sys/block/md126/md/last_sync_action")).toBe("check\n");
+    expect(samples(h)).toEqual([
+      'citadel_md_scrub_mismatch_sectors{device="md126"} 0',
+      'citadel_md_scrub_mismatch_sectors{device="md127"} 128',
+      'citadel_md_scrub_last_completed_timestamp_seconds{device="md126"} <now>',
+      'citadel_md_scrub_last_completed_timestamp_seconds{device="md127"} <now>',
+    ]);
+    const check = spawnSync("promtool", ["check", "metrics"], { input: h.read(prom), encoding: "utf8" });
+    expect(check.stdout + check.stderr).toBe("");
+    expect(check.status).toBe(0);
+  });
+
+  it("skips an array that is busy, keeping its last result, and never interrupts what runs", () => {
+    const h = host({ md127: { level: "raid10", action: "idle" } });
+    expect(h.runStandalone(script, params).status).toBe(0);
+    const before = h.read(prom);
+    h.file("/sys/block/md127/md/sync_action", "recover\n");
+    const run = h.runStandalone(script, params);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain(
+      "md127: not scrubbed this time (sync_action was recover); its last result is kept",
+    );
+    expect(h.read("/sys/block/md127/md/sync_action")).toBe("recover\n");
+    expect(run.calls.filter((c) => c.startsWith("sleep"))).toEqual([]);
+    expect(h.read(prom)).toBe(before);
+  });
+
+  it("writes only the metric headers on a host whose arrays are gone", () => {
+    const h = new SimHost(["sleep"]);
+    expect(h.runStandalone(script, params).status).toBe(0);
+    expect(samples(h)).toEqual([]);
   });
 });

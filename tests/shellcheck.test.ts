@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { piConfigMap } from "./support/lab";
 import { synthLab } from "./support/synth";
 import { requireTool } from "./support/tools";
 
@@ -57,6 +58,23 @@ describe("shellcheck", () => {
       writeFileSync(p, rendered.get(k)!);
       return p;
     });
+    expect(shellcheck(paths)).toBe("");
+  });
+
+  it("passes the RAID scripts exactly as the monitoring Pi's example renders them", async () => {
+    const { files: rendered } = await synthLab(piConfigMap());
+    const dir = mkdtempSync(path.join(tmpdir(), "citadel-rendered-"));
+    const scripts = [
+      "pi/commands/pi-storage-raid-ladon.sh",
+      "pi/commands/pi-storage-scrub.sh",
+      "pi/usr/local/lib/citadel/citadel-raid-scrub.sh",
+    ];
+    const paths = scripts.map((k) => {
+      const p = path.join(dir, k.replace(/\//g, "__"));
+      writeFileSync(p, rendered.get(k) ?? "");
+      return p;
+    });
+    for (const p of paths) expect(readFileSync(p, "utf8")).toMatch(/^#!\/usr\/bin\/env bash\n/);
     expect(shellcheck(paths)).toBe("");
   });
 });

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { citadelHost, labConfigMap, STACK_FILE } from "./support/lab";
+import { citadelHost, labConfigMap, PI_STACK_FILE, piConfigMap, piRaid, STACK_FILE } from "./support/lab";
 
 const ROOT = path.join(__dirname, "..");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
@@ -127,6 +127,72 @@ describe("npm start", () => {
     expect(listFiles(again)).toEqual(files);
     for (const f of files)
       expect(readFileSync(path.join(again, f), "utf8")).toBe(readFileSync(path.join(out, f), "utf8"));
+  });
+});
+
+describe("npm start on the monitoring Pi's example stack", () => {
+  let out: string;
+  let run: ReturnType<typeof start>;
+  beforeAll(() => {
+    out = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
+    run = start(["--config", PI_STACK_FILE, "--out", out]);
+  });
+
+  it("exits 0 with no mandatory violation, the array's step protected and retained, and its scrub timer", () => {
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain(`citadel: plan for stack "monitoring-pi" from ${PI_STACK_FILE}`);
+    expect(run.stdout).toContain("pi-storage-raid-ladon (command:remote:Command) [protected, retained]");
+    expect(run.stdout).toContain("pi-storage-scrub (command:remote:Command)");
+    expect(run.stdout).toContain("citadel-guard: 0 mandatory, 8 advisory violations");
+  });
+
+  it("prints each array: host, level, md name, mount point and members", () => {
+    expect(run.stdout).toContain(
+      [
+        "RAID arrays (created only from blank members; an existing one is adopted, never recreated):",
+        "  pi: RAID10 /dev/md/ladon at /srv/ladon, 4 members:",
+        "    /dev/disk/by-id/ata-HAT_SSD_BAY1_SERIAL_UNRECORDED",
+        "    /dev/disk/by-id/ata-HAT_SSD_BAY2_SERIAL_UNRECORDED",
+        "    /dev/disk/by-id/ata-HAT_SSD_BAY3_SERIAL_UNRECORDED",
+        "    /dev/disk/by-id/ata-HAT_SSD_BAY4_SERIAL_UNRECORDED",
+        "",
+      ].join("\n"),
+    );
+    const outputs = JSON.parse(readFileSync(path.join(out, "outputs.json"), "utf8"));
+    expect(outputs.hosts.pi.raids).toEqual([
+      {
+        name: "ladon",
+        level: 10,
+        mountPoint: "/srv/ladon",
+        members: [1, 2, 3, 4].map((i) => `/dev/disk/by-id/ata-HAT_SSD_BAY${i}_SERIAL_UNRECORDED`),
+      },
+    ]);
+    expect(readFileSync(path.join(out, "files/pi/commands/pi-storage-raid-ladon.sh"), "utf8")).toMatch(
+      /^#!\/usr\/bin\/env bash\n# citadel script: host\/scripts\/prepare-raid.sh\n/,
+    );
+  });
+
+  it("prints no RAID section for a lab without arrays", () => {
+    const citadel = start([
+      "--config",
+      STACK_FILE,
+      "--out",
+      mkdtempSync(path.join(tmpdir(), "citadel-out-")),
+    ]);
+    expect(citadel.stdout).not.toContain("RAID arrays");
+  });
+
+  it("refuses the example with too few members for its level, naming the key, and writes nothing", () => {
+    const config = piConfigMap();
+    piRaid(config).members = piRaid(config).members.slice(0, 1);
+    const target = path.join(mkdtempSync(path.join(tmpdir(), "citadel-out-")), "out");
+    const bad = start(["--config", stackFile(config, "monitoring-pi"), "--out", target]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain(
+      "citadel:hosts.pi.storage.raids[0].members: RAID10 needs at least 2 members, but 1 is listed; add members or choose another level",
+    );
+    expect(existsSync(target)).toBe(false);
   });
 });
 

@@ -7,7 +7,7 @@ import { parseLabConfig, type LabConfig } from "../components/config";
 import { evaluateHost, parseProbe, renderResults } from "../components/ops/validate";
 import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
 import { validateLab } from "../tools/validate";
-import { LAB_SECRETS, labConfigMap, STACK_FILE } from "./support/lab";
+import { LAB_SECRETS, labConfigMap, PI_SECRETS, piConfigMap, STACK_FILE } from "./support/lab";
 import { byName, synthLab } from "./support/synth";
 
 const ROOT = path.join(__dirname, "..");
@@ -86,6 +86,61 @@ describe("the check logic", () => {
       },
     ]);
     expect(renderResults(results)).toMatch(/^FAIL {2}citadel {2}reachable {2}cannot reach citadel/);
+  });
+});
+
+describe("the RAID checks, on the monitoring Pi's example", () => {
+  const pi: LabConfig = parseLabConfig(stackConfigSource(fromConfigMap(piConfigMap()), PI_SECRETS)).lab;
+  const probe = (mdstat: string, mounted = true) =>
+    [
+      "### findmnt rc=0",
+      mounted ? "/dev/md127 /srv/ladon" : "/dev/mmcblk0p2 /",
+      "### fstab rc=0",
+      "UUID=0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0 /srv/ladon ext4 defaults,noatime,nofail 0 2",
+      "### mdstat rc=0",
+      mdstat,
+    ].join("\n");
+  const raidChecks = (output: string) =>
+    evaluateHost(pi, "pi", output)
+      .filter((r) => r.check === "mount /srv/ladon" || r.check === "RAID arrays whole")
+      .map((r) => `${r.ok ? "PASS" : "FAIL"} ${r.check}: ${r.detail}`);
+  const mdstat = (state: string, counts: string) =>
+    [
+      "Personalities : [raid10]",
+      `md127 : ${state} raid10 sdd[3] sdc[2] sdb[1] sda[0]`,
+      `      1953260544 blocks super 1.2 512K chunks 2 near-copies ${counts}`,
+      "      bitmap: 0/15 pages [0KB], 65536KB chunk",
+      "",
+      "unused devices: <none>",
+    ].join("\n");
+
+  it("passes a whole array mounted by UUID", () => {
+    expect(raidChecks(probe(mdstat("active", "[4/4] [UUUU]")))).toEqual([
+      "PASS mount /srv/ladon: mounted, in fstab by UUID",
+      "PASS RAID arrays whole: md127 active [4/4]",
+    ]);
+  });
+
+  it("fails a degraded array, one that is not running, and an array that is not mounted", () => {
+    expect(raidChecks(probe(mdstat("active", "[4/3] [UUU_]")))).toEqual([
+      "PASS mount /srv/ladon: mounted, in fstab by UUID",
+      "FAIL RAID arrays whole: md127 active [4/3]",
+    ]);
+    expect(
+      raidChecks(probe("md127 : inactive sda[0](S)\n      976630272 blocks super 1.2\n", false)),
+    ).toEqual([
+      "FAIL mount /srv/ladon: not mounted, in fstab by UUID",
+      "FAIL RAID arrays whole: md127 inactive [0/0]",
+    ]);
+    expect(raidChecks(probe("Personalities : \nunused devices: <none>"))).toContain(
+      "FAIL RAID arrays whole: no md array running; config declares 1",
+    );
+  });
+
+  it("adds no RAID check to a host without arrays", () => {
+    expect(evaluateHost(lab, "citadel", fixture("citadel-healthy.txt")).map((r) => r.check)).not.toContain(
+      "RAID arrays whole",
+    );
   });
 });
 

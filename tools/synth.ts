@@ -13,7 +13,7 @@ import { parseFlags } from "./cli";
 import { synthesize, SynthError } from "./synth/harness";
 import { runLab } from "./synth/program";
 import { renderViolations, runPolicies } from "./synth/policies";
-import { renderTree, renderVramPlan, writeOut } from "./synth/report";
+import { renderRaids, renderTree, renderVramPlan, writeOut } from "./synth/report";
 import { readStackFile, StackFileError } from "./synth/stackfile";
 
 async function main(): Promise<number> {
@@ -28,6 +28,8 @@ async function main(): Promise<number> {
   writeOut(args.out, result);
   console.log(`citadel: plan for stack "${stack.stack}" from ${args.config}\n`);
   console.log(renderTree(result));
+  const raids = renderRaids(result.outputs);
+  if (raids) console.log(`\n${raids}`);
   const plan = renderVramPlan(result.outputs);
   if (plan) console.log(`\n${plan}`);
   if (result.placeholders.length > 0) {

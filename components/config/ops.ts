@@ -18,7 +18,7 @@ const Cidr = z
   )
   .meta(example("192.168.10.0/24"));
 
-const OnCalendar = z
+export const OnCalendar = z
   .string()
   .regex(/^[A-Za-z0-9*:,.\-/ ]+$/, {
     error: "must be a systemd OnCalendar expression such as *-*-* 03:15:00",

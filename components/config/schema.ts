@@ -9,8 +9,9 @@ import { resolveVllm } from "../llm/resolve";
 import { SIZE_PATTERN, parseSize } from "./units";
 import { VllmSchema } from "./vllm";
 import { LadonSchema } from "./ladon";
-import { OpsSchema } from "./ops";
+import { OnCalendar, OpsSchema } from "./ops";
 import { ladonProblems } from "../ladon/plan";
+import { DEFAULT_SCRUB_SCHEDULE, RAID_LEVELS, RAID_MIN_MEMBERS } from "./raid";
 
 const example = (value: unknown) => ({ example: value });
 
@@ -96,34 +97,99 @@ const LvmSchema = z.strictObject({
   filesystem: z.enum(["ext4", "xfs"]).default("ext4").meta(example("ext4")),
 });
 
+/** `nofail` is always added so a dead disk never blocks boot. @default ["defaults"] */
+const MountOptions = z
+  .array(z.string().regex(/^[a-z0-9_=.,-]+$/, { error: "must be a mount option such as noatime" }))
+  .default(["defaults"])
+  .meta(example(["defaults", "noatime"]));
+
+const Label = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,12}$/, { error: "must be 1-12 letters, digits, _ or -" })
+  .meta(example("data"));
+
+const OptionalSize = z
+  .string()
+  .regex(SIZE_PATTERN, { error: (i) => `${JSON.stringify(i.input)} is not a size with a binary unit` })
+  .optional()
+  .meta(example("1TiB"));
+
 const DiskSchema = z.strictObject({
   /** Prefer a stable `/dev/disk/by-id/...` path; kernel names such as /dev/sda can move between boots. */
   device: DevicePath,
   /** @default "ext4" */
   filesystem: z.enum(["ext4", "xfs"]).default("ext4").meta(example("ext4")),
   /** Filesystem label, also how an existing filesystem is recognised as the expected one. */
-  label: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,12}$/, { error: "must be 1-12 letters, digits, _ or -" })
-    .meta(example("data")),
+  label: Label,
   mountPoint: MountPoint,
   /** The disk's size, for checking what is placed on it (e.g. retention). @default unknown */
-  size: z
-    .string()
-    .regex(SIZE_PATTERN, { error: (i) => `${JSON.stringify(i.input)} is not a size with a binary unit` })
-    .optional()
-    .meta(example("1TiB")),
+  size: OptionalSize,
   /** `nofail` is always added so a dead disk never blocks boot. @default ["defaults"] */
-  mountOptions: z
-    .array(z.string().regex(/^[a-z0-9_=.,-]+$/, { error: "must be a mount option such as noatime" }))
-    .default(["defaults"])
-    .meta(example(["defaults", "noatime"])),
+  mountOptions: MountOptions,
+});
+
+const RaidSchema = z.strictObject({
+  /** mdadm RAID level: 1 (mirror), 5, 6 (parity) or 10 (striped mirrors, md's near=2 layout). */
+  level: z
+    .literal(RAID_LEVELS, { error: "must be 1, 5, 6 or 10, the redundant mdadm levels" })
+    .meta(example(10)),
+  /**
+   * The member drives, whole disks; prefer `/dev/disk/by-id/...` paths. The array is created only
+   * when every member is blank (no filesystem, partition table, RAID superblock or LVM signature).
+   */
+  members: z
+    .array(DevicePath)
+    .meta(
+      example([
+        "/dev/disk/by-id/ata-Samsung_SSD_870_EVO_1TB_S6PTNX0T000001A",
+        "/dev/disk/by-id/ata-Samsung_SSD_870_EVO_1TB_S6PTNX0T000002B",
+      ]),
+    ),
+  /** The filesystem made on the array. @default "ext4" */
+  filesystem: z.enum(["ext4", "xfs"]).default("ext4").meta(example("ext4")),
+  /** Filesystem label on the array, also how an existing filesystem is recognised as the expected one. */
+  label: Label,
+  mountPoint: MountPoint,
+  /** `nofail` is always added so a dead array never blocks boot. @default ["defaults"] */
+  mountOptions: MountOptions,
+  /**
+   * The md array's name (/dev/md/<name>); an existing array with this name is adopted, never
+   * recreated. @default the label
+   */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, { error: "must be 1-32 letters, digits, _ or -" })
+    .optional()
+    .meta(example("ladon")),
+  /**
+   * The array's UUID as `mdadm --detail` prints it, to adopt an array made by hand whatever its
+   * name. @default none (adopted by name)
+   */
+  uuid: z
+    .string()
+    .regex(/^[0-9a-fA-F]{8}(:[0-9a-fA-F]{8}){3}$/, {
+      error: "must be an md UUID such as 3b2a6f1e:9c0d4e7a:51f2b8c3:6d7e8f90",
+    })
+    .optional()
+    .meta(example("3b2a6f1e:9c0d4e7a:51f2b8c3:6d7e8f90")),
+  /**
+   * Each member's size: a member far from it is probably the wrong disk, and the array's usable
+   * size (from it, the level and the count) checks what is placed on it. @default unknown
+   */
+  memberSize: OptionalSize,
 });
 
 const StorageSchema = z.strictObject({
   lvm: LvmSchema.optional(),
   /** @default [] */
   disks: z.array(DiskSchema).default([]),
+  /** mdadm software RAID arrays, each mounted like a disk. @default [] */
+  raids: z.array(RaidSchema).default([]),
+  /**
+   * When the monthly scrub (`check`) of every array starts, as systemd OnCalendar. Only hosts with
+   * raids get the timer. @default "Sun *-*-1..7 01:00:00" (the first Sunday of the month)
+   */
+  scrubSchedule: OnCalendar.meta(example(DEFAULT_SCRUB_SCHEDULE)).default(DEFAULT_SCRUB_SCHEDULE),
 });
 
 const NvidiaSchema = z.strictObject({
@@ -228,6 +294,7 @@ export type LabConfig = z.output<typeof LabConfigSchema>;
 export type HostConfig = z.output<typeof HostSchema>;
 export type StorageConfig = z.output<typeof StorageSchema>;
 export type DiskConfig = z.output<typeof DiskSchema>;
+export type RaidConfig = z.output<typeof RaidSchema>;
 export type LvmConfig = z.output<typeof LvmSchema>;
 export type NvidiaConfig = z.output<typeof NvidiaSchema>;
 export type DockerConfig = z.output<typeof DockerSchema>;
@@ -308,11 +375,18 @@ export interface FieldProblem {
 }
 
 /**
- * Storage rules: grow-only LVM, unique devices, mount points and labels, and no secondary disk on
- * the LVM physical volume. Shared by the schema and by `Storage`, which checks its own args.
+ * Storage rules: grow-only LVM; unique devices, mount points and labels across disks and raids; no
+ * secondary disk or RAID member on the LVM physical volume; enough members for each RAID level,
+ * and no member that is also a disk or in another array. Shared by the schema and by `Storage`,
+ * which checks its own args.
  */
-export function storageProblems(storage: { lvm?: LvmConfig; disks: readonly DiskConfig[] }): FieldProblem[] {
+export function storageProblems(storage: {
+  lvm?: LvmConfig;
+  disks: readonly DiskConfig[];
+  raids?: readonly RaidConfig[];
+}): FieldProblem[] {
   const problems: FieldProblem[] = [];
+  const raids = storage.raids ?? [];
   const lvm = storage.lvm;
   if (lvm && lvm.size !== "all-free") {
     // Zod still runs this rule when a size string was malformed; that one is reported on its own.
@@ -325,20 +399,34 @@ export function storageProblems(storage: { lvm?: LvmConfig; disks: readonly Disk
       });
     }
   }
-  const unique = (field: "device" | "mountPoint" | "label", what: string) => {
-    const seen = new Map<string, number>();
-    storage.disks.forEach((disk, i) => {
-      const value = disk[field];
+  // Disks and arrays share mount points and labels: each is one filesystem mounted once.
+  const volumes = [
+    ...storage.disks.map((d, i) => ({ key: ["disks", i] as (string | number)[], at: `disks[${i}]`, v: d })),
+    ...raids.map((r, i) => ({ key: ["raids", i] as (string | number)[], at: `raids[${i}]`, v: r })),
+  ];
+  const unique = (field: "mountPoint" | "label", what: string) => {
+    const seen = new Map<string, string>();
+    for (const { key, at, v } of volumes) {
+      const value = v[field];
       const first = seen.get(value);
       if (first !== undefined) {
         problems.push({
-          path: ["disks", i, field],
-          message: `${what} ${value} is already used by disks[${first}]; each disk needs its own`,
+          path: [...key, field],
+          message: `${what} ${value} is already used by ${first}; each disk and array needs its own`,
         });
-      } else seen.set(value, i);
-    });
+      } else seen.set(value, at);
+    }
   };
-  unique("device", "device");
+  const seenDevice = new Map<string, number>();
+  storage.disks.forEach((disk, i) => {
+    const first = seenDevice.get(disk.device);
+    if (first !== undefined) {
+      problems.push({
+        path: ["disks", i, "device"],
+        message: `device ${disk.device} is already used by disks[${first}]; each disk needs its own`,
+      });
+    } else seenDevice.set(disk.device, i);
+  });
   unique("mountPoint", "mount point");
   unique("label", "label");
   if (lvm) {
@@ -351,6 +439,82 @@ export function storageProblems(storage: { lvm?: LvmConfig; disks: readonly Disk
       }
     });
   }
+  problems.push(...raidProblems(raids, storage.disks, lvm));
+  return problems;
+}
+
+/** The md name of an array: its `name`, else its label. */
+export function raidName(raid: Pick<RaidConfig, "name" | "label">): string {
+  return raid.name ?? raid.label;
+}
+
+/** True when two device paths name the same drive, or one is a partition of the other. */
+function overlaps(a: string, b: string): boolean {
+  return isSameDiskOrPartition(a, b) || isSameDiskOrPartition(b, a);
+}
+
+function raidProblems(
+  raids: readonly RaidConfig[],
+  disks: readonly DiskConfig[],
+  lvm: LvmConfig | undefined,
+): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const owner = new Map<string, string>();
+  const names = new Map<string, number>();
+  const uuids = new Map<string, number>();
+  raids.forEach((raid, i) => {
+    const at = ["raids", i];
+    const min = RAID_MIN_MEMBERS[raid.level];
+    if (raid.members.length < min) {
+      problems.push({
+        path: [...at, "members"],
+        message: `RAID${raid.level} needs at least ${min} members, but ${raid.members.length} ${raid.members.length === 1 ? "is" : "are"} listed; add members or choose another level`,
+      });
+    }
+    const name = raidName(raid);
+    const sameName = names.get(name);
+    // Two arrays named after one label are already reported as a duplicate label.
+    if (sameName !== undefined && (raid.name ?? raids[sameName]?.name) !== undefined) {
+      problems.push({
+        path: [...at, raid.name === undefined ? "label" : "name"],
+        message: `md name ${name} is already used by raids[${sameName}]; give each array its own name`,
+      });
+    } else names.set(name, i);
+    if (raid.uuid !== undefined) {
+      const uuid = raid.uuid.toLowerCase();
+      const sameUuid = uuids.get(uuid);
+      if (sameUuid !== undefined) {
+        problems.push({
+          path: [...at, "uuid"],
+          message: `UUID ${raid.uuid} is already raids[${sameUuid}]'s; one array is declared once`,
+        });
+      } else uuids.set(uuid, i);
+    }
+    raid.members.forEach((member, k) => {
+      const key = [...at, "members", k];
+      const here = `raids[${i}].members[${k}]`;
+      const previous = [...owner.entries()].find(([m]) => overlaps(m, member));
+      if (previous) {
+        problems.push({
+          path: key,
+          message: `${member} is already listed as ${previous[1]}; a drive belongs to one array, once`,
+        });
+      } else owner.set(member, here);
+      const diskIndex = disks.findIndex((d) => overlaps(d.device, member));
+      if (diskIndex >= 0) {
+        problems.push({
+          path: key,
+          message: `${member} is also disks[${diskIndex}] (${disks[diskIndex]?.device}); a drive is either a disk or a RAID member, so remove it from one`,
+        });
+      }
+      if (lvm && isSameDiskOrPartition(member, lvm.pv)) {
+        problems.push({
+          path: key,
+          message: `${member} holds the LVM physical volume ${lvm.pv}; a RAID member must be a different drive`,
+        });
+      }
+    });
+  });
   return problems;
 }
 
@@ -368,13 +532,13 @@ export function isSameDiskOrPartition(disk: string, pv: string): boolean {
 function checkDocker(host: HostConfig, at: string[], ctx: Ctx): void {
   const docker = host.docker;
   if (!docker || docker.dataRoot === "/var/lib/docker") return;
-  const mounts = (host.storage?.disks ?? []).map((d) => d.mountPoint);
+  const mounts = [...(host.storage?.disks ?? []), ...(host.storage?.raids ?? [])].map((d) => d.mountPoint);
   if (!mounts.some((m) => docker.dataRoot.startsWith(`${m}/`))) {
     ctx.addIssue({
       code: "custom",
       params: CROSS_FIELD,
       path: [...at, "dataRoot"],
-      message: `${docker.dataRoot} is not inside a mount declared in storage.disks (${mounts.join(", ") || "none"}); put it under one, or use /var/lib/docker`,
+      message: `${docker.dataRoot} is not inside a mount declared in storage.disks or storage.raids (${mounts.join(", ") || "none"}); put it under one, or use /var/lib/docker`,
     });
   }
 }

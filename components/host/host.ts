@@ -7,11 +7,14 @@ import { Storage } from "./storage";
 export interface HostArgs {
   /** The host and how to reach it; its config says which layers it has. */
   target: HostTarget;
+  /** node-exporter's textfile directory, where host-level timers (the RAID scrub) write metrics. */
+  textfileDir: string;
 }
 
 /**
- * One host's layer: storage, then (where configured) the NVIDIA stack and Docker. Independent
- * steps run in parallel: formatting a disk never waits for the driver, and the reverse.
+ * One host's layer: storage (LVM, disks, RAID arrays), then (where configured) the NVIDIA stack and
+ * Docker. Independent steps run in parallel: formatting a disk never waits for the driver, and the
+ * reverse.
  */
 export class Host extends pulumi.ComponentResource {
   /** How to reach the host, and its config. */
@@ -28,7 +31,14 @@ export class Host extends pulumi.ComponentResource {
 
     this.storage = new Storage(
       `${name}-storage`,
-      { host: target, lvm: config.storage?.lvm, disks: config.storage?.disks },
+      {
+        host: target,
+        lvm: config.storage?.lvm,
+        disks: config.storage?.disks,
+        raids: config.storage?.raids,
+        scrubSchedule: config.storage?.scrubSchedule,
+        textfileDir: args.textfileDir,
+      },
       { parent: this },
     );
     if (config.nvidia) {

@@ -287,6 +287,31 @@ function gpuDashboard(): DashboardBuilder {
     );
 }
 
+/**
+ * How far an md resync, check (the monthly scrub) or recovery has come. node_md_state has one series
+ * per state, 1 for the current one, with the values "resync", "check" and "recovering"
+ * (collector/mdadm_linux.go@v1.12.1, from procfs mdstat.go@v0.21.1's "resyncing", "checking",
+ * "recovering"; a reshape is exported as none of them). The ratio is /proc/mdstat's counter over
+ * the array's blocks, and the kernel counts a resync or check over resync_max_sectors and a
+ * recovery over one member (md.c status_resync): the array for RAID1 in every case and for
+ * RAID10's resync and check, but one member for RAID5/6 and for RAID10's recovery
+ * (raid5.c, raid10.c set resync_max_sectors). node_exporter v1.12.1 does not export the counter's
+ * own total, so there the ratio stops at the member's share, e.g. 1/(n-1) on RAID5.
+ */
+function raidSyncProgress(h: string): TimeseriesPanel {
+  return timeseries("RAID resync, check and recovery progress", "percentunit", [
+    [
+      `node_md_blocks_synced{${h}} / node_md_blocks{${h}} and on (instance, device) node_md_state{${h}, state=~"resync|check|recovering"} == 1`,
+      "{{host}} {{device}}",
+    ],
+  ])
+    .min(0)
+    .max(1)
+    .description(
+      "Blocks synced over the array's blocks while md resyncs, checks (the monthly scrub) or recovers. Exact for RAID1, and for RAID10's resync and check; the kernel counts RAID5/6 and RAID10 recovery over one member, so there it ends at that member's share of the array.",
+    );
+}
+
 function hostDashboard(): DashboardBuilder {
   const h = 'host=~"$host"';
   const fs = `${h}, fstype!~"tmpfs|overlay|squashfs|iso9660|nsfs"`;
@@ -354,6 +379,14 @@ function hostDashboard(): DashboardBuilder {
     )
     .withPanel(
       timeseries("LVM volume group free", "bytes", [[`citadel_lvm_vg_free_bytes{${h}}`, "{{host}} {{vg}}"]]),
+    )
+    .withPanel(raidSyncProgress(h))
+    .withPanel(
+      stat(
+        "RAID sectors inconsistent at the last scrub",
+        "short",
+        `sum(citadel_md_scrub_mismatch_sectors{${h}}) or vector(0)`,
+      ),
     )
     .withPanel(
       stat(

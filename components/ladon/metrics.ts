@@ -54,7 +54,7 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
   {
     job: "node",
     source:
-      "node_exporter collectors cpu, meminfo, filesystem, diskstats, netdev, uname, vmstat (oom_kill), mdadm, systemd (enabled by flag)",
+      "node_exporter collectors cpu, meminfo, filesystem, diskstats, netdev, uname, vmstat (oom_kill), mdadm, systemd (enabled by flag); the node_md_* names and node_md_state's state values (active, inactive, recovering, resync, check) from collector/mdadm_linux.go@v1.12.1, over the /proc/mdstat parser of procfs mdstat.go@v0.21.1 (the procfs version node_exporter v1.12.1's go.mod requires)",
     metrics: [
       "node_cpu_seconds_total",
       "node_memory_MemAvailable_bytes",
@@ -70,6 +70,9 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
       "node_vmstat_oom_kill",
       "node_md_disks",
       "node_md_disks_required",
+      "node_md_state",
+      "node_md_blocks",
+      "node_md_blocks_synced",
       "node_systemd_unit_state",
     ],
   },
@@ -103,6 +106,12 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
     job: "node",
     source: "citadel's drift timer (components/ops/scripts/drift.sh and drift_eval.py), as textfile metrics",
     metrics: ["citadel_validate_check", "citadel_validate_last_run_timestamp_seconds"],
+  },
+  {
+    job: "node",
+    source:
+      "citadel's monthly RAID scrub (components/host/scripts/raid-scrub.sh), as textfile metrics on hosts with arrays",
+    metrics: ["citadel_md_scrub_mismatch_sectors", "citadel_md_scrub_last_completed_timestamp_seconds"],
   },
   {
     job: "node",

@@ -4,6 +4,7 @@
  * host's RAM with headroom, and retention fits the data volume. Pure.
  */
 import type { HostConfig, LabConfig } from "../config/schema";
+import { raidUsableBytes } from "../config/raid";
 import type { LadonConfig } from "../config/ladon";
 import { formatSize, parseSize } from "../config/units";
 import { SERVICES, SERVICE_NAMES, type ServiceName, type ServiceSpec } from "./catalog";
@@ -35,12 +36,28 @@ export function memoryMiB(ladon: LadonConfig, service: ServiceName): number {
   return ladon.memoryMiB[service] ?? SERVICES[service].memoryMiB;
 }
 
+/** The disks and RAID arrays a host mounts, each with its size when config knows it. */
+export function mountsOf(host: HostConfig): { mountPoint: string; bytes?: number }[] {
+  const disks = (host.storage?.disks ?? []).map((d) => ({
+    mountPoint: d.mountPoint,
+    bytes: d.size ? parseSize(d.size) : undefined,
+  }));
+  const raids = (host.storage?.raids ?? []).map((r) => {
+    const member = r.memberSize ? parseSize(r.memberSize) : undefined;
+    return {
+      mountPoint: r.mountPoint,
+      bytes: member === undefined ? undefined : raidUsableBytes(r.level, r.members.length, member),
+    };
+  });
+  return [...disks, ...raids];
+}
+
 /** The volume that holds `path` on a host, with its size when config knows it. */
 export function volumeOf(host: HostConfig, path: string): { mount: string; bytes?: number } {
-  const disk = (host.storage?.disks ?? [])
-    .filter((d) => path === d.mountPoint || path.startsWith(`${d.mountPoint}/`))
+  const mount = mountsOf(host)
+    .filter((m) => path === m.mountPoint || path.startsWith(`${m.mountPoint}/`))
     .sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
-  if (disk) return { mount: disk.mountPoint, bytes: disk.size ? parseSize(disk.size) : undefined };
+  if (mount) return { mount: mount.mountPoint, bytes: mount.bytes };
   const lvm = host.storage?.lvm;
   return { mount: "/", bytes: lvm && lvm.size !== "all-free" ? parseSize(lvm.size) : undefined };
 }
@@ -122,11 +139,11 @@ export function ladonProblems(lab: Pick<LabConfig, "hosts" | "vllm">, ladon: Lad
   }
 
   const volume = volumeOf(stackHost, ladon.dataDir);
-  const isMount = (stackHost.storage?.disks ?? []).some((d) => volume.mount === d.mountPoint);
+  const isMount = mountsOf(stackHost).some((m) => volume.mount === m.mountPoint);
   if (!isMount && volume.mount === "/" && !stackHost.storage?.lvm) {
     problems.push({
       path: ["dataDir"],
-      message: `${ladon.dataDir} is on no declared mount of ${ladon.host}; put it under one of storage.disks`,
+      message: `${ladon.dataDir} is on no declared mount of ${ladon.host}; put it under one of storage.disks or storage.raids`,
     });
   }
   if (volume.bytes !== undefined) {

@@ -55,6 +55,7 @@ export function probeServers(lab: LabConfig, host: string): string {
 export type Expectation = { check: string } & (
   | { kind: "lvm"; vg: string; lv: string; size: string; minBytes: number }
   | { kind: "mount"; mountPoint: string }
+  | { kind: "raid"; count: number }
   | { kind: "gpus"; count: number; branch: string }
   | { kind: "nvidia-runtime" }
   | { kind: "container"; name: string }
@@ -78,8 +79,10 @@ export function hostExpectations(lab: LabConfig, host: string): Expectation[] {
     const target = lvm.size === "all-free" ? (parseSize(lvm.currentSize) ?? 0) : (parseSize(lvm.size) ?? 0);
     out.push({ check: "LVM size", kind: "lvm", vg: lvm.vg, lv: lvm.lv, size: lvm.size, minBytes: target });
   }
-  for (const disk of config.storage?.disks ?? [])
-    out.push({ check: `mount ${disk.mountPoint}`, kind: "mount", mountPoint: disk.mountPoint });
+  const raids = config.storage?.raids ?? [];
+  for (const { mountPoint } of [...(config.storage?.disks ?? []), ...raids])
+    out.push({ check: `mount ${mountPoint}`, kind: "mount", mountPoint });
+  if (raids.length > 0) out.push({ check: "RAID arrays whole", kind: "raid", count: raids.length });
   if (config.nvidia) {
     const { gpus, driver } = config.nvidia;
     out.push({ check: "GPUs", kind: "gpus", count: gpus.count, branch: driver.branch });
@@ -172,6 +175,18 @@ export function evaluateExpectations(
         return [
           mounted && byUuid,
           `${mounted ? "mounted" : "not mounted"}, ${byUuid ? "in fstab by UUID" : "no fstab entry by UUID"}`,
+        ];
+      }
+      case "raid": {
+        const arrays = mdstatArrays(text("mdstat"));
+        const unwell = arrays.filter((a) => !a.active || a.members < a.wanted);
+        return [
+          arrays.length >= e.count && unwell.length === 0,
+          arrays.length === 0
+            ? `no md array running; config declares ${e.count}`
+            : arrays
+                .map((a) => `${a.device} ${a.active ? "active" : "inactive"} [${a.wanted}/${a.members}]`)
+                .join(", "),
         ];
       }
       case "gpus": {
@@ -270,6 +285,29 @@ export function evaluateExpectations(
   return expectations.map((e) => {
     const [ok, detail] = one(e);
     return { host, check: e.check, ok, detail };
+  });
+}
+
+/**
+ * The arrays in /proc/mdstat: `md127 : active raid10 sdd[3] ...` then a status line ending in
+ * `[n/m] [UU_U]`, n the members the array wants and m those working (md.c, md_seq_show).
+ */
+export function mdstatArrays(
+  mdstat: string,
+): { device: string; active: boolean; wanted: number; members: number }[] {
+  const lines = mdstat.split("\n");
+  return lines.flatMap((line, i) => {
+    const head = /^(md\S+) : (\S+)/.exec(line);
+    if (!head) return [];
+    const counts = /\[(\d+)\/(\d+)\]/.exec(lines[i + 1] ?? "");
+    return [
+      {
+        device: head[1] as string,
+        active: head[2] === "active",
+        wanted: Number(counts?.[1] ?? 0),
+        members: Number(counts?.[2] ?? 0),
+      },
+    ];
   });
 }
 

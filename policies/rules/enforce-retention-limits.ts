@@ -68,10 +68,10 @@ export const enforceRetentionLimits: StackValidationPolicy = {
       .map((r) => scriptParams(r.props.create))
       .filter((p) => p.MOUNT_POINT && (dataDir === p.MOUNT_POINT || dataDir.startsWith(`${p.MOUNT_POINT}/`)))
       .sort((a, b) => (b.MOUNT_POINT as string).length - (a.MOUNT_POINT as string).length)[0];
-    const volume = Number(disk?.SIZE_BYTES || 0);
+    const volume = Number(disk?.SIZE_BYTES || 0) || (disk ? raidBytes(disk) : 0);
     if (!volume) {
       report(
-        `the size of the volume under ${dataDir} is unknown, so retention cannot be checked; set storage.disks[].size.`,
+        `the size of the volume under ${dataDir} is unknown, so retention cannot be checked; set storage.disks[].size or storage.raids[].memberSize.`,
       );
       return;
     }
@@ -85,3 +85,14 @@ export const enforceRetentionLimits: StackValidationPolicy = {
       report(`Prometheus retention size ${size} is not a size Prometheus accepts.`, prometheus.urn);
   },
 };
+
+/**
+ * A RAID step's usable bytes from its level, member count and member size: one member for RAID1,
+ * all but one (5) or two (6), half of them for RAID10's two copies; 0 when the size is not declared.
+ */
+function raidBytes(step: Record<string, string>): number {
+  const member = Number(step.MEMBER_SIZE_BYTES || 0);
+  const n = (step.MEMBERS ?? "").split(/\s+/).filter(Boolean).length;
+  const data: Record<string, number> = { "1": 1, "5": n - 1, "6": n - 2, "10": n / 2 };
+  return member * Math.max(0, data[step.LEVEL ?? ""] ?? 0);
+}

@@ -1,12 +1,12 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { TYPES } from "../lib/resources";
 
-/** Commands that format disks or change LVM. */
+/** Commands that format disks, create RAID arrays or change LVM. */
 export const STORAGE_COMMAND =
-  /\bmkfs(\.\w+)?\b|\blvextend\b|\blvresize\b|\bvgextend\b|\bpvcreate\b|\bresize2fs\b|\bxfs_growfs\b/;
+  /\bmkfs(\.\w+)?\b|\bmdadm\s+--create\b|\blvextend\b|\blvresize\b|\bvgextend\b|\bpvcreate\b|\bresize2fs\b|\bxfs_growfs\b/;
 /** What a delete script must never run. */
 const DESTRUCTIVE =
-  /\bmkfs(\.\w+)?\b|\bwipefs\b|\blvremove\b|\bvgremove\b|\bpvremove\b|\blvreduce\b|\bdd\s+if=|\bsgdisk\b|\bparted\b|\brm\s+-[a-z]*r[a-z]*f?\s+\/srv/;
+  /\bmkfs(\.\w+)?\b|\bwipefs\b|\bmdadm\b[^\n]*--(zero-superblock|stop|fail|remove)\b|\blvremove\b|\bvgremove\b|\bpvremove\b|\blvreduce\b|\bdd\s+if=|\bsgdisk\b|\bparted\b|\brm\s+-[a-z]*r[a-z]*f?\s+\/srv/;
 
 export const protectStorageCommands: ResourceValidationPolicy = {
   name: "protect-storage-commands",

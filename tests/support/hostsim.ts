@@ -54,7 +54,15 @@ export const MUTATING = [
   /^docker (restart|exec)/,
   /^systemctl daemon-reload/,
   /^ufw (allow|deny|delete|default|--force|reload)/,
+  /^mdadm --(create|assemble|manage|grow|zero-superblock|stop)/,
+  /^update-initramfs/,
 ];
+
+/**
+ * Commands only some tests stub, because others need the real one: mdadm and the initramfs for
+ * the RAID script (whose members are real loop devices), `sleep` for scripts that wait on the kernel.
+ */
+export const OPTIONAL_SHIMS = ["mdadm", "update-initramfs", "udevadm", "sleep"] as const;
 
 export interface RunResult {
   status: number | null;
@@ -70,13 +78,14 @@ export class SimHost {
   /** The shims, first on PATH. */
   readonly bin: string;
 
-  constructor() {
+  /** `extraShims`: commands from OPTIONAL_SHIMS to stub as well. */
+  constructor(extraShims: readonly (typeof OPTIONAL_SHIMS)[number][] = []) {
     const base = mkdtempSync(path.join(tmpdir(), "citadel-sim-"));
     this.root = path.join(base, "root");
     this.state = path.join(base, "state");
     this.bin = path.join(base, "bin");
     for (const dir of [this.root, this.state, this.bin]) mkdirSync(dir, { recursive: true });
-    for (const name of SHIMMED) symlinkSync(SHIM, path.join(this.bin, name));
+    for (const name of [...SHIMMED, ...extraShims]) symlinkSync(SHIM, path.join(this.bin, name));
     this.file("/etc/os-release", 'NAME="Ubuntu"\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\n');
     this.file("/proc/sys/kernel/random/boot_id", "boot-1\n");
     this.file(

@@ -5,6 +5,22 @@ import { parse } from "yaml";
 
 export const STACK_FILE = path.join(__dirname, "..", "..", "Pulumi.citadel.yaml");
 
+/** The example stack of the monitoring Pi: its HAT's SSDs in RAID10 under the LadonStack. */
+export const PI_STACK_FILE = path.join(__dirname, "..", "..", "examples", "Pulumi.monitoring-pi.yaml");
+
+/** A fresh deep copy of the monitoring Pi example's `config:` map. */
+export function piConfigMap(): Record<string, any> {
+  return parse(readFileSync(PI_STACK_FILE, "utf8")).config;
+}
+
+/** The Pi's array in a config map of the Pi example. */
+export function piRaid(config: Record<string, any>, index = 0): any {
+  return config["citadel:hosts"].pi.storage.raids[index];
+}
+
+/** The secrets the Pi example requires (no vLLM, so no API key). */
+export const PI_SECRETS = ["grafanaAdminPassword", "phoenixAdminPassword", "phoenixSecret", "resticPassword"];
+
 /** A fresh deep copy of `Pulumi.citadel.yaml`'s `config:` map. */
 export function labConfigMap(): Record<string, any> {
   return parse(readFileSync(STACK_FILE, "utf8")).config;

@@ -122,6 +122,29 @@ export function renderTree(result: SynthResult): string {
   ].join("\n");
 }
 
+interface HostsOutput {
+  [host: string]: { raids?: { name: string; level: number; members: string[]; mountPoint: string }[] };
+}
+
+/** Every RAID array of the lab, per host: level, md name, mount point and members; nothing without arrays. */
+export function renderRaids(outputs: Record<string, unknown>): string {
+  const hosts = (outputs.hosts ?? {}) as HostsOutput;
+  const lines: string[] = [];
+  for (const host of Object.keys(hosts).sort()) {
+    for (const raid of hosts[host]?.raids ?? []) {
+      lines.push(
+        `  ${host}: RAID${raid.level} /dev/md/${raid.name} at ${raid.mountPoint}, ${raid.members.length} members:`,
+        ...raid.members.map((m) => `    ${m}`),
+      );
+    }
+  }
+  if (lines.length === 0) return "";
+  return [
+    "RAID arrays (created only from blank members; an existing one is adopted, never recreated):",
+    ...lines,
+  ].join("\n");
+}
+
 /** The `vllm` stack output, as much of it as the report reads. */
 type PlanOutput = Pick<VllmSummary, "host" | "gpus"> & {
   servers: Record<string, Pick<ServerSummary, "baseUrl" | "servedModelName" | "kind" | "gpus" | "vramPlan">>;

@@ -40,6 +40,8 @@ export function alertRules(t: Thresholds): RuleGroup[] {
   const vllmTarget = { job: "vllm", host: "citadel", instance: "vllm-chat:8000", server: "chat" };
   const vllm = { ...vllmTarget, model_name: "qwen3-8b", engine: "0" };
   const fs = { ...node, device: "/dev/nvme1n1", fstype: "ext4", mountpoint: "/srv/data" };
+  // The monitoring Pi's array, as node-exporter names it (the kernel's md device, not /dev/md/<name>).
+  const md = { job: "node", host: "pi", instance: "192.168.10.40:9910", device: "md127" };
   const sel = (labels: Record<string, string>) =>
     `{${Object.keys(labels)
       .sort()
@@ -116,6 +118,50 @@ export function alertRules(t: Thresholds): RuleGroup[] {
               [`node_md_disks${sel({ ...node, device: "md0", state: "active" })}`]: "2x10",
             },
             at: "10m",
+          },
+        },
+        {
+          // node_md_state carries one series per state, 1 for the current one; "inactive" is
+          // /proc/mdstat's own word for an array assembled without enough members to run
+          // (collector/mdadm_linux.go@v1.12.1, procfs mdstat.go@v0.21.1).
+          alert: "HostRaidInactive",
+          expr: 'node_md_state{state="inactive"} == 1',
+          for: "5m",
+          severity: "critical",
+          summary:
+            "RAID {{ $labels.device }} on {{ $labels.host }} is assembled but not running, so nothing on it is mounted: read `cat /proc/mdstat` and `mdadm --detail /dev/{{ $labels.device }}`, and bring its members back before starting it.",
+          labels: { ...md, state: "inactive" },
+          fires: { series: { [`node_md_state${sel({ ...md, state: "inactive" })}`]: "1x10" }, at: "10m" },
+          quiet: { series: { [`node_md_state${sel({ ...md, state: "inactive" })}`]: "0x10" }, at: "10m" },
+        },
+        {
+          alert: "HostRaidScrubFoundMismatches",
+          expr: "citadel_md_scrub_mismatch_sectors > 0",
+          for: "0m",
+          severity: "warning",
+          summary:
+            "The last scrub of RAID {{ $labels.device }} on {{ $labels.host }} found copies or parity that disagree: look for read errors in dmesg and each member's SMART data (smartctl -a), then check again; `repair` makes them agree without knowing which copy was right.",
+          labels: md,
+          fires: { series: { [`citadel_md_scrub_mismatch_sectors${sel(md)}`]: "128x10" }, at: "5m" },
+          quiet: { series: { [`citadel_md_scrub_mismatch_sectors${sel(md)}`]: "0x10" }, at: "5m" },
+        },
+        {
+          // Monthly on the first Sunday, so at most 35 days apart, plus the scrub's own hours.
+          alert: "HostRaidScrubOverdue",
+          expr: "time() - citadel_md_scrub_last_completed_timestamp_seconds > 40 * 86400",
+          for: "1h",
+          severity: "warning",
+          summary:
+            "No scrub of RAID {{ $labels.device }} on {{ $labels.host }} has finished in 40 days: read `journalctl -u citadel-raid-scrub` (an array busy with a resync or recovery is skipped) and `systemctl list-timers citadel-raid-scrub.timer`.",
+          labels: md,
+          // Unix time starts with the test, so a scrub 41 days before it is a negative timestamp.
+          fires: {
+            series: { [`citadel_md_scrub_last_completed_timestamp_seconds${sel(md)}`]: `${-41 * 86400}x120` },
+            at: "90m",
+          },
+          quiet: {
+            series: { [`citadel_md_scrub_last_completed_timestamp_seconds${sel(md)}`]: `${-30 * 86400}x120` },
+            at: "90m",
           },
         },
         {

@@ -41,6 +41,19 @@ def js_number(text):
         return math.nan
 
 
+def mdstat_arrays(mdstat):
+    """(active, wanted, members) per md array in /proc/mdstat, as mdstatArrays in validate.ts."""
+    lines = mdstat.split("\n")
+    arrays = []
+    for i, line in enumerate(lines):
+        head = re.match(r"^(md\S+) : (\S+)", line)
+        if not head:
+            continue
+        counts = re.search(r"\[(\d+)/(\d+)\]", lines[i + 1] if i + 1 < len(lines) else "")
+        arrays.append((head.group(2) == "active", int(counts.group(1)) if counts else 0, int(counts.group(2)) if counts else 0))
+    return arrays
+
+
 def evaluate(expectations, output):
     s = parse_probe(output)
 
@@ -69,6 +82,10 @@ def evaluate(expectations, output):
                 for l in text("fstab").split("\n")
             )
             return mounted and by_uuid
+        if kind == "raid":
+            arrays = mdstat_arrays(text("mdstat"))
+            unwell = [x for x in arrays if not x[0] or x[2] < x[1]]
+            return len(arrays) >= e["count"] and not unwell
         if kind == "gpus":
             gpus = [g for g in text("nvidia-smi").split("\n") if g] if ran("nvidia-smi") else []
             drivers = {(g.split(", ")[2].split(".")[0] if len(g.split(", ")) > 2 else None) for g in gpus}

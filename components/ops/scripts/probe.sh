@@ -18,6 +18,7 @@ http_code() { curl -s -o /dev/null -m 5 -w '%{http_code}' "$1"; }
 section lvs lvs --noheadings --units b --nosuffix --separator '|' -o vg_name,lv_name,lv_size
 section findmnt findmnt -rno SOURCE,TARGET
 section fstab cat /etc/fstab
+section mdstat cat /proc/mdstat
 section nvidia-smi nvidia-smi --query-gpu=index,name,driver_version --format=csv,noheader
 section docker-runtimes docker info --format '{{json .Runtimes}}'
 section containers docker ps -a --format '{{.Names}}|{{.State}}|{{.Status}}'
