@@ -60,7 +60,12 @@ describe("the component tree", () => {
 describe("connections", () => {
   const remotes = () => ofType(lab, REMOTE);
   const hostLayer = () =>
-    remotes().filter((r) => r.name.startsWith("citadel-") && !r.name.startsWith("citadel-firewall"));
+    remotes().filter(
+      (r) =>
+        r.name.startsWith("citadel-") &&
+        !r.name.startsWith("citadel-firewall") &&
+        !r.name.startsWith("citadel-drift"),
+    );
 
   it("pins the host key and retries dials on every remote command", () => {
     expect(hostLayer().length).toBe(11);
@@ -351,8 +356,17 @@ describe("hosts without GPUs or Docker", () => {
         .filter((r) => r.name.startsWith("pi"))
         .map((r) => r.name)
         .sort(),
-      // The firewall is host-level: every host gets one when ops.firewall is set.
-    ).toEqual(["pi", "pi-firewall", "pi-firewall-ufw", "pi-storage"]);
+      // The firewall is host-level: every host gets one when ops.firewall is set; every host
+      // checks itself hourly (the drift timer).
+    ).toEqual([
+      "pi",
+      "pi-drift",
+      "pi-drift-packages",
+      "pi-drift-timer",
+      "pi-firewall",
+      "pi-firewall-ufw",
+      "pi-storage",
+    ]);
     expect(result.outputs.hosts).toMatchObject({
       pi: { address: "192.168.10.40", gpuCount: 0, dockerVersion: null },
     });

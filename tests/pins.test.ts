@@ -3,6 +3,8 @@ import { checkerRelease, imageOf, PINS, releaseOf, type Pin, type PinName } from
 import { SERVICES, SERVICE_NAMES } from "../components/ladon";
 import { VllmSchema } from "../components/config";
 
+const SERVERS = { chat: { model: "Qwen/Qwen3-8B", maxModelLen: 8192, port: 8000 } };
+
 describe("the catalog of pins", () => {
   it.each(Object.keys(PINS) as PinName[])("%s: the image's release is the checker's release", (name) => {
     const pin = PINS[name];
@@ -28,15 +30,14 @@ describe("the catalog of pins", () => {
 
   it("is the only place images are pinned: every service and the vLLM default come from it", () => {
     for (const s of SERVICE_NAMES) expect(SERVICES[s].image).toBe(imageOf(PINS[s]));
-    expect(VllmSchema.parse({ model: "Qwen/Qwen3-8B", maxModelLen: 8192 }).image).toBe(imageOf(PINS.vllm));
+    expect(VllmSchema.parse({ servers: SERVERS }).image).toBe(imageOf(PINS.vllm));
   });
 
   it("lets the vLLM image gain a digest, never another tag", () => {
     const digest = `${imageOf(PINS.vllm)}@sha256:${"a".repeat(64)}`;
-    expect(VllmSchema.parse({ model: "Qwen/Qwen3-8B", maxModelLen: 8192, image: digest }).image).toBe(digest);
+    expect(VllmSchema.parse({ servers: SERVERS, image: digest }).image).toBe(digest);
     const other = VllmSchema.safeParse({
-      model: "Qwen/Qwen3-8B",
-      maxModelLen: 8192,
+      servers: SERVERS,
       image: "vllm/vllm-openai:v0.11.0",
     });
     expect(other.success).toBe(false);

@@ -110,7 +110,8 @@ export const BLAST_RADIUS: BlastRow[] = [
         mountPoint: "/srv/archive",
         mountOptions: ["defaults", "noatime"],
       }),
-    expect: { "citadel-storage-disk-archive": "create" },
+    // The drift timer carries the host's checks, and a new mount is one: it is reinstalled.
+    expect: { "citadel-storage-disk-archive": "create", "citadel-drift-timer": "replace" },
   },
   {
     change: "Grafana admin password",
@@ -123,6 +124,8 @@ export const BLAST_RADIUS: BlastRow[] = [
       "citadel-nvidia-driver": "replace",
       "citadel-nvidia-reboot": "replace",
       "citadel-nvidia-verify": "replace",
+      // The drift timer checks the driver branch, so it is reinstalled with the new one.
+      "citadel-drift-timer": "replace",
     },
   },
   {
