@@ -594,15 +594,7 @@ async function phoenixChecks(ctx: Ctx): Promise<void> {
     "phoenix",
     "the key step creates a system API key for vLLM's traces; a second run reuses it",
     async () => {
-      const host = ctx.lab.container("phoenix").host;
-      const script = path.join(ctx.dir, "hostfs", host, "commands", "ladon-phoenix-trace-key.sh");
-      const run = () =>
-        ctx.sandbox.inNamespace(
-          hostNamespace(ctx, host),
-          ["bash", script],
-          { CITADEL_ROOT: hostfs(ctx.dir, host) },
-          `${ctx.lab.secrets.phoenixAdminPassword}\n`,
-        );
+      const run = phoenixStep(ctx, "ladon-phoenix-trace-key");
       const first = run();
       stepOutput = expectOk(first, "the key step");
       if (!/^changed: created Phoenix system API key vllm-traces$/m.test(stepOutput))
@@ -619,15 +611,7 @@ async function phoenixChecks(ctx: Ctx): Promise<void> {
     "phoenix",
     "the HADES step creates its project and system API key once; the key reads the project",
     async () => {
-      const host = ctx.lab.container("phoenix").host;
-      const script = path.join(ctx.dir, "hostfs", host, "commands", "ladon-phoenix-hades.sh");
-      const run = () =>
-        ctx.sandbox.inNamespace(
-          hostNamespace(ctx, host),
-          ["bash", script],
-          { CITADEL_ROOT: hostfs(ctx.dir, host) },
-          `${ctx.lab.secrets.phoenixAdminPassword}\n`,
-        );
+      const run = phoenixStep(ctx, "ladon-phoenix-hades");
       const first = expectOk(run(), "the HADES step");
       const project = ctx.lab.config.ladon?.phoenix.hadesProject ?? "hades";
       for (const want of ["created Phoenix system API key hades", `created Phoenix project ${project}`])
@@ -682,6 +666,22 @@ async function phoenixChecks(ctx: Ctx): Promise<void> {
       expectOk(await ctx.sandbox.run(spec, 180_000), "phoenix_trace.py");
     },
   );
+}
+
+/**
+ * One of the program's Phoenix key steps (rendered for the stack host), run against the live
+ * Phoenix from the host's namespace, with the admin password on stdin as the program feeds it.
+ */
+function phoenixStep(ctx: Ctx, step: string) {
+  const host = ctx.lab.container("phoenix").host;
+  const script = path.join(ctx.dir, "hostfs", host, "commands", `${step}.sh`);
+  return () =>
+    ctx.sandbox.inNamespace(
+      hostNamespace(ctx, host),
+      ["bash", script],
+      { CITADEL_ROOT: hostfs(ctx.dir, host) },
+      `${ctx.lab.secrets.phoenixAdminPassword}\n`,
+    );
 }
 
 /** A host's own network namespace: the one its host-network containers (the node exporter) run in. */
