@@ -620,15 +620,13 @@ async function phoenixChecks(ctx: Ctx): Promise<void> {
       if (!/^no changes: /m.test(second)) throw new Error(`a second run changed something:\n${second}`);
       const key = phoenixApiKey(second);
       if (!key || key !== phoenixApiKey(first)) throw new Error("the second run printed another key");
-      const phoenix = `http://${ctx.sandbox.address(ctx.lab.container("phoenix").name)}:6006`;
-      const res = await fetch(`${phoenix}/v1/projects/${project}`, {
-        headers: { Authorization: `Bearer ${key}` },
-      });
-      const body = (await res.json()) as { data?: { name?: string } };
-      if (res.status !== 200 || body.data?.name !== project)
-        throw new Error(
-          `GET /v1/projects/${project} with the HADES key answered ${res.status}: ${JSON.stringify(body)}`,
-        );
+      // From the lab bridge, as HADES would reach Phoenix, with the HADES key as its only credential.
+      const body = json<{ data?: { name?: string } }>(ctx, `${base(ctx, "phoenix")}/v1/projects/${project}`, [
+        "-H",
+        `Authorization: Bearer ${key}`,
+      ]);
+      if (body.data?.name !== project)
+        throw new Error(`GET /v1/projects/${project} with the HADES key answered ${JSON.stringify(body)}`);
     },
   );
   await withTool(

@@ -170,7 +170,13 @@ export class Sandbox {
     const out: string[] = [];
     const append = (d: Buffer) => {
       out.push(d.toString());
-      writeFileSync(log, d, { flag: "a" });
+      // A service killed at teardown may still flush a last chunk after its log directory is gone;
+      // that chunk is kept in memory only, rather than crashing the run that already finished.
+      try {
+        writeFileSync(log, d, { flag: "a" });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      }
     };
     child.stdout?.on("data", append);
     child.stderr?.on("data", append);
