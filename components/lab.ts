@@ -6,6 +6,7 @@ import type { BackupsConfig, FirewallConfig } from "./config/ops";
 import { Firewall, Host } from "./host";
 import {
   LadonStack,
+  otlpBearerHeaders,
   portRegistry,
   resolveLadon,
   SERVICES,
@@ -238,7 +239,7 @@ function hadesSettings(built: Lab, ladon?: ResolvedLadon): pulumi.Output<HadesSe
         project: stack.hades.project,
         apiKey,
         otlp: { grpc: ladon.phoenix.otlpGrpc, http: ladon.phoenix.otlpHttp },
-        otlpHeaders: `authorization=Bearer%20${apiKey}`,
+        otlpHeaders: otlpBearerHeaders(apiKey),
       },
     })),
   );

@@ -16,7 +16,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { servedModelName, serversOf, type LabConfig } from "../components/config";
-import type { VllmServerConfig } from "../components/config/vllm";
+import { vllmContainer, type VllmServerConfig } from "../components/config/vllm";
 import { TEXTFILE_DIR } from "../components/ladon/stack";
 import { CONTAINER_PORT } from "../components/llm/resolve";
 import { sortKeys } from "../components/host/docker";
@@ -104,7 +104,7 @@ function baselineServer(
       `${workload.requestRate} req/s, at most ${workload.maxConcurrency} at once`,
   );
   const script = renderStandalone("ops/scripts/baseline.sh", {
-    CONTAINER: `vllm-${name}`,
+    CONTAINER: vllmContainer(name),
     KIND: server.kind,
     MODEL: server.model,
     SERVED: served,

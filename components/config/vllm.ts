@@ -13,6 +13,16 @@ export const ImageRef = z
   })
   .refine((v) => !/:latest(@|$)/.test(v), { error: "must not use the latest tag; pin a version" });
 
+/**
+ * What a server does, through vLLM's own pooling flags (vllm/config/model.py@v0.33.0: `runner`
+ * is auto|generate|pooling, `convert` is auto|none|embed|classify):
+ *  - `generate`: chat and completions (`--runner generate`);
+ *  - `embed`: `/v1/embeddings` (`--runner pooling --convert embed`);
+ *  - `rerank`: `/v1/rerank` and `/v1/score` with a cross-encoder (`--runner pooling --convert classify`).
+ */
+export const SERVER_KINDS = ["generate", "embed", "rerank"] as const;
+export type ServerKind = (typeof SERVER_KINDS)[number];
+
 export const ModelFactsSchema = z.strictObject({
   parametersB: z.number().positive().meta(example(8.03)),
   weightBits: z.union([z.literal(4), z.literal(8), z.literal(16), z.literal(32)]).meta(example(16)),
@@ -26,7 +36,7 @@ export const ModelFactsSchema = z.strictObject({
   tiedEmbeddings: z.boolean().meta(example(false)),
   /** What the model was trained to serve (its model card). @default ["generate"] */
   kinds: z
-    .array(z.enum(["generate", "embed", "rerank"]))
+    .array(z.enum(SERVER_KINDS))
     .min(1)
     .optional()
     .meta(example(["embed"])),
@@ -38,16 +48,6 @@ const GpuRef = z.union([
     error: "must be a GPU index or a UUID as nvidia-smi -L prints it (GPU-xxxxxxxx-...)",
   }),
 ]);
-
-/**
- * What a server does, through vLLM's own pooling flags (vllm/config/model.py@v0.33.0: `runner`
- * is auto|generate|pooling, `convert` is auto|none|embed|classify):
- *  - `generate`: chat and completions (`--runner generate`);
- *  - `embed`: `/v1/embeddings` (`--runner pooling --convert embed`);
- *  - `rerank`: `/v1/rerank` and `/v1/score` with a cross-encoder (`--runner pooling --convert classify`).
- */
-export const SERVER_KINDS = ["generate", "embed", "rerank"] as const;
-export type ServerKind = (typeof SERVER_KINDS)[number];
 
 /** One vLLM server: one container, one model, one port. */
 export const VllmServerSchema = z.strictObject({
@@ -108,6 +108,11 @@ export type VllmServerConfig = z.output<typeof VllmServerSchema>;
 
 /** A server's name: it names its container (`vllm-<name>`), its network alias and its resources. */
 export const SERVER_NAME = /^[a-z][a-z0-9-]{0,23}$/;
+
+/** A server's container, which is also its alias on the lab network and its log `container` label. */
+export function vllmContainer(server: string): string {
+  return `vllm-${server}`;
+}
 
 /** Keys that moved from `citadel:vllm` into `citadel:vllm.servers.<name>` when servers became many. */
 export const SERVER_KEYS = Object.keys(VllmServerSchema.shape);

@@ -7,6 +7,7 @@ import type { HostConfig, LabConfig } from "../config/schema";
 import { raidUsableBytes } from "../config/raid";
 import type { LadonConfig } from "../config/ladon";
 import { formatSize, parseSize } from "../config/units";
+import { vllmContainer } from "../config/vllm";
 import { SERVICES, SERVICE_NAMES, type ServiceName, type ServiceSpec } from "./catalog";
 
 const GiB = 1024 ** 3;
@@ -105,7 +106,7 @@ export function ladonProblems(lab: Pick<LabConfig, "hosts" | "vllm">, ladon: Lad
     const limits = services.map((s) => ({ name: SERVICES[s].container, mib: memoryMiB(ladon, s) }));
     if (lab.vllm?.host === hostName) {
       for (const [server, s] of Object.entries(lab.vllm.servers))
-        limits.push({ name: `vllm-${server}`, mib: (parseSize(s.memoryLimit) ?? 0) / MiB });
+        limits.push({ name: vllmContainer(server), mib: (parseSize(s.memoryLimit) ?? 0) / MiB });
     }
     const total = limits.reduce((sum, l) => sum + l.mib, 0) * MiB;
     const available = host.memoryGiB * GiB - ladon.headroomGiB * GiB;
@@ -123,7 +124,7 @@ export function ladonProblems(lab: Pick<LabConfig, "hosts" | "vllm">, ladon: Lad
     }
     const ports = new Map<number, string>();
     if (lab.vllm?.host === hostName) {
-      for (const [server, s] of Object.entries(lab.vllm.servers)) ports.set(s.port, `vllm-${server}`);
+      for (const [server, s] of Object.entries(lab.vllm.servers)) ports.set(s.port, vllmContainer(server));
     }
     for (const s of services) {
       for (const p of Object.values(SERVICES[s].ports)) {

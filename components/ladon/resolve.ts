@@ -2,6 +2,7 @@
 import type { HostConfig, LabConfig } from "../config/schema";
 import type { LadonConfig } from "../config/ladon";
 import { parseSize } from "../config/units";
+import { vllmContainer } from "../config/vllm";
 import { PHOENIX_METRICS_PORT, SERVICES, type ServiceName } from "./catalog";
 import { placement, volumeOf } from "./plan";
 import { CONTAINER_PORT as VLLM_CONTAINER_PORT } from "../llm/resolve";
@@ -88,7 +89,7 @@ export function resolveLadon(
     for (const [server, s] of Object.entries(lab.vllm.servers)) {
       const address =
         vllmHost === stackHostName
-          ? `vllm-${server}:${VLLM_CONTAINER_PORT}`
+          ? `${vllmContainer(server)}:${VLLM_CONTAINER_PORT}`
           : `${(lab.hosts[vllmHost] as HostConfig).address}:${s.port}`;
       add("vllm", { address, host: vllmHost, labels: { server } });
     }

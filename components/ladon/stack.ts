@@ -196,7 +196,12 @@ export class LadonStack extends pulumi.ComponentResource {
  * OTel SDK reads header values URL-encoded, hence `%20`.
  */
 export function phoenixTraceHeaders(stepOutput: string): string {
-  return `authorization=Bearer%20${phoenixApiKey(stepOutput)}`;
+  return otlpBearerHeaders(phoenixApiKey(stepOutput));
+}
+
+/** OTLP headers (`OTEL_EXPORTER_OTLP_*_HEADERS`) that carry a Phoenix API key. */
+export function otlpBearerHeaders(key: string): string {
+  return `authorization=Bearer%20${key}`;
 }
 
 /** The key from the key step's output (its `PHOENIX_API_KEY=` line). */

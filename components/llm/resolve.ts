@@ -9,6 +9,7 @@ import {
   type ServerKind,
   type VllmConfig,
   type VllmServerConfig,
+  vllmContainer,
 } from "../config/vllm";
 import { parseSize } from "../config/units";
 import { imageOf, PINS } from "../pins";
@@ -167,10 +168,10 @@ export function planGpus(servers: readonly ResolvedServer[], gpuMemoryGiB: numbe
   const byGpu = new Map<string, GpuShare["servers"]>();
   for (const s of servers) {
     for (const gpu of s.gpuIds) {
-      const u = s.config.gpuMemoryUtilization;
+      // The plan's budget is the server's share of each of its GPUs.
       byGpu.set(gpu, [
         ...(byGpu.get(gpu) ?? []),
-        { server: s.name, utilization: u, reservedGiB: round2(u * gpuMemoryGiB) },
+        { server: s.name, utilization: s.config.gpuMemoryUtilization, reservedGiB: s.plan.perGpu.budgetGiB },
       ]);
     }
   }
@@ -301,7 +302,7 @@ function resolveServer(
   return {
     name,
     config,
-    container: `vllm-${name}`,
+    container: vllmContainer(name),
     servedModelName: servedModelName(config),
     kind: config.kind,
     facts,

@@ -158,7 +158,6 @@ export class Vllm extends pulumi.ComponentResource {
 
 /** The stack output for one server. */
 export function summarize(v: ResolvedVllm, s: ResolvedServer): ServerSummary {
-  const gpuGiB = v.host.nvidia?.gpus.memoryGiB ?? 0;
   return {
     baseUrl: `http://${v.host.address}:${s.config.port}/v1`,
     servedModelName: s.servedModelName,
@@ -167,7 +166,7 @@ export function summarize(v: ResolvedVllm, s: ResolvedServer): ServerSummary {
     gpus: s.gpuIds,
     vram: {
       gpuMemoryUtilization: s.config.gpuMemoryUtilization,
-      reservedGiBPerGpu: Math.round(s.config.gpuMemoryUtilization * gpuGiB * 100) / 100,
+      reservedGiBPerGpu: s.plan.perGpu.budgetGiB,
     },
     vramPlan: s.plan,
   };

@@ -4,7 +4,7 @@
  */
 import type { LabConfig } from "../config/schema";
 import { parseSize } from "../config/units";
-import { servedModelName, serversOf } from "../config/vllm";
+import { servedModelName, serversOf, vllmContainer } from "../config/vllm";
 import { SERVICES, type ServiceName } from "../ladon/catalog";
 import { placement } from "../ladon/plan";
 
@@ -35,7 +35,7 @@ export function parseProbe(output: string): Map<string, { rc: number; text: stri
 /** The containers a host should run. */
 export function expectedContainers(lab: LabConfig, host: string): string[] {
   const services: ServiceName[] = lab.ladon ? (placement(lab, lab.ladon)[host] ?? []) : [];
-  const vllm = lab.vllm?.host === host ? serversOf(lab.vllm).map(([name]) => `vllm-${name}`) : [];
+  const vllm = lab.vllm?.host === host ? serversOf(lab.vllm).map(([name]) => vllmContainer(name)) : [];
   return [...services.map((s) => SERVICES[s].container), ...vllm].sort();
 }
 
@@ -43,7 +43,7 @@ export function expectedContainers(lab: LabConfig, host: string): string[] {
 export function probeServers(lab: LabConfig, host: string): string {
   if (lab.vllm?.host !== host) return "";
   return serversOf(lab.vllm)
-    .map(([name, s]) => `vllm-${name}|${s.kind}|${servedModelName(s)}`)
+    .map(([name, s]) => `${vllmContainer(name)}|${s.kind}|${servedModelName(s)}`)
     .join(" ");
 }
 
@@ -91,7 +91,7 @@ export function hostExpectations(lab: LabConfig, host: string): Expectation[] {
   for (const name of expectedContainers(lab, host))
     out.push({ check: `container ${name}`, kind: "container", name });
   for (const [name, server] of lab.vllm?.host === host ? serversOf(lab.vllm) : []) {
-    const container = `vllm-${name}`;
+    const container = vllmContainer(name);
     out.push({
       check: `vLLM ${name} /v1/models`,
       kind: "vllm-models",
