@@ -19,7 +19,7 @@ export function probeHost(lab: LabConfig, name: string): string {
   try {
     return runOnHost(lab, name, script, { timeoutMs: 120_000 });
   } catch (err) {
-    throw new Error(`cannot reach ${(err as Error).message}`);
+    throw new Error(`cannot reach ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -52,7 +52,7 @@ export function parseBaseline(json: string, file: string): Baseline {
   try {
     raw = JSON.parse(json);
   } catch (err) {
-    throw new Error(`${file} is not JSON: ${(err as Error).message}`);
+    throw new Error(`${file} is not JSON: ${(err as Error).message}`, { cause: err });
   }
   const parsed = BaselineSchema.safeParse(raw);
   if (!parsed.success) {

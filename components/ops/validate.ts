@@ -201,7 +201,7 @@ export function evaluateExpectations(
         ];
       }
       case "nvidia-runtime": {
-        let runtimes: unknown = {};
+        let runtimes: unknown;
         try {
           runtimes = JSON.parse(text("docker-runtimes") || "{}");
         } catch {

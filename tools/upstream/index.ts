@@ -77,6 +77,7 @@ export async function ensureUpstream(
     throw new Error(
       `upstream: ${name} ${version} (${what}) could not be built: ${(e as Error).message}\n` +
         `retry with: npm run upstream -- ${name}   (build log: ${path.join(cacheRoot(), `${entry}-${cacheVersion(name)}.partial`, "build.log")})`,
+      { cause: e },
     );
   }
   const { dir, info, cached } = result;
