@@ -13,6 +13,7 @@
  *
  *   npm run baseline -- [--config Pulumi.citadel.yaml] [--server chat] [--accept] [--dir baselines]
  */
+import "./compile-cache";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { servedModelName, serversOf, type LabConfig } from "../components/config";

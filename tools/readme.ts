@@ -4,6 +4,7 @@
  * catalog of pins with the upstream release that checks each image, and the VRAM plan of the
  * committed stack. `tests/readme.test.ts` fails when the README differs from what this writes.
  */
+import "./compile-cache";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";

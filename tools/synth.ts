@@ -6,6 +6,7 @@
  *
  *   npm start -- [--config Pulumi.citadel.yaml] [--out out]
  */
+import "./compile-cache";
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { LabConfigError } from "../components/config";

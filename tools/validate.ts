@@ -7,6 +7,7 @@
  *
  *   npm run validate -- [--config Pulumi.citadel.yaml]     exits 1 when a check fails
  */
+import "./compile-cache";
 import type { LabConfig } from "../components/config";
 import { evaluateHost, probeServers, renderResults, type CheckResult } from "../components/ops/validate";
 import { renderStandalone } from "../components/remote";

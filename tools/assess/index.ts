@@ -17,6 +17,7 @@
  * (the message names the flag or key); 3 Prometheus could not be read or holds no cAdvisor series
  * for the stack host; 4 anything else that went wrong.
  */
+import "../compile-cache";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import {

@@ -10,6 +10,7 @@
  * is the working tree. Exit codes: 0 no change, 1 changes, 2 invalid input on either side (which
  * side is named), 3 a mandatory citadel-guard violation on the new side.
  */
+import "../compile-cache";
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
