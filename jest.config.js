@@ -5,5 +5,8 @@ module.exports = {
   testMatch: ["**/*.test.ts"],
   transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
   testTimeout: 60000,
+  // One worker per core. Jest's default is cores - 1, which on the 2-core CI machine means one
+  // worker: the suite ran serially while the other core idled (npm run bench, "npm test").
+  maxWorkers: "100%",
   reporters: ["default", ["<rootDir>/tests/support/summary-reporter.js", {}]],
 };

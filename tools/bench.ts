@@ -3,6 +3,7 @@
  * remote-command counts, the critical path, and the blast-radius table with what each change
  * touches. Measures; it asserts nothing (the tests do).
  */
+import "./compile-cache";
 import { performance } from "node:perf_hooks";
 import { BLAST_RADIUS, BLAST_SECRETS, criticalPath, diffPlans, programWith } from "./convergence";
 import { synthesize, type SynthResult } from "./synth/harness";
@@ -10,15 +11,26 @@ import { runLab } from "./synth/program";
 import { parseFlags } from "./cli";
 import { runDiff } from "./diff/index";
 import { fromConfigMap, readStackFile, StackFileError } from "./synth/stackfile";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import {
+  ciTimesFile,
+  median,
+  readCiRuns,
+  tierMedian,
+  timeNpmStart,
+  upstreamBuildSeconds,
+  type CiRun,
+} from "./loop";
 import { parse } from "yaml";
 
 async function main(): Promise<void> {
   const args = parseFlags(
     process.argv.slice(2),
-    { config: "Pulumi.citadel.yaml", runs: "7" },
+    { config: "Pulumi.citadel.yaml", runs: "7", "start-runs": "5" },
     [],
-    "npm run bench -- [--config <stack yaml>] [--runs <n>]",
+    "npm run bench -- [--config <stack yaml>] [--runs <n>] [--start-runs <n>]",
   );
   const stackFile = args.config;
   const runs = Number(args.runs);
@@ -45,6 +57,11 @@ async function main(): Promise<void> {
   const d0 = performance.now();
   await runDiff({ base: "HEAD", config: stackFile });
   const diffSeconds = (performance.now() - d0) / 1000;
+
+  const startRuns = Number(args["start-runs"]);
+  if (!Number.isInteger(startRuns) || startRuns < 1)
+    throw new StackFileError(`--start-runs takes a whole number of at least 1, not ${args["start-runs"]}`);
+  const loop = loopRows(stackFile, startRuns);
 
   const rows: string[][] = [];
   const configMap = () => parse(readFileSync(stackFile, "utf8")).config as Record<string, unknown>;
@@ -88,10 +105,47 @@ async function main(): Promise<void> {
       ],
     ),
   );
+  console.log(`\nthe development loop (medians; .ci/run records its tiers in ${ciTimesFile()})\n`);
+  console.log(table(["measure", "value"], loop));
   console.log("\nblast radius of single-knob changes\n");
   console.log(
     table(["change", "changed", "updates", "replaces", "creates", "containers replaced", "resources"], rows),
   );
+}
+
+/** `npm start` timed here, and the tiers that `.ci/run` recorded of its own runs. */
+function loopRows(stackFile: string, startRuns: number): string[][] {
+  const out = mkdtempSync(path.join(tmpdir(), "citadel-bench-"));
+  let start: number[];
+  try {
+    start = timeNpmStart(path.join(__dirname, ".."), stackFile, out, startRuns);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+  const runs = readCiRuns(ciTimesFile());
+  const recorded = (tier: keyof CiRun["seconds"], cold?: boolean) => {
+    const m = tierMedian(runs, tier, cold);
+    return m
+      ? `${fmt(m.seconds)} (${m.runs} run${m.runs === 1 ? "" : "s"})`
+      : "not recorded yet: run bash .ci/run";
+  };
+  const builds = upstreamBuildSeconds();
+  return [
+    ["npm start, whole process", `${fmt(median(start) as number)} (${startRuns} runs)`],
+    ["npm test (.ci/run)", recorded("test")],
+    ["upstream builds, cold (.ci/run)", recorded("upstream", true)],
+    [
+      "upstream builds, each (cache records)",
+      builds.length > 0 ? builds.map((b) => `${b.name} ${fmt(b.seconds)}`).join(", ") : "none cached",
+    ],
+    ["conformance tier, warm (.ci/run)", recorded("conformance", false)],
+    [".ci/run, cold", recorded("total", true)],
+    [".ci/run, warm", recorded("total", false)],
+  ];
+}
+
+function fmt(seconds: number): string {
+  return seconds >= 120 ? `${(seconds / 60).toFixed(1)} min` : `${seconds.toFixed(1)} s`;
 }
 
 function table(head: string[], rows: string[][]): string {
