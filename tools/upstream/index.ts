@@ -51,6 +51,9 @@ export function cacheVersion(name: PinName): string {
   return `${versionOf(name)}+${h.digest("hex").slice(0, 8)}`;
 }
 
+/** The cache entry's name part for a pin: `nodeExporter` -> `node-exporter`. */
+export const entryName = (name: PinName): string => name.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
+
 export async function ensureUpstream(
   name: PinName,
   log: (line: string) => void = (l) => console.log(l),
@@ -59,7 +62,7 @@ export async function ensureUpstream(
   const version = versionOf(name);
   const what =
     c.kind === "go" ? `${c.module}@${version}` : c.kind === "pypi" ? `${c.package}==${version}` : name;
-  const entry = name.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
+  const entry = entryName(name);
   let result;
   try {
     result = await ensureEntry(
