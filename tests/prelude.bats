@@ -6,7 +6,9 @@ setup() {
   export CITADEL_ROOT
   # shellcheck disable=SC1091 # the prelude is sourced from the repo at test time
   source "$BATS_TEST_DIRNAME/../components/remote/prelude.sh"
-  set +e +u +o pipefail
+  # The prelude turns on nounset and pipefail, which bats itself does not expect; errexit stays on,
+  # because bats fails a test on its first failing command only while it is on.
+  set +u +o pipefail
 }
 
 @test "write_file writes new content atomically with the mode and returns 0" {
@@ -47,11 +49,24 @@ setup() {
 }
 
 @test "apt_lock takes the host-wide lock once and a second holder waits" {
-  run bash -c "source '$BATS_TEST_DIRNAME/../components/remote/prelude.sh'; apt_lock; apt_lock; echo locked"
+  prelude="$BATS_TEST_DIRNAME/../components/remote/prelude.sh"
+  run bash -c "source '$prelude'; apt_lock; apt_lock; echo locked"
   [ "$output" = "locked" ]
   [ -f "$CITADEL_ROOT/run/lock/citadel-apt.lock" ]
-  exec 8>"$CITADEL_ROOT/run/lock/citadel-apt.lock"
-  flock 8
-  run timeout 2 flock -w 1 "$CITADEL_ROOT/run/lock/citadel-apt.lock" true
-  [ "$status" -ne 0 ]
+  # A first step takes the lock through apt_lock and keeps it while it sleeps.
+  ready="$CITADEL_ROOT/holder-ready"
+  bash -c "source '$prelude'; apt_lock; touch '$ready'; sleep 30" 3>&- &
+  holder=$!
+  for _ in $(seq 100); do [ -e "$ready" ] && break; sleep 0.1; done
+  [ -e "$ready" ]
+  # A second step's apt_lock waits: it is still waiting when timeout ends it.
+  run timeout 2 bash -c "source '$prelude'; apt_lock; echo second"
+  [ "$status" -eq 124 ]
+  [ "$output" = "" ]
+  kill "$holder"
+  wait "$holder" || true
+  # Once the holder is gone, the lock is free again.
+  run timeout 5 bash -c "source '$prelude'; apt_lock; echo second"
+  [ "$status" -eq 0 ]
+  [ "$output" = "second" ]
 }

@@ -97,9 +97,10 @@ describe("wrapScript", () => {
 });
 
 describe("contentHash", () => {
-  it("is a stable sha256 of the text", () => {
-    expect(contentHash("citadel")).toBe(contentHash("citadel"));
-    expect(contentHash("citadel")).toMatch(/^[0-9a-f]{64}$/);
+  it("is the sha256 of the text", () => {
+    // FIPS 180-2, appendix B.1: SHA-256("abc"); and of the empty string.
+    expect(contentHash("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    expect(contentHash("")).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     expect(contentHash("citadel")).not.toBe(contentHash("citadel "));
   });
 });

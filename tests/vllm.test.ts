@@ -499,7 +499,7 @@ describe("the readiness check itself", () => {
       }
       const json = (body: unknown) =>
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
-      if (req.url === "/v1/models") json({ data: [{ id: "qwen3-8b" }, { id: "qwen3-embedding-0.6b" }] });
+      if (req.url === "/v1/models") json({ data: listed.map((id) => ({ id })) });
       else if (req.url === "/v1/embeddings" && req.method === "POST" && embeds)
         json({ data: [{ embedding: [0.1, 0.2, 0.3] }] });
       else res.writeHead(404).end("{}");
@@ -510,6 +510,8 @@ describe("the readiness check itself", () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   let embeds = true;
+  /** The models /v1/models lists: both servers' while both are loaded. */
+  let listed = ["qwen3-8b", "qwen3-embedding-0.6b"];
   /** Runs a server's healthcheck python against the loopback server; resolves to its exit code. */
   const check = (key: string, which = "chat") =>
     new Promise<number>((resolve) => {
@@ -523,6 +525,18 @@ describe("the readiness check itself", () => {
 
   it("passes when the served model is listed for the key", async () => {
     expect(await check("right-key")).toBe(0);
+  });
+
+  it("fails while the server answers but lists another model than its own", async () => {
+    listed = ["qwen3-embedding-0.6b"];
+    try {
+      expect(await check("right-key")).not.toBe(0);
+      expect(await check("right-key", "embed")).toBe(0);
+      listed = [];
+      expect(await check("right-key", "embed")).not.toBe(0);
+    } finally {
+      listed = ["qwen3-8b", "qwen3-embedding-0.6b"];
+    }
   });
 
   it("fails when the key is refused", async () => {
