@@ -11,6 +11,8 @@ import { restoreRunbook, renderRunbook } from "../components/ops/runbook";
 import { RESTIC_PASSWORD_FILE } from "../components/ops/backups";
 import { SimHost } from "./support/hostsim";
 import { requireTool } from "./support/tools";
+import { labConfigMap } from "./support/lab";
+import { synthLab } from "./support/synth";
 
 const SCRIPT = "ops/scripts/backup.sh";
 const DATA = "/srv/data/ladon";
@@ -159,7 +161,14 @@ describe("backup and restore with real restic", () => {
 });
 
 describe("the prune policy on dated snapshots", () => {
-  it("keeps 7 daily, 4 weekly and 6 monthly, exactly", () => {
+  it("keeps what the stack file's keep policy says, exactly, through the prune script the program renders", async () => {
+    // Three different numbers, none of them a default: a keep value that reached the wrong flag,
+    // or a default that shadowed the config, keeps another set of snapshots.
+    const config = labConfigMap();
+    config["citadel:ops"].backups.keep = { daily: 5, weekly: 3, monthly: 4 };
+    const lab = await synthLab(config);
+    const rendered = lab.files.get("citadel/usr/local/lib/citadel/citadel-backup-prune.sh");
+    if (rendered === undefined) throw new Error("the program rendered no prune script for citadel");
     const h = new SimHost();
     const repo = path.join(mkdtempSync(path.join(tmpdir(), "citadel-restic-")), "repo");
     h.file(RESTIC_PASSWORD_FILE, "pw");
@@ -188,11 +197,15 @@ describe("the prune policy on dated snapshots", () => {
       execFileSync("restic", ["backup", "-q", "--time", `${day} 03:15:00`, path.join(h.root, "data")], {
         env,
       });
-    const run = spawnSync("bash", ["-c", `CITADEL_ROOT='' bash -s`], {
-      input: readFileSync(path.join(__dirname, "..", "components", SCRIPT), "utf8"),
-      env: { ...env, MODE: "prune", KEEP_DAILY: "7", KEEP_WEEKLY: "4", KEEP_MONTHLY: "6" },
-      encoding: "utf8",
-    });
+    // The rendered script as the timer runs it, with its repository and password file moved into
+    // the sandbox (the only two lines changed; its keep parameters are the program's).
+    const sandboxed = ["RESTIC_REPOSITORY", "RESTIC_PASSWORD_FILE"].reduce((text, name) => {
+      const line = new RegExp(`^export ${name}='[^']*'$`, "m");
+      expect(text).toMatch(line);
+      return text.replace(line, `export ${name}='${env[name as keyof typeof env]}'`);
+    }, rendered);
+    const run = spawnSync("bash", ["-s"], { input: sandboxed, env, encoding: "utf8" });
+    expect(run.stderr).not.toMatch(/error/i);
     expect(run.status).toBe(0);
     const kept = (
       JSON.parse(execFileSync("restic", ["snapshots", "--json"], { env, encoding: "utf8" })) as {
@@ -201,18 +214,14 @@ describe("the prune policy on dated snapshots", () => {
     )
       .map((s) => s.time.slice(0, 10))
       .sort();
-    // Daily: Mar 25-31. Weekly (ISO weeks): Mar 31, 29, 22, 15. Monthly: Mar 31, Feb 15, Jan 15, Dec 15, Nov 15, Oct 15.
-    // Gone: Mar 1, 8, 20, 21, 23, 24.
+    // restic keeps the newest snapshot of each of the last N days, ISO weeks and months, each
+    // rule on its own. Daily 5: Mar 27-31. Weekly 3 (ISO weeks from Monday): Mar 31, 29, 22.
+    // Monthly 4: Mar 31, Feb 15, Jan 15, Dec 15. Gone: Oct 15, Nov 15, Mar 1, 8, 15, 20-26.
     expect(kept).toEqual([
-      "2025-10-15",
-      "2025-11-15",
       "2025-12-15",
       "2026-01-15",
       "2026-02-15",
-      "2026-03-15",
       "2026-03-22",
-      "2026-03-25",
-      "2026-03-26",
       "2026-03-27",
       "2026-03-28",
       "2026-03-29",
