@@ -97,7 +97,16 @@ export function parseLabConfig(source: ConfigSource, sourceName = "the stack con
     delete raw.vllm;
   }
   const parsed = LabConfigSchema.safeParse(raw);
-  if (!parsed.success) problems.push(...parsed.error.issues.flatMap(issueToProblems));
+  if (!parsed.success) {
+    // One mistake, one message: a value that breaks its pattern also breaks the rules after it
+    // (a subnet that is not one has no host bits to report), so each key keeps its first problem.
+    const seen = new Set<string>();
+    for (const p of parsed.error.issues.flatMap(issueToProblems)) {
+      if (seen.has(p.path)) continue;
+      seen.add(p.path);
+      problems.push(p);
+    }
+  }
 
   if (parsed.success) {
     for (const spec of SECRETS) {

@@ -63,7 +63,26 @@ const HostKey = z
   .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/, {
     error: "must be the host's public key as `ssh-keyscan -t ed25519 <address>` prints it, without the host",
   })
+  .refine(hostKeyBlobMatches, {
+    error: (i) =>
+      `the base64 part does not encode a ${String(i.input).split(" ")[0]} key (encoding: the key's type is also written inside it, RFC 4253 6.6); copy the line ssh-keyscan -t ed25519 <address> | cut -d' ' -f2- prints, unchanged`,
+  })
   .meta(example("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"));
+
+/**
+ * Whether a host key's base64 blob names the same type as its prefix (RFC 4253 6.6: the blob
+ * starts with the key type as an SSH string), and an ed25519 blob holds exactly one 32-byte key
+ * (RFC 8709 4). A key pasted with the wrong prefix, or cut short, fails here instead of at connect.
+ */
+function hostKeyBlobMatches(key: string): boolean {
+  const [type, data] = key.split(" ") as [string, string | undefined];
+  if (data === undefined) return true; // the pattern reports it
+  const blob = Buffer.from(data, "base64");
+  if (blob.length < 4) return false;
+  const length = blob.readUInt32BE(0);
+  if (blob.subarray(4, 4 + length).toString("latin1") !== type) return false;
+  return type !== "ssh-ed25519" || blob.length === 4 + 11 + 4 + 32;
+}
 
 const LvmName = z
   .string()
@@ -314,12 +333,14 @@ export const CROSS_FIELD = { crossField: true } as const;
  * is reported on its key, not again as "GPU index 0 does not exist").
  */
 function checkLab(lab: LabConfig, ctx: Ctx): void {
-  // An unknown key breaks only itself; its object is otherwise read as usual.
-  const broken = ctx.issues.flatMap((i) =>
-    i.code === "unrecognized_keys" ? i.keys.map((k) => [...(i.path ?? []), k]) : [i.path ?? []],
-  );
+  // An unknown key breaks only itself; its object is otherwise read as usual. Issues added by the
+  // rules below count too, so a later rule does not repeat an earlier one's mistake.
+  const broken = () =>
+    ctx.issues.flatMap((i) =>
+      i.code === "unrecognized_keys" ? i.keys.map((k) => [...(i.path ?? []), k]) : [i.path ?? []],
+    );
   const clean = (...prefix: PropertyKey[]) =>
-    !broken.some((path) => prefix.every((seg, k) => k >= path.length || path[k] === seg));
+    !broken().some((path) => prefix.every((seg, k) => k >= path.length || path[k] === seg));
   const seenAddress = new Map<string, string>();
   for (const [name, host] of Object.entries(lab.hosts)) {
     const at = ["hosts", name];

@@ -87,11 +87,16 @@ export function parseStackText(text: string, stack: string, source = "the stack 
     // Only the first error: the rest follow from it (one tab gives dozens of them).
     const [line, column] = first.linePos?.[0] ? [first.linePos[0].line, first.linePos[0].col] : [0, 0];
     const tab = text.split("\n")[line - 1]?.match(/^ *\t/);
+    const fixes: Partial<Record<string, string>> = {
+      DUPLICATE_KEY: "Map keys must be unique: each key is written once, so merge or remove the second one",
+      BAD_INDENT: "indent it with spaces like the keys beside it (YAML nests by indentation)",
+      MISSING_CHAR: "close the quote or bracket opened there",
+      BAD_SCALAR_START: "quote the value",
+    };
     const fix = tab
       ? "YAML indents with spaces only; replace the tab with spaces"
-      : first.code === "DUPLICATE_KEY"
-        ? "Map keys must be unique: each key is written once, so merge or remove the second one"
-        : "fix the syntax there";
+      : (fixes[first.code] ??
+        "compare the line with the ones around it: YAML nests by indentation with spaces");
     throw new StackFileError(
       `${source}:${line}:${column}: not valid YAML (${first.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "")}); ${fix}`,
     );
