@@ -185,21 +185,27 @@ export function configWarnings(file: StackFile): Problem[] {
  */
 export function placeholderNotes(file: StackFile): string[] {
   const notes: string[] = [];
-  const hosts = (file.values.hosts ?? {}) as Record<string, Record<string, any> | null>;
+  /** A host as written, before validation: any part may be missing or of the wrong type. */
+  interface RawHost {
+    address?: unknown;
+    ssh?: { hostKey?: unknown };
+    storage?: { disks?: { device?: unknown }[]; raids?: { members?: unknown[] }[] };
+  }
+  const hosts = (file.values.hosts ?? {}) as Record<string, RawHost | null>;
   for (const [name, host] of Object.entries(hosts).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (!host || typeof host !== "object") continue;
     const found: string[] = [];
-    if (PLACEHOLDER_HOST_KEYS.includes(host.ssh?.hostKey)) {
+    if (PLACEHOLDER_HOST_KEYS.includes(String(host.ssh?.hostKey))) {
       found.push(
         `ssh.hostKey is the committed stand-in, so every command refuses to connect; pin the real key: ssh-keyscan -t ed25519 ${String(host.address)} | cut -d' ' -f2-`,
       );
     }
     const devices: string[] = [];
-    (host.storage?.disks ?? []).forEach((d: { device?: unknown }, i: number) => {
+    (Array.isArray(host.storage?.disks) ? host.storage.disks : []).forEach((d, i) => {
       if (PLACEHOLDER_DEVICE.test(String(d?.device))) devices.push(`storage.disks[${i}].device`);
     });
-    (host.storage?.raids ?? []).forEach((r: { members?: unknown[] }, i: number) =>
-      (r?.members ?? []).forEach((m, k) => {
+    (Array.isArray(host.storage?.raids) ? host.storage.raids : []).forEach((r, i) =>
+      (Array.isArray(r?.members) ? r.members : []).forEach((m, k) => {
         if (PLACEHOLDER_DEVICE.test(String(m))) devices.push(`storage.raids[${i}].members[${k}]`);
       }),
     );
