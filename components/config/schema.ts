@@ -264,6 +264,9 @@ const DockerSchema = z.strictObject({
       maxSize: z
         .string()
         .regex(/^\d+[kmg]$/, { error: 'must be a size such as "50m"' })
+        .refine((v) => Number(v.slice(0, -1)) > 0, {
+          error: (i) => `${String(i.input)} is no size: log rotation needs a positive max-size; use "50m"`,
+        })
         .default("50m")
         .meta(example("50m")),
       /** @default 5 */
