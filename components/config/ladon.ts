@@ -97,8 +97,9 @@ export const LadonSchema = z.strictObject({
       retentionTime: z
         .string()
         .regex(/^\d+[dwy]$/, { error: "must be a duration in days, weeks or years, e.g. 30d" })
-        // With a size limit set, a time of 0 keeps data until the size limit alone (cmd/prometheus/
-        // main.go@v3.16.0: only when both are 0 does the default 15d apply).
+        // With a size limit set, a time of 0 keeps data until the size limit alone: only when both
+        // are 0 does the default 15d apply (cmd/prometheus/main.go@v3.14.0, the newest tag readable
+        // here; the pinned v3.16.0 was not, so recheck on a bump).
         .refine((v) => amount(v) > 0, {
           error: (i) =>
             `${String(i.input)} switches Prometheus's time retention off (data would be kept until retentionSize alone); use a duration such as 30d`,
@@ -116,7 +117,8 @@ export const LadonSchema = z.strictObject({
         .string()
         .regex(/^\d+[sm]$/, { error: "must be seconds or minutes, e.g. 30s" })
         // Prometheus replaces a global scrape_interval of 0 with its default of 1m without a word
-        // (config/config.go@v3.16.0, GlobalConfig.UnmarshalYAML); the alert rules' shortest rate
+        // (config/config.go@v3.14.0, GlobalConfig.UnmarshalYAML; the newest tag readable here, the
+        // pinned v3.16.0 was not); the alert rules' shortest rate
         // window is 5m (rules.ts), which needs two samples, so 150s is the longest that works.
         .refine((v) => amount(v) > 0, {
           error: (i) =>
@@ -136,7 +138,8 @@ export const LadonSchema = z.strictObject({
       retentionPeriod: z
         .string()
         .regex(/^\d+h$/, { error: "must be hours, e.g. 744h" })
-        // "a zero value of 0 or 0s disables retention" (-store.retention, pkg/validation/limits.go@v3.7.8).
+        // "a zero value of 0 or 0s disables retention" (-store.retention, pkg/validation/limits.go@v3.7.6
+        // and main of 2026-08; the pinned v3.7.8 tag was not readable here).
         .refine((v) => amount(v) > 0, {
           error: (i) =>
             `${String(i.input)} switches Loki's retention off (logs would be kept forever); use hours such as 744h`,
