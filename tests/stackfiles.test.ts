@@ -10,7 +10,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { LabConfigError, parseLabConfig } from "../components/config";
-import { readStackFile, StackFileError, stackConfigSource } from "../tools/synth/stackfile";
+import { placeholderNotes, readStackFile, StackFileError, stackConfigSource } from "../tools/synth/stackfile";
 import { LAB_SECRETS } from "./support/lab";
 
 const DIR = path.join(__dirname, "fixtures", "stacks");
@@ -111,5 +111,23 @@ describe("the corpus of broken stack files", () => {
         expect(outcome).toEqual({ kind: "loaded", warnings: [] });
         break;
     }
+  });
+});
+
+describe("placeholders pulumi up would refuse", () => {
+  it("names the gated model that makes the Hugging Face token required", () => {
+    const stack = readStackFile(path.join(DIR, "Pulumi.gated-llama-no-token.yaml"));
+    expect(placeholderNotes(stack)).toContain(
+      "placeholder: secret citadel:huggingfaceToken is not set in this stack, and vllm.servers.chat.model meta-llama/Llama-3.1-8B-Instruct is gated on Hugging Face (pulumi up would refuse); run `pulumi config set --secret citadel:huggingfaceToken hf_...`",
+    );
+  });
+
+  it("says nothing of a host whose key is pinned, or of a secret the stack holds", () => {
+    const stack = readStackFile(path.join(DIR, "Pulumi.gated-llama-no-token.yaml"));
+    const hosts = stack.values.hosts as Record<string, { ssh: { hostKey: string } }>;
+    hosts.citadel!.ssh.hostKey =
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    stack.secure.push(...LAB_SECRETS, "huggingfaceToken");
+    expect(placeholderNotes(stack)).toEqual([]);
   });
 });

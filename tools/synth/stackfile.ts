@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
 import {
+  gatedServers,
   LabConfigSchema,
   legacyVllmProblem,
   NAMESPACE,
@@ -218,11 +219,17 @@ export function placeholderNotes(file: StackFile): string[] {
   }
   const secure = new Set(file.secure);
   const specs = Object.keys(placeholderSecrets(file)).filter((k) => !secure.has(k));
+  const parsed = LabConfigSchema.safeParse(file.values);
+  const gated = parsed.success ? gatedServers(parsed.data) : [];
   for (const key of specs) {
     const spec = SECRETS.find((s) => s.key === key);
+    const why =
+      key === "huggingfaceToken" && gated.length > 0
+        ? `, and ${gated.map(([name, model]) => `vllm.servers.${name}.model ${model}`).join(", ")} is gated on Hugging Face`
+        : "";
     if (spec)
       notes.push(
-        `placeholder: secret ${NAMESPACE}:${key} is not set in this stack (pulumi up would refuse); run \`${setSecretCommand(spec)}\``,
+        `placeholder: secret ${NAMESPACE}:${key} is not set in this stack${why} (pulumi up would refuse); run \`${setSecretCommand(spec)}\``,
       );
   }
   return notes;
