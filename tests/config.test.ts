@@ -84,7 +84,7 @@ const invalid: [string, Mutation, string, RegExp][] = [
     "a typo in a host key",
     (c) => (host(c).adress = "192.168.10.29"),
     "citadel:hosts.citadel.adress",
-    /unknown key "adress" \(a typo\?\); known keys here: address, arch/,
+    /unknown key "adress" \(did you mean "address"\?\); known keys here: address, arch/,
   ],
   ["a typo in a top-level key", (c) => (c["citadel:host"] = {}), "citadel:host", /unknown key "host"/],
   [

@@ -223,6 +223,67 @@ describe("npm start on a bad or secret-bearing stack", () => {
     expect(run.stderr).not.toContain("plaintext-key-0123456789");
   });
 
+  it("names, one line per host, the committed placeholders that pulumi up would refuse, and still exits 0", () => {
+    const run = start(["--config", STACK_FILE, "--out", mkdtempSync(path.join(tmpdir(), "citadel-out-"))]);
+    expect(run.status).toBe(0);
+    const lines = run.stdout.split("\n").filter((l) => l.startsWith("placeholder: "));
+    expect(lines.filter((l) => l.startsWith("placeholder: host "))).toEqual([
+      "placeholder: host citadel: ssh.hostKey is the committed stand-in, so every command refuses to connect; pin the real key: ssh-keyscan -t ed25519 192.168.10.29 | cut -d' ' -f2- (pulumi up would refuse)",
+    ]);
+    // The committed stack holds no secrets: each required one is named with its command.
+    expect(lines).toContain(
+      'placeholder: secret citadel:vllmApiKey is not set in this stack (pulumi up would refuse); run `pulumi config set --secret citadel:vllmApiKey "$(openssl rand -hex 32)"`',
+    );
+    const pi = start(["--config", PI_STACK_FILE, "--out", mkdtempSync(path.join(tmpdir(), "citadel-out-"))]);
+    expect(pi.status).toBe(0);
+    expect(pi.stdout).toContain(
+      "placeholder: host pi: ssh.hostKey is the committed stand-in, so every command refuses to connect; pin the real key: ssh-keyscan -t ed25519 192.168.10.40 | cut -d' ' -f2-; storage.raids[0].members[0], storage.raids[0].members[1], storage.raids[0].members[2], storage.raids[0].members[3] name drives whose serials are not recorded",
+    );
+  });
+
+  it("prints a config warning and adds it to the policy report, without changing the exit code", () => {
+    const config = labConfigMap();
+    config["citadel:ops"].firewall.adminSubnet = "10.0.0.0/8";
+    config["aws:region"] = "us-east-1";
+    const file = stackFile(config);
+    const out = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
+    const warned = start(["--config", file, "--out", out]);
+    expect(warned.status).toBe(0);
+    expect(warned.stdout).toContain(
+      `warning: ${file}: aws:region: nothing reads the namespace "aws" (the program reads citadel:, and Pulumi and its providers read pulumi:, docker:, command:, grafana:); remove the key`,
+    );
+    expect(warned.stdout).toContain(
+      `warning: ${file}: citadel:ops.firewall.adminSubnet: 10.0.0.0/8 contains no host of the lab (citadel 192.168.10.29)`,
+    );
+    const report = JSON.parse(readFileSync(path.join(out, "policy-report.json"), "utf8")) as {
+      policy: string;
+      enforcementLevel: string;
+      message: string;
+    }[];
+    expect(
+      report
+        .filter((v) => v.policy === "citadel-config-warning")
+        .map((v) => [v.enforcementLevel, v.message.split(":")[0]]),
+    ).toEqual([
+      ["advisory", "aws"],
+      ["advisory", "citadel"],
+    ]);
+  });
+
+  it("refuses a typo of the citadel namespace instead of planning the lab without that section", () => {
+    const config = labConfigMap();
+    config["citdel:vllm"] = config["citadel:vllm"];
+    delete config["citadel:vllm"];
+    const out = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
+    const refused = start(["--config", stackFile(config), "--out", out]);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain(
+      'citdel:vllm: namespace "citdel" is not "citadel", so nothing reads this section and the lab would be planned without it; rename the key to citadel:vllm',
+    );
+    expect(refused.stderr).not.toMatch(/\n\s+at /);
+    expect(listFiles(out)).toEqual([]);
+  });
+
   it("substitutes a marked placeholder for a secure: secret, lists it and never writes it", () => {
     const config = labConfigMap();
     citadelHost(config).ssh.auth = "privateKey";

@@ -15,7 +15,7 @@ import { synthesize, SynthError } from "./synth/harness";
 import { runLab } from "./synth/program";
 import { renderViolations, runPolicies } from "./synth/policies";
 import { renderRaids, renderTree, renderVramPlan, writeOut } from "./synth/report";
-import { readStackFile, StackFileError } from "./synth/stackfile";
+import { placeholderNotes, readStackFile, StackFileError } from "./synth/stackfile";
 
 async function main(): Promise<number> {
   const args = parseFlags(
@@ -38,6 +38,12 @@ async function main(): Promise<number> {
       `\nsecrets replaced by placeholders (the stack file holds no secret values): ${result.placeholders.map((k) => `citadel:${k}`).join(", ")}`,
     );
   }
+  // What pulumi up would still refuse, and what is legal but probably not meant; neither fails npm start.
+  const notes = [
+    ...placeholderNotes(stack),
+    ...(result.warnings ?? []).map((w) => `warning: ${args.config}: ${w.path}: ${w.message}`),
+  ];
+  if (notes.length > 0) console.log(`\n${notes.join("\n")}`);
   const violations = await runPolicies(result);
   writeFileSync(path.join(args.out, "policy-report.json"), `${JSON.stringify(violations, null, 2)}\n`);
   console.log(`\n${renderViolations(violations)}`);

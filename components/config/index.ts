@@ -6,3 +6,6 @@ export * from "./raid";
 export * from "./vllm";
 export * from "./ladon";
 export * from "./ops";
+export * from "./placeholders";
+export * from "./warnings";
+export * from "./calendar";

@@ -29,28 +29,58 @@ const EmailReceiver = z.strictObject({
   requireTls: z.boolean().default(true).meta(example(true)),
 });
 
+/**
+ * A ratio an alert compares a measured fraction against. The measured fraction lies in [0, 1]
+ * (a GPU's draw is held at its enforced power limit by the driver), so a threshold at or beyond
+ * either end gives an alert that can never fire (above: `x > 1`) or always fires.
+ */
+const ratio = (what: string, fallback: number) =>
+  z
+    .number()
+    .gt(0, { error: `must be above 0; ${what}` })
+    .lt(1, {
+      error: `must be below 1: the measured fraction never exceeds 1, so the alert could never fire; ${what}`,
+    })
+    .default(fallback)
+    .meta(example(fallback));
+
 const Thresholds = z
   .strictObject({
     /** @default 85 */
     gpuTemperatureCelsius: z.number().positive().default(85).meta(example(85)),
-    /** Fraction of the enforced power limit. @default 0.95 */
-    gpuPowerRatio: z.number().gt(0).max(1.5).default(0.95).meta(example(0.95)),
+    /** Fraction of the enforced power limit, which the driver holds the draw to. @default 0.95 */
+    gpuPowerRatio: ratio("a fraction of the enforced power limit such as 0.95", 0.95),
     /** Outside vLLM, whose reservation is expected to be high. @default 0.97 */
-    gpuMemoryRatio: z.number().gt(0).max(1).default(0.97).meta(example(0.97)),
+    gpuMemoryRatio: ratio("a fraction of the GPU's memory such as 0.97", 0.97),
     /** @default 5 */
     ttftP95Seconds: z.number().positive().default(5).meta(example(5)),
     /** @default 5 */
     requestsWaiting: z.number().int().positive().default(5).meta(example(5)),
     /** @default 0.95 */
-    kvCacheRatio: z.number().gt(0).max(1).default(0.95).meta(example(0.95)),
-    /** Free fraction of a VG below which it is "nearly full". @default 0.02 */
-    vgFreeRatio: z.number().min(0).lt(1).default(0.02).meta(example(0.02)),
+    kvCacheRatio: ratio("a fraction of the KV cache such as 0.95", 0.95),
+    /**
+     * Free fraction of a VG below which it is "nearly full", or `off` for a VG that is meant to be
+     * full (an LV of `all-free`). @default 0.02
+     */
+    vgFreeRatio: z
+      .union([z.literal("off"), z.number()])
+      .refine((v) => v === "off" || (v > 0 && v < 1), {
+        error: (i) =>
+          i.input === 0
+            ? "0 switches the alert off without saying so; write off to switch it off, or a fraction such as 0.02"
+            : "must be a fraction between 0 and 1 such as 0.02, or off",
+      })
+      .default(0.02)
+      .meta(example(0.02)),
     /** Free fraction of a filesystem (Prometheus, Loki data) below which it is "nearly full". @default 0.1 */
-    diskFreeRatio: z.number().gt(0).lt(1).default(0.1).meta(example(0.1)),
+    diskFreeRatio: ratio("a fraction of the filesystem such as 0.1", 0.1),
     /** @default 26 */
     backupMaxAgeHours: z.number().positive().default(26).meta(example(26)),
   })
   .prefault({});
+
+/** The number of a duration such as "30d", "744h" or "30s". */
+const amount = (v: string) => Number(/^\d+/.exec(v)?.[0] ?? "NaN");
 
 export const LadonSchema = z.strictObject({
   /** Host that runs the stack; exporters and Alloy run on every host they measure. @default "citadel" */
@@ -67,6 +97,13 @@ export const LadonSchema = z.strictObject({
       retentionTime: z
         .string()
         .regex(/^\d+[dwy]$/, { error: "must be a duration in days, weeks or years, e.g. 30d" })
+        // With a size limit set, a time of 0 keeps data until the size limit alone: only when both
+        // are 0 does the default 15d apply (cmd/prometheus/main.go@v3.14.0, the newest tag readable
+        // here; the pinned v3.16.0 was not, so recheck on a bump).
+        .refine((v) => amount(v) > 0, {
+          error: (i) =>
+            `${String(i.input)} switches Prometheus's time retention off (data would be kept until retentionSize alone); use a duration such as 30d`,
+        })
         .default("30d")
         .meta(example("30d")),
       /** Whichever limit is reached first applies. @default "50GiB" */
@@ -79,6 +116,18 @@ export const LadonSchema = z.strictObject({
       scrapeInterval: z
         .string()
         .regex(/^\d+[sm]$/, { error: "must be seconds or minutes, e.g. 30s" })
+        // Prometheus replaces a global scrape_interval of 0 with its default of 1m without a word
+        // (config/config.go@v3.14.0, GlobalConfig.UnmarshalYAML; the newest tag readable here, the
+        // pinned v3.16.0 was not); the alert rules' shortest rate
+        // window is 5m (rules.ts), which needs two samples, so 150s is the longest that works.
+        .refine((v) => amount(v) > 0, {
+          error: (i) =>
+            `${String(i.input)} is no interval: Prometheus silently scrapes every 1m instead; use a duration such as 30s`,
+        })
+        .refine((v) => amount(v) * (v.endsWith("m") ? 60 : 1) <= 150, {
+          error: (i) =>
+            `${String(i.input)} is longer than 150s: the alert rules' 5m rate windows need two samples each, so they would never fire; use 30s`,
+        })
         .default("30s")
         .meta(example("30s")),
     })
@@ -89,6 +138,12 @@ export const LadonSchema = z.strictObject({
       retentionPeriod: z
         .string()
         .regex(/^\d+h$/, { error: "must be hours, e.g. 744h" })
+        // "a zero value of 0 or 0s disables retention" (-store.retention, pkg/validation/limits.go@v3.7.6
+        // and main of 2026-08; the pinned v3.7.8 tag was not readable here).
+        .refine((v) => amount(v) > 0, {
+          error: (i) =>
+            `${String(i.input)} switches Loki's retention off (logs would be kept forever); use hours such as 744h`,
+        })
         .default("744h")
         .meta(example("744h")),
       /** Expected log volume per day, to check retention against the volume. @default "1GiB" */

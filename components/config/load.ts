@@ -7,8 +7,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { z } from "zod";
 import { LabConfigSchema, type LabConfig } from "./schema";
-import { SECRETS, setSecretCommand, type SecretSpec } from "./secrets";
+import { gatedServers, SECRETS, setSecretCommand, type SecretSpec } from "./secrets";
 import { SERVER_KEYS } from "./vllm";
+import { closest, labWarnings, namespaceFindings } from "./warnings";
 
 export const NAMESPACE = "citadel";
 
@@ -20,6 +21,8 @@ export interface ConfigSource {
   value(key: string): unknown;
   /** Whether the stack stores the key as a secret. */
   isSecret(key: string): boolean;
+  /** Every key of other namespaces, in full (`pulumi:tags`, `citdel:vllm`). @default none */
+  foreignKeys?(): string[];
 }
 
 export interface Problem {
@@ -53,6 +56,8 @@ export interface LoadedConfig {
   lab: LabConfig;
   /** The secrets this lab needs and the stack has, plus optional ones that are set. */
   secretKeys: string[];
+  /** Settings that are legal but probably not meant; they never stop a run. */
+  warnings: Problem[];
 }
 
 /** Validates the whole namespace. Pure: it never touches the engine, so tests call it directly. */
@@ -63,6 +68,8 @@ export function parseLabConfig(source: ConfigSource, sourceName = "the stack con
   const problems: Problem[] = [];
   const raw: Record<string, unknown> = {};
   const secretKeysSet: string[] = [];
+  const namespaces = namespaceFindings(source.foreignKeys?.() ?? [], NAMESPACE);
+  problems.push(...namespaces.problems);
   for (const key of source.keys().sort()) {
     const spec = SECRETS.find((s) => s.key === key);
     if (spec) {
@@ -90,19 +97,32 @@ export function parseLabConfig(source: ConfigSource, sourceName = "the stack con
     delete raw.vllm;
   }
   const parsed = LabConfigSchema.safeParse(raw);
-  if (!parsed.success) problems.push(...parsed.error.issues.flatMap(issueToProblems));
+  if (!parsed.success) {
+    // One mistake, one message: a value that breaks its pattern also breaks the rules after it
+    // (a subnet that is not one has no host bits to report), so each key keeps its first problem.
+    const seen = new Set<string>();
+    for (const p of parsed.error.issues.flatMap(issueToProblems)) {
+      if (seen.has(p.path)) continue;
+      seen.add(p.path);
+      problems.push(p);
+    }
+  }
 
   if (parsed.success) {
     for (const spec of SECRETS) {
       // A plaintext one is already reported, with how to set it as a secret.
       const inPlaintext = source.keys().includes(spec.key);
       if (spec.required(parsed.data) && !secretKeysSet.includes(spec.key) && !inPlaintext) {
-        problems.push(missingSecret(spec));
+        problems.push(missingSecret(spec, parsed.data));
       }
     }
   }
   if (problems.length > 0 || !parsed.success) throw new LabConfigError(problems, sourceName);
-  return { lab: parsed.data, secretKeys: secretKeysSet };
+  const warnings: Problem[] = [
+    ...namespaces.warnings,
+    ...labWarnings(parsed.data).map((w) => ({ path: formatPath(w.path), message: w.message })),
+  ];
+  return { lab: parsed.data, secretKeys: secretKeysSet, warnings };
 }
 
 /**
@@ -135,7 +155,15 @@ export function legacyVllmProblem(section: unknown): Problem | undefined {
   };
 }
 
-export function missingSecret(spec: SecretSpec): Problem {
+export function missingSecret(spec: SecretSpec, lab?: LabConfig): Problem {
+  const gated = spec.key === "huggingfaceToken" && lab ? gatedServers(lab) : [];
+  if (gated.length > 0) {
+    const which = gated.map(([name, model]) => `vllm.servers.${name}.model ${model}`).join(", ");
+    return {
+      path: `${NAMESPACE}:${spec.key}`,
+      message: `required secret is not set: ${which} is gated on Hugging Face, so vLLM can download it only with the token of an account that accepted its terms (https://huggingface.co/${gated[0]?.[1]}); accept them, then run \`${setSecretCommand(spec)}\``,
+    };
+  }
   return {
     path: `${NAMESPACE}:${spec.key}`,
     message: `required secret is not set (${spec.description}); run \`${setSecretCommand(spec)}\``,
@@ -154,10 +182,21 @@ export function formatPath(path: readonly PropertyKey[]): string {
 function issueToProblems(issue: z.core.$ZodIssue): Problem[] {
   if (issue.code === "unrecognized_keys") {
     const known = knownKeysAt(LabConfigSchema, issue.path);
-    return issue.keys.map((key) => ({
-      path: formatPath([...issue.path, key]),
-      message: `unknown key "${key}" (a typo?); known keys here: ${known.join(", ")}`,
-    }));
+    return issue.keys.map((key) => {
+      const [head, ...rest] = key.split(":");
+      // `citadel:vllm:servers` is a key "vllm:servers": a colon where the section's nesting was meant.
+      if (issue.path.length === 0 && rest.length > 0 && head !== undefined && known.includes(head)) {
+        return {
+          path: formatPath([...issue.path, key]),
+          message: `a key has one namespace; write ${NAMESPACE}:${head} and nest ${rest.join(".")} under it`,
+        };
+      }
+      const near = closest(head ?? key, known);
+      return {
+        path: formatPath([...issue.path, key]),
+        message: `unknown key "${key}" (${near ? `did you mean "${near}"?` : "a typo?"}); known keys here: ${known.join(", ")}`,
+      };
+    });
   }
   if (issue.code === "invalid_key" && issue.issues.length > 0) {
     // zod says only "Invalid key in record"; the rule the key broke is in its own issues.
@@ -245,6 +284,7 @@ export function pulumiConfigSource(): ConfigSource {
       Object.keys(all)
         .filter((k) => k.startsWith(prefix))
         .map((k) => k.slice(prefix.length)),
+    foreignKeys: () => Object.keys(all).filter((k) => !k.startsWith(prefix)),
     value: (key) => {
       const text = config.get(key);
       if (text === undefined) return undefined;
@@ -281,7 +321,10 @@ export function loadLabConfig(source: ConfigSource = pulumiConfigSource()): {
   secrets: LabSecrets;
 } {
   const name = process.env[CONFIG_SOURCE_ENV] ?? `Pulumi.${pulumi.getStack()}.yaml`;
-  const { lab, secretKeys } = parseLabConfig(source, name);
+  const { lab, secretKeys, warnings } = parseLabConfig(source, name);
+  // Under the engine they show in preview and up; npm start and npm run diff print their own.
+  if (pulumi.runtime.hasEngine())
+    for (const w of warnings) void pulumi.log.warn(`${name}: ${w.path}: ${w.message}`);
   const config = new pulumi.Config(NAMESPACE);
   const values: Record<string, pulumi.Output<string>> = {};
   for (const key of secretKeys) values[key] = config.requireSecret(key);

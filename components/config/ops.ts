@@ -1,7 +1,30 @@
 /** The `citadel:ops` section: backups, the firewall, post-deploy validation and the LLM baseline. */
 import { z } from "zod";
+import { calendarProblem } from "./calendar";
 
 const example = (value: unknown) => ({ example: value });
+
+/** An IPv4 address as a 32-bit number. */
+export function ipv4ToNumber(address: string): number {
+  return address.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+}
+
+/** The subnet with its host bits cleared: 192.168.10.29/24 is 192.168.10.0/24. */
+export function normaliseCidr(cidr: string): string {
+  const [address, bits] = cidr.split("/") as [string, string];
+  const prefix = Number(bits);
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  const network = (ipv4ToNumber(address) & mask) >>> 0;
+  return `${[24, 16, 8, 0].map((s) => (network >>> s) & 255).join(".")}/${prefix}`;
+}
+
+/** Whether an IPv4 address lies in a subnet. */
+export function cidrContains(cidr: string, address: string): boolean {
+  const [, bits] = cidr.split("/") as [string, string];
+  const prefix = Number(bits);
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return (ipv4ToNumber(address) & mask) >>> 0 === ipv4ToNumber(normaliseCidr(cidr).split("/")[0]!);
+}
 
 const Cidr = z
   .string()
@@ -16,12 +39,19 @@ const Cidr = z
         .every((o) => Number(o) <= 255),
     { error: "has an octet above 255" },
   )
+  // ufw takes the subnet as written; one with host bits is an address typed where a network was meant.
+  .refine((v) => normaliseCidr(v) === v, {
+    error: (i) =>
+      `${String(i.input)} has host bits set; the subnet is ${normaliseCidr(String(i.input))}, so write that`,
+  })
   .meta(example("192.168.10.0/24"));
 
+/** A systemd OnCalendar= expression that systemd parses, that recurs and that elapses (calendar.ts). */
 export const OnCalendar = z
   .string()
-  .regex(/^[A-Za-z0-9*:,.\-/ ]+$/, {
-    error: "must be a systemd OnCalendar expression such as *-*-* 03:15:00",
+  .superRefine((value, ctx) => {
+    const problem = calendarProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
   })
   .meta(example("*-*-* 03:15:00"));
 
@@ -66,6 +96,11 @@ export const OpsSchema = z.strictObject({
       adminSubnet: Cidr,
       /** Where the vLLM API and monitoring ports are allowed from. */
       labSubnet: Cidr,
+      /**
+       * Acknowledges an adminSubnet of 0.0.0.0/0, which lets SSH in from anywhere; refused
+       * without it. @default false
+       */
+      adminFromAnywhere: z.boolean().default(false).meta(example(true)),
     })
     .optional(),
   /** Run `npm run validate` as the last step of `pulumi up`. @default false */

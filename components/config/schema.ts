@@ -63,7 +63,26 @@ const HostKey = z
   .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/, {
     error: "must be the host's public key as `ssh-keyscan -t ed25519 <address>` prints it, without the host",
   })
+  .refine(hostKeyBlobMatches, {
+    error: (i) =>
+      `the base64 part does not encode a ${String(i.input).split(" ")[0]} key (encoding: the key's type is also written inside it, RFC 4253 6.6); copy the line ssh-keyscan -t ed25519 <address> | cut -d' ' -f2- prints, unchanged`,
+  })
   .meta(example("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"));
+
+/**
+ * Whether a host key's base64 blob names the same type as its prefix (RFC 4253 6.6: the blob
+ * starts with the key type as an SSH string), and an ed25519 blob holds exactly one 32-byte key
+ * (RFC 8709 4). A key pasted with the wrong prefix, or cut short, fails here instead of at connect.
+ */
+function hostKeyBlobMatches(key: string): boolean {
+  const [type, data] = key.split(" ") as [string, string | undefined];
+  if (data === undefined) return true; // the pattern reports it
+  const blob = Buffer.from(data, "base64");
+  if (blob.length < 4) return false;
+  const length = blob.readUInt32BE(0);
+  if (blob.subarray(4, 4 + length).toString("latin1") !== type) return false;
+  return type !== "ssh-ed25519" || blob.length === 4 + 11 + 4 + 32;
+}
 
 const LvmName = z
   .string()
@@ -245,6 +264,9 @@ const DockerSchema = z.strictObject({
       maxSize: z
         .string()
         .regex(/^\d+[kmg]$/, { error: 'must be a size such as "50m"' })
+        .refine((v) => Number(v.slice(0, -1)) > 0, {
+          error: (i) => `${String(i.input)} is no size: log rotation needs a positive max-size; use "50m"`,
+        })
         .default("50m")
         .meta(example("50m")),
       /** @default 5 */
@@ -267,9 +289,13 @@ const HostSchema = z.strictObject({
   docker: DockerSchema.optional(),
 });
 
+/** A host's name: length and characters are separate rules, so each message names the one broken. */
 const HostName = z
   .string()
-  .regex(/^[a-z][a-z0-9-]{0,30}$/, { error: "host names are lower-case letters, digits and -" });
+  .max(31, { error: (i) => `it is ${String(i.input).length} characters long; a host name has at most 31` })
+  .regex(/^[a-z][a-z0-9-]*$/, {
+    error: "host names are lower-case letters, digits and -, starting with a letter",
+  });
 
 /** The whole lab. Keys are the Pulumi config keys under the `citadel:` namespace. */
 export const LabConfigSchema = z
@@ -304,8 +330,20 @@ type Ctx = z.RefinementCtx<LabConfig>;
 /** Marks issues from rules that span fields: their message says the fix, and a field example would mislead. */
 export const CROSS_FIELD = { crossField: true } as const;
 
-/** Rules that span fields: uniqueness, grow-only storage and disks kept away from the LVM PV. */
+/**
+ * Rules that span fields: uniqueness, grow-only storage and disks kept away from the LVM PV. A rule
+ * runs only when every field it reads is valid, so one mistake gives one message (a GPU count of 0
+ * is reported on its key, not again as "GPU index 0 does not exist").
+ */
 function checkLab(lab: LabConfig, ctx: Ctx): void {
+  // An unknown key breaks only itself; its object is otherwise read as usual. Issues added by the
+  // rules below count too, so a later rule does not repeat an earlier one's mistake.
+  const broken = () =>
+    ctx.issues.flatMap((i) =>
+      i.code === "unrecognized_keys" ? i.keys.map((k) => [...(i.path ?? []), k]) : [i.path ?? []],
+    );
+  const clean = (...prefix: PropertyKey[]) =>
+    !broken().some((path) => prefix.every((seg, k) => k >= path.length || path[k] === seg));
   const seenAddress = new Map<string, string>();
   for (const [name, host] of Object.entries(lab.hosts)) {
     const at = ["hosts", name];
@@ -327,6 +365,7 @@ function checkLab(lab: LabConfig, ctx: Ctx): void {
         message: `user "${host.ssh.user}" is not root, so it needs passwordless sudo; set sudo: passwordless`,
       });
     }
+    if (!clean(...at, "storage")) continue;
     for (const p of host.storage ? storageProblems(host.storage) : []) {
       ctx.addIssue({
         code: "custom",
@@ -335,22 +374,39 @@ function checkLab(lab: LabConfig, ctx: Ctx): void {
         params: CROSS_FIELD,
       });
     }
-    if (host.docker) checkDocker(host, [...at, "docker"], ctx);
+    if (host.docker && clean(...at, "docker")) checkDocker(host, [...at, "docker"], ctx);
   }
-  if (lab.vllm) {
+  // Sections that read other hosts run only when the whole lab's hosts are valid.
+  const hostsClean = clean("hosts");
+  if (lab.vllm && hostsClean && clean("vllm")) {
     for (const p of resolveVllm(lab, lab.vllm).problems) {
       ctx.addIssue({ code: "custom", path: ["vllm", ...p.path], message: p.message, params: CROSS_FIELD });
     }
   }
-  const backups = lab.ops.backups;
-  if (backups) {
+  const firewall = lab.ops?.firewall;
+  if (
+    firewall &&
+    clean("ops", "firewall") &&
+    firewall.adminSubnet === "0.0.0.0/0" &&
+    !firewall.adminFromAnywhere
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      params: CROSS_FIELD,
+      path: ["ops", "firewall", "adminSubnet"],
+      message:
+        "0.0.0.0/0 lets SSH in from the whole internet; give the subnet of the machine that runs pulumi (e.g. 192.168.10.0/24), or acknowledge it with ops.firewall.adminFromAnywhere: true",
+    });
+  }
+  const backups = lab.ops?.backups;
+  if (backups && hostsClean && clean("ops", "backups") && clean("ladon")) {
     const host = lab.hosts[backups.host];
     if (!host) {
       ctx.addIssue({
         code: "custom",
         params: CROSS_FIELD,
         path: ["ops", "backups", "host"],
-        message: `no host named "${backups.host}" in citadel:hosts`,
+        message: `no host named "${backups.host}" in citadel:hosts (${Object.keys(lab.hosts).join(", ")})`,
       });
     } else if (lab.ladon && backups.repository.startsWith(`${lab.ladon.dataDir}/`)) {
       ctx.addIssue({
@@ -361,7 +417,7 @@ function checkLab(lab: LabConfig, ctx: Ctx): void {
       });
     }
   }
-  if (lab.ladon) {
+  if (lab.ladon && hostsClean && clean("ladon") && clean("vllm")) {
     for (const p of ladonProblems(lab, lab.ladon)) {
       ctx.addIssue({ code: "custom", path: ["ladon", ...p.path], message: p.message, params: CROSS_FIELD });
     }

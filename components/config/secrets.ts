@@ -2,6 +2,7 @@
  * Every secret the lab reads. Secrets are top-level keys of the `citadel:` namespace, set with
  * `pulumi config set --secret`, never committed in plaintext. `required` says when the lab needs one.
  */
+import { isGated, MODEL_CATALOG } from "../llm/catalog";
 import type { LabConfig } from "./schema";
 
 export interface SecretSpec {
@@ -62,8 +63,8 @@ export const SECRETS: readonly SecretSpec[] = [
   },
   {
     key: "huggingfaceToken",
-    description: "Hugging Face token for gated models such as Llama; used only when set",
-    required: () => false,
+    description: "Hugging Face token for gated models such as Llama; required by a server on a gated model",
+    required: (lab) => gatedServers(lab).length > 0,
     setHint: "hf_...",
   },
 ];
@@ -71,4 +72,12 @@ export const SECRETS: readonly SecretSpec[] = [
 /** The exact command that sets a secret, as quoted in errors and the README. */
 export function setSecretCommand(spec: SecretSpec): string {
   return `pulumi config set --secret citadel:${spec.key} ${spec.setHint}`;
+}
+
+/** The servers whose model is gated on Hugging Face, as `[name, model]`, in name order. */
+export function gatedServers(lab: Pick<LabConfig, "vllm">): [string, string][] {
+  return Object.entries(lab.vllm?.servers ?? {})
+    .filter(([, s]) => isGated(s.modelFacts ?? MODEL_CATALOG[s.model]))
+    .map(([name, s]): [string, string] => [name, s.model])
+    .sort(([a], [b]) => (a < b ? -1 : 1));
 }

@@ -40,6 +40,8 @@ export const ModelFactsSchema = z.strictObject({
     .min(1)
     .optional()
     .meta(example(["embed"])),
+  /** The Hugging Face repository is gated (needs citadel:huggingfaceToken). @default false */
+  gated: z.boolean().optional().meta(example(true)),
 });
 
 const GpuRef = z.union([

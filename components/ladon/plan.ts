@@ -140,11 +140,29 @@ export function ladonProblems(lab: Pick<LabConfig, "hosts" | "vllm">, ladon: Lad
   }
 
   const volume = volumeOf(stackHost, ladon.dataDir);
-  const isMount = mountsOf(stackHost).some((m) => volume.mount === m.mountPoint);
-  if (!isMount && volume.mount === "/" && !stackHost.storage?.lvm) {
+  const mounts = mountsOf(stackHost);
+  const isMount = mounts.some((m) => volume.mount === m.mountPoint);
+  // Retention is checked against the disk or array under the data (citadel-guard's
+  // enforce-retention-limits reads its mount step), so the data must sit on one of known size.
+  if (!isMount) {
+    const under = mounts.find((m) => m.bytes !== undefined)?.mountPoint;
     problems.push({
       path: ["dataDir"],
-      message: `${ladon.dataDir} is on no declared mount of ${ladon.host}; put it under one of storage.disks or storage.raids`,
+      message:
+        mounts.length === 0
+          ? `${ladon.dataDir} is on no disk or array of ${ladon.host}, which declares none; declare the data disk under hosts.${ladon.host}.storage.disks (with its size), and put dataDir under its mount point`
+          : `${ladon.dataDir} is on none of ${ladon.host}'s disks or arrays (${mounts.map((m) => m.mountPoint).join(", ")}), so retention cannot be checked against its size; put it under one, e.g. ${under ?? mounts[0]?.mountPoint}/ladon`,
+    });
+  } else if (volume.bytes === undefined) {
+    const disk = (stackHost.storage?.disks ?? []).findIndex((d) => d.mountPoint === volume.mount);
+    const raid = (stackHost.storage?.raids ?? []).findIndex((r) => r.mountPoint === volume.mount);
+    const key =
+      disk >= 0
+        ? `hosts.${ladon.host}.storage.disks[${disk}].size`
+        : `hosts.${ladon.host}.storage.raids[${raid}].memberSize`;
+    problems.push({
+      path: ["dataDir"],
+      message: `${ladon.dataDir} is on ${volume.mount}, whose size is not declared, so Prometheus's and Loki's retention cannot be checked against it; set ${key} (lsblk -b)`,
     });
   }
   if (volume.bytes !== undefined) {

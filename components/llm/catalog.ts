@@ -31,6 +31,16 @@ export interface ModelFacts {
    * @default ["generate"]
    */
   kinds?: readonly ServerKind[];
+  /**
+   * The Hugging Face repository is gated: its files download only with the token of an account
+   * that accepted the model's terms (citadel:huggingfaceToken). @default false
+   */
+  gated?: boolean;
+}
+
+/** Whether a model's weights need a Hugging Face token: its catalog entry or its modelFacts say so. */
+export function isGated(facts: ModelFacts | undefined): boolean {
+  return facts?.gated === true;
 }
 
 /** The kinds a model serves; a model without `kinds` is a generate model. */
@@ -40,7 +50,10 @@ export function kindsOf(facts: ModelFacts): readonly ServerKind[] {
 
 export const MODEL_CATALOG: Readonly<Record<string, ModelFacts>> = {
   // hf.co/meta-llama/Llama-3.1-8B-Instruct: 8.03B; 32 layers, 32 heads, 8 KV heads, 4096/32 = 128; 131072.
+  // Gated: Meta's Llama 3.1 repositories open with "You need to agree to share your contact
+  // information to access this model" and the Llama 3.1 Community License (hf.co/meta-llama).
   "meta-llama/Llama-3.1-8B-Instruct": {
+    gated: true,
     parametersB: 8.03,
     weightBits: 16,
     layers: 32,
@@ -92,7 +105,10 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelFacts>> = {
     tiedEmbeddings: false,
   },
   // hf.co/mistralai/Mistral-7B-Instruct-v0.3: 7.25B; 32 layers, 32 heads, 8 KV heads, 4096/32 = 128; 32768.
+  // Gated: its model card's front matter has `extra_gated_description`, Hugging Face's access form
+  // of a gated repository (README.md of hf.co/mistralai/Mistral-7B-Instruct-v0.3).
   "mistralai/Mistral-7B-Instruct-v0.3": {
+    gated: true,
     parametersB: 7.25,
     weightBits: 16,
     layers: 32,

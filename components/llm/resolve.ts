@@ -205,7 +205,10 @@ function resolveServer(
       if (typeof g === "number" && g >= gpuCount) {
         problem({
           path: ["gpus", i],
-          message: `GPU index ${g} does not exist; ${vllm.host} has ${gpuCount} GPUs (0-${gpuCount - 1})`,
+          message:
+            gpuCount === 0
+              ? `GPU index ${g} does not exist; ${vllm.host} has no GPUs`
+              : `GPU index ${g} does not exist; ${vllm.host} has ${gpuCount} GPU${gpuCount === 1 ? "" : "s"} (${gpuCount === 1 ? "0" : `0-${gpuCount - 1}`})`,
         });
       }
       if ((list as (string | number)[]).indexOf(g) !== i)
@@ -280,7 +283,7 @@ function resolveServer(
   if (config.maxModelLen > facts.maxContext) {
     problem({
       path: ["maxModelLen"],
-      message: `${config.maxModelLen} is beyond ${config.model}'s context of ${facts.maxContext} tokens`,
+      message: `${config.maxModelLen} is beyond ${config.model}'s context of ${facts.maxContext} tokens; lower vllm.servers.${name}.maxModelLen to ${facts.maxContext} or less`,
     });
   }
   const reserveGiB = config.reserveGiB ?? vllm.reserveGiB;

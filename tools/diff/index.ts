@@ -32,6 +32,7 @@ import { runPolicies } from "../synth/policies";
 import { runLab } from "../synth/program";
 import {
   parseStackText,
+  placeholderNotes,
   placeholderValue,
   readStackFile,
   stackName,
@@ -194,6 +195,8 @@ async function planAtRef(
 export interface DiffRun {
   diff: PlanDiff;
   title: string;
+  /** The new side's placeholders that pulumi up would refuse, one line each. @default [] */
+  notes?: string[];
 }
 
 export async function runDiff(opts: {
@@ -229,6 +232,7 @@ export async function runDiff(opts: {
   return {
     diff: diffPlans(base.plan, head.plan, { secretInputs, secretsChanged, hosts, addresses }),
     title: `citadel diff: ${base.label} → ${opts.base ? "working tree" : opts.config}`,
+    notes: placeholderNotes(headStack),
   };
 }
 
@@ -241,13 +245,15 @@ async function main(argv: string[]): Promise<number> {
   );
   if (!["text", "markdown", "json"].includes(args.format))
     throw new StackFileError(`--format must be text, markdown or json, not ${args.format}`);
-  const { diff, title } = await runDiff({
+  const { diff, title, notes } = await runDiff({
     base: args.base,
     baseConfig: args["base-config"],
     config: args.config,
   });
   const render = { text: renderText, markdown: renderMarkdown, json: renderJson }[args.format as "text"];
   process.stdout.write(render(diff, title));
+  // On stderr, so that --format json stays one document; they never change the exit code.
+  for (const note of notes ?? []) console.error(`citadel diff: ${note}`);
   if (diff.violations.some((v) => v.enforcementLevel === "mandatory")) return 3;
   return hasChanges(diff) ? 1 : 0;
 }

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_SOURCE_ENV, NAMESPACE } from "../../components/config";
 import { publishedFiles, resetPublishedFiles } from "../../components/remote";
-import { placeholderSecrets, type StackFile } from "./stackfile";
+import { configWarnings, placeholderSecrets, type StackFile } from "./stackfile";
 
 export const SECRET_MASK = "[secret]";
 /** The parts of a command's connection that are credentials. */
@@ -59,6 +59,8 @@ export interface SynthResult {
   files: Map<string, string>;
   /** Secrets replaced by placeholders because the stack file cannot provide them. */
   placeholders: string[];
+  /** The config's warnings (legal but probably not meant); they never fail a run. @default [] */
+  warnings?: { path: string; message: string }[];
 }
 
 /**
@@ -256,7 +258,13 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   records.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
   const files = new Map([...publishedFiles().entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
   const placeholdersUsed = Object.keys(placeholders).filter((k) => !(k in (opts.secrets ?? {})));
-  return { resources: records, outputs: resolved, files, placeholders: placeholdersUsed };
+  return {
+    resources: records,
+    outputs: resolved,
+    files,
+    placeholders: placeholdersUsed,
+    warnings: configWarnings(stack),
+  };
 }
 
 /** Waits until every registration and output RPC the program started has finished. */

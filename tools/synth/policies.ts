@@ -28,6 +28,9 @@ export type PolicyPackConfig = Record<string, Record<string, unknown>>;
 
 class NotApplicable extends Error {}
 
+/** The report's name for the config loader's warnings (components/config/warnings.ts). */
+export const CONFIG_WARNING_POLICY = "citadel-config-warning";
+
 /** A resource's props as the engine hands them to a validation: plain values, secrets unwrapped. */
 export function engineProps(record: ResourceRecord): Record<string, unknown> {
   return structuredClone(record.rawInputs);
@@ -120,6 +123,14 @@ export async function runPolicies(
       if (!(err instanceof NotApplicable)) throw err;
     }
   }
+  // The config's warnings join the report as advisory findings: seen, and never failing a run.
+  for (const w of result.warnings ?? [])
+    violations.push({
+      policy: CONFIG_WARNING_POLICY,
+      enforcementLevel: "advisory",
+      urn: null,
+      message: `${w.path}: ${w.message}`,
+    });
   return violations.sort((a, b) =>
     a.enforcementLevel !== b.enforcementLevel
       ? a.enforcementLevel === "mandatory"

@@ -47,7 +47,7 @@ export function alertRules(t: Thresholds): RuleGroup[] {
       .sort()
       .map((k) => `${k}="${labels[k]}"`)
       .join(",")}}`;
-  return [
+  const groups: RuleGroup[] = [
     {
       name: "hosts",
       rules: [
@@ -580,6 +580,9 @@ export function alertRules(t: Thresholds): RuleGroup[] {
       ],
     },
   ];
+  // `vgFreeRatio: off` is a VG meant to be full (an LV of all-free): no LvmVolumeGroupNearlyFull.
+  if (t.vgFreeRatio !== "off") return groups;
+  return groups.map((g) => ({ ...g, rules: g.rules.filter((r) => r.alert !== "LvmVolumeGroupNearlyFull") }));
 }
 
 /** The rules file Prometheus loads. */
