@@ -4,15 +4,70 @@ import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parseLabConfig, type LabConfig } from "../components/config";
-import { evaluateHost, parseProbe, renderResults } from "../components/ops/validate";
+import { evaluateHost, hostExpectations, parseProbe, renderResults } from "../components/ops/validate";
 import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
 import { validateLab } from "../tools/validate";
 import { LAB_SECRETS, labConfigMap, PI_SECRETS, piConfigMap, STACK_FILE } from "./support/lab";
+import { citadelProbes, probeWithContainers, registeredContainers, upLine } from "./support/probe";
 import { byName, synthLab } from "./support/synth";
 
 const ROOT = path.join(__dirname, "..");
-const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures", "validate", name), "utf8");
 const lab: LabConfig = parseLabConfig(stackConfigSource(fromConfigMap(labConfigMap()), LAB_SECRETS)).lab;
+/** A recorded probe of citadel, its `docker ps` lines derived from the lab's registered containers. */
+let fixture: (name: string) => string;
+beforeAll(async () => {
+  fixture = await citadelProbes();
+});
+
+describe("the container checks, from each container's registered config", () => {
+  it("expects `healthy` where the lab registers a healthcheck and `running` where it does not", async () => {
+    const registered = registeredContainers(await synthLab());
+    const expected = hostExpectations(lab, "citadel").flatMap((e) =>
+      e.kind === "container" ? [{ name: e.name, healthcheck: e.state === "healthy" }] : [],
+    );
+    expect(expected).toEqual(registered);
+    // The GPU exporter's image has no healthcheck (components/ladon/containers.ts).
+    expect(registered.find((c) => c.name === "gpu-exporter")).toEqual({
+      name: "gpu-exporter",
+      healthcheck: false,
+    });
+  });
+
+  it("passes a container without a healthcheck that is up, and fails one with a healthcheck that is not healthy", async () => {
+    const registered = registeredContainers(await synthLab());
+    const line = (name: string, status: string) => `${name}|running|${status}`;
+    const containerChecks = (lines: Record<string, string>) => {
+      const probe = probeWithContainers("citadel-healthy.txt", registered).replace(
+        /^(gpu-exporter|grafana)\|.*$/gm,
+        (l, name: string) => lines[name] ?? l,
+      );
+      return evaluateHost(lab, "citadel", probe)
+        .filter((r) => r.check === "container gpu-exporter" || r.check === "container grafana")
+        .map((r) => `${r.ok ? "PASS" : "FAIL"} ${r.check}: ${r.detail}`);
+    };
+    expect(containerChecks({})).toEqual([
+      "PASS container gpu-exporter: running: Up 3 hours",
+      "PASS container grafana: running: Up 3 hours (healthy)",
+    ]);
+    // Health states as Health.String prints them (container/health.go@v28.5.2).
+    expect(
+      containerChecks({
+        "gpu-exporter": "gpu-exporter|exited|Exited (2) 5 minutes ago",
+        grafana: line("grafana", "Up 3 hours (unhealthy)"),
+      }),
+    ).toEqual([
+      "FAIL container gpu-exporter: exited: Exited (2) 5 minutes ago",
+      "FAIL container grafana: running: Up 3 hours (unhealthy)",
+    ]);
+    expect(containerChecks({ grafana: line("grafana", "Up 10 seconds (health: starting)") })).toContain(
+      "FAIL container grafana: running: Up 10 seconds (health: starting)",
+    );
+    // A container that should have a healthcheck but shows none (its state drifted) fails.
+    expect(containerChecks({ grafana: upLine({ name: "grafana", healthcheck: false }) })).toContain(
+      "FAIL container grafana: running: Up 3 hours",
+    );
+  });
+});
 
 describe("the check logic", () => {
   it("parses the probe's sections with their exit codes", () => {
