@@ -397,11 +397,25 @@ describe("protect-storage-commands", () => {
 });
 
 describe("require-fitting-vram-plan", () => {
+  it("counts fp8_per_tensor, the name vLLM 0.34.0 renders for online fp8, as 8-bit weights", async () => {
+    // The lab's chat server: Qwen3-8B on one GPU, whose bf16 weights (15.26 GiB) would not fit.
+    const command = ["Qwen/Qwen3-8B", "--max-model-len", "32768", "--gpu-memory-utilization", "0.92"];
+    const fp8 = [
+      "--tensor-parallel-size",
+      "1",
+      "--quantization",
+      "fp8_per_tensor",
+      "--kv-cache-dtype",
+      "fp8",
+    ];
+    expect(await sv(requireFittingVramPlan, [vllm([], { command: [...command, ...fp8] })])).toEqual([]);
+  });
+
   it("re-checks the plan from the container's own flags", async () => {
     expect(await sv(requireFittingVramPlan, [vllm(["--tensor-parallel-size", "2"])])).toEqual([]);
     const [message] = await sv(requireFittingVramPlan, [vllm(["--tensor-parallel-size", "1"])]);
     expect(message).toBe(
-      "vLLM could not start Qwen/Qwen3-8B on 2 GPU(s): the weights need 15.26 GiB per GPU at TP=1, plus a 2.5 GiB reserve, but each 16 GiB GPU gives vLLM 14.4 GiB at gpu-memory-utilization 0.9. Fix: spread the model over more GPUs (vllm.gpus, vllm.tensorParallelSize); or serve a quantized build of the model (AWQ/GPTQ 4-bit, or fp8)",
+      'vLLM could not start Qwen/Qwen3-8B on 2 GPU(s): the weights need 15.26 GiB per GPU at TP=1, plus a 2.5 GiB reserve, but of each GPU\'s 15.6 GiB (the total cudaMemGetInfo reports) vLLM takes 14.04 GiB at gpu-memory-utilization 0.9. Fix: spread the model over more GPUs (vllm.gpus, vllm.tensorParallelSize); or set vllm.quantization to "fp8_per_tensor" to halve the weights; or serve a quantized build of the model (AWQ/GPTQ 4-bit)',
     );
     expect(
       await sv(requireFittingVramPlan, [

@@ -123,7 +123,8 @@ export function hostExpectations(lab: LabConfig, host: string): Expectation[] {
     });
     const pooling = {
       embed: ["embeddings", "/v1/embeddings", "a vector of"],
-      rerank: ["rerank", "/v1/rerank", "results:"],
+      // vLLM's own path: `/v1/rerank` logs a deprecation warning (pooling/scoring/api_router.py@v0.34.0).
+      rerank: ["rerank", "/rerank", "results:"],
     };
     if (server.kind !== "generate") {
       const [section, path, what] = pooling[server.kind] as [string, string, string];
