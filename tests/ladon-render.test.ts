@@ -52,6 +52,10 @@ describe("Prometheus", () => {
     mkdirSync(path.join(d, "rules"));
     const config = parse(file("citadel/etc/citadel/prometheus/prometheus.yml"));
     config.rule_files = ["rules/*.yml"];
+    // Debian's promtool (2.42) predates `storage: tsdb: retention:` (config/config.go@v3.16.0);
+    // the conformance tier checks the whole file with the pinned promtool.
+    expect(config.storage).toEqual({ tsdb: { retention: { size: "50GB", time: "30d" } } });
+    delete config.storage;
     writeFileSync(path.join(d, "prometheus.yml"), stringify(config));
     writeFileSync(
       path.join(d, "rules", "citadel.yml"),
@@ -340,10 +344,12 @@ describe("Loki", () => {
     expect(config.runtime_config.file).toBe("/etc/loki/runtime.yaml");
   });
 
-  it("sets retention globally and for the tenant, so losing the runtime file keeps it on", () => {
+  it("sets retention for the tenant in the runtime file, and a fixed global fallback, so losing the file keeps it on", () => {
     const b = LadonSchema.parse({ loki: { retentionPeriod: "168h" } });
-    expect(parse(renderLokiConfig(b)).limits_config.retention_period).toBe("168h");
     expect(parse(renderLokiRuntimeConfig(b))).toEqual({ overrides: { fake: { retention_period: "168h" } } });
+    // loki.yaml does not follow the setting: a retention change is the runtime file alone (a reload).
+    expect(renderLokiConfig(b)).toBe(renderLokiConfig(defaults));
+    expect(parse(renderLokiConfig(b)).limits_config.retention_period).toBe("744h");
   });
 
   it("adds no service_name label of its own to the streams", () => {
