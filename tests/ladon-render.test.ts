@@ -411,6 +411,17 @@ describe("the textfile collector's systemd units", () => {
     expect(r.status).toBe(0);
   });
 
+  it("is Persistent only where it runs on a calendar: Persistent= does nothing on monotonic timers", () => {
+    // systemd.timer(5): "this setting only has an effect on timers configured with OnCalendar=".
+    const timers = [...lab.files.entries()].filter(([p]) => p.endsWith(".timer"));
+    expect(timers.length).toBeGreaterThan(3);
+    for (const [p, unit] of timers) {
+      const calendar = /^OnCalendar=/m.test(unit);
+      expect([p, /^Persistent=true$/m.test(unit)]).toEqual([p, calendar]);
+      if (!calendar) expect([p, /^OnBootSec=\S+$/m.test(unit)]).toEqual([p, true]);
+    }
+  });
+
   it("fails systemd-analyze on a broken unit, so the check above can fail", () => {
     const d = dir();
     writeFileSync(path.join(d, "bad.service"), "[Service]\nType=oneshot\nExecStart=/nonexistent/citadel\n");

@@ -14,7 +14,12 @@ export function renderUnit(sections: UnitSections): string {
     .join("\n\n")}\n`;
 }
 
-/** A oneshot service and the timer that starts it: every `everySec` after boot, or on a calendar. */
+/**
+ * A oneshot service and the timer that starts it: every `everySec` after boot, or on a calendar.
+ * Only a calendar timer is `Persistent=true`, catching up a run missed while the host was off:
+ * "this setting only has an effect on timers configured with OnCalendar=" (systemd.timer(5),
+ * systemd 255 on Ubuntu 24.04). A monotonic timer runs `onBootSec` after every boot instead.
+ */
 export function timerUnits(opts: {
   description: string;
   execStart: string;
@@ -49,12 +54,14 @@ export function timerUnits(opts: {
         "Timer",
         [
           ...(opts.onCalendar
-            ? ([["OnCalendar", opts.onCalendar]] as [string, string][])
+            ? ([
+                ["OnCalendar", opts.onCalendar],
+                ["Persistent", "true"],
+              ] as [string, string][])
             : ([
                 ["OnBootSec", opts.onBootSec ?? "5min"],
                 ["OnUnitActiveSec", opts.everySec ?? "1h"],
               ] as [string, string][])),
-          ["Persistent", "true"],
         ],
       ],
       ["Install", [["WantedBy", "timers.target"]]],
