@@ -27,13 +27,30 @@ export function timerUnits(opts: {
   everySec?: string;
   onCalendar?: string;
   idle?: boolean;
+  /**
+   * Paths the job reads or writes data under: the service requires and starts after their mounts
+   * (`RequiresMountsFor=`, systemd.unit(5)), so a `nofail` disk that is not mounted fails the run
+   * instead of letting it write to the root disk. @default []
+   */
+  requiresMountsFor?: string[];
 }): {
   service: string;
   timer: string;
 } {
   return {
     service: renderUnit([
-      ["Unit", [["Description", opts.description]]],
+      [
+        "Unit",
+        [
+          ["Description", opts.description],
+          ...(opts.requiresMountsFor?.length
+            ? ([["RequiresMountsFor", [...new Set(opts.requiresMountsFor)].sort().join(" ")]] as [
+                string,
+                string,
+              ][])
+            : []),
+        ],
+      ],
       [
         "Service",
         [
