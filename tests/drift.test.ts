@@ -18,7 +18,7 @@ import { synthLab } from "./support/synth";
 /** A recorded probe of citadel, its `docker ps` lines derived from the lab's registered containers. */
 let fixture: (name: string) => string;
 beforeAll(async () => {
-  fixture = await citadelProbes();
+  fixture = await citadelProbes(lab);
 });
 const lab: LabConfig = parseLabConfig(stackConfigSource(fromConfigMap(labConfigMap()), LAB_SECRETS)).lab;
 const PROM = "/var/lib/node_exporter/textfile/citadel_validate.prom";
