@@ -96,10 +96,11 @@ export class Backups extends pulumi.ComponentResource {
         description: m.description,
         execStart: scriptPath,
         onCalendar: m.calendar,
-        // A local repository on a nofail disk: never `restic init` one on the root disk instead.
+        // A local repository on a nofail disk: never `restic init` one on the root disk instead,
+        // and never back up an empty mount point as if the data were gone.
         requiresMountsFor: [
           ...(backups.repository.startsWith("/") ? [backups.repository] : []),
-          ...this.paths,
+          ...(m.mode === "backup" ? this.paths : []),
         ],
       });
       publishFile(`${host.name}${scriptPath}`, script);
