@@ -68,6 +68,10 @@ async function main(): Promise<void> {
       count("replace"),
       count("create"),
       String(containersReplaced),
+      appliedBy(
+        variant,
+        changes.map((c) => c.name),
+      ),
       changes.map((c) => c.name).join(", "),
     ]);
   }
@@ -90,8 +94,36 @@ async function main(): Promise<void> {
   );
   console.log("\nblast radius of single-knob changes\n");
   console.log(
-    table(["change", "changed", "updates", "replaces", "creates", "containers replaced", "resources"], rows),
+    table(
+      [
+        "change",
+        "changed",
+        "updates",
+        "replaces",
+        "creates",
+        "containers replaced",
+        "running services",
+        "resources",
+      ],
+      rows,
+    ),
   );
+}
+
+/**
+ * How the changed config steps reach their running service (service-files.sh's RELOAD): `reload`
+ * (an HTTP reload), `restart`, or `re-read` (the service watches the file itself).
+ */
+function appliedBy(variant: SynthResult, names: string[]): string {
+  const how = names.flatMap((name) => {
+    const create = String(variant.resources.find((r) => r.name === name)?.rawInputs.create ?? "");
+    const reload = /^export RELOAD='([^']*)'$/m.exec(create)?.[1];
+    const container = /^export CONTAINER='([^']*)'$/m.exec(create)?.[1];
+    if (reload === undefined || container === undefined) return [];
+    const verb = reload.startsWith("http:") ? "reload" : reload === "restart" ? "restart" : "re-read";
+    return [`${container} ${verb}`];
+  });
+  return [...new Set(how)].join(", ") || "-";
 }
 
 function table(head: string[], rows: string[][]): string {
