@@ -3,7 +3,7 @@
  * same probe output, the installed script on a simulated host, and the timer on every host.
  */
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import * as path from "node:path";
 import { parseLabConfig, type LabConfig } from "../components/config";
 import { DRIFT_EVALUATOR, renderDriftScript } from "../components/ops/drift";

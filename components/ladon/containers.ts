@@ -201,7 +201,7 @@ export function planService(
         service,
         fileGroups: [
           // Loki has no reload for its main config; only this group restarts it.
-          { id: "config", dir: paths.config, files: { "loki.yaml": renderLokiConfig(c) }, reload: "restart" },
+          { id: "config", dir: paths.config, files: { "loki.yaml": renderLokiConfig() }, reload: "restart" },
           {
             id: "runtime",
             dir: paths.config,

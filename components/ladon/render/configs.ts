@@ -109,10 +109,11 @@ export const LOKI_RUNTIME_CONFIG = "/etc/loki/runtime.yaml";
 export const LOKI_FALLBACK_RETENTION = "744h";
 
 /**
- * Loki v3, single binary on the filesystem, retention enforced by the compactor. Keys read in
+ * Loki v3, single binary on the filesystem, retention enforced by the compactor. Nothing in it
+ * follows citadel:ladon: the retention an operator sets is the runtime file's (a reload). Keys read in
  * pkg/compactor/config.go, pkg/validation/limits.go and pkg/loki/common/common.go at v3.7.8.
  */
-export function renderLokiConfig(ladon: LadonConfig): string {
+export function renderLokiConfig(): string {
   return yaml({
     auth_enabled: false,
     server: {
