@@ -108,6 +108,11 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOver
     hosts[name] = new Host(name, {
       target: hostTarget(name, config, secrets.values.sshPrivateKey),
       textfileDir: TEXTFILE_DIR,
+      // What its containers keep on disk: the stack's data and the model cache.
+      dockerDataPaths: [
+        ...(lab.ladon?.host === name ? [lab.ladon.dataDir] : []),
+        ...(lab.vllm?.host === name ? [lab.vllm.cacheDir] : []),
+      ],
     });
     const raids = config.storage?.raids ?? [];
     summary[name] = {

@@ -116,7 +116,7 @@ describe("blast radius", () => {
     config["citadel:ladon"].prometheus.retentionTime = "60d";
     config["citadel:vllm"].servers.chat.maxModelLen = 16384;
     const changes = diffPlans(lab, await synthLab(config));
-    expect(changes.map((c) => c.name)).toEqual(["ladon-citadel-prometheus-container", "vllm-chat-container"]);
+    expect(changes.map((c) => c.name)).toEqual(["ladon-citadel-prometheus-config", "vllm-chat-container"]);
   });
 });
 

@@ -79,14 +79,23 @@ describe("npm run diff between two stack files", () => {
     expect(summaryLine(d)).toBe("+0 ~0 ±2 -0");
   });
 
-  it("shows a container that a changed config step restarts as restarted, not replaced", async () => {
+  it("shows a container that a changed config step reloads as reloaded, not replaced", async () => {
+    const config = labConfigMap();
+    config["citadel:ladon"].prometheus.retentionTime = "60d";
+    const d = diffPlans(base, await plan(config), { hosts: ["citadel"] });
+    const prometheus = d.resources.find((c) => c.name === "ladon-citadel-prometheus-container");
+    expect(prometheus?.action).toBe("rerun");
+    expect(prometheus?.reason).toMatch(
+      /reloaded \(POST http:\/\/127\.0\.0\.1:9901\/-\/reload\) by ladon-citadel-prometheus-config/,
+    );
+    expect(d.summary.replace).toBe(1);
+  });
+
+  it("shows nothing restarted for a Loki retention change: Loki re-reads its runtime file", async () => {
     const config = labConfigMap();
     config["citadel:ladon"].loki.retentionPeriod = "336h";
     const d = diffPlans(base, await plan(config), { hosts: ["citadel"] });
-    const loki = d.resources.find((c) => c.name === "ladon-citadel-loki-container");
-    expect(loki?.action).toBe("rerun");
-    expect(loki?.reason).toMatch(/restarted by ladon-citadel-loki-config/);
-    expect(d.summary.replace).toBe(2);
+    expect(d.resources.map((c) => `${c.action} ${c.name}`)).toEqual(["replace ladon-citadel-loki-runtime"]);
   });
 
   it("refuses, loudly, to delete a protected disk", async () => {
@@ -180,17 +189,18 @@ describe("npm run diff --base <ref>", () => {
     const config = labConfigMap();
     config["citadel:vllm"].servers.chat.maxModelLen = 16384;
     const ref = commitWith("Pulumi.citadel.yaml", stringify({ config }));
+    // The checkout may have other worktrees, some made by other runs: only ours must go.
     const worktrees = () =>
       spawnSync("git", ["worktree", "list", "--porcelain"], { cwd: REPO, encoding: "utf8" }).stdout;
-    const before = worktrees();
+    expect(worktrees()).not.toContain(`HEAD ${ref}`);
     const { diff, title } = await runDiff({ base: ref, config: path.join(REPO, "Pulumi.citadel.yaml") });
     expect(title).toContain(ref.slice(0, 7));
     expect(actions(diff)).toEqual({ "vllm-chat-container": "replace" });
     expect(diff.resources[0]?.changes).toContainEqual(
       expect.objectContaining({ old: "16384", new: "32768" }),
     );
-    // The worktree it made is gone afterwards, and the checkout's own worktrees are untouched.
-    expect(worktrees()).toBe(before);
+    // The worktree at the ref is gone afterwards.
+    expect(worktrees()).not.toContain(`HEAD ${ref}`);
   });
 
   it("says the base side's config was invalid at that ref", async () => {

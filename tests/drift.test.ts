@@ -3,7 +3,7 @@
  * same probe output, the installed script on a simulated host, and the timer on every host.
  */
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import * as path from "node:path";
 import { parseLabConfig, type LabConfig } from "../components/config";
 import { DRIFT_EVALUATOR, renderDriftScript } from "../components/ops/drift";
@@ -12,9 +12,14 @@ import { COMPONENTS_DIR, wrapScript } from "../components/remote";
 import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
 import { mutations, SimHost } from "./support/hostsim";
 import { addMonitoringPi, LAB_SECRETS, labConfigMap } from "./support/lab";
+import { citadelProbes } from "./support/probe";
 import { synthLab } from "./support/synth";
 
-const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures", "validate", name), "utf8");
+/** A recorded probe of citadel, its `docker ps` lines derived from the lab's registered containers. */
+let fixture: (name: string) => string;
+beforeAll(async () => {
+  fixture = await citadelProbes(lab);
+});
 const lab: LabConfig = parseLabConfig(stackConfigSource(fromConfigMap(labConfigMap()), LAB_SECRETS)).lab;
 const PROM = "/var/lib/node_exporter/textfile/citadel_validate.prom";
 
@@ -44,18 +49,23 @@ const recorded = (output: string) =>
   `#!/usr/bin/env bash\nset -euo pipefail\ncat <<'PROBE_EOF'\n${output}\nPROBE_EOF\n`;
 
 describe("the host-side evaluator", () => {
-  const variants: Record<string, string> = {
-    healthy: fixture("citadel-healthy.txt"),
-    broken: fixture("citadel-broken.txt"),
-    "no output": "",
-    "every probe failed": fixture("citadel-healthy.txt").replace(/ rc=0$/gm, " rc=1"),
-    "garbled JSON and numbers": fixture("citadel-healthy.txt")
-      .replace(/"activeTargets"/, '"nothing"')
-      .replace(/^\{"io\.containerd.*$/m, '"nvidia"')
-      .replace(/^1024$/m, "many"),
+  const variants: Record<string, () => string> = {
+    healthy: () => fixture("citadel-healthy.txt"),
+    broken: () => fixture("citadel-broken.txt"),
+    "no output": () => "",
+    "every probe failed": () => fixture("citadel-healthy.txt").replace(/ rc=0$/gm, " rc=1"),
+    "garbled JSON and numbers": () =>
+      fixture("citadel-healthy.txt")
+        .replace(/"activeTargets"/, '"nothing"')
+        .replace(/^\{"io\.containerd.*$/m, '"nvidia"')
+        .replace(/^1024$/m, "many"),
+    "unhealthy and health-less containers": () =>
+      fixture("citadel-healthy.txt")
+        .replace(/^grafana\|running\|.*$/m, "grafana|running|Up 3 hours (unhealthy)")
+        .replace(/^loki\|running\|.*$/m, "loki|running|Up 3 hours"),
   };
   it.each(Object.keys(variants))("agrees with evaluateHost on every check: %s", (name) => {
-    const output = variants[name] as string;
+    const output = (variants[name] as () => string)();
     const want = Object.fromEntries(evaluateHost(lab, "citadel", output).map((r) => [r.check, r.ok ? 1 : 0]));
     expect(checks(evaluateOnHost("citadel", output))).toEqual(want);
   });

@@ -52,6 +52,10 @@ describe("Prometheus", () => {
     mkdirSync(path.join(d, "rules"));
     const config = parse(file("citadel/etc/citadel/prometheus/prometheus.yml"));
     config.rule_files = ["rules/*.yml"];
+    // Debian's promtool (2.42) predates `storage: tsdb: retention:` (config/config.go@v3.16.0);
+    // the conformance tier checks the whole file with the pinned promtool.
+    expect(config.storage).toEqual({ tsdb: { retention: { size: "50GB", time: "30d" } } });
+    delete config.storage;
     writeFileSync(path.join(d, "prometheus.yml"), stringify(config));
     writeFileSync(
       path.join(d, "rules", "citadel.yml"),
@@ -329,7 +333,7 @@ describe("Alertmanager", () => {
 
 describe("Loki", () => {
   it("runs v3 single binary on the filesystem with compactor retention and its delete-request store", () => {
-    const config = parse(renderLokiConfig(defaults));
+    const config = parse(renderLokiConfig());
     expect(config.schema_config.configs[0]).toMatchObject({
       store: "tsdb",
       object_store: "filesystem",
@@ -340,14 +344,15 @@ describe("Loki", () => {
     expect(config.runtime_config.file).toBe("/etc/loki/runtime.yaml");
   });
 
-  it("sets retention globally and for the tenant, so losing the runtime file keeps it on", () => {
+  it("sets retention for the tenant in the runtime file, and a fixed global fallback, so losing the file keeps it on", () => {
     const b = LadonSchema.parse({ loki: { retentionPeriod: "168h" } });
-    expect(parse(renderLokiConfig(b)).limits_config.retention_period).toBe("168h");
     expect(parse(renderLokiRuntimeConfig(b))).toEqual({ overrides: { fake: { retention_period: "168h" } } });
+    // loki.yaml does not follow the setting: a retention change is the runtime file alone (a reload).
+    expect(parse(renderLokiConfig()).limits_config.retention_period).toBe("744h");
   });
 
   it("adds no service_name label of its own to the streams", () => {
-    expect(parse(renderLokiConfig(defaults)).limits_config.discover_service_name).toEqual([]);
+    expect(parse(renderLokiConfig()).limits_config.discover_service_name).toEqual([]);
   });
 });
 
@@ -403,6 +408,17 @@ describe("the textfile collector's systemd units", () => {
     );
     expect(r.stderr + r.stdout).toBe("");
     expect(r.status).toBe(0);
+  });
+
+  it("is Persistent only where it runs on a calendar: Persistent= does nothing on monotonic timers", () => {
+    // systemd.timer(5): "this setting only has an effect on timers configured with OnCalendar=".
+    const timers = [...lab.files.entries()].filter(([p]) => p.endsWith(".timer"));
+    expect(timers.length).toBeGreaterThan(3);
+    for (const [p, unit] of timers) {
+      const calendar = /^OnCalendar=/m.test(unit);
+      expect([p, /^Persistent=true$/m.test(unit)]).toEqual([p, calendar]);
+      if (!calendar) expect([p, /^OnBootSec=\S+$/m.test(unit)]).toEqual([p, true]);
+    }
   });
 
   it("fails systemd-analyze on a broken unit, so the check above can fail", () => {

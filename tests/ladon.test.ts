@@ -94,12 +94,10 @@ describe("services and ports", () => {
     expect(dependencyNames(lab, byName(lab, "ladon-citadel-prometheus-config"))).toContain(
       "citadel-storage-disk-data",
     );
-    expect(prometheus.command).toEqual(
-      expect.arrayContaining([
-        "--storage.tsdb.retention.time=30d",
-        "--storage.tsdb.retention.size=50GB",
-        "--web.enable-lifecycle",
-      ]),
+    expect(prometheus.command).toContain("--web.enable-lifecycle");
+    // Retention is in prometheus.yml, not in the deprecated flags (cmd/prometheus/main.go@v3.16.0).
+    expect((prometheus.command as string[]).filter((a) => a.startsWith("--storage.tsdb.retention"))).toEqual(
+      [],
     );
   });
 });
@@ -199,11 +197,11 @@ describe("config changes reload instead of replacing containers", () => {
     );
   });
 
-  it("Loki retention changes its config (global, restarts Loki) and its runtime file (the tenant)", async () => {
+  it("Loki retention changes only its runtime file, which Loki re-reads: no restart", async () => {
     const config = labConfigMap();
     ladonOf(config).loki.retentionPeriod = "336h";
     const changed = changedBetween(lab, await synthLab(config));
-    expect(changed).toEqual(["ladon-citadel-loki-config", "ladon-citadel-loki-runtime"]);
+    expect(changed).toEqual(["ladon-citadel-loki-runtime"]);
     expect(String(byName(lab, "ladon-citadel-loki-runtime").rawInputs.create)).toContain(
       "export RELOAD='none'",
     );
@@ -215,10 +213,15 @@ describe("config changes reload instead of replacing containers", () => {
     expect(changedBetween(lab, await synthLab(config))).toEqual(["ladon-citadel-alertmanager-config"]);
   });
 
-  it("Prometheus retention is a command-line flag, so it is the Prometheus container that changes", async () => {
+  it("Prometheus retention is in prometheus.yml, so its config step changes and reloads it", async () => {
     const config = labConfigMap();
     ladonOf(config).prometheus.retentionTime = "60d";
-    expect(changedBetween(lab, await synthLab(config))).toEqual(["ladon-citadel-prometheus-container"]);
+    ladonOf(config).prometheus.retentionSize = "40GiB";
+    const changed = await synthLab(config);
+    expect(changedBetween(lab, changed)).toEqual(["ladon-citadel-prometheus-config"]);
+    const create = String(byName(changed, "ladon-citadel-prometheus-config").rawInputs.create);
+    expect(create).toContain("export RELOAD='http:http://127.0.0.1:9901/-/reload'");
+    expect(create).toContain("retention:\\n      size: 40GB\\n      time: 60d\\n");
   });
 });
 

@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { validateWorkflow } from "@action-validator/core";
+import { stringify } from "yaml";
 import { POLICIES } from "../policies/policies";
 import { disallowHiddenImagePaths, hides } from "../policies/rules/disallow-hidden-image-paths";
 import { disallowPlaintextSecrets } from "../policies/rules/disallow-plaintext-secrets";
@@ -397,11 +398,25 @@ describe("protect-storage-commands", () => {
 });
 
 describe("require-fitting-vram-plan", () => {
+  it("counts fp8_per_tensor, the name vLLM 0.34.0 renders for online fp8, as 8-bit weights", async () => {
+    // The lab's chat server: Qwen3-8B on one GPU, whose bf16 weights (15.26 GiB) would not fit.
+    const command = ["Qwen/Qwen3-8B", "--max-model-len", "32768", "--gpu-memory-utilization", "0.92"];
+    const fp8 = [
+      "--tensor-parallel-size",
+      "1",
+      "--quantization",
+      "fp8_per_tensor",
+      "--kv-cache-dtype",
+      "fp8",
+    ];
+    expect(await sv(requireFittingVramPlan, [vllm([], { command: [...command, ...fp8] })])).toEqual([]);
+  });
+
   it("re-checks the plan from the container's own flags", async () => {
     expect(await sv(requireFittingVramPlan, [vllm(["--tensor-parallel-size", "2"])])).toEqual([]);
     const [message] = await sv(requireFittingVramPlan, [vllm(["--tensor-parallel-size", "1"])]);
     expect(message).toBe(
-      "vLLM could not start Qwen/Qwen3-8B on 2 GPU(s): the weights need 15.26 GiB per GPU at TP=1, plus a 2.5 GiB reserve, but each 16 GiB GPU gives vLLM 14.4 GiB at gpu-memory-utilization 0.9. Fix: spread the model over more GPUs (vllm.gpus, vllm.tensorParallelSize); or serve a quantized build of the model (AWQ/GPTQ 4-bit, or fp8)",
+      'vLLM could not start Qwen/Qwen3-8B on 2 GPU(s): the weights need 15.26 GiB per GPU at TP=1, plus a 2.5 GiB reserve, but of each GPU\'s 15.6 GiB (the total cudaMemGetInfo reports) vLLM takes 14.04 GiB at gpu-memory-utilization 0.9. Fix: spread the model over more GPUs (vllm.gpus, vllm.tensorParallelSize); or set vllm.quantization to "fp8_per_tensor" to halve the weights; or serve a quantized build of the model (AWQ/GPTQ 4-bit)',
     );
     expect(
       await sv(requireFittingVramPlan, [
@@ -439,11 +454,17 @@ describe("require-scrape-coverage", () => {
 });
 
 describe("enforce-retention-limits", () => {
-  const prometheus = (flags: string[]) =>
-    container(
-      { command: flags, labels: [{ label: "org.hana-x.citadel.service", value: "prometheus" }] },
-      "prometheus",
-    );
+  const container_ = container(
+    { command: [], labels: [{ label: "org.hana-x.citadel.service", value: "prometheus" }] },
+    "prometheus",
+  );
+  /** The Prometheus container and its config step, retention in prometheus.yml as given. */
+  const prometheus = (retention: Record<string, string>) => [
+    container_,
+    filesStep("/etc/citadel/prometheus", {
+      "prometheus.yml": stringify({ global: {}, storage: { tsdb: { retention } } }),
+    }),
+  ];
   const loki = filesStep("/etc/citadel/loki", {
     "loki.yaml": "compactor:\n  retention_enabled: true\n  delete_request_store: filesystem\n",
     "runtime.yaml": "overrides:\n  fake:\n    retention_period: 744h\n",
@@ -457,18 +478,27 @@ describe("enforce-retention-limits", () => {
       "",
     ].join("\n"),
   );
-  const flags = ["--storage.tsdb.retention.time=30d", "--storage.tsdb.retention.size=50GB"];
+  const flags = { time: "30d", size: "50GB" };
 
   it("passes set retention that fits the volume", async () => {
-    expect(await sv(enforceRetentionLimits, [prometheus(flags), loki, disk, timer])).toEqual([]);
+    expect(await sv(enforceRetentionLimits, [...prometheus(flags), loki, disk, timer])).toEqual([]);
   });
 
   it("fails missing retention, and retention larger than the volume allows", async () => {
-    expect(await sv(enforceRetentionLimits, [prometheus([flags[0]!]), loki, disk, timer])).toEqual([
-      "Prometheus has no --storage.tsdb.retention.size; set ladon.prometheus.retentionSize.",
+    expect(await sv(enforceRetentionLimits, [...prometheus({ time: "30d" }), loki, disk, timer])).toEqual([
+      "Prometheus has no storage.tsdb.retention.size in prometheus.yml; set ladon.prometheus.retentionSize.",
     ]);
-    const big = ["--storage.tsdb.retention.time=30d", "--storage.tsdb.retention.size=900GB"];
-    expect(await sv(enforceRetentionLimits, [prometheus(big), loki, disk, timer])).toEqual([
+    // The deprecated flag no longer counts: the program renders retention into prometheus.yml.
+    const flagged = container(
+      {
+        command: ["--storage.tsdb.retention.time=30d", "--storage.tsdb.retention.size=50GB"],
+        labels: [{ label: "org.hana-x.citadel.service", value: "prometheus" }],
+      },
+      "prometheus",
+    );
+    expect(await sv(enforceRetentionLimits, [flagged, loki, disk, timer])).toHaveLength(2);
+    const big = { time: "30d", size: "900GB" };
+    expect(await sv(enforceRetentionLimits, [...prometheus(big), loki, disk, timer])).toEqual([
       "Prometheus and Loki plan 931.0 GiB on /srv/data, more than 80% of its 1024.0 GiB; lower their retention.",
     ]);
   });
@@ -485,15 +515,17 @@ describe("enforce-retention-limits", () => {
         ].join("\n"),
       );
     // 81 GiB planned: RAID10 of 4 x 64 GiB gives 128 GiB (102.4 usable), RAID5 of 3 x 32 GiB gives 64 (51.2).
-    expect(await sv(enforceRetentionLimits, [prometheus(flags), loki, raid(10, 4, 64), timer])).toEqual([]);
-    expect(await sv(enforceRetentionLimits, [prometheus(flags), loki, raid(5, 3, 32), timer])).toEqual([
+    expect(await sv(enforceRetentionLimits, [...prometheus(flags), loki, raid(10, 4, 64), timer])).toEqual(
+      [],
+    );
+    expect(await sv(enforceRetentionLimits, [...prometheus(flags), loki, raid(5, 3, 32), timer])).toEqual([
       "Prometheus and Loki plan 81.0 GiB on /srv/data, more than 80% of its 64.0 GiB; lower their retention.",
     ]);
-    expect(await sv(enforceRetentionLimits, [prometheus(flags), loki, raid(6, 4, 64), timer])).toEqual([]);
+    expect(await sv(enforceRetentionLimits, [...prometheus(flags), loki, raid(6, 4, 64), timer])).toEqual([]);
     const unsized = command(
       "export LEVEL='1'\nexport MEMBERS='/dev/sda /dev/sdb'\nexport MOUNT_POINT='/srv/data'\n",
     );
-    expect(await sv(enforceRetentionLimits, [prometheus(flags), loki, unsized, timer])).toEqual([
+    expect(await sv(enforceRetentionLimits, [...prometheus(flags), loki, unsized, timer])).toEqual([
       "the size of the volume under /srv/data/ladon is unknown, so retention cannot be checked; set storage.disks[].size or storage.raids[].memberSize.",
     ]);
   });
@@ -670,9 +702,8 @@ describe("the whole lab", () => {
       "Prometheus without a size limit",
       () =>
         mutate(
-          "ladon-citadel-prometheus-container",
-          (i) =>
-            (i.command = i.command.filter((a: string) => !a.startsWith("--storage.tsdb.retention.size"))),
+          "ladon-citadel-prometheus-config",
+          (i) => (i.create = String(i.create).replace(/ {6}size: \d+GB\\n/, "")),
         ),
       "enforce-retention-limits",
     ],

@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { mutations, SimHost, type RunResult } from "./support/hostsim";
 import { requireTool } from "./support/tools";
+import { DOCKER_MOUNTS_DROP_IN, renderDockerMountsDropIn } from "../components/host/docker";
 
 const GiB = 1024 ** 3;
 const TiB = 1024 ** 4;
@@ -333,6 +334,31 @@ describe("docker-daemon.sh", () => {
     "live-restore": true,
     "log-driver": "json-file",
   });
+  const dropIn = renderDockerMountsDropIn("/srv/data/docker", ["/srv/data/ladon"]);
+  const daemon = (json = fragment, mounts = dropIn) => ({
+    DAEMON_JSON: json,
+    DATA_ROOT: "/srv/data/docker",
+    MOUNTS_DROP_IN: mounts,
+    MOUNTS_DROP_IN_PATH: DOCKER_MOUNTS_DROP_IN,
+  });
+
+  it("orders docker.service after the mounts of its data, reloading systemd only when the drop-in changed", () => {
+    const h = new SimHost();
+    const first = h.run(script, daemon());
+    expectChanged(first);
+    expect(h.read(DOCKER_MOUNTS_DROP_IN)).toBe(
+      "[Unit]\nRequiresMountsFor=/srv/data/docker /srv/data/ladon\n",
+    );
+    expect(first.calls).toContain("systemctl daemon-reload");
+    expectConverged(h.run(script, daemon()));
+    const moved = h.run(
+      script,
+      daemon(fragment, renderDockerMountsDropIn("/srv/data/docker", ["/srv/models"])),
+    );
+    expect(moved.calls).toContain("systemctl daemon-reload");
+    // Ordering takes effect at Docker's next start: changing it restarts nothing.
+    expect(moved.calls).not.toContain("systemctl restart docker");
+  });
 
   it("merges its keys next to nvidia-ctk's runtime, restarts once, then converges", () => {
     const h = new SimHost();
@@ -340,7 +366,7 @@ describe("docker-daemon.sh", () => {
       "/etc/docker/daemon.json",
       JSON.stringify({ runtimes: { nvidia: { args: [], path: "nvidia-container-runtime" } } }, null, 4),
     );
-    const first = h.run(script, { DAEMON_JSON: fragment, DATA_ROOT: "/srv/data/docker" });
+    const first = h.run(script, daemon());
     expectChanged(first);
     expect(first.calls).toContain("systemctl restart docker");
     const merged = JSON.parse(h.read("/etc/docker/daemon.json"));
@@ -351,13 +377,13 @@ describe("docker-daemon.sh", () => {
       runtimes: { nvidia: { args: [], path: "nvidia-container-runtime" } },
     });
     expect(h.exists("/srv/data/docker")).toBe(true);
-    expectConverged(h.run(script, { DAEMON_JSON: fragment, DATA_ROOT: "/srv/data/docker" }));
+    expectConverged(h.run(script, daemon()));
   });
 
   it("refuses to overwrite a daemon.json that is not JSON", () => {
     const h = new SimHost();
     h.file("/etc/docker/daemon.json", "{ broken");
-    const run = h.run(script, { DAEMON_JSON: fragment, DATA_ROOT: "/srv/data/docker" });
+    const run = h.run(script, daemon());
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain("is not valid JSON; fix or remove it by hand");
     expect(h.read("/etc/docker/daemon.json")).toBe("{ broken");

@@ -41,7 +41,7 @@ describe("npm start", () => {
     expect(run.stdout).toContain("└─ vllm (citadel:llm:Vllm)");
     expect(run.stdout).toMatch(/citadel-storage-lvm \(command:remote:Command\) \[protected, retained\]/);
     expect(run.stdout).toContain("87 resources: 19 components, 68 provider resources");
-    expect(run.stdout).toContain("3 protected, 64 rendered files");
+    expect(run.stdout).toContain("3 protected, 65 rendered files");
     expect(run.stdout).toContain("citadel-guard: 0 mandatory, 10 advisory violations");
     const report = JSON.parse(readFileSync(path.join(out, "policy-report.json"), "utf8")) as {
       enforcementLevel: string;
@@ -84,21 +84,21 @@ describe("npm start", () => {
     expect(run.stdout).toContain("├─ vllm-embed-container (docker:index/container:Container)");
     expect(run.stdout).toContain(
       "  chat  generate qwen3-8b  http://192.168.10.29:8000/v1  GPU 0, TP=1\n" +
-        "    per GPU: reserves 14.72 GiB (gpu-memory-utilization 0.92): weights 8.79, reserve 2.5, KV cache 3.43 GiB = 50000 tokens (1.53 requests of max-model-len 32768)",
+        "    per GPU: reserves 14.35 GiB (gpu-memory-utilization 0.92): weights 8.79, reserve 2.5, KV cache 3.07 GiB = 44641 tokens (1.36 requests of max-model-len 32768)",
     );
     expect(run.stdout).toContain(
       "  embed  embed qwen3-embedding-0.6b  http://192.168.10.29:8001/v1  GPU 1, TP=1",
     );
     expect(run.stdout).toContain(
-      "per GPU:\n  GPU 0  chat 0.92 (14.72 GiB) = 0.92 of the GPU, 1.28 GiB unreserved\n" +
-        "  GPU 1  embed 0.3 (4.8 GiB) = 0.3 of the GPU, 11.2 GiB unreserved",
+      "per GPU:\n  GPU 0  of 15.6 GiB (cudaMemGetInfo): chat 0.92 (14.35 GiB + 0.5 GiB baseline), 0.75 GiB unreserved\n" +
+        "  GPU 1  of 15.6 GiB (cudaMemGetInfo): embed 0.3 (4.68 GiB + 0.5 GiB baseline), 10.42 GiB unreserved",
     );
     const plan = JSON.parse(readFileSync(path.join(out, "vram-plan.json"), "utf8"));
     expect(plan.gpus).toHaveLength(2);
     expect(plan.servers.chat).toMatchObject({
       fits: true,
       maxModelLen: 32768,
-      perGpu: { tokensThatFit: 50000 },
+      perGpu: { tokensThatFit: 44641 },
     });
     expect(plan.servers.embed).toMatchObject({ fits: true, maxModelLen: 8192 });
   });

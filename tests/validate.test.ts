@@ -4,15 +4,78 @@ import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parseLabConfig, type LabConfig } from "../components/config";
-import { evaluateHost, parseProbe, renderResults } from "../components/ops/validate";
+import { evaluateHost, hostExpectations, parseProbe, renderResults } from "../components/ops/validate";
 import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
 import { validateLab } from "../tools/validate";
 import { LAB_SECRETS, labConfigMap, PI_SECRETS, piConfigMap, STACK_FILE } from "./support/lab";
+import { dockerUserRules } from "../components/host";
+import {
+  citadelProbes,
+  dockerUserChain,
+  nvidiaSmiLines,
+  probeWithContainers,
+  registeredContainers,
+  upLine,
+} from "./support/probe";
 import { byName, synthLab } from "./support/synth";
 
 const ROOT = path.join(__dirname, "..");
-const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures", "validate", name), "utf8");
 const lab: LabConfig = parseLabConfig(stackConfigSource(fromConfigMap(labConfigMap()), LAB_SECRETS)).lab;
+/** A recorded probe of citadel, its `docker ps` lines derived from the lab's registered containers. */
+let fixture: (name: string) => string;
+beforeAll(async () => {
+  fixture = await citadelProbes(lab);
+});
+
+describe("the container checks, from each container's registered config", () => {
+  it("expects `healthy` where the lab registers a healthcheck and `running` where it does not", async () => {
+    const registered = registeredContainers(await synthLab());
+    const expected = hostExpectations(lab, "citadel").flatMap((e) =>
+      e.kind === "container" ? [{ name: e.name, healthcheck: e.state === "healthy" }] : [],
+    );
+    expect(expected).toEqual(registered);
+    // The GPU exporter's image has no healthcheck (components/ladon/containers.ts).
+    expect(registered.find((c) => c.name === "gpu-exporter")).toEqual({
+      name: "gpu-exporter",
+      healthcheck: false,
+    });
+  });
+
+  it("passes a container without a healthcheck that is up, and fails one with a healthcheck that is not healthy", async () => {
+    const registered = registeredContainers(await synthLab());
+    const line = (name: string, status: string) => `${name}|running|${status}`;
+    const containerChecks = (lines: Record<string, string>) => {
+      const probe = probeWithContainers("citadel-healthy.txt", registered).replace(
+        /^(gpu-exporter|grafana)\|.*$/gm,
+        (l, name: string) => lines[name] ?? l,
+      );
+      return evaluateHost(lab, "citadel", probe)
+        .filter((r) => r.check === "container gpu-exporter" || r.check === "container grafana")
+        .map((r) => `${r.ok ? "PASS" : "FAIL"} ${r.check}: ${r.detail}`);
+    };
+    expect(containerChecks({})).toEqual([
+      "PASS container gpu-exporter: running: Up 3 hours",
+      "PASS container grafana: running: Up 3 hours (healthy)",
+    ]);
+    // Health states as Health.String prints them (container/health.go@v28.5.2).
+    expect(
+      containerChecks({
+        "gpu-exporter": "gpu-exporter|exited|Exited (2) 5 minutes ago",
+        grafana: line("grafana", "Up 3 hours (unhealthy)"),
+      }),
+    ).toEqual([
+      "FAIL container gpu-exporter: exited: Exited (2) 5 minutes ago",
+      "FAIL container grafana: running: Up 3 hours (unhealthy)",
+    ]);
+    expect(containerChecks({ grafana: line("grafana", "Up 10 seconds (health: starting)") })).toContain(
+      "FAIL container grafana: running: Up 10 seconds (health: starting)",
+    );
+    // A container that should have a healthcheck but shows none (its state drifted) fails.
+    expect(containerChecks({ grafana: upLine({ name: "grafana", healthcheck: false }) })).toContain(
+      "FAIL container grafana: running: Up 3 hours",
+    );
+  });
+});
 
 describe("the check logic", () => {
   it("parses the probe's sections with their exit codes", () => {
@@ -86,6 +149,57 @@ describe("the check logic", () => {
       },
     ]);
     expect(renderResults(results)).toMatch(/^FAIL {2}citadel {2}reachable {2}cannot reach citadel/);
+  });
+});
+
+describe("recorded program output that disagrees with the config", () => {
+  /** The healthy probe with one section's text swapped, and that check's verdict. */
+  const verdict = (section: string, text: string, check: string) => {
+    const probe = fixture("citadel-healthy.txt").replace(
+      new RegExp(`^### ${section} rc=0\\n(?:(?!### ).*\\n?)*`, "m"),
+      () => `### ${section} rc=0\n${text}\n`,
+    );
+    const r = evaluateHost(lab, "citadel", probe).find((x) => x.check === check);
+    return `${r?.ok ? "PASS" : "FAIL"} ${check}: ${r?.detail}`;
+  };
+
+  it("fails GPUs on a driver of another branch than the pinned one", () => {
+    expect(verdict("nvidia-smi", nvidiaSmiLines(lab, "citadel", 2, "570"), "GPUs")).toBe(
+      "FAIL GPUs: 2 GPUs on driver 570 (want 2 on 580)",
+    );
+  });
+
+  it("fails a firewall that is active but lets everything in (ufw 0.36.2's status format)", () => {
+    const ufw = [
+      "Status: active",
+      "Logging: on (low)",
+      "Default: allow (incoming), allow (outgoing), disabled (routed)",
+      "New profiles: skip",
+    ].join("\n");
+    expect(verdict("ufw", ufw, "firewall")).toBe("FAIL firewall: Status: active; Logging: on (low)");
+  });
+
+  it("fails DOCKER-USER rules that the real iptables shows without the final DROP", () => {
+    const rules = dockerUserRules({
+      sshPort: 22,
+      adminSubnet: "192.168.10.0/24",
+      labSubnet: "192.168.10.0/24",
+      labPorts: [],
+    }).replace("-A DOCKER-USER -j DROP\n", "");
+    const chain = dockerUserChain(rules);
+    expect(chain).toMatch(/^-A DOCKER-USER -s 192\.168\.10\.0\/24 -j RETURN$/m);
+    expect(verdict("docker-user", chain, "DOCKER-USER rules")).toBe(
+      "FAIL DOCKER-USER rules: no DROP rule: published ports bypass the firewall",
+    );
+  });
+
+  it("fails an LV smaller than the configured size, and a data disk not in fstab by UUID", () => {
+    expect(verdict("lvs", "  ubuntu-vg|ubuntu-lv|1099511627776", "LVM size")).toBe(
+      "FAIL LVM size: ubuntu-vg/ubuntu-lv is 1099511627776 bytes, target 3TiB",
+    );
+    expect(
+      verdict("fstab", "/dev/nvme1n1 /srv/data ext4 defaults,noatime,nofail 0 2", "mount /srv/data"),
+    ).toBe("FAIL mount /srv/data: mounted, no fstab entry by UUID");
   });
 });
 

@@ -1,14 +1,29 @@
 /** vLLM under mocks: the container's inputs, its secrets, its ordering and the config it refuses. */
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { LabConfigError, parseLabConfig } from "../components/config";
 import { CONTAINER_PORT, flagOf } from "../components/llm";
 import { imageOf, PINS } from "../components/pins";
+import { COMPONENTS_DIR } from "../components/remote";
 import type { SynthResult } from "../tools/synth/harness";
 import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
 import { LAB_SECRETS, labConfigMap } from "./support/lab";
 import { byName, dependencyNames, synthFailure, synthLab } from "./support/synth";
+
+/** A cross-encoder reranker on GPU 1 beside the embed server: XLM-RoBERTa, encoder-only. */
+const RERANK = {
+  model: "BAAI/bge-reranker-v2-m3",
+  servedModelName: "bge-reranker-v2-m3",
+  kind: "rerank",
+  gpus: [1],
+  maxModelLen: 8192,
+  gpuMemoryUtilization: 0.25,
+  port: 8002,
+  memoryLimit: "8GiB",
+};
 
 /** The shared section, and one server in it (the chat server unless named). */
 const sectionOf = (config: Record<string, any>) => config["citadel:vllm"];
@@ -63,8 +78,9 @@ describe("the vLLM container", () => {
       "0.92",
       "--tensor-parallel-size",
       "1",
+      // `fp8` is a deprecated alias of it (model_loader/weight_utils.py@v0.34.0).
       "--quantization",
-      "fp8",
+      "fp8_per_tensor",
       "--kv-cache-dtype",
       "fp8",
       // The LadonStack is on citadel, so traces go to Phoenix over the lab network.
@@ -220,7 +236,7 @@ describe("the vLLM container", () => {
           servedModelName: "qwen3-8b",
           kind: "generate",
           gpus: ["0"],
-          vram: { gpuMemoryUtilization: 0.92, reservedGiBPerGpu: 14.72 },
+          vram: { gpuMemoryUtilization: 0.92, reservedGiBPerGpu: 14.35 },
           vramPlan: { fits: true, tensorParallelSize: 1, perGpu: { weightsGiB: 8.79 } },
         },
         embed: {
@@ -228,12 +244,13 @@ describe("the vLLM container", () => {
           servedModelName: "qwen3-embedding-0.6b",
           kind: "embed",
           gpus: ["1"],
-          vram: { gpuMemoryUtilization: 0.3, reservedGiBPerGpu: 4.8 },
+          vram: { gpuMemoryUtilization: 0.3, reservedGiBPerGpu: 4.68 },
         },
       },
       gpus: [
-        { gpu: "0", utilization: 0.92, reservedGiB: 14.72, freeGiB: 1.28 },
-        { gpu: "1", utilization: 0.3, reservedGiB: 4.8, freeGiB: 11.2 },
+        // Of the 15.6 GiB cudaMemGetInfo reports: each share, plus 0.5 GiB of baseline per server.
+        { gpu: "0", utilization: 0.92, reservedGiB: 14.85, totalGiB: 15.6, freeGiB: 0.75 },
+        { gpu: "1", utilization: 0.3, reservedGiB: 5.18, totalGiB: 15.6, freeGiB: 10.42 },
       ],
     });
   });
@@ -382,7 +399,7 @@ describe("vLLM config is refused with the key named", () => {
       "a context that does not fit the KV cache",
       (v) => Object.assign(v, { model: "meta-llama/Llama-3.1-8B-Instruct", maxModelLen: 131072 }),
       "citadel:vllm.servers.chat.maxModelLen",
-      /needs 8 GiB of KV cache per GPU.*Fix: lower vllm.servers.chat.maxModelLen to 72432 or less/,
+      /needs 8 GiB of KV cache per GPU.*Fix: lower vllm.servers.chat.maxModelLen to 66528 or less/,
     ],
     [
       "a model longer than its context",
@@ -394,7 +411,7 @@ describe("vLLM config is refused with the key named", () => {
       "a model that does not fit the GPUs",
       (v) => (v.gpuMemoryUtilization = 0.6),
       "citadel:vllm.servers.chat.model",
-      /vLLM could not start Qwen\/Qwen3-8B on citadel: the weights need 7.63 GiB per GPU at TP=2.*Fix: raise vllm.servers.chat.gpuMemoryUtilization to 0.78; or spread the model over more GPUs/,
+      /vLLM could not start Qwen\/Qwen3-8B on citadel: the weights need 7.63 GiB per GPU at TP=2.*Fix: raise vllm.servers.chat.gpuMemoryUtilization to 0.8; or spread the model over more GPUs/,
     ],
     [
       "a container limit above the host's RAM",
@@ -423,7 +440,25 @@ describe("vLLM config is refused with the key named", () => {
       "utilizations that add up to more than 1 on one GPU",
       (_v, section) => (section.servers.embed.gpus = [0]),
       "citadel:vllm.servers.embed.gpuMemoryUtilization",
-      /GPU 0 on citadel is oversubscribed: servers.chat reserves 0.92 \(14.72 GiB\) and servers.embed reserves 0.3 \(4.8 GiB\) of its 16 GiB, 1.22 in all\. The fractions on one GPU may add up to at most 1/,
+      /servers.embed could not start on GPU 0 of citadel after servers.chat \(14.35 GiB share \+ 0.5 GiB baseline\), which start before it: vLLM wants 4.68 GiB free \(0.3 of the 15.6 GiB cudaMemGetInfo reports.*but only 0.25 GiB is left\. Lower servers.embed.gpuMemoryUtilization to 0.01/,
+    ],
+    [
+      "two servers on one GPU whose fractions add up to exactly 1",
+      (_v, section) => (section.servers.rerank = { ...RERANK, gpuMemoryUtilization: 0.7 }),
+      "citadel:vllm.servers.rerank.gpuMemoryUtilization",
+      /servers.rerank could not start on GPU 1 of citadel after servers.embed \(4.68 GiB share \+ 0.5 GiB baseline\), which start before it: vLLM wants 10.92 GiB free \(0.7 of the 15.6 GiB cudaMemGetInfo reports, v1\/worker\/utils.py request_memory@v0.34.0\) after its own 0.5 GiB baseline \(CUDA context, cuBLAS, NCCL: v1\/worker\/gpu_worker.py init_device@v0.34.0\), but only 9.92 GiB is left\. Lower servers.rerank.gpuMemoryUtilization to 0.63$/,
+    ],
+    [
+      "a server that takes the whole GPU",
+      (_v, section) => (section.servers.embed.gpuMemoryUtilization = 1),
+      "citadel:vllm.servers.embed.gpuMemoryUtilization",
+      /servers.embed could not start on GPU 1 of citadel: vLLM wants 15.6 GiB free .* but only 15.1 GiB is left\. Lower servers.embed.gpuMemoryUtilization to 0.96$/,
+    ],
+    [
+      "fp8, vLLM's deprecated name for online fp8",
+      (v) => (v.quantization = "fp8"),
+      "citadel:vllm.servers.chat.quantization",
+      /fp8 is vLLM's deprecated name for online fp8 quantization; write fp8_per_tensor/,
     ],
     [
       "an embed server on a GPU the host does not have",
@@ -653,5 +688,52 @@ describe("advice that names the right key", () => {
     expect(lines.join("\n")).toMatch(
       /largest: vllm-chat 32768 MiB.*Lower vllm\.servers\.chat\.memoryLimit \(the largest\)/,
     );
+  });
+});
+
+describe("a reranker beside the embed server on GPU 1", () => {
+  let result: SynthResult;
+  beforeAll(async () => {
+    const config = labConfigMap();
+    sectionOf(config).servers.rerank = { ...RERANK };
+    result = await synthLab(config);
+  });
+  const servers = () => (result.outputs.vllm as { servers: Record<string, any>; gpus: any[] }).servers;
+
+  it("plans the cross-encoder as weights plus activations, with no KV cache (encoder-only)", () => {
+    // 0.25 of 15.6 GiB is 3.9 GiB: 1.06 GiB of weights and the 2.5 GiB reserve fit; decoder KV
+    // arithmetic would have wanted 0.75 GiB more for one 8192-token request.
+    expect(servers().rerank.vramPlan).toMatchObject({
+      fits: true,
+      perGpu: { budgetGiB: 3.9, weightsGiB: 1.06, reserveGiB: 2.5, kvBudgetGiB: 0, kvBytesPerToken: 0 },
+    });
+  });
+
+  it("starts it after the embed server it shares GPU 1 with, and the chat server on its own", () => {
+    expect(dependencyNames(result, container(result, "rerank"))).toContain("vllm-embed-container");
+    expect(dependencyNames(result, container(result, "embed"))).not.toContain("vllm-chat-container");
+    expect(dependencyNames(result, container(result, "chat"))).not.toContain("vllm-embed-container");
+    expect((result.outputs.vllm as { gpus: any[] }).gpus[1]).toEqual({
+      gpu: "1",
+      servers: [
+        { server: "embed", utilization: 0.3, reservedGiB: 4.68, baselineGiB: 0.5 },
+        { server: "rerank", utilization: 0.25, reservedGiB: 3.9, baselineGiB: 0.5 },
+      ],
+      utilization: 0.55,
+      reservedGiB: 9.58,
+      totalGiB: 15.6,
+      freeGiB: 6.02,
+    });
+  });
+
+  it("checks, probes and benchmarks reranking at /rerank, where vLLM 0.34.0 logs no deprecation", () => {
+    const healthcheck = (raw(result, "rerank").healthcheck as { tests: string[] }).tests.join(" ");
+    expect(healthcheck).toContain('call("/rerank", {"model": "bge-reranker-v2-m3"');
+    expect(healthcheck).not.toContain("/v1/rerank");
+    const probe = readFileSync(path.join(COMPONENTS_DIR, "ops/scripts/probe.sh"), "utf8");
+    const baseline = readFileSync(path.join(COMPONENTS_DIR, "ops/scripts/baseline.sh"), "utf8");
+    expect(`${probe}\n${baseline}`).not.toMatch(/\/v1\/rerank(?! logs)/);
+    expect(probe).toMatch(/vllm_call "\$container" \/rerank /);
+    expect(baseline).toMatch(/--backend vllm-rerank --endpoint \/rerank /);
   });
 });

@@ -30,10 +30,11 @@ describe("reference points", () => {
     expect(plan.reason).toBe("weights");
     expect(plan.perGpu.weightsGiB).toBe(14.96);
     expect(plan.problems[0]).toContain(
-      "the weights need 14.96 GiB per GPU at TP=1, plus a 2.5 GiB reserve, but each 16 GiB GPU gives vLLM 14.4 GiB",
+      "the weights need 14.96 GiB per GPU at TP=1, plus a 2.5 GiB reserve, but of each GPU's 16 GiB (the total cudaMemGetInfo reports) vLLM takes 14.4 GiB",
     );
     expect(plan.fixes).toContain("spread the model over more GPUs (vllm.gpus, vllm.tensorParallelSize)");
-    expect(plan.fixes).toContain("serve a quantized build of the model (AWQ/GPTQ 4-bit, or fp8)");
+    expect(plan.fixes).toContain('set vllm.quantization to "fp8_per_tensor" to halve the weights');
+    expect(plan.fixes).toContain("serve a quantized build of the model (AWQ/GPTQ 4-bit)");
     expect(plan.fixes.join(" ")).not.toContain("kvCacheDtype");
   });
 

@@ -85,6 +85,10 @@ async function main(): Promise<void> {
       count("replace"),
       count("create"),
       String(containersReplaced),
+      appliedBy(
+        variant,
+        changes.map((c) => c.name),
+      ),
       changes.map((c) => c.name).join(", "),
     ]);
   }
@@ -109,7 +113,19 @@ async function main(): Promise<void> {
   console.log(table(["measure", "value"], loop));
   console.log("\nblast radius of single-knob changes\n");
   console.log(
-    table(["change", "changed", "updates", "replaces", "creates", "containers replaced", "resources"], rows),
+    table(
+      [
+        "change",
+        "changed",
+        "updates",
+        "replaces",
+        "creates",
+        "containers replaced",
+        "running services",
+        "resources",
+      ],
+      rows,
+    ),
   );
 }
 
@@ -146,6 +162,22 @@ function loopRows(stackFile: string, startRuns: number): string[][] {
 
 function fmt(seconds: number): string {
   return seconds >= 120 ? `${(seconds / 60).toFixed(1)} min` : `${seconds.toFixed(1)} s`;
+}
+
+/**
+ * How the changed config steps reach their running service (service-files.sh's RELOAD): `reload`
+ * (an HTTP reload), `restart`, or `re-read` (the service watches the file itself).
+ */
+function appliedBy(variant: SynthResult, names: string[]): string {
+  const how = names.flatMap((name) => {
+    const create = String(variant.resources.find((r) => r.name === name)?.rawInputs.create ?? "");
+    const reload = /^export RELOAD='([^']*)'$/m.exec(create)?.[1];
+    const container = /^export CONTAINER='([^']*)'$/m.exec(create)?.[1];
+    if (reload === undefined || container === undefined) return [];
+    const verb = reload.startsWith("http:") ? "reload" : reload === "restart" ? "restart" : "re-read";
+    return [`${container} ${verb}`];
+  });
+  return [...new Set(how)].join(", ") || "-";
 }
 
 function table(head: string[], rows: string[][]): string {

@@ -92,13 +92,14 @@ export const BLAST_RADIUS: BlastRow[] = [
   {
     change: "Loki retention",
     config: (c) => (c["citadel:ladon"].loki.retentionPeriod = "336h"),
-    // Global and per tenant (renderLokiConfig): the main config's step restarts Loki.
-    expect: { "ladon-citadel-loki-config": "replace", "ladon-citadel-loki-runtime": "replace" },
+    // The tenant's override in runtime.yaml, which Loki re-reads; loki.yaml keeps a fixed fallback.
+    expect: { "ladon-citadel-loki-runtime": "replace" },
   },
   {
     change: "Prometheus retention",
     config: (c) => (c["citadel:ladon"].prometheus.retentionTime = "60d"),
-    expect: { "ladon-citadel-prometheus-container": "replace" },
+    // In prometheus.yml (storage.tsdb.retention): its config step rewrites it and reloads.
+    expect: { "ladon-citadel-prometheus-config": "replace" },
   },
   {
     change: "add a secondary disk",

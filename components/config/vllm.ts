@@ -18,7 +18,8 @@ export const ImageRef = z
  * is auto|generate|pooling, `convert` is auto|none|embed|classify):
  *  - `generate`: chat and completions (`--runner generate`);
  *  - `embed`: `/v1/embeddings` (`--runner pooling --convert embed`);
- *  - `rerank`: `/v1/rerank` and `/v1/score` with a cross-encoder (`--runner pooling --convert classify`).
+ *  - `rerank`: `/rerank` and `/score` with a cross-encoder (`--runner pooling --convert classify`;
+ *    the `/v1/` paths log a deprecation warning, entrypoints/pooling/scoring/api_router.py@v0.34.0).
  */
 export const SERVER_KINDS = ["generate", "embed", "rerank"] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
@@ -34,6 +35,11 @@ export const ModelFactsSchema = z.strictObject({
   vocabSize: z.number().int().positive().meta(example(128256)),
   hiddenSize: z.number().int().positive().meta(example(4096)),
   tiedEmbeddings: z.boolean().meta(example(false)),
+  /**
+   * An encoder-only model (BERT, XLM-RoBERTa cross-encoders): vLLM gives it no KV cache
+   * (EncoderOnlyAttention.get_kv_cache_spec, model_executor/layers/attention@v0.34.0). @default false
+   */
+  encoderOnly: z.boolean().optional().meta(example(true)),
   /** What the model was trained to serve (its model card). @default ["generate"] */
   kinds: z
     .array(z.enum(SERVER_KINDS))
@@ -69,8 +75,9 @@ export const VllmServerSchema = z.strictObject({
   /** Always set: vLLM's default is the model's full context, which often does not fit. */
   maxModelLen: z.number().int().min(256).meta(example(32768)),
   /**
-   * Fraction of each selected GPU's total memory this server reserves, in (0, 1]. The fractions
-   * of all servers on one GPU may add up to at most 1. @default 0.9
+   * Fraction of each selected GPU's total memory (as cudaMemGetInfo reports it) this server
+   * reserves, in (0, 1). Each server also holds its baselineGiB outside that share, so on one GPU
+   * the shares plus the baselines must fit the total, in the order the servers start. @default 0.9
    */
   gpuMemoryUtilization: z.number().gt(0).max(1).default(0.9).meta(example(0.9)),
   /** `all`, or GPUs by index or UUID. @default "all" */
@@ -80,11 +87,20 @@ export const VllmServerSchema = z.strictObject({
     .meta(example([0, 1])),
   /** @default the number of selected GPUs */
   tensorParallelSize: z.number().int().min(1).optional().meta(example(2)),
-  /** @default none (the model's own precision) */
+  /**
+   * `fp8_per_tensor` quantizes a 16-bit checkpoint's linear layers to fp8 while loading; the
+   * others name a quantized checkpoint's format. @default none (the model's own precision)
+   */
   quantization: z
-    .enum(["awq", "awq_marlin", "gptq", "gptq_marlin", "fp8", "bitsandbytes"])
+    .enum(["awq", "awq_marlin", "gptq", "gptq_marlin", "fp8_per_tensor", "bitsandbytes"], {
+      error: (issue) =>
+        issue.input === "fp8"
+          ? // model_executor/model_loader/weight_utils.py@v0.34.0 warns and maps it.
+            "fp8 is vLLM's deprecated name for online fp8 quantization; write fp8_per_tensor, the name vLLM 0.34.0 maps it to"
+          : undefined,
+    })
     .optional()
-    .meta(example("fp8")),
+    .meta(example("fp8_per_tensor")),
   /** @default "auto" */
   kvCacheDtype: z.enum(["auto", "fp8"]).default("auto").meta(example("fp8")),
   /** Extra engine flags; flags citadel owns are refused. @default [] */
@@ -100,7 +116,7 @@ export const VllmServerSchema = z.strictObject({
     .regex(SIZE_PATTERN, { error: "must be a size such as 32GiB" })
     .default("32GiB")
     .meta(example("32GiB")),
-  /** Per-GPU reserve for activations, CUDA context and NCCL in the VRAM plan. @default the section's reserveGiB */
+  /** Per-GPU reserve for activations inside this server's share. @default the section's reserveGiB */
   reserveGiB: z.number().min(0).max(64).optional().meta(example(1.5)),
   /** Model facts for the VRAM plan; required when the model is not in the built-in catalog. */
   modelFacts: ModelFactsSchema.optional(),
@@ -152,8 +168,25 @@ export const VllmSchema = z.strictObject({
     .meta(example("/srv/models")),
   /** How long a server's create waits for its model to download and load. @default 1800 */
   startupTimeoutSeconds: z.number().int().min(60).max(86400).default(1800).meta(example(1800)),
-  /** Per-GPU reserve for activations, CUDA context and NCCL in the VRAM plan; a server may override it. @default 2.5 */
+  /**
+   * Per-GPU reserve inside each server's share for its peak activations and the non-torch memory
+   * it allocates after its memory snapshot; a server may override it. @default 2.5
+   */
   reserveGiB: z.number().min(0).max(64).default(2.5).meta(example(2.5)),
+  /**
+   * Per server process and GPU: what vLLM holds before its memory snapshot (CUDA context, cuBLAS
+   * handles, NCCL buffers; vllm/v1/worker/gpu_worker.py@v0.34.0, `init_device`), outside its
+   * gpuMemoryUtilization share. Read it with nvidia-smi after vLLM logs its init snapshot.
+   * @default 0.5
+   */
+  baselineGiB: z.number().min(0).max(16).default(0.5).meta(example(0.5)),
+  /**
+   * What the driver keeps of each GPU: the total cudaMemGetInfo reports (and vLLM multiplies by
+   * gpuMemoryUtilization, vllm/utils/mem_utils.py@v0.34.0) is the nominal memoryGiB minus this.
+   * Read it with `python3 -c "import torch; print(torch.cuda.mem_get_info())"` in a vLLM container.
+   * @default 0.4
+   */
+  driverReservedGiB: z.number().min(0).max(16).default(0.4).meta(example(0.4)),
   /** Defaults for GeForce cards without NVLink or P2P. */
   geforce: z
     .strictObject({

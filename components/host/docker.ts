@@ -3,7 +3,7 @@ import type * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { DockerConfig } from "../config";
-import { hostScript, publishFile, type HostTarget } from "../remote";
+import { hostScript, publishFile, renderUnit, type HostTarget } from "../remote";
 
 export interface DockerArgs {
   /** The host to install Docker on. */
@@ -18,6 +18,26 @@ export interface DockerArgs {
    * @default []
    */
   configureAfter?: pulumi.Input<pulumi.Resource>[];
+  /**
+   * Host paths the containers keep data in (the LadonStack's dataDir, vLLM's cache): docker.service
+   * starts only once the mounts under them, and under data-root, are up.
+   * @default []
+   */
+  dataPaths?: string[];
+}
+
+/** The drop-in that orders docker.service after its data's mounts. */
+export const DOCKER_MOUNTS_DROP_IN = "/etc/systemd/system/docker.service.d/citadel-mounts.conf";
+
+/**
+ * `RequiresMountsFor=` every path Docker keeps data under: systemd then requires and orders after
+ * the mount units for each (systemd.unit(5)). Without it, a disk mounted with `nofail` is neither
+ * required by nor ordered before local-fs.target (systemd.mount(5), "nofail"), so after a reboot
+ * Docker could start first and create an empty data-root on the root disk.
+ */
+export function renderDockerMountsDropIn(dataRoot: string, dataPaths: readonly string[] = []): string {
+  const paths = [...new Set([dataRoot, ...dataPaths])].sort();
+  return renderUnit([["Unit", [["RequiresMountsFor", paths.join(" ")]]]]);
 }
 
 /** The runtime entry exactly as `nvidia-ctk runtime configure --runtime=docker` writes it. */
@@ -109,6 +129,8 @@ export class Docker extends pulumi.ComponentResource {
     const { host, docker: engine } = args;
     const daemonJson = renderDaemonJson(engine, gpu);
     publishFile(`${host.name}/etc/docker/daemon.json`, daemonJson);
+    const dropIn = renderDockerMountsDropIn(engine.dataRoot, args.dataPaths);
+    publishFile(`${host.name}${DOCKER_MOUNTS_DROP_IN}`, dropIn);
 
     const install = hostScript(
       `${name}-engine`,
@@ -124,7 +146,12 @@ export class Docker extends pulumi.ComponentResource {
       {
         host,
         script: "host/scripts/docker-daemon.sh",
-        params: { DAEMON_JSON: daemonJson, DATA_ROOT: engine.dataRoot },
+        params: {
+          DAEMON_JSON: daemonJson,
+          DATA_ROOT: engine.dataRoot,
+          MOUNTS_DROP_IN: dropIn,
+          MOUNTS_DROP_IN_PATH: DOCKER_MOUNTS_DROP_IN,
+        },
       },
       { parent: this, dependsOn: [install, ...configureAfter] },
     );

@@ -9,6 +9,8 @@ export interface HostArgs {
   target: HostTarget;
   /** node-exporter's textfile directory, where host-level timers (the RAID scrub) write metrics. */
   textfileDir: string;
+  /** Host paths its containers keep data in, which Docker must start after. @default [] */
+  dockerDataPaths?: string[];
 }
 
 /**
@@ -52,6 +54,7 @@ export class Host extends pulumi.ComponentResource {
           host: target,
           docker: config.docker,
           gpu: config.nvidia !== undefined,
+          dataPaths: args.dockerDataPaths,
           configureAfter: [
             ...(dataRootMount ? [dataRootMount] : []),
             ...(this.nvidia ? [this.nvidia.toolkit] : []),

@@ -15,7 +15,7 @@ import {
   renderLokiRuntimeConfig,
   renderPrometheusConfig,
 } from "./render/configs";
-import { prometheusSize, type ResolvedLadon } from "./resolve";
+import type { ResolvedLadon } from "./resolve";
 
 /** A set of files written together, and how the running service picks them up. */
 export interface FileGroup {
@@ -122,8 +122,7 @@ export function planService(
           command: [
             "--config.file=/etc/prometheus/prometheus.yml",
             "--storage.tsdb.path=/prometheus",
-            `--storage.tsdb.retention.time=${c.prometheus.retentionTime}`,
-            `--storage.tsdb.retention.size=${prometheusSize(c.prometheus.retentionSize)}`,
+            // Retention is in prometheus.yml (renderPrometheusConfig), where a reload applies it.
             "--web.enable-lifecycle",
             // TSDB snapshots for consistent backups; only with backups, it also exposes deletes.
             ...(ladon.adminApi ? ["--web.enable-admin-api"] : []),
@@ -202,7 +201,7 @@ export function planService(
         service,
         fileGroups: [
           // Loki has no reload for its main config; only this group restarts it.
-          { id: "config", dir: paths.config, files: { "loki.yaml": renderLokiConfig(c) }, reload: "restart" },
+          { id: "config", dir: paths.config, files: { "loki.yaml": renderLokiConfig() }, reload: "restart" },
           {
             id: "runtime",
             dir: paths.config,

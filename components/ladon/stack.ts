@@ -216,6 +216,7 @@ export function phoenixApiKey(stepOutput: string): string {
 function stackTextfileParams(ladon: ResolvedLadon): Record<string, string> {
   return {
     DATA_DIR: ladon.config.dataDir,
+    PROMETHEUS_CONFIG: `${servicePaths(ladon, "prometheus").config}/prometheus.yml`,
     LOKI_RUNTIME_CONFIG: `${servicePaths(ladon, "loki").config}/runtime.yaml`,
     LOKI_DAILY_BYTES: String(parseSize(ladon.config.loki.expectedDailyIngest) ?? 0),
   };

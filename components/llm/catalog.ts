@@ -25,6 +25,12 @@ export interface ModelFacts {
   /** tie_word_embeddings: lm_head shares the embedding matrix. */
   tiedEmbeddings: boolean;
   /**
+   * Encoder-only (BERT, XLM-RoBERTa): its attention layers are EncoderOnlyAttention, whose
+   * get_kv_cache_spec returns None (model_executor/layers/attention/encoder_only_attention.py@v0.34.0),
+   * so vLLM allocates no KV cache: the weights and the activations are all it holds. @default false
+   */
+  encoderOnly?: boolean;
+  /**
    * What the model was trained to serve. vLLM can wrap any decoder in a pooling adapter, but a
    * chat model's hidden states are not a trained embedding: an embed server on it would answer
    * with vectors that retrieve nothing, so the kinds come from the model card, not the architecture.
@@ -151,6 +157,8 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelFacts>> = {
     vocabSize: 250002,
     hiddenSize: 1024,
     tiedEmbeddings: true,
+    // BertModel's layers (models/bert.py@v0.34.0, which models/roberta.py builds on).
+    encoderOnly: true,
     kinds: ["rerank"],
   },
 };

@@ -14,7 +14,7 @@ import {
 import { parseSize } from "../config/units";
 import { imageOf, PINS } from "../pins";
 import { kindsOf, MODEL_CATALOG, type ModelFacts } from "./catalog";
-import { describeVramFailure, planVram, type VramPlan } from "./vram";
+import { describeVramFailure, planVram, servedWeightBits, type VramPlan } from "./vram";
 
 /** Flags citadel sets itself; `extraArgs` may not repeat them. */
 export const OWNED_FLAGS = [
@@ -59,18 +59,27 @@ export interface ResolvedServer {
   tensorParallelSize: number;
   memoryLimitBytes: number;
   reserveGiB: number;
+  /** What the server's process holds on each GPU outside its share. */
+  baselineGiB: number;
   plan: VramPlan;
 }
 
-/** One GPU's share-out: every server that reserves part of it. */
+/** One GPU's share-out: every server that reserves part of it, in the order they start. */
 export interface GpuShare {
   /** Index (or UUID) as the servers select it. */
   gpu: string;
-  servers: { server: string; utilization: number; reservedGiB: number }[];
-  /** The fractions added up; at most 1. */
+  /**
+   * Each server's share (`utilization` × the total cudaMemGetInfo reports) and its baseline
+   * outside the share, in start order.
+   */
+  servers: { server: string; utilization: number; reservedGiB: number; baselineGiB: number }[];
+  /** The fractions added up. */
   utilization: number;
+  /** The shares and the baselines added up. */
   reservedGiB: number;
-  /** What no server reserves. */
+  /** What vLLM sees as the GPU's total: the nominal size less what the driver keeps. */
+  totalGiB: number;
+  /** What no server holds. */
   freeGiB: number;
 }
 
@@ -147,31 +156,52 @@ export function resolveVllm(
     );
     if (server) servers.push(server);
   }
-  const gpuPlan = planGpus(servers, host.nvidia.gpus.memoryGiB);
+  const gpuPlan = planGpus(servers, usableGiB(vllm, host));
   for (const share of gpuPlan) {
-    if (share.utilization > 1 + 1e-9) {
-      const parts = share.servers.map(
-        (s) => `servers.${s.server} reserves ${s.utilization} (${s.reservedGiB} GiB)`,
-      );
-      const last = share.servers[share.servers.length - 1] as GpuShare["servers"][number];
-      problems.push({
-        path: ["servers", last.server, "gpuMemoryUtilization"],
-        message: `GPU ${share.gpu} on ${vllm.host} is oversubscribed: ${parts.join(" and ")} of its ${host.nvidia.gpus.memoryGiB} GiB, ${share.utilization} in all. The fractions on one GPU may add up to at most 1: vLLM refuses to start when the GPU's free memory is below its own share (v1/worker/utils.py@v0.33.0). Lower one of them, or move a server to another GPU`,
-      });
-    }
+    const blocked = firstBlocked(share);
+    if (!blocked) continue;
+    const { index, freeGiB } = blocked;
+    const s = share.servers[index] as GpuShare["servers"][number];
+    const earlier = share.servers
+      .slice(0, index)
+      .map((e) => `servers.${e.server} (${e.reservedGiB} GiB share + ${e.baselineGiB} GiB baseline)`);
+    const fits = Math.floor((freeGiB / share.totalGiB) * 100) / 100;
+    problems.push({
+      path: ["servers", s.server, "gpuMemoryUtilization"],
+      message:
+        `servers.${s.server} could not start on GPU ${share.gpu} of ${vllm.host}` +
+        (earlier.length ? ` after ${earlier.join(" and ")}, which start before it` : "") +
+        `: vLLM wants ${s.reservedGiB} GiB free (${s.utilization} of the ${share.totalGiB} GiB cudaMemGetInfo reports, v1/worker/utils.py request_memory@v0.34.0) after its own ${s.baselineGiB} GiB baseline (CUDA context, cuBLAS, NCCL: v1/worker/gpu_worker.py init_device@v0.34.0), but only ${round2(freeGiB)} GiB is left. ` +
+        (fits > 0
+          ? `Lower servers.${s.server}.gpuMemoryUtilization to ${fits}`
+          : `Move servers.${s.server} to another GPU`),
+    });
   }
   return { problems, resolved: { config: vllm, hostName: vllm.host, host, servers, gpuPlan } };
 }
 
-/** Sums every server's reservation on each GPU it selects. */
-export function planGpus(servers: readonly ResolvedServer[], gpuMemoryGiB: number): GpuShare[] {
+/** What vLLM sees as each GPU's total: the nominal memoryGiB less what the driver keeps. */
+export function usableGiB(vllm: Pick<VllmConfig, "driverReservedGiB">, host: HostConfig): number {
+  return round2((host.nvidia?.gpus.memoryGiB ?? 0) - vllm.driverReservedGiB);
+}
+
+/**
+ * Per GPU, every server's share and baseline, in the order the servers start: by name, the order
+ * the Vllm component creates them in (each container waits for the earlier ones on its GPUs).
+ */
+export function planGpus(servers: readonly ResolvedServer[], totalGiB: number): GpuShare[] {
   const byGpu = new Map<string, GpuShare["servers"]>();
-  for (const s of servers) {
+  for (const s of [...servers].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     for (const gpu of s.gpuIds) {
       // The plan's budget is the server's share of each of its GPUs.
       byGpu.set(gpu, [
         ...(byGpu.get(gpu) ?? []),
-        { server: s.name, utilization: s.config.gpuMemoryUtilization, reservedGiB: s.plan.perGpu.budgetGiB },
+        {
+          server: s.name,
+          utilization: s.config.gpuMemoryUtilization,
+          reservedGiB: s.plan.perGpu.budgetGiB,
+          baselineGiB: s.baselineGiB,
+        },
       ]);
     }
   }
@@ -180,9 +210,32 @@ export function planGpus(servers: readonly ResolvedServer[], gpuMemoryGiB: numbe
     .sort(([a], [b]) => order(a) - order(b) || (a < b ? -1 : 1))
     .map(([gpu, list]) => {
       const utilization = round2(list.reduce((sum, s) => sum + s.utilization, 0));
-      const reservedGiB = round2(list.reduce((sum, s) => sum + s.reservedGiB, 0));
-      return { gpu, servers: list, utilization, reservedGiB, freeGiB: round2(gpuMemoryGiB - reservedGiB) };
+      const reservedGiB = round2(list.reduce((sum, s) => sum + s.reservedGiB + s.baselineGiB, 0));
+      return {
+        gpu,
+        servers: list,
+        utilization,
+        reservedGiB,
+        totalGiB,
+        freeGiB: round2(totalGiB - reservedGiB),
+      };
     });
+}
+
+/**
+ * The first server on a GPU that vLLM would refuse, with the memory it would find free. A server
+ * starts with what the earlier ones hold (share and baseline) gone, allocates its own baseline, then
+ * takes its snapshot: it starts only if the free memory is at least its share of the total
+ * (v1/worker/gpu_worker.py `init_device`, v1/worker/utils.py `request_memory`@v0.34.0).
+ */
+export function firstBlocked(share: GpuShare): { index: number; freeGiB: number } | undefined {
+  let held = 0;
+  for (const [index, s] of share.servers.entries()) {
+    const freeGiB = share.totalGiB - held - s.baselineGiB;
+    if (freeGiB + 1e-9 < share.totalGiB * s.utilization) return { index, freeGiB };
+    held += share.totalGiB * s.utilization + s.baselineGiB;
+  }
+  return undefined;
 }
 
 function resolveServer(
@@ -287,9 +340,9 @@ function resolveServer(
     });
   }
   const reserveGiB = config.reserveGiB ?? vllm.reserveGiB;
-  const weightBits = config.quantization === "fp8" ? Math.min(8, facts.weightBits) : facts.weightBits;
+  const weightBits = servedWeightBits(config.quantization, facts);
   const plan = planVram({
-    gpuMemoryGiB: nvidia.gpus.memoryGiB,
+    gpuMemoryGiB: usableGiB(vllm, host),
     tensorParallelSize: tp,
     gpuMemoryUtilization: config.gpuMemoryUtilization,
     model: { ...facts, weightBits },
@@ -315,6 +368,7 @@ function resolveServer(
     tensorParallelSize: tp,
     memoryLimitBytes,
     reserveGiB,
+    baselineGiB: vllm.baselineGiB,
     plan,
   };
 }
@@ -400,8 +454,9 @@ export function renderVllmEnv(
 /**
  * Readiness: the served model is listed by `GET /v1/models` with the API key, which proves the
  * model is loaded (`/health` only proves the process is up). An embed server must also answer
- * `POST /v1/embeddings` with a vector, and a rerank server `POST /v1/rerank` with a score
- * (vllm/entrypoints/pooling/{embed,scoring}/api_router.py@v0.33.0). The key is read from the
+ * `POST /v1/embeddings` with a vector, and a rerank server `POST /rerank` with a score: vLLM
+ * serves reranking at `/rerank` and logs a deprecation warning on every `/v1/rerank` call
+ * (vllm/entrypoints/pooling/{embed,scoring}/api_router.py@v0.34.0). The key is read from the
  * container's environment, never written into the check.
  */
 export function renderHealthcheck(s: ResolvedServer): string[] {
@@ -418,7 +473,7 @@ export function renderHealthcheck(s: ResolvedServer): string[] {
       `ok = ok and len(call("/v1/embeddings", {"model": ${served}, "input": "citadel"})["data"][0]["embedding"]) > 0`,
     ],
     rerank: [
-      `ok = ok and len(call("/v1/rerank", {"model": ${served}, "query": "citadel", "documents": ["citadel"]})["results"]) == 1`,
+      `ok = ok and len(call("/rerank", {"model": ${served}, "query": "citadel", "documents": ["citadel"]})["results"]) == 1`,
     ],
   };
   const script = [

@@ -71,9 +71,17 @@ export class Vllm extends pulumi.ComponentResource {
     );
     const containers: Record<string, docker.Container> = {};
     const servers: Record<string, ServerSummary> = {};
-    for (const s of v.servers) {
-      containers[s.name] = this.createContainer(`${name}-${s.name}`, s, args, image);
+    // Servers that share a GPU start one after the other, by name: each container waits (its
+    // create waits for healthy) for the earlier ones, whose memory its own start check counts on
+    // (resolve.ts, firstBlocked).
+    const started: ResolvedServer[] = [];
+    for (const s of [...v.servers].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const before = started
+        .filter((e) => e.gpuIds.some((g) => s.gpuIds.includes(g)))
+        .map((e) => containers[e.name] as docker.Container);
+      containers[s.name] = this.createContainer(`${name}-${s.name}`, s, args, image, before);
       servers[s.name] = summarize(v, s);
+      started.push(s);
     }
     this.containers = containers;
     this.servers = servers;
@@ -85,6 +93,7 @@ export class Vllm extends pulumi.ComponentResource {
     s: ResolvedServer,
     args: VllmArgs,
     image: docker.RemoteImage,
+    startAfter: docker.Container[] = [],
   ): docker.Container {
     const v = args.vllm;
     const endpoint = pulumi.output(args.otlpTracesEndpoint ?? v.config.otlpTracesEndpoint);
@@ -146,7 +155,7 @@ export class Vllm extends pulumi.ComponentResource {
     return new docker.Container(`${name}-container`, containerArgs, {
       parent: this,
       provider: args.provider,
-      dependsOn: [args.dockerReady, ...(args.hostReady ?? [])],
+      dependsOn: [args.dockerReady, ...(args.hostReady ?? []), ...startAfter],
       // One container name, one host port and not enough VRAM for two copies: replace by
       // stopping the old one first.
       deleteBeforeReplace: true,

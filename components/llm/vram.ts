@@ -6,7 +6,12 @@
  *   KV budget = budget − weights − reserve                    (reserve: activations, CUDA context, NCCL)
  *   KV bytes per token = 2 × layers × max(1, kvHeads / TP) × headDim × KV dtype bytes
  * vLLM refuses to start when the weights do not fit, or when one request of max-model-len tokens
- * does not fit in the KV budget.
+ * does not fit in the KV budget. An encoder-only model (a cross-encoder reranker) has no KV cache:
+ * it fits when its weights and the reserve for its activations do.
+ *
+ * GPU memory here is the total vLLM sees (cudaMemGetInfo, below the nominal size), and the budget
+ * leaves out the server's own baseline (CUDA context, cuBLAS, NCCL), which vLLM allocates before
+ * its memory snapshot; whether the servers of one GPU can start is checked in resolve.ts.
  */
 import type { ModelFacts } from "./catalog";
 
@@ -15,6 +20,7 @@ const GiB = 1024 ** 3;
 export const KV_BLOCK_TOKENS = 16;
 
 export interface VramInput {
+  /** What vLLM takes as each GPU's total: cudaMemGetInfo's, below the nominal size. */
   gpuMemoryGiB: number;
   tensorParallelSize: number;
   /** Fraction of each GPU's total memory vLLM may reserve, in (0, 1]. */
@@ -23,7 +29,7 @@ export interface VramInput {
   /** Bytes per KV cache element: 2 for bf16/fp16 ("auto" on these models), 1 for fp8. */
   kvCacheBytes: number;
   maxModelLen: number;
-  /** Per-GPU reserve for peak activations, the CUDA context and NCCL buffers. */
+  /** Per-GPU reserve inside the budget for peak activations and non-torch memory after the snapshot. */
   reserveGiB: number;
   /** The config path the fixes name, e.g. `vllm.servers.chat`. @default "vllm" */
   at?: string;
@@ -71,6 +77,15 @@ export function weightBytes(model: ModelFacts): number {
   return embedding * 2 + (quantized * model.weightBits) / 8 + scales;
 }
 
+/**
+ * Bits per weight as vLLM serves a model: `fp8_per_tensor` quantizes a 16-bit checkpoint's linear
+ * layers to fp8 while loading (`_ONLINE_SHORTHANDS`, vllm/config/quantization.py@v0.34.0); the
+ * embeddings stay 16-bit, as `weightBytes` counts them. Other methods name the checkpoint's own format.
+ */
+export function servedWeightBits(quantization: string | undefined, facts: ModelFacts): number {
+  return quantization === "fp8_per_tensor" ? Math.min(8, facts.weightBits) : facts.weightBits;
+}
+
 export function kvBytesPerToken(model: ModelFacts, tp: number, kvCacheBytes: number): number {
   return 2 * model.layers * Math.max(1, model.kvHeads / tp) * model.headDim * kvCacheBytes;
 }
@@ -81,8 +96,10 @@ export function planVram(input: VramInput): VramPlan {
   const budget = input.gpuMemoryGiB * util;
   const weights = weightBytes(model) / tp / GiB;
   const kvBudget = budget - weights - input.reserveGiB;
-  const perToken = kvBytesPerToken(model, tp, input.kvCacheBytes);
-  const tokens = Math.max(0, Math.floor((kvBudget * GiB) / perToken));
+  const encoderOnly = model.encoderOnly === true;
+  // No KV cache: only max-model-len limits one request (encoder_only_attention.py@v0.34.0).
+  const perToken = encoderOnly ? 0 : kvBytesPerToken(model, tp, input.kvCacheBytes);
+  const tokens = encoderOnly ? maxModelLen : Math.max(0, Math.floor((kvBudget * GiB) / perToken));
   const problems: string[] = [];
   const fixes: string[] = [];
 
@@ -94,7 +111,7 @@ export function planVram(input: VramInput): VramPlan {
   const weightsDoNotFit = weights + input.reserveGiB > budget;
   if (weightsDoNotFit) {
     problems.push(
-      `the weights need ${round(weights)} GiB per GPU at TP=${tp}, plus a ${input.reserveGiB} GiB reserve, but each ${input.gpuMemoryGiB} GiB GPU gives vLLM ${round(budget)} GiB at gpu-memory-utilization ${util}`,
+      `the weights need ${round(weights)} GiB per GPU at TP=${tp}, plus a ${input.reserveGiB} GiB reserve, but of each GPU's ${input.gpuMemoryGiB} GiB (the total cudaMemGetInfo reports) vLLM takes ${round(budget)} GiB at gpu-memory-utilization ${util}`,
     );
   } else if (tokens < maxModelLen) {
     problems.push(
@@ -105,9 +122,10 @@ export function planVram(input: VramInput): VramPlan {
   if (problems.length > 0) {
     if (neededUtil <= 0.95) fixes.push(`raise ${at}.gpuMemoryUtilization to ${neededUtil}`);
     fixes.push(`spread the model over more GPUs (${at}.gpus, ${at}.tensorParallelSize)`);
-    if (model.weightBits > 4) fixes.push("serve a quantized build of the model (AWQ/GPTQ 4-bit, or fp8)");
-    // A smaller KV cache only helps when the weights already fit.
-    if (!weightsDoNotFit && input.kvCacheBytes > 1)
+    if (model.weightBits > 8) fixes.push(`set ${at}.quantization to "fp8_per_tensor" to halve the weights`);
+    if (model.weightBits > 4) fixes.push("serve a quantized build of the model (AWQ/GPTQ 4-bit)");
+    // A smaller KV cache only helps when the weights already fit, and only a decoder has one.
+    if (!weightsDoNotFit && !encoderOnly && input.kvCacheBytes > 1)
       fixes.push(`set ${at}.kvCacheDtype to "fp8" to halve the KV cache`);
   }
   return {
@@ -118,7 +136,7 @@ export function planVram(input: VramInput): VramPlan {
       budgetGiB: round(budget),
       weightsGiB: round(weights),
       reserveGiB: input.reserveGiB,
-      kvBudgetGiB: round(Math.max(0, kvBudget)),
+      kvBudgetGiB: encoderOnly ? 0 : round(Math.max(0, kvBudget)),
       kvBytesPerToken: perToken,
       tokensThatFit: tokens,
       concurrencyAtMaxModelLen: round(tokens / maxModelLen),

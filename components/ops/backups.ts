@@ -92,7 +92,17 @@ export class Backups extends pulumi.ComponentResource {
       const unit = m.mode === "backup" ? "citadel-backup" : `citadel-backup-${m.mode}`;
       const scriptPath = `/usr/local/lib/citadel/${unit}.sh`;
       const script = renderStandalone(BACKUP_SCRIPT, { MODE: m.mode, ...common, ...m.params });
-      const units = timerUnits({ description: m.description, execStart: scriptPath, onCalendar: m.calendar });
+      const units = timerUnits({
+        description: m.description,
+        execStart: scriptPath,
+        onCalendar: m.calendar,
+        // A local repository on a nofail disk: never `restic init` one on the root disk instead,
+        // and never back up an empty mount point as if the data were gone.
+        requiresMountsFor: [
+          ...(backups.repository.startsWith("/") ? [backups.repository] : []),
+          ...(m.mode === "backup" ? this.paths : []),
+        ],
+      });
       publishFile(`${host.name}${scriptPath}`, script);
       publishFile(`${host.name}/etc/systemd/system/${unit}.service`, units.service);
       publishFile(`${host.name}/etc/systemd/system/${unit}.timer`, units.timer);

@@ -5,8 +5,9 @@
 import type { LabConfig } from "../config/schema";
 import { parseSize } from "../config/units";
 import { servedModelName, serversOf, vllmContainer } from "../config/vllm";
-import { SERVICES, type ServiceName } from "../ladon/catalog";
-import { placement } from "../ladon/plan";
+import { SERVICES } from "../ladon/catalog";
+import { planService } from "../ladon/containers";
+import { resolveLadon } from "../ladon/resolve";
 
 export interface CheckResult {
   host: string;
@@ -32,11 +33,33 @@ export function parseProbe(output: string): Map<string, { rc: number; text: stri
   return sections;
 }
 
-/** The containers a host should run. */
-export function expectedContainers(lab: LabConfig, host: string): string[] {
-  const services: ServiceName[] = lab.ladon ? (placement(lab, lab.ladon)[host] ?? []) : [];
-  const vllm = lab.vllm?.host === host ? serversOf(lab.vllm).map(([name]) => vllmContainer(name)) : [];
-  return [...services.map((s) => SERVICES[s].container), ...vllm].sort();
+/**
+ * What Docker shows for a container that is well: `healthy` when its registered config has a
+ * healthcheck, `running` when it has none. Docker adds a health state to the status only when the
+ * container has a healthcheck: `Up 3 hours (healthy)` or `Up 3 hours` (State.String in
+ * container/state.go@v28.5.2, which `docker ps`'s `{{.Status}}` prints through container/view.go).
+ */
+export type ContainerState = "healthy" | "running";
+
+/** The containers a host should run, each with the state it shows when it is well. */
+export function expectedContainers(lab: LabConfig, host: string): { name: string; state: ContainerState }[] {
+  const config = lab.hosts[host];
+  const ladon = lab.ladon && config ? resolveLadon(lab, lab.ladon) : undefined;
+  const services = ladon?.placement[host] ?? [];
+  const stack = services.map((s) => ({
+    name: SERVICES[s].container,
+    // The same container arguments the stack registers (ladon/stack.ts).
+    state: (planService(s, ladon as NonNullable<typeof ladon>, host, config as NonNullable<typeof config>)
+      .container.healthcheck
+      ? "healthy"
+      : "running") as ContainerState,
+  }));
+  // Every vLLM server's container has its readiness healthcheck (llm/vllm.ts, renderHealthcheck).
+  const vllm =
+    lab.vllm?.host === host
+      ? serversOf(lab.vllm).map(([name]) => ({ name: vllmContainer(name), state: "healthy" as const }))
+      : [];
+  return [...stack, ...vllm].sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
 /** The probe's VLLM_SERVERS for a host: `<container>|<kind>|<served name>` per server on it. */
@@ -58,7 +81,7 @@ export type Expectation = { check: string } & (
   | { kind: "raid"; count: number }
   | { kind: "gpus"; count: number; branch: string }
   | { kind: "nvidia-runtime" }
-  | { kind: "container"; name: string }
+  | { kind: "container"; name: string; state: ContainerState }
   | { kind: "vllm-models"; container: string; served: string }
   | { kind: "vllm-pooling"; section: string; path: string; what: string }
   | { kind: "prometheus-targets" }
@@ -88,8 +111,8 @@ export function hostExpectations(lab: LabConfig, host: string): Expectation[] {
     out.push({ check: "GPUs", kind: "gpus", count: gpus.count, branch: driver.branch });
     out.push({ check: "Docker nvidia runtime", kind: "nvidia-runtime" });
   }
-  for (const name of expectedContainers(lab, host))
-    out.push({ check: `container ${name}`, kind: "container", name });
+  for (const { name, state } of expectedContainers(lab, host))
+    out.push({ check: `container ${name}`, kind: "container", name, state });
   for (const [name, server] of lab.vllm?.host === host ? serversOf(lab.vllm) : []) {
     const container = vllmContainer(name);
     out.push({
@@ -100,7 +123,8 @@ export function hostExpectations(lab: LabConfig, host: string): Expectation[] {
     });
     const pooling = {
       embed: ["embeddings", "/v1/embeddings", "a vector of"],
-      rerank: ["rerank", "/v1/rerank", "results:"],
+      // vLLM's own path: `/v1/rerank` logs a deprecation warning (pooling/scoring/api_router.py@v0.34.0).
+      rerank: ["rerank", "/rerank", "results:"],
     };
     if (server.kind !== "generate") {
       const [section, path, what] = pooling[server.kind] as [string, string, string];
@@ -211,9 +235,10 @@ export function evaluateExpectations(
         return [ok, ok ? "present" : "missing from docker info"];
       }
       case "container": {
+        // `{{.State}}` is `running` also for an unhealthy container; only the status carries health.
         const c = states.get(e.name);
-        const healthy = c?.state === "running" && /\(healthy\)/.test(c.status);
-        return [healthy, c ? `${c.state}: ${c.status}` : "not found"];
+        const well = c?.state === "running" && (e.state === "running" || /\(healthy\)$/.test(c.status));
+        return [well, c ? `${c.state}: ${c.status}` : "not found"];
       }
       case "vllm-models": {
         const section = `vllm-models-${e.container}`;

@@ -14,7 +14,12 @@ export function renderUnit(sections: UnitSections): string {
     .join("\n\n")}\n`;
 }
 
-/** A oneshot service and the timer that starts it: every `everySec` after boot, or on a calendar. */
+/**
+ * A oneshot service and the timer that starts it: every `everySec` after boot, or on a calendar.
+ * Only a calendar timer is `Persistent=true`, catching up a run missed while the host was off:
+ * "this setting only has an effect on timers configured with OnCalendar=" (systemd.timer(5),
+ * systemd 255 on Ubuntu 24.04). A monotonic timer runs `onBootSec` after every boot instead.
+ */
 export function timerUnits(opts: {
   description: string;
   execStart: string;
@@ -22,13 +27,30 @@ export function timerUnits(opts: {
   everySec?: string;
   onCalendar?: string;
   idle?: boolean;
+  /**
+   * Paths the job reads or writes data under: the service requires and starts after their mounts
+   * (`RequiresMountsFor=`, systemd.unit(5)), so a `nofail` disk that is not mounted fails the run
+   * instead of letting it write to the root disk. @default []
+   */
+  requiresMountsFor?: string[];
 }): {
   service: string;
   timer: string;
 } {
   return {
     service: renderUnit([
-      ["Unit", [["Description", opts.description]]],
+      [
+        "Unit",
+        [
+          ["Description", opts.description],
+          ...(opts.requiresMountsFor?.length
+            ? ([["RequiresMountsFor", [...new Set(opts.requiresMountsFor)].sort().join(" ")]] as [
+                string,
+                string,
+              ][])
+            : []),
+        ],
+      ],
       [
         "Service",
         [
@@ -49,12 +71,14 @@ export function timerUnits(opts: {
         "Timer",
         [
           ...(opts.onCalendar
-            ? ([["OnCalendar", opts.onCalendar]] as [string, string][])
+            ? ([
+                ["OnCalendar", opts.onCalendar],
+                ["Persistent", "true"],
+              ] as [string, string][])
             : ([
                 ["OnBootSec", opts.onBootSec ?? "5min"],
                 ["OnUnitActiveSec", opts.everySec ?? "1h"],
               ] as [string, string][])),
-          ["Persistent", "true"],
         ],
       ],
       ["Install", [["WantedBy", "timers.target"]]],

@@ -1,7 +1,7 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import { parse } from "yaml";
 import { fileEndingWith, renderedFiles } from "../lib/files";
-import { flagValue, scriptParams, serviceOf, TYPES } from "../lib/resources";
+import { scriptParams, serviceOf, TYPES } from "../lib/resources";
 
 const UNITS: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
 
@@ -25,20 +25,27 @@ export const enforceRetentionLimits: StackValidationPolicy = {
       (r) => r.type === TYPES.container && serviceOf(r.props) === "prometheus",
     );
     if (!prometheus) return;
-    const time = flagValue(prometheus.props.command, "--storage.tsdb.retention.time");
-    const size = flagValue(prometheus.props.command, "--storage.tsdb.retention.size");
+    // Retention lives in prometheus.yml (`storage: tsdb: retention:`, config/config.go@v3.16.0),
+    // where a reload applies it; the program never sets the deprecated flags (cmd/prometheus/main.go).
+    const files = renderedFiles(args.resources);
+    const retention = (
+      parse(fileEndingWith(files, "/prometheus.yml") ?? "{}") as {
+        storage?: { tsdb?: { retention?: { time?: string; size?: string } } };
+      } | null
+    )?.storage?.tsdb?.retention;
+    const time = retention?.time;
+    const size = retention?.size;
     if (!time)
       report(
-        "Prometheus has no --storage.tsdb.retention.time; set ladon.prometheus.retentionTime.",
+        "Prometheus has no storage.tsdb.retention.time in prometheus.yml; set ladon.prometheus.retentionTime.",
         prometheus.urn,
       );
     if (!size)
       report(
-        "Prometheus has no --storage.tsdb.retention.size; set ladon.prometheus.retentionSize.",
+        "Prometheus has no storage.tsdb.retention.size in prometheus.yml; set ladon.prometheus.retentionSize.",
         prometheus.urn,
       );
 
-    const files = renderedFiles(args.resources);
     const loki = parse(fileEndingWith(files, "/loki.yaml") ?? "{}") as {
       compactor?: Record<string, unknown>;
     };

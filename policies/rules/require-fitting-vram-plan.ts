@@ -1,11 +1,12 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import { MODEL_CATALOG, type ModelFacts } from "../../components/llm/catalog";
-import { describeVramFailure, planVram } from "../../components/llm/vram";
+import { describeVramFailure, planVram, servedWeightBits } from "../../components/llm/vram";
 import { flagValue, serviceOf, TYPES } from "../lib/resources";
 import { requestedGpus } from "./require-gpu-requests";
 
 interface Config {
   gpuMemoryGiB: number;
+  driverReservedGiB: number;
   hostGpus: number;
   reserveGiB: number;
   modelFacts: Record<string, ModelFacts>;
@@ -22,6 +23,12 @@ export const requireFittingVramPlan: StackValidationPolicy = {
         type: "number",
         default: 16,
         description: "Memory of each GPU (RTX 4070 Ti SUPER: 16 GB).",
+      },
+      driverReservedGiB: {
+        type: "number",
+        default: 0.4,
+        description:
+          "What the driver keeps of each GPU: vLLM's total is cudaMemGetInfo's, this much below gpuMemoryGiB.",
       },
       hostGpus: { type: "integer", default: 2, description: "GPUs a request of 'all' gets." },
       reserveGiB: {
@@ -62,13 +69,10 @@ export const requireFittingVramPlan: StackValidationPolicy = {
       const tp = Number(flagValue(cmd, "--tensor-parallel-size") ?? 1);
       const quantization = flagValue(cmd, "--quantization");
       const plan = planVram({
-        gpuMemoryGiB: cfg.gpuMemoryGiB,
+        gpuMemoryGiB: cfg.gpuMemoryGiB - cfg.driverReservedGiB,
         tensorParallelSize: tp,
         gpuMemoryUtilization: Number(flagValue(cmd, "--gpu-memory-utilization") ?? 0.9),
-        model: {
-          ...facts,
-          weightBits: quantization === "fp8" ? Math.min(8, facts.weightBits) : facts.weightBits,
-        },
+        model: { ...facts, weightBits: servedWeightBits(quantization, facts) },
         kvCacheBytes: flagValue(cmd, "--kv-cache-dtype")?.startsWith("fp8") ? 1 : 2,
         maxModelLen: Number(flagValue(cmd, "--max-model-len") ?? facts.maxContext),
         reserveGiB: cfg.reserveGiB,

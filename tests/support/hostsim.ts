@@ -7,6 +7,8 @@ import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync, exist
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { renderScript, renderStandalone, wrapScript, type ParamValue } from "../../components/remote";
+import { LadonSchema } from "../../components/config/ladon";
+import { renderLokiRuntimeConfig, renderPrometheusConfig } from "../../components/ladon/render/configs";
 
 const SHIM = path.join(__dirname, "shims", "shim");
 export const SHIMMED = [
@@ -167,8 +169,9 @@ export function mutations(run: RunResult): string[] {
 
 /**
  * A host as the textfile-metrics timer finds it on citadel: one volume group on one PV, the stack's
- * data, Prometheus's retention flags and Loki's runtime config. Used by the script's tests and by
- * the conformance tier, which feeds what the script writes to the real node_exporter.
+ * data, and Prometheus's config and Loki's runtime config as the program renders them with the
+ * default retention (50GiB, 744h). Used by the script's tests and by the conformance tier, which
+ * feeds what the script writes to the real node_exporter.
  */
 export function textfileHost(): SimHost {
   const h = new SimHost();
@@ -180,11 +183,9 @@ export function textfileHost(): SimHost {
   h.set("df-avail", 4e11);
   h.file("/srv/data/ladon/prometheus/.keep", "");
   h.file("/srv/data/ladon/loki/.keep", "");
-  h.set(
-    "args-prometheus",
-    JSON.stringify(["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.retention.size=50GB"]),
-  );
-  h.file("/etc/citadel/loki/runtime.yaml", "overrides:\n  fake:\n    retention_period: 744h\n");
+  const ladon = LadonSchema.parse({});
+  h.file("/etc/citadel/prometheus/prometheus.yml", renderPrometheusConfig(ladon, []));
+  h.file("/etc/citadel/loki/runtime.yaml", renderLokiRuntimeConfig(ladon));
   return h;
 }
 
@@ -192,6 +193,7 @@ export function textfileHost(): SimHost {
 export const TEXTFILE_PARAMS = {
   TEXTFILE_DIR: "/var/lib/node_exporter/textfile",
   DATA_DIR: "/srv/data/ladon",
+  PROMETHEUS_CONFIG: "/etc/citadel/prometheus/prometheus.yml",
   LOKI_RUNTIME_CONFIG: "/etc/citadel/loki/runtime.yaml",
   LOKI_DAILY_BYTES: 1073741824,
 };

@@ -17,6 +17,7 @@ import {
 import path from "node:path";
 import { parse } from "yaml";
 import { concreteQuery, dashboardQueries, phoenixApiKey, phoenixTraceHeaders } from "../../components/ladon";
+import { LOKI_FALLBACK_RETENTION } from "../../components/ladon/render/configs";
 import type { PinName } from "../../components/pins";
 import type { Installed } from "../upstream";
 import { venvPython } from "../upstream/pypi";
@@ -407,7 +408,7 @@ async function lokiChecks(ctx: Ctx): Promise<void> {
     ctx,
     "loki",
     "loki",
-    "its limits carry the configured retention, and the compactor applies retention",
+    "its tenant carries the configured retention over a global fallback, and the compactor applies retention",
     async () => {
       // Loki serves its effective config at /config and one tenant's limits, runtime overrides
       // applied, at /config/tenant/v1/limits (pkg/loki/loki.go@v3.7.8); "fake" without auth.
@@ -418,8 +419,12 @@ async function lokiChecks(ctx: Ctx): Promise<void> {
       };
       if (config.compactor.retention_enabled !== true)
         throw new Error("compactor.retention_enabled is not true");
+      // The global value is loki.yaml's fixed fallback; the configured one is the tenant's override.
       const global = config.limits_config.retention_period;
-      if (durationSeconds(global) !== want) throw new Error(`limits_config.retention_period is ${global}`);
+      if (durationSeconds(global) !== durationSeconds(LOKI_FALLBACK_RETENTION))
+        throw new Error(
+          `limits_config.retention_period is ${global}, not the ${LOKI_FALLBACK_RETENTION} fallback`,
+        );
       const limits = parse(
         get(ctx, `${loki}/config/tenant/v1/limits`, ["-H", "X-Scope-OrgID: fake"]).body,
       ) as { retention_period?: string } | null;

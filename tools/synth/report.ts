@@ -161,14 +161,21 @@ export function renderVramPlan(outputs: Record<string, unknown>): string {
     lines.push(
       `  ${name}  ${s.kind} ${s.servedModelName}  ${s.baseUrl}  GPU ${s.gpus.join(",")}, TP=${plan.tensorParallelSize}`,
       `    per GPU: reserves ${g.budgetGiB} GiB (gpu-memory-utilization ${plan.gpuMemoryUtilization}): ` +
-        `weights ${g.weightsGiB}, reserve ${g.reserveGiB}, KV cache ${g.kvBudgetGiB} GiB = ${g.tokensThatFit} tokens ` +
-        `(${g.concurrencyAtMaxModelLen} requests of max-model-len ${plan.maxModelLen})`,
+        `weights ${g.weightsGiB}, reserve ${g.reserveGiB}, ` +
+        (g.kvBytesPerToken === 0
+          ? `no KV cache (encoder-only), max-model-len ${plan.maxModelLen}`
+          : `KV cache ${g.kvBudgetGiB} GiB = ${g.tokensThatFit} tokens ` +
+            `(${g.concurrencyAtMaxModelLen} requests of max-model-len ${plan.maxModelLen})`),
     );
   }
   lines.push("per GPU:");
   for (const gpu of vllm.gpus) {
-    const parts = gpu.servers.map((s) => `${s.server} ${s.utilization} (${s.reservedGiB} GiB)`).join(" + ");
-    lines.push(`  GPU ${gpu.gpu}  ${parts} = ${gpu.utilization} of the GPU, ${gpu.freeGiB} GiB unreserved`);
+    const parts = gpu.servers
+      .map((s) => `${s.server} ${s.utilization} (${s.reservedGiB} GiB + ${s.baselineGiB} GiB baseline)`)
+      .join(" then ");
+    lines.push(
+      `  GPU ${gpu.gpu}  of ${gpu.totalGiB} GiB (cudaMemGetInfo): ${parts}, ${gpu.freeGiB} GiB unreserved`,
+    );
   }
   return lines.join("\n");
 }

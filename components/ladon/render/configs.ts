@@ -2,7 +2,7 @@
 import { stringify } from "yaml";
 import type { LadonConfig } from "../../config/ladon";
 import { SERVICES } from "../catalog";
-import type { ScrapeJob } from "../resolve";
+import { prometheusSize, type ScrapeJob } from "../resolve";
 import { sortKeys } from "../../host/docker";
 
 const yaml = (value: unknown) => stringify(value, { lineWidth: 0, sortMapEntries: false });
@@ -29,6 +29,17 @@ export function renderPrometheusConfig(ladon: LadonConfig, jobs: ScrapeJob[]): s
       ],
     },
     rule_files: [`${PROMETHEUS_RULES_DIR}/*.yml`],
+    // Retention in the config file, where a reload applies it (TSDBRetentionConfig in
+    // config/config.go, tsdb/db.go ApplyConfig@v3.16.0); the --storage.tsdb.retention.* flags are
+    // deprecated (cmd/prometheus/main.go@v3.16.0). Whichever limit is reached first applies.
+    storage: {
+      tsdb: {
+        retention: {
+          size: prometheusSize(ladon.prometheus.retentionSize),
+          time: ladon.prometheus.retentionTime,
+        },
+      },
+    },
     scrape_configs: jobs.map((j) => {
       // One static config per distinct label set, in first-seen order.
       const groups = new Map<string, { targets: string[]; labels: Record<string, string> }>();
@@ -94,12 +105,15 @@ export function renderAlertmanagerConfig(ladon: LadonConfig): string {
 }
 
 export const LOKI_RUNTIME_CONFIG = "/etc/loki/runtime.yaml";
+/** loki.yaml's global retention, used only without the runtime file's tenant override: 31 days. */
+export const LOKI_FALLBACK_RETENTION = "744h";
 
 /**
- * Loki v3, single binary on the filesystem, retention enforced by the compactor. Keys read in
+ * Loki v3, single binary on the filesystem, retention enforced by the compactor. Nothing in it
+ * follows citadel:ladon: the retention an operator sets is the runtime file's (a reload). Keys read in
  * pkg/compactor/config.go, pkg/validation/limits.go and pkg/loki/common/common.go at v3.7.8.
  */
-export function renderLokiConfig(ladon: LadonConfig): string {
+export function renderLokiConfig(): string {
   return yaml({
     auth_enabled: false,
     server: {
@@ -132,9 +146,11 @@ export function renderLokiConfig(ladon: LadonConfig): string {
       retention_delete_delay: "2h",
     },
     limits_config: {
-      // Also global, not only the runtime file's tenant override: were that file or the
-      // tenant ("fake" without auth) to change, retention would otherwise silently stop.
-      retention_period: ladon.loki.retentionPeriod,
+      // A fixed fallback, not only the runtime file's tenant override: were that file or the
+      // tenant ("fake" without auth) to change, retention would otherwise silently stop. It is
+      // not ladon.loki.retentionPeriod, so that a retention change rewrites runtime.yaml alone,
+      // which Loki re-reads (the tenant's override wins over this default while the file exists).
+      retention_period: LOKI_FALLBACK_RETENTION,
       reject_old_samples: true,
       reject_old_samples_max_age: "168h",
       allow_structured_metadata: true,

@@ -32,10 +32,11 @@ trap 'rm -f "$tmp"' EXIT
       service=$(basename "$dir")
       printf 'citadel_data_dir_bytes{service="%s"} %s\n' "$service" "$(du -sb "$dir" | awk '{ print $1 }')"
     done
-    # The retention plan, read live: Prometheus's size limit from its own flags, Loki's from its
-    # runtime config times the expected daily volume. A change to either needs nothing here.
+    # The retention plan, read live: Prometheus's size limit from prometheus.yml (storage: tsdb:
+    # retention: size:), Loki's from its runtime config times the expected daily volume. A change
+    # to either needs nothing here.
     printf '# HELP citadel_retention_limit_bytes Bytes a service'"'"'s retention is planned to use.\n# TYPE citadel_retention_limit_bytes gauge\n'
-    size=$(docker inspect -f '{{json .Args}}' prometheus 2>/dev/null | grep -o 'retention\.size=[0-9]*[KMGT]*B' | sed 's/.*=//' || true)
+    size=$(awk '/^ *retention:/ { r = 1; next } r && /^ *size: *[0-9]+[KMGT]?B$/ { print $2; exit }' "${ROOT}${PROMETHEUS_CONFIG:-/nonexistent}" 2>/dev/null || true)
     if [ -n "$size" ]; then
       printf 'citadel_retention_limit_bytes{service="prometheus"} %s\n' "$(awk -v s="$size" 'BEGIN {
         n = s + 0; u = substr(s, length(n "") + 1)

@@ -15,12 +15,14 @@ fi
 # Arguments travel as argv, never re-parsed by a shell. The API key stays inside the container:
 # the benchmark reads it from vLLM's own environment.
 # shellcheck disable=SC2016 # $VLLM_API_KEY and $@ expand inside the container
-# What each kind is asked (vllm/benchmarks/serve.py and lib/endpoint_request_func.py@v0.33.0):
-# completions with TTFT and ITL; /v1/embeddings or /v1/rerank, which measure end-to-end latency only.
+# What each kind is asked (vllm/benchmarks/serve.py and lib/endpoint_request_func.py@v0.34.0):
+# completions with TTFT and ITL; /v1/embeddings or /rerank (the vllm-rerank backend wants a URL
+# ending in `rerank`; /v1/rerank logs a deprecation warning, pooling/scoring/api_router.py), which
+# measure end-to-end latency only.
 case "$KIND" in
   generate) kind_args=(--backend vllm --dataset-name random --random-output-len "$OUTPUT_LEN" --ignore-eos --percentile-metrics "ttft,itl,e2el") ;;
   embed) kind_args=(--backend openai-embeddings --endpoint /v1/embeddings --dataset-name random --percentile-metrics e2el) ;;
-  rerank) kind_args=(--backend vllm-rerank --endpoint /v1/rerank --dataset-name random-rerank --percentile-metrics e2el) ;;
+  rerank) kind_args=(--backend vllm-rerank --endpoint /rerank --dataset-name random-rerank --percentile-metrics e2el) ;;
   *) printf 'baseline: unknown server kind %s\n' "$KIND" >&2; exit 1 ;;
 esac
 docker exec "$CONTAINER" sh -c 'rm -f "$1" && shift && OPENAI_API_KEY="$VLLM_API_KEY" exec vllm bench serve "$@"' sh "$RESULT" \

@@ -98,7 +98,7 @@ def evaluate(expectations, output):
             return isinstance(runtimes, dict) and "nvidia" in runtimes
         if kind == "container":
             state, status = states.get(e["name"], (None, ""))
-            return state == "running" and "(healthy)" in status
+            return state == "running" and (e["state"] == "running" or status.endswith("(healthy)"))
         if kind == "vllm-models":
             section = "vllm-models-" + e["container"]
             return ran(section) and e["served"] in text(section).split("\n")

@@ -23,7 +23,8 @@ section nvidia-smi nvidia-smi --query-gpu=index,name,driver_version --format=csv
 section docker-runtimes docker info --format '{{json .Runtimes}}'
 section containers docker ps -a --format '{{.Names}}|{{.State}}|{{.Status}}'
 # Each request runs inside the server's container with the key from its own environment, so the
-# probe needs no secret on the host. Embedding and reranking one word changes nothing.
+# probe needs no secret on the host. Embedding and reranking one word changes nothing. Reranking
+# is at /rerank: /v1/rerank logs a deprecation warning (pooling/scoring/api_router.py@vLLM v0.34.0).
 vllm_call() {
   docker exec "$1" python3 -c 'import json, os, sys, urllib.request
 body = None if sys.argv[2] == "" else sys.argv[2].encode()
@@ -36,7 +37,7 @@ for server in $VLLM_SERVERS; do
   section "vllm-models-${container}" vllm_call "$container" /v1/models ""
   case "$kind" in
     embed) section "vllm-embeddings-${container}" vllm_call "$container" /v1/embeddings "{\"model\": \"${served}\", \"input\": \"citadel\"}" ;;
-    rerank) section "vllm-rerank-${container}" vllm_call "$container" /v1/rerank "{\"model\": \"${served}\", \"query\": \"citadel\", \"documents\": [\"citadel\"]}" ;;
+    rerank) section "vllm-rerank-${container}" vllm_call "$container" /rerank "{\"model\": \"${served}\", \"query\": \"citadel\", \"documents\": [\"citadel\"]}" ;;
   esac
 done
 section prometheus-targets curl -fsS -m 10 "http://127.0.0.1:${PROMETHEUS_PORT}/api/v1/targets?state=active"
