@@ -34,7 +34,7 @@ export const ModelFactsSchema = z.strictObject({
   vocabSize: z.number().int().positive().meta(example(128256)),
   hiddenSize: z.number().int().positive().meta(example(4096)),
   tiedEmbeddings: z.boolean().meta(example(false)),
-  /** What the model was trained to serve (its model card). @default ["generate"] */
+  /** What the model was trained to serve (its model card). @default generate only (kindsOf in components/llm/catalog.ts) */
   kinds: z
     .array(z.enum(SERVER_KINDS))
     .min(1)

@@ -246,7 +246,8 @@ export function decodePayload(value: string): { kind: "base64" | "JSON"; text: s
   if (/^[A-Za-z0-9+/]+={0,2}$/.test(v) && v.length % 4 === 0) {
     const text = Buffer.from(v, "base64").toString("utf8");
     // Text only: a binary payload (or bytes that are not UTF-8) stays a name, size and hash.
-    if (!text.includes("\uFFFD") && !/[\x00-\x08\x0e-\x1f]/.test(text)) return { kind: "base64", text };
+    const binary = [...text].some((ch) => ch === "\uFFFD" || (ch < " " && !"\t\n\r\f\v".includes(ch)));
+    if (!binary) return { kind: "base64", text };
   }
   return undefined;
 }
