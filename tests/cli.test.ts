@@ -1,4 +1,6 @@
 /** The flag parser every command-line tool uses: defaults, values, switches, and usage errors. */
+import { spawnSync } from "node:child_process";
+import path from "node:path";
 import { parseFlags } from "../tools/cli";
 import { StackFileError } from "../tools/synth/stackfile";
 
@@ -67,5 +69,39 @@ describe("parseFlags", () => {
   ])("refuses %j, naming %s and quoting the usage", (argv, named) => {
     expect(() => parse(...argv)).toThrow(StackFileError);
     expect(() => parse(...argv)).toThrow(`unknown or incomplete argument ${named}; usage: ${USAGE}`);
+  });
+});
+
+describe("every tool's --help", () => {
+  const REPO = path.join(__dirname, "..");
+  const TOOLS = [
+    "tools/synth.ts",
+    "tools/diff/index.ts",
+    "tools/validate.ts",
+    "tools/baseline.ts",
+    "tools/bench.ts",
+    "tools/assess/index.ts",
+    "tools/readme.ts",
+    "tools/conformance/index.ts",
+    "tools/upstream/index.ts",
+  ];
+  it.each(TOOLS)("%s: says what each flag does and its exit codes, and does nothing else", (tool) => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", tool, "--help"], {
+      cwd: REPO,
+      encoding: "utf8",
+    });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(r.stdout).toMatch(/^usage: npm (start|run \w+)/);
+    const flags = r.stdout.split("\n").filter((l) => /^ {2}--[a-z-]+/.test(l));
+    for (const line of flags) {
+      // `--name <value>  what it does (default: …)`, or a switch `(off unless given)`.
+      expect(line).toMatch(/^ {2}--[a-z-]+( <value>)? +\S.{10,} \((default: .+|off unless given)\)$/);
+    }
+    const exits = r.stdout
+      .slice(r.stdout.indexOf("exit codes:"))
+      .split("\n")
+      .filter((l) => /^ {2}\d /.test(l));
+    expect(r.stdout).toContain("exit codes:");
+    expect(exits.length).toBeGreaterThanOrEqual(2);
   });
 });
