@@ -262,6 +262,21 @@ describe("npm run diff for review, on the shipped stack file", () => {
     expect(markdown.slice(0, files)).not.toContain("```diff");
   });
 
+  it("lists each host's changes in the order pulumi up runs them: a reloaded container after the step that reloads it", async () => {
+    const config = labConfigMap();
+    config["citadel:ladon"].thresholds = { gpuPowerRatio: 0.9 };
+    const d = diffPlans(base, await plan(config), { hosts: ["citadel"] });
+    const names = d.resources.map((c) => c.name);
+    // Alphabetically the container would come first; it waits for the rules step.
+    expect(names.indexOf("ladon-citadel-prometheus-rules")).toBeGreaterThanOrEqual(0);
+    expect(names.indexOf("ladon-citadel-prometheus-container")).toBeGreaterThan(
+      names.indexOf("ladon-citadel-prometheus-rules"),
+    );
+    expect(renderText(d, "t")).toContain(
+      "citadel: +0 ~0 ±1 -0 · 1 restarted or reloaded, in the order pulumi up runs them",
+    );
+  });
+
   it("a new disk says in plain words that it is formatted only when blank", async () => {
     const config = labConfigMap();
     citadelHost(config).storage.disks.push({

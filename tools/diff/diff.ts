@@ -286,6 +286,39 @@ function unified(aName: string, bName: string, a: string, b: string): string {
     .join("\n");
 }
 
+/**
+ * How many resources each one waits for in a row (0: none), from `dependsOn`; waiting for a
+ * component is waiting for every resource under it.
+ */
+export function depths(plan: Plan): Map<string, number> {
+  const byUrn = new Map([...plan.resources.values()].map((r) => [r.urn, r]));
+  const under = new Map<string, PlanResource[]>();
+  for (const r of plan.resources.values()) {
+    // Every component above a resource holds it.
+    for (let p = r.parent, guard = 0; p && guard < 50; p = plan.components?.get(p) ?? null, guard++) {
+      if (!under.has(p)) under.set(p, []);
+      under.get(p)?.push(r);
+    }
+  }
+  const memo = new Map<string, number>();
+  const visiting = new Set<string>();
+  const visit = (r: PlanResource): number => {
+    const known = memo.get(r.urn);
+    if (known !== undefined) return known;
+    if (visiting.has(r.urn)) return 0;
+    visiting.add(r.urn);
+    let d = 0;
+    for (const dep of r.dependsOn ?? []) {
+      const waited = byUrn.has(dep) ? [byUrn.get(dep) as PlanResource] : (under.get(dep) ?? []);
+      for (const w of waited) if (w !== r) d = Math.max(d, visit(w) + 1);
+    }
+    visiting.delete(r.urn);
+    memo.set(r.urn, d);
+    return d;
+  };
+  return new Map([...plan.resources.values()].map((r) => [r.name, visit(r)]));
+}
+
 const sameViolation = (a: Violation, b: Violation) =>
   a.policy === b.policy && a.urn === b.urn && a.message === b.message;
 
@@ -383,7 +416,20 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): PlanD
       protect: container.protect,
     });
   }
-  out.sort((a, b) => (a.host === b.host ? (a.name < b.name ? -1 : 1) : a.host < b.host ? -1 : 1));
+  // Per host, in the order pulumi up runs them: a resource after everything it waits for.
+  const [headDepth, baseDepth] = [depths(head), depths(base)];
+  const depth = (c: ResourceChange) => (c.action === "delete" ? baseDepth : headDepth).get(c.name) ?? 0;
+  out.sort((a, b) =>
+    a.host !== b.host
+      ? a.host < b.host
+        ? -1
+        : 1
+      : depth(a) !== depth(b)
+        ? depth(a) - depth(b)
+        : a.name < b.name
+          ? -1
+          : 1,
+  );
 
   const files: FileChange[] = [];
   // A payload's change is decoded and diffed once, under the first file (in path order) that

@@ -67,7 +67,7 @@ export function renderText(d: PlanDiff, title: string): string {
   const lines = [title, "", summary(d), ...verdict(d), ...refusals(d)];
   for (const s of d.secretsChanged) lines.push(`secret changed: citadel:${s}`);
   for (const h of hostsOf(d)) {
-    lines.push("", `${h}: ${hostCounts(d, h)}`);
+    lines.push("", `${h}: ${hostCounts(d, h)}, in the order pulumi up runs them`);
     for (const c of d.resources.filter((x) => x.host === h)) {
       lines.push(`  ${headline(c)}`, `      ${c.reason}`);
       for (const i of c.changes) lines.push(`      ${renderInput(i)}`);
@@ -91,7 +91,7 @@ export function renderMarkdown(d: PlanDiff, title: string): string {
   if (d.secretsChanged.length > 0) out.push("");
   for (const h of hostsOf(d)) {
     const rs = d.resources.filter((c) => c.host === h);
-    out.push(`#### ${h}: ${hostCounts(d, h)}`, "");
+    out.push(`#### ${h}: ${hostCounts(d, h)}`, "", "In the order `pulumi up` runs them.", "");
     if (rs.length > 0) {
       out.push("| | resource | why | changed inputs |", "|---|---|---|---|");
       for (const c of rs) {
