@@ -516,11 +516,29 @@ describe("npm run baseline", () => {
     mkdirSync(path.join(t.cwd, "baselines"));
     writeFileSync(path.join(t.cwd, "baselines", "x.json"), "{}");
     const broken = run(t);
-    expect(broken.status).toBe(1);
+    // 4: something went wrong; 1 is kept for a regression, 3 for a lab that cannot be reached.
+    expect(broken.status).toBe(4);
     expect(broken.stderr).toMatch(/^baseline: baselines\/x.json is not a recorded baseline: date: /);
     expect(() => readFileSync(t.log)).toThrow();
     const usage = run(t, "--acept");
     expect(usage.status).toBe(2);
     expect(usage.stderr).toContain("usage: npm run baseline --");
+  });
+
+  it("exits 3, not 1 (a regression), when the vLLM host cannot be reached over SSH", () => {
+    const t = lab("qwen3-8b-run1.json");
+    // ssh(1) exits 255 when it cannot connect: what a lab that is down gives.
+    const down = mkdtempSync(path.join(tmpdir(), "citadel-ssh-down-"));
+    writeFileSync(
+      path.join(down, "ssh"),
+      '#!/usr/bin/env bash\necho "ssh: connect to host 192.168.10.29 port 22: No route to host" >&2\nexit 255\n',
+    );
+    chmodSync(path.join(down, "ssh"), 0o755);
+    const result = run({ ...t, env: { ...t.env, PATH: `${down}:${t.env.PATH}` } }, "--server", "chat");
+    expect(result.status).toBe(3);
+    // The benchmark's stderr goes straight to the terminal (its progress), ssh's message with it.
+    expect(result.stderr).toContain("ssh: connect to host 192.168.10.29 port 22: No route to host");
+    expect(result.stderr).toContain("baseline: cannot reach citadel (192.168.10.29)");
+    expect(() => readdirSync(path.join(t.cwd, "baselines"))).toThrow();
   });
 });

@@ -3,7 +3,7 @@
  * code, and base refs through a real git worktree running the ref's own `npm start`.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { stringify } from "yaml";
@@ -137,7 +137,7 @@ describe("npm run diff between two stack files", () => {
     const step = diff.resources.find((c) => c.name === "ladon-citadel-grafana-admin-password");
     expect(step?.action).toBe("update");
     expect(step?.changes.every((c) => c.secret && !("old" in c) && !("new" in c))).toBe(true);
-    expect(renderText(diff, title)).toMatch(/^ {4}\w+: secret changed$/m);
+    expect(renderText(diff, title)).toMatch(/^ {6}\w+: secret changed$/m);
     expect(renderMarkdown(diff, title)).toContain("secret changed: `citadel:grafanaAdminPassword`");
     for (const out of [renderText(diff, title), renderMarkdown(diff, title), renderJson(diff)]) {
       expect(out).not.toMatch(/ciphertext|PLACEHOLDER|-changed"/);
@@ -183,6 +183,127 @@ function commitWith(file: string, content: string): string {
     "test base",
   ]);
 }
+
+/** The shipped stack file with the chat server on another model, as a reviewer would see it. */
+const SHIPPED = path.join(REPO, "Pulumi.citadel.yaml");
+function modelChange(): string {
+  const text = readFileSync(SHIPPED, "utf8");
+  const changed = text.replace(
+    "model: Qwen/Qwen3-8B\n        servedModelName: qwen3-8b",
+    "model: Qwen/Qwen2.5-7B-Instruct\n        servedModelName: qwen2.5-7b",
+  );
+  expect(changed).not.toBe(text);
+  const file = path.join(tmp, `s${n++}`, "Pulumi.citadel.yaml");
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, changed);
+  return file;
+}
+
+/** The text output up to the file diffs, split per host (`<host>: +a ~b ±c -d`). */
+function hostSections(text: string): Map<string, string[]> {
+  const head = text.split("\nfile diffs:\n")[0] as string;
+  const out = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const line of head.split("\n")) {
+    const m = /^([a-z][a-z0-9-]*): [+]\d+ ~\d+ ±\d+ -\d+/.exec(line);
+    if (m) out.set(m[1] as string, (current = []));
+    if (current) current.push(line);
+  }
+  return out;
+}
+
+describe("npm run diff for review, on the shipped stack file", () => {
+  let text: string;
+  let markdown: string;
+  beforeAll(async () => {
+    const { diff, title } = await runDiff({ baseConfig: SHIPPED, config: modelChange() });
+    text = renderText(diff, title);
+    markdown = renderMarkdown(diff, title);
+  });
+
+  it("a model change fits on one screen per host: the summary first, at most 40 lines per host before the file diffs", () => {
+    const sections = hostSections(text);
+    expect([...sections.keys()]).toEqual(["citadel"]);
+    for (const lines of sections.values()) expect(lines.length).toBeLessThanOrEqual(40);
+    // The summary and the verdict come before any host.
+    expect(text.indexOf("+0 ~0 ±2 -0")).toBeLessThan(text.indexOf("\ncitadel: "));
+    expect(text.indexOf("citadel-guard:")).toBeLessThan(text.indexOf("\ncitadel: "));
+    expect(text.indexOf("\ncitadel: ")).toBeLessThan(text.indexOf("\nfile diffs:\n"));
+  });
+
+  it("a model change shows the old and new VRAM plan per GPU, and the downtime: download and load", () => {
+    const citadel = (hostSections(text).get("citadel") ?? []).join("\n");
+    expect(citadel).toContain("VRAM plan on citadel, before and after");
+    expect(citadel).toMatch(/^ {4}GPU 0 /m);
+    expect(citadel).toMatch(/before: Qwen\/Qwen3-8B on GPU 0: weights [\d.]+ GiB/);
+    expect(citadel).toMatch(/after: {2}Qwen\/Qwen2\.5-7B-Instruct on GPU 0: weights [\d.]+ GiB/);
+    expect(citadel).toContain("downtime: vllm-chat is removed before its replacement starts");
+    expect(citadel).toMatch(/Qwen\/Qwen2\.5-7B-Instruct has downloaded, [\d.]+ GiB into \/srv\/models/);
+    expect(citadel).toContain("pulumi up waits up to 1800 s for it (vllm.startupTimeoutSeconds)");
+  });
+
+  it("shows opaque payloads (base64, one-line JSON) decoded as the files they carry, never raw", () => {
+    expect(text).not.toMatch(/[A-Za-z0-9+/=]{200,}/);
+    expect(text).not.toMatch(/^[-+ ]export \w+='(\\'')?[[{]/m);
+    expect(text).toMatch(/^=== \S+#EXPECTATIONS \(modified\)$/m);
+    expect(text).toMatch(/^-\s+"served": "qwen3-8b"$/m);
+    expect(text).toMatch(/^=== \S+#PROBE_B64 \(modified\)$/m);
+    expect(text).toMatch(/^\+export VLLM_SERVERS='vllm-chat\|generate\|qwen2\.5-7b /m);
+  });
+
+  it("every 'diffed below' points at a file diff that is there", () => {
+    const targets = [
+      ...text.matchAll(/diffed below as (\S+?)>?$/gm),
+      ...text.matchAll(/the same change as (\S+), diffed below/g),
+    ].map((m) => m[1] as string);
+    expect(targets.length).toBeGreaterThanOrEqual(3);
+    for (const t of targets) expect(text).toContain(`\n=== ${t} (`);
+    expect(text).not.toContain("see the file diffs");
+  });
+
+  it("markdown: the per-host table before the file diffs, which are collapsed", () => {
+    const table = markdown.indexOf("#### citadel: ");
+    const files = markdown.indexOf("#### file diffs");
+    expect(table).toBeGreaterThan(0);
+    expect(files).toBeGreaterThan(table);
+    const after = markdown.slice(files);
+    expect(after.indexOf("<details>")).toBeLessThan(after.indexOf("```diff"));
+    expect(markdown.slice(0, files)).not.toContain("```diff");
+  });
+
+  it("lists each host's changes in the order pulumi up runs them: a reloaded container after the step that reloads it", async () => {
+    const config = labConfigMap();
+    config["citadel:ladon"].thresholds = { gpuPowerRatio: 0.9 };
+    const d = diffPlans(base, await plan(config), { hosts: ["citadel"] });
+    const names = d.resources.map((c) => c.name);
+    // Alphabetically the container would come first; it waits for the rules step.
+    expect(names.indexOf("ladon-citadel-prometheus-rules")).toBeGreaterThanOrEqual(0);
+    expect(names.indexOf("ladon-citadel-prometheus-container")).toBeGreaterThan(
+      names.indexOf("ladon-citadel-prometheus-rules"),
+    );
+    expect(renderText(d, "t")).toContain(
+      "citadel: +0 ~0 ±1 -0 · 1 restarted or reloaded, in the order pulumi up runs them",
+    );
+  });
+
+  it("a new disk says in plain words that it is formatted only when blank", async () => {
+    const config = labConfigMap();
+    citadelHost(config).storage.disks.push({
+      device: "/dev/sdb",
+      filesystem: "ext4",
+      label: "archive",
+      mountPoint: "/srv/archive",
+    });
+    const d = diffPlans(base, await plan(config), { hosts: ["citadel"] });
+    const disk = d.resources.find((c) => c.name === "citadel-storage-disk-archive");
+    expect(disk?.reason).toContain(
+      "formats `/dev/sdb` as ext4 labelled archive if it carries no filesystem; refuses otherwise",
+    );
+    expect(renderText(d, "t")).toContain(
+      "formats `/dev/sdb` as ext4 labelled archive if it carries no filesystem; refuses otherwise",
+    );
+  });
+});
 
 describe("npm run diff --base <ref>", () => {
   it("plans the ref with its own code in a worktree, and diffs it against the working tree", async () => {

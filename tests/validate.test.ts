@@ -293,6 +293,19 @@ describe("npm run validate", () => {
     );
   });
 
+  it("exits 3, not 1, when the host cannot be reached, and says on stderr which host it probes", () => {
+    const down = mkdtempSync(path.join(tmpdir(), "citadel-ssh-down-"));
+    writeFileSync(
+      path.join(down, "ssh"),
+      '#!/usr/bin/env bash\necho "ssh: connect to host 192.168.10.29 port 22: No route to host" >&2\nexit 255\n',
+    );
+    chmodSync(path.join(down, "ssh"), 0o755);
+    const result = run({ dir: down });
+    expect(result.status).toBe(3);
+    expect(result.stderr).toContain("validate: probing citadel (192.168.10.29), host 1 of 1");
+    expect(result.stdout).toMatch(/^FAIL {2}citadel {2}reachable +cannot reach .*No route to host/m);
+  });
+
   it("exits 1 and marks each failure when the lab is broken", () => {
     const result = run(fakeSsh(fixture("citadel-broken.txt")));
     expect(result.status).toBe(1);

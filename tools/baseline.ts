@@ -12,6 +12,9 @@
  *    `--accept` records it anyway, as the new baseline (after a deliberate change).
  *
  *   npm run baseline -- [--config Pulumi.citadel.yaml] [--server chat] [--accept] [--dir baselines]
+ *
+ * Exit codes (also in `--help`): 0 recorded (or accepted); 1 a regression, nothing recorded; 2 bad
+ * flags or config; 3 the vLLM host could not be reached over SSH; 4 anything else.
  */
 import "./compile-cache";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -77,7 +80,8 @@ export function runBaseline(
   // Read what is recorded first: a broken file should stop us before a long benchmark.
   const recorded = readRecorded(opts.dir);
   let status = 0;
-  for (const [name, server] of servers) {
+  for (const [i, [name, server]] of servers.entries()) {
+    if (servers.length > 1) log(`server ${i + 1} of ${servers.length}:`);
     status = Math.max(status, baselineServer(lab, vllm.host, name, server, recorded, opts, log));
   }
   return status;
@@ -158,12 +162,30 @@ function baselineServer(
   return 0;
 }
 
+export const HELP = {
+  usage: "npm run baseline -- [--config <stack yaml>] [--server <name>] [--dir <baselines dir>] [--accept]",
+  flags: {
+    config: "the stack file: the vLLM host, its servers and the ops.baseline workload",
+    server: "benchmark only this server of citadel:vllm.servers (none: every server)",
+    dir: "where baselines are read from and recorded (one JSON file per run)",
+    accept:
+      "record this run as the new baseline even if it is slower than the last one beyond ops.baseline.regressionMargin (after a deliberate change)",
+  },
+  exits: {
+    0: "every server's run was recorded (no regression, no baseline yet, or --accept)",
+    1: "a regression beyond the margin: nothing recorded, the run is kept in out/rejected-*.json",
+    2: "bad flags or stack config (the message names the key)",
+    3: "the vLLM host could not be reached over SSH",
+    4: "anything else went wrong (the message says what)",
+  },
+};
+
 function main(): number {
   const flags = parseFlags(
     process.argv.slice(2),
     { config: "Pulumi.citadel.yaml", dir: "baselines", server: "" },
     ["accept"],
-    "npm run baseline -- [--config <stack yaml>] [--server <name>] [--dir <baselines dir>] [--accept]",
+    HELP,
   );
   return runBaseline(
     loadLab(flags.config),

@@ -25,18 +25,36 @@ import {
 } from "./loop";
 import { parse } from "yaml";
 
+export const HELP = {
+  usage: "npm run bench -- [--config <stack yaml>] [--runs <n>] [--start-runs <n>]",
+  flags: {
+    config: "the stack file to measure",
+    runs: "how many in-process synths the median synth time is taken over (after one warm-up)",
+    "start-runs": "how many whole `npm start` processes the median start time is taken over",
+  },
+  exits: {
+    0: "measured and printed (bench asserts nothing)",
+    2: "bad flags or stack config (the message names the key)",
+    1: "anything else went wrong (the message says what)",
+  },
+};
+
+/** Progress on stderr, so the tables on stdout stay clean. */
+const progress = (line: string) => console.error(`bench: ${line}`);
+
 async function main(): Promise<void> {
   const args = parseFlags(
     process.argv.slice(2),
     { config: "Pulumi.citadel.yaml", runs: "7", "start-runs": "5" },
     [],
-    "npm run bench -- [--config <stack yaml>] [--runs <n>] [--start-runs <n>]",
+    HELP,
   );
   const stackFile = args.config;
   const runs = Number(args.runs);
   if (!Number.isInteger(runs) || runs < 1)
     throw new StackFileError(`--runs takes a whole number of at least 1, not ${args.runs}`);
   const stack = readStackFile(stackFile);
+  progress(`synth of ${stackFile}: warm-up, then ${runs} timed runs…`);
   await synthesize({ stack, program: runLab }); // warm-up: module loading is not synth time
   const times: number[] = [];
   let lab: SynthResult | undefined;
@@ -54,6 +72,7 @@ async function main(): Promise<void> {
 
   // npm run diff between two refs (HEAD and the working tree), warm: the ref's worktree shares this
   // checkout's dependencies when the lockfiles are equal; its own npm start runs meanwhile.
+  progress("npm run diff, HEAD against the working tree…");
   const d0 = performance.now();
   await runDiff({ base: "HEAD", config: stackFile });
   const diffSeconds = (performance.now() - d0) / 1000;
@@ -61,11 +80,59 @@ async function main(): Promise<void> {
   const startRuns = Number(args["start-runs"]);
   if (!Number.isInteger(startRuns) || startRuns < 1)
     throw new StackFileError(`--start-runs takes a whole number of at least 1, not ${args["start-runs"]}`);
+  progress(`npm start as a whole process, ${startRuns} runs…`);
   const loop = loopRows(stackFile, startRuns);
 
+  const rows = await blastRadiusRows(stackFile, result, (i, change) =>
+    progress(`blast radius ${i + 1} of ${BLAST_RADIUS.length}: ${change}…`),
+  );
+
+  console.log(`citadel bench (${stackFile}, ${runs} runs after a warm-up)\n`);
+  console.log(
+    table(
+      ["measure", "value"],
+      [
+        [
+          "synth time, median",
+          `${median.toFixed(0)} ms (min ${sorted[0]?.toFixed(0)}, max ${sorted[sorted.length - 1]?.toFixed(0)})`,
+        ],
+        ["resources", `${result.resources.length} (${custom.length} provider resources)`],
+        ["remote commands", String(remote)],
+        [
+          "critical path",
+          `${cp.length} remote steps in a chain of ${cp.chain.length} resources: ${cp.chain.join(" -> ")}`,
+        ],
+        ["npm run diff, HEAD vs working tree", `${diffSeconds.toFixed(1)} s`],
+      ],
+    ),
+  );
+  console.log(`\nthe development loop (medians; .ci/run records its tiers in ${ciTimesFile()})\n`);
+  console.log(table(["measure", "value"], loop));
+  console.log("\nblast radius of single-knob changes\n");
+  console.log(table(BLAST_HEAD, rows));
+}
+
+export const BLAST_HEAD = [
+  "change",
+  "changed",
+  "updates",
+  "replaces",
+  "creates",
+  "containers replaced",
+  "running services",
+  "resources",
+];
+
+/** What each single-knob change of BLAST_RADIUS does to the plan of `stackFile`, as table rows. */
+export async function blastRadiusRows(
+  stackFile: string,
+  result: SynthResult,
+  progress: (i: number, change: string) => void = () => undefined,
+): Promise<string[][]> {
   const rows: string[][] = [];
   const configMap = () => parse(readFileSync(stackFile, "utf8")).config as Record<string, unknown>;
-  for (const row of BLAST_RADIUS) {
+  for (const [i, row] of BLAST_RADIUS.entries()) {
+    progress(i, row.change);
     const config = configMap();
     row.config?.(config);
     const variant = await synthesize({
@@ -92,41 +159,29 @@ async function main(): Promise<void> {
       changes.map((c) => c.name).join(", "),
     ]);
   }
+  return rows;
+}
 
-  console.log(`citadel bench (${stackFile}, ${runs} runs after a warm-up)\n`);
-  console.log(
-    table(
-      ["measure", "value"],
-      [
-        [
-          "synth time, median",
-          `${median.toFixed(0)} ms (min ${sorted[0]?.toFixed(0)}, max ${sorted[sorted.length - 1]?.toFixed(0)})`,
-        ],
-        ["resources", `${result.resources.length} (${custom.length} provider resources)`],
-        ["remote commands", String(remote)],
-        ["critical path", `${cp.length} steps: ${cp.chain.join(" -> ")}`],
-        ["npm run diff, HEAD vs working tree", `${diffSeconds.toFixed(1)} s`],
-      ],
-    ),
-  );
-  console.log(`\nthe development loop (medians; .ci/run records its tiers in ${ciTimesFile()})\n`);
-  console.log(table(["measure", "value"], loop));
-  console.log("\nblast radius of single-knob changes\n");
-  console.log(
-    table(
-      [
-        "change",
-        "changed",
-        "updates",
-        "replaces",
-        "creates",
-        "containers replaced",
-        "running services",
-        "resources",
-      ],
-      rows,
-    ),
-  );
+/**
+ * How the changed config steps reach their running service (service-files.sh's RELOAD): `reload`
+ * (an HTTP reload), `restart`, or `re-read` (the service watches the file itself).
+ */
+function appliedBy(variant: SynthResult, names: string[]): string {
+  const how = names.flatMap((name) => {
+    const create = String(variant.resources.find((r) => r.name === name)?.rawInputs.create ?? "");
+    const reload = /^export RELOAD='([^']*)'$/m.exec(create)?.[1];
+    const container = /^export CONTAINER='([^']*)'$/m.exec(create)?.[1];
+    if (reload === undefined || container === undefined) return [];
+    const verb = reload.startsWith("http:") ? "reload" : reload === "restart" ? "restart" : "re-read";
+    return [`${container} ${verb}`];
+  });
+  return [...new Set(how)].join(", ") || "-";
+}
+
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] as number)).join(" | ")} |`;
+  return [line(head), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
 }
 
 /** `npm start` timed here, and the tiers that `.ci/run` recorded of its own runs. */
@@ -164,33 +219,12 @@ function fmt(seconds: number): string {
   return seconds >= 120 ? `${(seconds / 60).toFixed(1)} min` : `${seconds.toFixed(1)} s`;
 }
 
-/**
- * How the changed config steps reach their running service (service-files.sh's RELOAD): `reload`
- * (an HTTP reload), `restart`, or `re-read` (the service watches the file itself).
- */
-function appliedBy(variant: SynthResult, names: string[]): string {
-  const how = names.flatMap((name) => {
-    const create = String(variant.resources.find((r) => r.name === name)?.rawInputs.create ?? "");
-    const reload = /^export RELOAD='([^']*)'$/m.exec(create)?.[1];
-    const container = /^export CONTAINER='([^']*)'$/m.exec(create)?.[1];
-    if (reload === undefined || container === undefined) return [];
-    const verb = reload.startsWith("http:") ? "reload" : reload === "restart" ? "restart" : "re-read";
-    return [`${container} ${verb}`];
+if (require.main === module)
+  main().catch((err: unknown) => {
+    if (err instanceof StackFileError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    console.error(err);
+    process.exit(1);
   });
-  return [...new Set(how)].join(", ") || "-";
-}
-
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] as number)).join(" | ")} |`;
-  return [line(head), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
-}
-
-main().catch((err: unknown) => {
-  if (err instanceof StackFileError) {
-    console.error(err.message);
-    process.exit(2);
-  }
-  console.error(err);
-  process.exit(1);
-});

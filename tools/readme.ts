@@ -1,11 +1,13 @@
 /**
- * `npm run readme`: regenerates the README's tables from the code, between
- * `<!-- generated: NAME -->` and `<!-- /generated -->` markers: the service and port registry, the
- * catalog of pins with the upstream release that checks each image, and the VRAM plan of the
- * committed stack. `tests/readme.test.ts` fails when the README differs from what this writes.
+ * `npm run readme`: regenerates the tables of README.md and every page under docs/ from the code,
+ * between `<!-- generated: NAME -->` and `<!-- /generated -->` markers: the service and port
+ * registry, the catalog of pins with the upstream release that checks each image, the VRAM plan of
+ * the committed stack, the configuration reference (from the zod schema), the plan's figures and
+ * the blast radius of single-knob changes. `tests/readme.test.ts` fails when a page differs from
+ * what this writes; `--check` does the same without writing.
  */
 import "./compile-cache";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
@@ -16,8 +18,28 @@ import { synthesize } from "./synth/harness";
 import { runLab } from "./synth/program";
 import { renderServiceTable, renderVramPlan } from "./synth/report";
 import { readStackFile } from "./synth/stackfile";
+import { BLAST_HEAD, blastRadiusRows, table } from "./bench";
+import { parseFlags } from "./cli";
+import { criticalPath } from "./convergence";
+import { renderConfigReference } from "./docs/configuration";
 
-export const README = path.join(__dirname, "..", "README.md");
+const ROOT = path.join(__dirname, "..");
+export const README = path.join(ROOT, "README.md");
+
+/** The pages that may carry generated blocks: README.md and every Markdown file under docs/. */
+export function docFiles(root = ROOT): string[] {
+  const out = [path.join(root, "README.md")];
+  const walk = (dir: string) => {
+    if (!existsSync(dir)) return;
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".md")) out.push(p);
+    }
+  };
+  walk(path.join(root, "docs"));
+  return out;
+}
 
 /** The catalog of pins as a table. */
 export function renderPinsTable(): string {
@@ -61,35 +83,84 @@ export async function diffExample(stackFile: string): Promise<string> {
 }
 
 /** Every generated block, by name. */
-export async function generatedBlocks(stackFile = "Pulumi.citadel.yaml"): Promise<Record<string, string>> {
+export async function generatedBlocks(
+  stackFile = "Pulumi.citadel.yaml",
+  progress: (line: string) => void = () => undefined,
+): Promise<Record<string, string>> {
+  progress(`readme: planning ${stackFile}…`);
   const result = await synthesize({ stack: readStackFile(stackFile), program: runLab });
+  progress("readme: the diff example…");
+  const diff = await diffExample(stackFile);
+  const custom = result.resources.filter((r) => r.custom);
+  const cp = criticalPath(result);
+  const figures = table(
+    ["measure", "value"],
+    [
+      ["resources", `${result.resources.length} (${custom.length} provider resources)`],
+      ["remote commands", String(custom.filter((r) => r.type === "command:remote:Command").length)],
+      [
+        "critical path",
+        `${cp.length} remote steps in a chain of ${cp.chain.length} resources: ${cp.chain.join(" -> ")}`,
+      ],
+    ],
+  );
+  const blast = await blastRadiusRows(stackFile, result, (i, change) =>
+    progress(`readme: blast radius ${i + 1}: ${change}…`),
+  );
   return {
-    "diff-example": await diffExample(stackFile),
+    "diff-example": diff,
     services: renderServiceTable(),
     pins: renderPinsTable(),
     "vram-plan": ["```", renderVramPlan(result.outputs) ?? "(no vLLM server)", "```"].join("\n"),
+    configuration: renderConfigReference(),
+    "plan-figures": figures,
+    "blast-radius": table(BLAST_HEAD, blast),
   };
 }
 
-/** The README with every generated block replaced; throws on a block the code does not know. */
-export function fillReadme(readme: string, blocks: Record<string, string>): string {
+/** A page with every generated block replaced; throws on a block the code does not know. */
+export function fillReadme(readme: string, blocks: Record<string, string>, file = "README.md"): string {
   return readme.replace(
     /<!-- generated: ([a-z-]+) -->\n[\s\S]*?<!-- \/generated -->/g,
     (_all, name: string) => {
       const body = blocks[name];
       if (body === undefined)
-        throw new Error(`README.md has a generated block "${name}" that tools/readme.ts does not know`);
+        throw new Error(`${file} has a generated block "${name}" that tools/readme.ts does not know`);
       return `<!-- generated: ${name} -->\n${body}\n<!-- /generated -->`;
     },
   );
 }
 
+export const HELP = {
+  usage: "npm run readme -- [--check]",
+  flags: {
+    check: "write nothing; list the pages whose generated blocks differ from the code, and exit 1 if any",
+  },
+  exits: {
+    0: "every page is up to date (or was regenerated)",
+    1: "with --check: a page is stale; without: something went wrong (the message says what)",
+    2: "bad flags",
+  },
+};
+
 async function main(): Promise<number> {
-  const before = readFileSync(README, "utf8");
-  const after = fillReadme(before, await generatedBlocks());
-  if (after !== before) writeFileSync(README, after);
-  console.log(after === before ? "README.md is up to date" : "README.md regenerated");
-  return 0;
+  const { check } = parseFlags(process.argv.slice(2), {}, ["check"], HELP);
+  const blocks = await generatedBlocks(undefined, (l) => console.error(l));
+  let stale = 0;
+  for (const file of docFiles()) {
+    const rel = path.relative(ROOT, file);
+    const before = readFileSync(file, "utf8");
+    const after = fillReadme(before, blocks, rel);
+    if (after === before) continue;
+    stale++;
+    if (check) console.log(`${rel} is stale: run npm run readme`);
+    else {
+      writeFileSync(file, after);
+      console.log(`${rel} regenerated`);
+    }
+  }
+  if (stale === 0) console.log("README.md and docs/ are up to date");
+  return check && stale > 0 ? 1 : 0;
 }
 
 if (require.main === module) {
@@ -97,7 +168,7 @@ if (require.main === module) {
     (code) => process.exit(code),
     (e: Error) => {
       console.error(`readme: ${e.message}`);
-      process.exit(1);
+      process.exit(e.name === "StackFileError" ? 2 : 1);
     },
   );
 }

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { LabConfig } from "../components/config";
 import { wrapScript } from "../components/remote";
+import { LabUnreachableError } from "./cli";
 
 export interface RunOptions {
   timeoutMs: number;
@@ -16,7 +17,10 @@ export interface RunOptions {
   progress?: boolean;
 }
 
-/** Returns the script's stdout; throws naming the host and why when it cannot run or fails. */
+/**
+ * Returns the script's stdout; throws naming the host and why when it cannot run or fails, a
+ * `LabUnreachableError` when SSH itself could not get through.
+ */
 export function runOnHost(lab: LabConfig, name: string, script: string, opts: RunOptions): string {
   const host = lab.hosts[name] as LabConfig["hosts"][string];
   const dir = mkdtempSync(path.join(tmpdir(), "citadel-ssh-"));
@@ -49,6 +53,9 @@ export function runOnHost(lab: LabConfig, name: string, script: string, opts: Ru
     );
     if (run.status !== 0) {
       const why = (run.stderr || run.error?.message || `exit ${String(run.status)}, see above`).trim();
+      // ssh(1), EXIT STATUS: "ssh exits with the exit status of the remote command or with 255 if
+      // an error occurred": 255 is ssh's own failure (connect, host key, auth), not the script's.
+      if (run.status === 255) throw new LabUnreachableError(`cannot reach ${name} (${host.address}): ${why}`);
       throw new Error(`${name} (${host.address}): ${why}`);
     }
     return run.stdout;

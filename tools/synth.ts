@@ -18,12 +18,19 @@ import { renderRaids, renderTree, renderVramPlan, writeOut } from "./synth/repor
 import { placeholderNotes, readStackFile, StackFileError } from "./synth/stackfile";
 
 async function main(): Promise<number> {
-  const args = parseFlags(
-    process.argv.slice(2),
-    { config: "Pulumi.citadel.yaml", out: "out" },
-    [],
-    "npm start -- [--config <stack yaml>] [--out <dir>]",
-  );
+  const args = parseFlags(process.argv.slice(2), { config: "Pulumi.citadel.yaml", out: "out" }, [], {
+    usage: "npm start -- [--config <stack yaml>] [--out <dir>]",
+    flags: {
+      config: "the stack file to plan",
+      out: "where resources.json, policy-report.json and files/ (every rendered file) are written",
+    },
+    exits: {
+      0: "planned; no mandatory policy violation",
+      1: "anything else went wrong (the message says what)",
+      2: "invalid stack config or flags (the message names the file, key and fix)",
+      3: "a mandatory citadel-guard policy is violated",
+    },
+  });
   const stack = readStackFile(args.config);
   const result = await synthesize({ stack, program: runLab });
   writeOut(args.out, result);

@@ -40,7 +40,7 @@ export const ModelFactsSchema = z.strictObject({
    * (EncoderOnlyAttention.get_kv_cache_spec, model_executor/layers/attention@v0.34.0). @default false
    */
   encoderOnly: z.boolean().optional().meta(example(true)),
-  /** What the model was trained to serve (its model card). @default ["generate"] */
+  /** What the model was trained to serve (its model card). @default generate only (kindsOf in components/llm/catalog.ts) */
   kinds: z
     .array(z.enum(SERVER_KINDS))
     .min(1)

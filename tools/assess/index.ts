@@ -56,7 +56,7 @@ const DAY = 86400;
 
 export const USAGE =
   "npm run assess -- [--config <stack yaml>] [--prometheus <url>] [--window 7d] " +
-  "[--host <config host> | --memory <size> --cores <n>] [--disks 4x1TiB|<size>,<size>…] [--raid 0|1|5|6|10|none] " +
+  "[--host <config host> [--host-config <stack yaml>] | --memory <size> --cores <n>] [--disks 4x1TiB|<size>,<size>…] [--raid 0|1|5|6|10|none] " +
   "[--disk-write-iops <per disk>] [--cpu-slowdown <x>] [--horizon 365d] [--chart out/assess.png] [--json <file>]";
 
 export const DEFAULTS = {
@@ -64,6 +64,7 @@ export const DEFAULTS = {
   prometheus: "",
   window: "7d",
   host: "",
+  "host-config": "",
   memory: "",
   cores: "",
   disks: "",
@@ -75,6 +76,35 @@ export const DEFAULTS = {
   json: "",
 };
 export type Flags = typeof DEFAULTS;
+
+export const HELP = {
+  usage: USAGE,
+  flags: {
+    config: "the stack file of the lab whose LadonStack is measured (its host and Prometheus)",
+    prometheus: "the Prometheus to read (none: the stack host's address and Prometheus's host port, 9901)",
+    window: "how far back to measure, a Prometheus duration such as 7d or 36h",
+    host: "the candidate: a host in citadel:hosts, giving its memoryGiB, cpus and the volume under dataDir",
+    "host-config":
+      "the stack file that declares --host, when it is not the --config one (e.g. examples/Pulumi.monitoring-pi.yaml for pi)",
+    memory: "the candidate's RAM, such as 8GiB (overrides --host's memoryGiB)",
+    cores: "the candidate's CPU cores (overrides --host's cpus)",
+    disks: "the candidate's data disks: 4x1TiB or 1TiB,1TiB (overrides --host's storage)",
+    raid: "the RAID level over --disks: 0, 1, 5, 6, 10 or none",
+    "disk-write-iops":
+      "sustained random writes per second of one disk; without it write IOPS are not compared",
+    "cpu-slowdown": "how many times slower one candidate core is than one of the measured host's",
+    horizon: "how far ahead services without retention (Grafana, Alertmanager) grow",
+    chart: "where the PNG chart of CPU and memory per service is written",
+    json: "also write the whole result as JSON to this file (none: no JSON)",
+  } satisfies Record<keyof Flags, string>,
+  exits: {
+    0: "every compared resource fits",
+    1: "something does not fit",
+    2: "bad flags or config (the message names the flag or key)",
+    3: "Prometheus could not be read, or holds no cAdvisor series for the stack host",
+    4: "anything else went wrong",
+  },
+};
 
 /** Bad input: exit 2, with the flag or key named. */
 export class AssessUsageError extends Error {
@@ -118,17 +148,21 @@ export function retentions(lab: LabConfig): Partial<Record<ServiceName, Retentio
 }
 
 /** The candidate host: from a config host, with flags taking precedence. */
-export function candidateOf(lab: LabConfig, flags: Flags): { candidate: Candidate; gpu: boolean } {
+export function candidateOf(
+  lab: LabConfig,
+  flags: Flags,
+  hostLab: LabConfig = lab,
+): { candidate: Candidate; gpu: boolean } {
   const ladon = lab.ladon;
   if (!ladon)
     throw new AssessUsageError("citadel:ladon is not set in the stack config: there is no stack to assess");
   let host: HostConfig | undefined;
   if (flags.host) {
-    host = lab.hosts[flags.host];
+    host = hostLab.hosts[flags.host];
     if (!host)
       throw usage(
         "host",
-        `no host named "${flags.host}" in citadel:hosts (${Object.keys(lab.hosts).join(", ")})`,
+        `no host named "${flags.host}" in citadel:hosts (${Object.keys(hostLab.hosts).join(", ")}); name a stack file that declares it with --host-config, e.g. --host-config examples/Pulumi.monitoring-pi.yaml for pi`,
       );
   } else if (!flags.memory || !flags.cores) {
     throw new AssessUsageError(
@@ -166,8 +200,9 @@ export function candidateOf(lab: LabConfig, flags: Flags): { candidate: Candidat
   } else if (flags.raid) {
     throw usage("raid", "give the RAID members with --disks, e.g. --disks 4x1TiB --raid 5");
   } else if (host) {
-    // Until storage.raids lands: the volume that would hold dataDir, as one disk.
-    const volume = volumeOf(host, ladon.dataDir);
+    // The volume that would hold dataDir (the candidate's own stack file's, when it has one), as
+    // one disk.
+    const volume = volumeOf(host, hostLab.ladon?.dataDir ?? ladon.dataDir);
     if (volume.bytes !== undefined)
       storage = { level: "none", members: [volume.bytes], usableBytes: volume.bytes };
   }
@@ -227,7 +262,11 @@ export async function assess(lab: LabConfig, flags: Flags, log: (line: string) =
   } catch (e) {
     throw usage("horizon", (e as Error).message);
   }
-  const { candidate, gpu } = candidateOf(lab, flags);
+  const { candidate, gpu } = candidateOf(
+    lab,
+    flags,
+    flags["host-config"] ? loadLab(flags["host-config"]) : lab,
+  );
   const url = flags.prometheus || prometheusUrl(lab);
   if (!/^https?:\/\/[^/]+/.test(url)) throw usage("prometheus", `"${url}" is not an http(s) URL`);
 
@@ -355,7 +394,7 @@ export function renderReport(a: Assessment): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const flags = parseFlags(argv, DEFAULTS, [], USAGE);
+  const flags = parseFlags(argv, DEFAULTS, [], HELP);
   const lab = loadLab(flags.config);
   const a = await assess(lab, flags, (l) => console.log(l));
   console.log(renderReport(a));

@@ -62,7 +62,20 @@ async function main(argv: string[]): Promise<number> {
     argv,
     { config: "Pulumi.citadel.yaml", out: "out", only: "static,vllm,live,assess" },
     ["keep"],
-    "npm run conformance -- [--config <stack yaml>] [--out <dir>] [--only static,vllm,live,assess] [--keep]",
+    {
+      usage:
+        "npm run conformance -- [--config <stack yaml>] [--out <dir>] [--only static,vllm,live,assess] [--keep]",
+      flags: {
+        config: "the stack file whose rendered configs are checked (with the sandbox's overlay)",
+        out: "where the report (conformance.json) and the assess chart are written",
+        only: "which parts to run, comma-separated: static (upstream validators), vllm (its argument parser), live (the stack in namespaces), assess",
+        keep: "keep the sandbox's directory after the run, to look at what it rendered",
+      },
+      exits: {
+        0: "every check passed",
+        1: "a check failed, an upstream program is missing, or the run broke (the message says which)",
+      },
+    },
   );
   const parts = new Set(args.only.split(","));
   for (const p of parts) {

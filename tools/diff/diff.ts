@@ -21,6 +21,8 @@ export interface InputChange {
   secret?: true;
   /** A multi-line text (a script, a config file): its unified diff is in the files section. */
   text?: true;
+  /** For a text: the file diff below that shows it (a rendered file, or this input's own diff). */
+  see?: string;
 }
 
 export interface ResourceChange {
@@ -42,6 +44,10 @@ export interface ResourceChange {
 }
 
 export interface FileChange {
+  /**
+   * `<host>/<path>` of a rendered file; `<file>#<PARAM>` for a payload one of its lines carries
+   * (a base64 file, one-line JSON), decoded; `<resource>#<input path>` for a text input.
+   */
   path: string;
   host: string;
   status: "added" | "removed" | "modified";
@@ -57,6 +63,14 @@ export interface PlanDiff {
   secretsChanged: string[];
   /** citadel-guard's verdict on the new side, and which of its violations are new. */
   violations: (Violation & { new: boolean })[];
+  /** What a reviewer needs beside the resources, per host: e.g. the VRAM plan before and after. */
+  notes: HostNote[];
+}
+
+export interface HostNote {
+  host: string;
+  title: string;
+  lines: string[];
 }
 
 export interface DiffOptions {
@@ -67,6 +81,8 @@ export interface DiffOptions {
   hosts?: string[];
   /** Each host's address, to place a resource by the host its connection reaches. @default {} */
   addresses?: Record<string, string>;
+  /** Notes to show with each host's changes. @default [] */
+  notes?: HostNote[];
 }
 
 const isSecret = (v: unknown) => v === SECRET_MASK;
@@ -136,6 +152,29 @@ function reasonOf(r: PlanResource, action: "update" | "replace", keys: string[])
   return action === "replace" ? `${list} changed: replaced` : `${list} changed: updated in place`;
 }
 
+/** A script parameter of a step: `export NAME='value'` in its create script. */
+function paramOf(r: PlanResource, name: string): string | undefined {
+  const text = typeof r.inputs.create === "string" ? r.inputs.create : "";
+  return new RegExp(`^export ${name}='([^']*)'$`, "m").exec(text)?.[1];
+}
+
+/** Why a new resource matters, in plain words where it touches data (host/scripts/prepare-*.sh). */
+function createReason(r: PlanResource): string {
+  const text = typeof r.inputs.create === "string" ? r.inputs.create : "";
+  const p = (k: string) => paramOf(r, k) ?? "?";
+  if (text.includes("# citadel script: host/scripts/prepare-disk.sh"))
+    return (
+      `new disk: formats \`${p("DEVICE")}\` as ${p("FILESYSTEM")} labelled ${p("LABEL")} if it carries no filesystem; ` +
+      `refuses otherwise (a disk already holding ${p("FILESYSTEM")} labelled ${p("LABEL")} is adopted as it is); mounts it at ${p("MOUNT_POINT")} with nofail`
+    );
+  if (text.includes("# citadel script: host/scripts/prepare-raid.sh"))
+    return (
+      `new RAID${p("LEVEL")} array ${p("NAME")}: creates it from \`${p("MEMBERS").split(" ").join("`, `")}\` and formats it as ${p("FILESYSTEM")} only if every member is blank; ` +
+      `refuses otherwise (an existing array with this ${paramOf(r, "UUID") ? "UUID" : "name"} is adopted, never recreated); mounts it at ${p("MOUNT_POINT")} with nofail`
+    );
+  return "new";
+}
+
 function deleteReason(r: PlanResource): string {
   if (r.retainOnDelete) return "removed from the stack only: retainOnDelete leaves it on the host";
   if (deletesNothing(r))
@@ -185,17 +224,99 @@ function restartOf(step: PlanResource): { container: string; how: string } | und
   };
 }
 
+const sha = (v: string) => createHash("sha256").update(v).digest("hex").slice(0, 12);
+
+/** A long one-line parameter of a script: `export NAME='<240 or more characters>'`. */
+const PAYLOAD = /^export (\w+)='(.{240,})'$/gm;
+
+/** What a one-line payload carries, decoded for a diff: a base64 text file, or JSON pretty-printed. */
+export function decodePayload(value: string): { kind: "base64" | "JSON"; text: string } | undefined {
+  // A parameter of a script that is itself a quoted parameter (a step's script carrying the file
+  // it installs) is wrapped in '\'' … '\'' (less the outer quotes) and carries '\'' for each
+  // quote inside.
+  const nested = value.startsWith("\\''") && value.endsWith("'\\'");
+  const v = (nested ? value.slice(3, -3) : value).replace(/'\\''/g, "'");
+  if (/^[[{]/.test(v)) {
+    try {
+      return { kind: "JSON", text: `${JSON.stringify(JSON.parse(v), null, 2)}\n` };
+    } catch {
+      return undefined;
+    }
+  }
+  if (/^[A-Za-z0-9+/]+={0,2}$/.test(v) && v.length % 4 === 0) {
+    const text = Buffer.from(v, "base64").toString("utf8");
+    // Text only: a binary payload (or bytes that are not UTF-8) stays a name, size and hash.
+    const binary = [...text].some((ch) => ch === "\uFFFD" || (ch < " " && !"\t\n\r\f\v".includes(ch)));
+    if (!binary) return { kind: "base64", text };
+  }
+  return undefined;
+}
+
+/** Each long one-line parameter of a file, by name. */
+function payloadsOf(text: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of (text ?? "").matchAll(PAYLOAD)) out.set(m[1] as string, m[2] as string);
+  return out;
+}
+
 /**
- * A step's script as its file diff shows it: a long one-line parameter (a service's FILES, as
- * JSON) becomes its length and hash, because the files it writes are diffed on their own.
+ * A file as its diff shows it: each long one-line parameter becomes its size and hash, and says
+ * where its decoded change is (`show(name)`), or that it is unchanged. A step's FILES parameter
+ * names the files it writes, which are diffed on their own.
  */
-export function compactScript(file: string, text: string): string {
-  if (!/(^|\/)commands\//.test(file)) return text;
-  return text.replace(
-    /^export (\w+)='(.{240,})'$/gm,
-    (_m, k: string, v: string) =>
-      `export ${k}=<${v.length} characters, sha256 ${createHash("sha256").update(v).digest("hex").slice(0, 12)}: the files it writes are diffed on their own>`,
-  );
+export function compactScript(
+  file: string,
+  text: string,
+  show: (name: string, value: string) => string | undefined = () => undefined,
+): string {
+  return text.replace(PAYLOAD, (_m, k: string, v: string) => {
+    const size = `${v.length} characters, sha256 ${sha(v)}`;
+    if (k === "FILES" && /(^|\/)commands\//.test(file))
+      return `export ${k}=<${size}: the files it writes are diffed on their own>`;
+    const where = show(k, v);
+    return `export ${k}=<${size}${where ? `: ${where}` : ""}>`;
+  });
+}
+
+/** A unified diff of two texts, without the two header lines jsdiff writes before `---`. */
+function unified(aName: string, bName: string, a: string, b: string): string {
+  return createTwoFilesPatch(aName, bName, a, b, undefined, undefined, { context: 3 })
+    .split("\n")
+    .filter((l, i) => i > 1 || !/^(Index: |={10,})/.test(l))
+    .join("\n");
+}
+
+/**
+ * How many resources each one waits for in a row (0: none), from `dependsOn`; waiting for a
+ * component is waiting for every resource under it.
+ */
+export function depths(plan: Plan): Map<string, number> {
+  const byUrn = new Map([...plan.resources.values()].map((r) => [r.urn, r]));
+  const under = new Map<string, PlanResource[]>();
+  for (const r of plan.resources.values()) {
+    // Every component above a resource holds it.
+    for (let p = r.parent, guard = 0; p && guard < 50; p = plan.components?.get(p) ?? null, guard++) {
+      if (!under.has(p)) under.set(p, []);
+      under.get(p)?.push(r);
+    }
+  }
+  const memo = new Map<string, number>();
+  const visiting = new Set<string>();
+  const visit = (r: PlanResource): number => {
+    const known = memo.get(r.urn);
+    if (known !== undefined) return known;
+    if (visiting.has(r.urn)) return 0;
+    visiting.add(r.urn);
+    let d = 0;
+    for (const dep of r.dependsOn ?? []) {
+      const waited = byUrn.has(dep) ? [byUrn.get(dep) as PlanResource] : (under.get(dep) ?? []);
+      for (const w of waited) if (w !== r) d = Math.max(d, visit(w) + 1);
+    }
+    visiting.delete(r.urn);
+    memo.set(r.urn, d);
+    return d;
+  };
+  return new Map([...plan.resources.values()].map((r) => [r.name, visit(r)]));
 }
 
 const sameViolation = (a: Violation, b: Violation) =>
@@ -216,7 +337,7 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): PlanD
         type: r.type,
         host,
         action: "create",
-        reason: "new",
+        reason: createReason(r),
         keys: [],
         changes: [],
         protect: r.protect,
@@ -295,27 +416,102 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): PlanD
       protect: container.protect,
     });
   }
-  out.sort((a, b) => (a.host === b.host ? (a.name < b.name ? -1 : 1) : a.host < b.host ? -1 : 1));
+  // Per host, in the order pulumi up runs them: a resource after everything it waits for.
+  const [headDepth, baseDepth] = [depths(head), depths(base)];
+  const depth = (c: ResourceChange) => (c.action === "delete" ? baseDepth : headDepth).get(c.name) ?? 0;
+  out.sort((a, b) =>
+    a.host !== b.host
+      ? a.host < b.host
+        ? -1
+        : 1
+      : depth(a) !== depth(b)
+        ? depth(a) - depth(b)
+        : a.name < b.name
+          ? -1
+          : 1,
+  );
 
   const files: FileChange[] = [];
-  for (const p of [...new Set([...base.files.keys(), ...head.files.keys()])].sort()) {
+  // A payload's change is decoded and diffed once, under the first file (in path order) that
+  // carries it; every other file carrying the same change points there.
+  const shownAt = new Map<string, string>();
+  const paths = [...new Set([...base.files.keys(), ...head.files.keys()])].sort();
+  for (const p of paths) {
     const a = base.files.get(p);
     const b = head.files.get(p);
     if (a === b) continue;
     const status = a === undefined ? "added" : b === undefined ? "removed" : "modified";
-    const patch = createTwoFilesPatch(
+    const host = hostIn(p, hosts) ?? "lab";
+    const [pa, pb] = [payloadsOf(a), payloadsOf(b)];
+    const carried: FileChange[] = [];
+    // Each side's line of one parameter says the same, so it is worked out once per file.
+    const said = new Map<string, string>();
+    const show = (k: string): string => {
+      const known = said.get(k);
+      if (known !== undefined) return known;
+      const text = describe(k);
+      said.set(k, text);
+      return text;
+    };
+    const describe = (k: string): string => {
+      const [va, vb] = [pa.get(k), pb.get(k)];
+      if (va === vb) return "unchanged";
+      const da = va === undefined ? undefined : decodePayload(va);
+      const db = vb === undefined ? undefined : decodePayload(vb);
+      const change = `${k}:${sha(da?.text ?? va ?? "")}:${sha(db?.text ?? vb ?? "")}`;
+      const at = shownAt.get(change);
+      if (at) return `the same change as ${at}, diffed below`;
+      if ((va !== undefined && !da) || (vb !== undefined && !db))
+        return "changed; an opaque value, shown by size and hash only";
+      const name = `${p}#${k}`;
+      shownAt.set(change, name);
+      const kind = (da || db)?.kind;
+      carried.push({
+        path: name,
+        host,
+        status: va === undefined ? "added" : vb === undefined ? "removed" : "modified",
+        patch: unified(`a/${name}`, `b/${name}`, da ? da.text : "", db ? db.text : ""),
+      });
+      return `${kind === "JSON" ? "one-line JSON" : "a base64 file"}, diffed below as ${name}`;
+    };
+    const patch = unified(
       a === undefined ? "/dev/null" : `a/${p}`,
       b === undefined ? "/dev/null" : `b/${p}`,
-      compactScript(p, a ?? ""),
-      compactScript(p, b ?? ""),
-      undefined,
-      undefined,
-      { context: 3 },
-    )
-      .split("\n")
-      .filter((l, i) => i > 1 || !/^(Index: |={10,})/.test(l)) // the lines before "---"
-      .join("\n");
-    files.push({ path: p, host: hostIn(p, hosts) ?? "lab", status, patch });
+      compactScript(p, a ?? "", show),
+      compactScript(p, b ?? "", show),
+    );
+    files.push({ path: p, host, status, patch }, ...carried);
+  }
+  // A text input (a healthcheck script, a step's script) points at the file diff that shows it:
+  // the step's own rendered script, or else a diff of the input itself.
+  for (const c of out) {
+    for (const i of c.changes.filter((x) => x.text)) {
+      const script =
+        i.path === "create" ? files.find((f) => f.path.endsWith(`/commands/${c.name}.sh`)) : undefined;
+      if (script) {
+        i.see = script.path;
+        continue;
+      }
+      const at = (r: PlanResource | undefined) => {
+        const v = i.path.split(/\.|\[(\d+)\][^.[]*/).filter((s) => s !== undefined && s !== "");
+        let x: unknown = r?.inputs;
+        for (const k of v) x = (x as Record<string, unknown> | undefined)?.[k];
+        return typeof x === "string" ? x : "";
+      };
+      const name = `${c.name}#${i.path.replace(/ .*$/, "")}`;
+      files.push({
+        path: name,
+        host: c.host,
+        status: "modified",
+        patch: unified(
+          `a/${name}`,
+          `b/${name}`,
+          at(base.resources.get(c.name)),
+          at(head.resources.get(c.name)),
+        ),
+      });
+      i.see = name;
+    }
   }
 
   const summary: Record<Action, number> = { create: 0, update: 0, replace: 0, delete: 0, rerun: 0 };
@@ -325,6 +521,7 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): PlanD
     files,
     summary,
     secretsChanged: [...(opts.secretsChanged ?? [])].sort(),
+    notes: opts.notes ?? [],
     violations: head.violations.map((v) => ({
       ...v,
       new: !base.violations.some((o) => sameViolation(o, v)),

@@ -43,6 +43,7 @@ import { cacheRoot } from "../upstream/cache";
 import { diffPlans, hasChanges, type PlanDiff } from "./diff";
 import { planFromOut, planFromSynth, type Plan } from "./plan";
 import { renderJson, renderMarkdown, renderText } from "./render";
+import { vramNote } from "./vram";
 
 const REPO = path.resolve(__dirname, "..", "..");
 
@@ -230,7 +231,13 @@ export async function runDiff(opts: {
       .map(([n, h]) => [n, h.address as string]),
   );
   return {
-    diff: diffPlans(base.plan, head.plan, { secretInputs, secretsChanged, hosts, addresses }),
+    diff: diffPlans(base.plan, head.plan, {
+      secretInputs,
+      secretsChanged,
+      hosts,
+      addresses,
+      notes: [vramNote(base.stack, headStack)].filter((n) => n !== undefined),
+    }),
     title: `citadel diff: ${base.label} → ${opts.base ? "working tree" : opts.config}`,
     notes: placeholderNotes(headStack),
   };
@@ -241,7 +248,23 @@ async function main(argv: string[]): Promise<number> {
     argv,
     { base: "", "base-config": "", config: "Pulumi.citadel.yaml", format: "text" },
     [],
-    "npm run diff -- (--base <git-ref> | --base-config <stack yaml>) [--config <stack yaml>] [--format text|markdown|json]",
+    {
+      usage:
+        "npm run diff -- (--base <git-ref> | --base-config <stack yaml>) [--config <stack yaml>] [--format text|markdown|json]",
+      flags: {
+        base: "a git ref: its code and its copy of the --config file are the old plan (e.g. origin/main)",
+        "base-config": "a stack file planned with this checkout's code as the old plan (instead of --base)",
+        config: "the stack file of the new plan, in the working tree",
+        format: "text for a terminal, markdown for a pull-request comment, json for tools",
+      },
+      exits: {
+        0: "no change",
+        1: "the plans differ (the diff is printed)",
+        2: "bad flags, a stack file that does not load, or a ref that cannot be checked out",
+        3: "a mandatory citadel-guard policy is violated by the new plan",
+        4: "anything else went wrong (the message says what)",
+      },
+    },
   );
   if (!["text", "markdown", "json"].includes(args.format))
     throw new StackFileError(`--format must be text, markdown or json, not ${args.format}`);
@@ -267,7 +290,7 @@ if (require.main === module) {
         process.exit(2);
       }
       console.error(e);
-      process.exit(1);
+      process.exit(4);
     },
   );
 }

@@ -20,6 +20,8 @@ export interface PlanResource {
   retainOnDelete: boolean;
   /** The provider resource's URN, when not the default provider. */
   provider: string | null;
+  /** URNs it waits for (resources or components). @default [] */
+  dependsOn?: string[];
 }
 
 export interface Plan {
@@ -28,6 +30,8 @@ export interface Plan {
   /** Rendered files by `<host>/<path>`. */
   files: Map<string, string>;
   violations: Violation[];
+  /** Each component's parent URN, by its URN: a dependency on a component waits for all of it. @default none */
+  components?: Map<string, string | null>;
 }
 
 /** Components (`citadel:<module>:<Name>`) hold no inputs of their own; the engine diffs only custom resources. */
@@ -39,8 +43,12 @@ const isComponent = (type: string) => type.startsWith("citadel:");
  */
 export function planFromSynth(result: SynthResult, violations: Violation[] = [], reveal = false): Plan {
   const resources = new Map<string, PlanResource>();
+  const components = new Map<string, string | null>();
   for (const r of result.resources) {
-    if (!r.custom) continue;
+    if (!r.custom) {
+      components.set(r.urn, r.parent);
+      continue;
+    }
     resources.set(r.name, {
       urn: r.urn,
       name: r.name,
@@ -50,17 +58,22 @@ export function planFromSynth(result: SynthResult, violations: Violation[] = [],
       protect: r.protect,
       retainOnDelete: r.retainOnDelete,
       provider: r.provider,
+      dependsOn: r.dependsOn,
     });
   }
-  return { resources, files: new Map(result.files), violations };
+  return { resources, files: new Map(result.files), violations, components };
 }
 
 /** A plan from the folder `npm start -- --out DIR` wrote. */
 export function planFromOut(dir: string): Plan {
   const rows = JSON.parse(readFileSync(path.join(dir, "resources.json"), "utf8")) as PlanResource[];
   const resources = new Map<string, PlanResource>();
+  const components = new Map<string, string | null>();
   for (const r of rows) {
-    if (isComponent(r.type)) continue;
+    if (isComponent(r.type)) {
+      components.set(r.urn, r.parent ?? null);
+      continue;
+    }
     resources.set(r.name, {
       urn: r.urn,
       name: r.name,
@@ -70,6 +83,7 @@ export function planFromOut(dir: string): Plan {
       protect: r.protect === true,
       retainOnDelete: r.retainOnDelete === true,
       provider: r.provider ?? null,
+      dependsOn: r.dependsOn ?? [],
     });
   }
   const files = new Map<string, string>();
@@ -84,5 +98,5 @@ export function planFromOut(dir: string): Plan {
   if (existsSync(root)) walk(root);
   const report = path.join(dir, "policy-report.json");
   const violations = existsSync(report) ? (JSON.parse(readFileSync(report, "utf8")) as Violation[]) : [];
-  return { resources, files, violations };
+  return { resources, files, violations, components };
 }

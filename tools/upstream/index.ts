@@ -101,7 +101,10 @@ export async function ensureAll(
 ): Promise<Map<PinName, Installed | Error>> {
   const done = new Map<PinName, Installed | Error>();
   const lane = async (list: PinName[]) => {
-    for (const n of list) done.set(n, await ensureUpstream(n, log).catch((e: Error) => e));
+    for (const n of list) {
+      console.error(`upstream: ${n} ${versionOf(n)}, ${done.size + 1} of ${names.length}…`);
+      done.set(n, await ensureUpstream(n, log).catch((e: Error) => e));
+    }
   };
   const isPypi = (n: PinName) => PINS[n].checker.kind === "pypi";
   await Promise.all([lane(names.filter((n) => !isPypi(n))), lane(names.filter(isPypi))]);
@@ -116,6 +119,12 @@ async function main(argv: string[]): Promise<number> {
         "Builds the upstream programs the conformance tier runs, at the versions in components/pins.ts,",
         `into ${cacheRoot()} (set CITADEL_UPSTREAM_CACHE to move it).`,
         `NAME is one of: ${UPSTREAM.join(", ")} (default: all).`,
+        "Progress (which program, how many of how many) goes to stderr.",
+        "",
+        "exit codes:",
+        "  0  every program named is built or was already cached",
+        "  1  a build or install failed (the message says how to retry and where its log is)",
+        "  2  an unknown program name",
       ].join("\n"),
     );
     return 0;
