@@ -5,6 +5,7 @@ import { raidName, type LabConfig, type LabSecrets } from "./config";
 import type { BackupsConfig, FirewallConfig } from "./config/ops";
 import { Firewall, Host } from "./host";
 import {
+  hostAccess,
   LadonStack,
   otlpBearerHeaders,
   portRegistry,
@@ -301,14 +302,6 @@ function buildBackups(
   });
 }
 
-/** The ports a host serves to the lab: its LadonStack services' host ports and, on the vLLM host, the API. */
-export function labPortsOf(lab: LabConfig, hostName: string, ladon?: ResolvedLadon): number[] {
-  const services = ladon?.placement[hostName] ?? [];
-  const ports = services.flatMap((s) => Object.values(SERVICES[s].ports).map((p) => p.host));
-  if (lab.vllm?.host === hostName) ports.push(...Object.values(lab.vllm.servers).map((s) => s.port));
-  return [...new Set(ports)].sort((a, b) => a - b);
-}
-
 function buildFirewalls(
   lab: LabConfig,
   fw: FirewallConfig,
@@ -317,13 +310,15 @@ function buildFirewalls(
 ): Record<string, Firewall> {
   const out: Record<string, Firewall> = {};
   for (const [name, host] of Object.entries(hosts)) {
+    const access = hostAccess(lab, name, ladon, fw);
     out[name] = new Firewall(
       `${name}-firewall`,
       {
         host: host.target,
         adminSubnet: fw.adminSubnet,
         labSubnet: fw.labSubnet,
-        labPorts: labPortsOf(lab, name, ladon),
+        ports: access.filter((a) => a.sources.length > 0).map((a) => ({ port: a.port, sources: a.sources })),
+        access,
         after: host.docker ? [host.docker.ready] : [],
       },
       { parent: host },

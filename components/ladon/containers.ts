@@ -5,6 +5,7 @@
 import type * as docker from "@pulumi/docker";
 import type { HostConfig } from "../config/schema";
 import { PINS } from "../pins";
+import { bindOf } from "./access";
 import { SERVICES, type ServiceName } from "./catalog";
 import { alertRules, renderRulesFile } from "./render/rules";
 import { renderAlloyConfig } from "./render/alloy";
@@ -69,8 +70,16 @@ const ro = (hostPath: string, containerPath: string) => ({ hostPath, containerPa
 const rw = (hostPath: string, containerPath: string) => ({ hostPath, containerPath });
 const port = (s: ServiceName, name = "http") =>
   SERVICES[s].ports[name] as { container: number; host: number };
-const published = (s: ServiceName) =>
-  Object.values(SERVICES[s].ports).map((p) => ({ internal: p.container, external: p.host }));
+/**
+ * A service's published ports on a host: on 127.0.0.1 when the access model (access.ts) leaves
+ * nobody outside the host who needs the port, so the host's own steps and probes still reach it.
+ */
+const published = (s: ServiceName, ladon: ResolvedLadon, hostName: string) =>
+  Object.entries(SERVICES[s].ports).map(([name, p]) => ({
+    internal: p.container,
+    external: p.host,
+    ...(bindOf(ladon, hostName, s, name) === "127.0.0.1" ? { ip: "127.0.0.1" } : {}),
+  }));
 
 /** Host paths of a service on a host: data under ladon.dataDir on the stack host, config under /etc/citadel. */
 export function servicePaths(ladon: ResolvedLadon, service: ServiceName) {
@@ -130,7 +139,7 @@ export function planService(
             `--web.listen-address=:${port(service).container}`,
           ],
           volumes: [ro(paths.config, "/etc/prometheus"), rw(paths.data, "/prometheus")],
-          ports: published(service),
+          ports: published(service, ladon, hostName),
           healthcheck: httpReady(service, "/-/ready"),
         },
       };
@@ -162,7 +171,7 @@ export function planService(
             `--web.listen-address=:${port(service).container}`,
           ],
           volumes: [ro(paths.config, "/etc/alertmanager"), rw(paths.data, "/alertmanager")],
-          ports: published(service),
+          ports: published(service, ladon, hostName),
           healthcheck: httpReady(service, "/-/ready"),
         },
       };
@@ -192,7 +201,7 @@ export function planService(
             ro(`${paths.config}/secrets`, "/etc/grafana/secrets"),
             rw(paths.data, "/var/lib/grafana"),
           ],
-          ports: published(service),
+          ports: published(service, ladon, hostName),
           healthcheck: httpReady(service, "/api/health"),
         },
       };
@@ -213,7 +222,7 @@ export function planService(
         container: {
           command: ["-config.file=/etc/loki/loki.yaml"],
           volumes: [ro(paths.config, "/etc/loki"), rw(paths.data, "/loki")],
-          ports: published(service),
+          ports: published(service, ladon, hostName),
           // The image is distroless since 3.6.0 (no shell, no wget); `loki -health` GETs
           // localhost:3100/ready (cmd/loki/health.go@v3.7.8).
           healthcheck: health(["CMD", ...(PINS.loki.image.healthCommand ?? [])]),
@@ -247,7 +256,7 @@ export function planService(
             ro("/etc/machine-id", "/etc/machine-id"),
             ro("/var/run/docker.sock", "/var/run/docker.sock"),
           ],
-          ports: published(service),
+          ports: published(service, ladon, hostName),
           healthcheck: health(bashHttp(port(service).container, "/-/ready")),
         },
       };
@@ -274,7 +283,7 @@ export function planService(
           // Not /phoenix: that is the image's WORKDIR and holds its Python environment
           // (/phoenix/.venv, on PYTHONPATH), which a volume there would hide.
           volumes: [rw(paths.data, PHOENIX_DATA)],
-          ports: published(service),
+          ports: published(service, ladon, hostName),
           // /readyz also checks the database; neither it nor /healthz needs auth
           // (server/app.py). The image is distroless: python3 is the only tool in it.
           healthcheck: {
@@ -325,7 +334,7 @@ export function planService(
           gpus: "all",
           // Only the driver's utility libraries (nvidia-smi): docs/INSTALL.md@v1.14.0.
           envs: ["NVIDIA_DRIVER_CAPABILITIES=utility"],
-          ports: published(service),
+          ports: published(service, ladon, hostName),
           // No healthcheck: since 1.14.0 the image is distroless with no shell and no health
           // command (Dockerfile@v1.14.0). Prometheus's `up{job="gpu"}` and its alert watch it.
         },
@@ -345,7 +354,7 @@ export function planService(
             ro(host.docker?.dataRoot ?? "/var/lib/docker", "/var/lib/docker"),
             ro("/dev/disk", "/dev/disk"),
           ],
-          ports: published(service),
+          ports: published(service, ladon, hostName),
           healthcheck: httpReady(service, "/healthz"),
         },
       };
