@@ -5,6 +5,7 @@ import { raidName, type LabConfig, type LabSecrets } from "./config";
 import type { BackupsConfig, FirewallConfig } from "./config/ops";
 import { Firewall, Host } from "./host";
 import {
+  CLIENT_NETRC,
   hostAccess,
   LadonStack,
   otlpBearerHeaders,
@@ -137,6 +138,8 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOver
         phoenixSecret: requireSecret(secrets, "phoenixSecret"),
         phoenixAdminPassword: requireSecret(secrets, "phoenixAdminPassword"),
         alertmanagerSmtpPassword: secrets.values.alertmanagerSmtpPassword,
+        prometheusPassword: requireSecret(secrets, "prometheusPassword"),
+        alertmanagerPassword: requireSecret(secrets, "alertmanagerPassword"),
       },
     });
     result.outputs.ladon = {
@@ -295,7 +298,13 @@ function buildBackups(
       ...BACKUP_ETC,
       ...(onStack ? ["grafana", "prometheus", "alertmanager", "loki", "phoenix"].map(data) : []),
     ],
-    prometheus: onStack ? { dataDir: data("prometheus"), url: "http://127.0.0.1:9901" } : undefined,
+    prometheus: onStack
+      ? {
+          dataDir: data("prometheus"),
+          url: `http://127.0.0.1:${SERVICES.prometheus.ports.http?.host}`,
+          netrc: CLIENT_NETRC.prometheus,
+        }
+      : undefined,
     sqliteDatabases: onStack ? [`${data("grafana")}/grafana.db`, `${data("phoenix")}/phoenix.db`] : [],
     textfileDir: TEXTFILE_DIR,
     after: repositoryStep ? [repositoryStep] : [],

@@ -22,7 +22,7 @@ export interface FirewallArgs {
   ports?: FirewallPlan["ports"];
   /**
    * The access model's rows for this host (`hostAccess`), written to /etc/ufw/citadel-access.json
-   * for the operator and read by the `restrict-data-changing-ports` policy. @default []
+   * for the operator and read by the `protect-data-changing-ports` policy. @default []
    */
   access?: readonly object[];
   /** Steps that must come first (Docker, so DOCKER-USER exists). @default [] */

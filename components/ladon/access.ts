@@ -2,7 +2,7 @@
  * The access model: for every port the lab publishes, who needs it from outside its host, what a
  * request to it can change, and how such requests are authenticated. The firewall's rules
  * (`hostAccess` -> `components/host/firewall-rules.ts`), each container's port binding, the
- * README's port table and the `restrict-data-changing-ports` policy are all derived from it. Pure.
+ * README's port table and the `protect-data-changing-ports` policy are all derived from it. Pure.
  */
 import type { HostConfig, LabConfig } from "../config/schema";
 import { DOCKER_SUBNETS } from "../host/firewall-rules";
@@ -41,16 +41,18 @@ export const ACCESS: { readonly [S in ServiceName]: Readonly<Record<string, Port
     http: { from: ["admin"], writes: "dashboards, datasources, users", auth: "Grafana login" },
   },
   prometheus: {
-    // The admin API (--web.enable-admin-api, only with backups) deletes series; the lifecycle API
-    // is off (reloads are SIGHUP), so nothing can stop it over HTTP.
+    // The admin API (--web.enable-admin-api, only with backups, for the TSDB snapshot) deletes
+    // series; the lifecycle API (--web.enable-lifecycle, for our config reloads) stops it. Both
+    // answer only with basic auth (webauth.ts); our steps call them from the host.
     http: {
       from: ["admin"],
-      writes: "TSDB deletes and snapshots (admin API)",
+      writes: "TSDB deletes and snapshots (admin API), reload and quit (lifecycle API)",
       auth: "basic auth (web config)",
     },
   },
   alertmanager: {
-    http: { from: ["admin"], writes: "silences, reload, quit", auth: "basic auth (web config)" },
+    // Silences mute alerts; POST /-/reload re-reads the config (httpserver/httpserver.go@v0.35.0).
+    http: { from: ["admin"], writes: "silences, reload", auth: "basic auth (web config)" },
   },
   loki: {
     // auth_enabled: false; only the hosts that push to it may reach it.

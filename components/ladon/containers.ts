@@ -9,12 +9,14 @@ import { bindOf } from "./access";
 import { SERVICES, type ServiceName } from "./catalog";
 import { alertRules, renderRulesFile } from "./render/rules";
 import { renderAlloyConfig } from "./render/alloy";
+import { renderClientConfig } from "./webauth";
 import {
   LOKI_RUNTIME_CONFIG,
   renderAlertmanagerConfig,
   renderLokiConfig,
   renderLokiRuntimeConfig,
   renderPrometheusConfig,
+  WEB_AUTH_FILES,
 } from "./render/configs";
 import { prometheusSize, type ResolvedLadon } from "./resolve";
 
@@ -28,15 +30,26 @@ export interface FileGroup {
   files: Record<string, string>;
   /** `http:<url>` to POST, `restart`, or `none` when the service re-reads the file itself. */
   reload: string;
+  /** The host's netrc for an `http:` reload of a service behind basic auth. @default none */
+  netrc?: string;
 }
+
+/** Where host steps (reloads, the backup's snapshot, the probe) keep a service's login: root only. */
+export const CLIENT_NETRC = {
+  prometheus: "/etc/citadel/clients/prometheus.netrc",
+  alertmanager: "/etc/citadel/clients/alertmanager.netrc",
+} as const;
 
 export interface ServicePlan {
   service: ServiceName;
   /** Host directory for the service's persistent data, owned by its UID. */
   dataDir: string;
   fileGroups: FileGroup[];
-  /** Secret files the service reads, written by their own steps. */
-  secretFiles: { id: string; path: string; onChange: string }[];
+  /**
+   * Secret files, written by their own steps: read by the service (owned by its UID) or, with
+   * `owner: "0"`, by root's steps on the host. `onChange` as a file group's `reload`.
+   */
+  secretFiles: { id: string; path: string; onChange: string; owner?: string; netrc?: string }[];
   /** Container arguments without image, provider or network. */
   container: Omit<docker.ContainerArgs, "image">;
   /** Uses the lab network (everything but host-network exporters). */
@@ -102,6 +115,8 @@ export function planService(
   const paths = servicePaths(ladon, service);
   const c = ladon.config;
   const local = (s: ServiceName, path: string) => `http:http://127.0.0.1:${port(s).host}${path}`;
+  /** The host path of a file the container sees under /etc/<service>. */
+  const inConfig = (containerPath: string) => containerPath.replace(/^\/etc\/[a-z]+/, paths.config);
   const base = {
     dataDir: paths.data,
     fileGroups: [] as FileGroup[],
@@ -117,15 +132,30 @@ export function planService(
           {
             id: "config",
             dir: paths.config,
-            files: { "prometheus.yml": renderPrometheusConfig(c, ladon.scrapeJobs) },
+            files: {
+              "client.yml": renderClientConfig(WEB_AUTH_FILES.prometheus.password),
+              "prometheus.yml": renderPrometheusConfig(c, ladon.scrapeJobs),
+            },
             reload: local(service, "/-/reload"),
+            netrc: CLIENT_NETRC.prometheus,
           },
           {
             id: "rules",
             dir: `${paths.config}/rules`,
             files: { "citadel.yml": renderRulesFile(alertRules(c.thresholds)) },
             reload: local(service, "/-/reload"),
+            netrc: CLIENT_NETRC.prometheus,
           },
+        ],
+        secretFiles: [
+          { id: "web-config", path: inConfig(WEB_AUTH_FILES.prometheus.web), onChange: "none" },
+          { id: "web-password", path: inConfig(WEB_AUTH_FILES.prometheus.password), onChange: "none" },
+          {
+            id: "alertmanager-password",
+            path: inConfig(WEB_AUTH_FILES.prometheus.alertmanagerPassword),
+            onChange: "none",
+          },
+          { id: "client-netrc", path: CLIENT_NETRC.prometheus, onChange: "none", owner: "0" },
         ],
         container: {
           command: [
@@ -133,6 +163,9 @@ export function planService(
             "--storage.tsdb.path=/prometheus",
             `--storage.tsdb.retention.time=${c.prometheus.retentionTime}`,
             `--storage.tsdb.retention.size=${prometheusSize(c.prometheus.retentionSize)}`,
+            // Basic auth on every path (webauth.ts): the lifecycle and admin APIs answer only
+            // those who log in, which the host's steps do from 127.0.0.1.
+            `--web.config.file=${WEB_AUTH_FILES.prometheus.web}`,
             "--web.enable-lifecycle",
             // TSDB snapshots for consistent backups; only with backups, it also exposes deletes.
             ...(ladon.adminApi ? ["--web.enable-admin-api"] : []),
@@ -140,7 +173,17 @@ export function planService(
           ],
           volumes: [ro(paths.config, "/etc/prometheus"), rw(paths.data, "/prometheus")],
           ports: published(service, ladon, hostName),
-          healthcheck: httpReady(service, "/-/ready"),
+          // /-/ready needs the login too: promtool (/bin/promtool in the image, Dockerfile@v3.16.0)
+          // logs in with the client config (cmd/promtool/main.go@v3.16.0: check ready, --url,
+          // --http.config.file), so no password enters the command line.
+          healthcheck: health([
+            "CMD",
+            "promtool",
+            "check",
+            "ready",
+            `--url=http://127.0.0.1:${port(service).container}`,
+            `--http.config.file=${WEB_AUTH_FILES.prometheus.client}`,
+          ]),
         },
       };
     case "alertmanager":
@@ -151,28 +194,50 @@ export function planService(
           {
             id: "config",
             dir: paths.config,
-            files: { "alertmanager.yml": renderAlertmanagerConfig(c) },
+            files: {
+              "alertmanager.yml": renderAlertmanagerConfig(c),
+              "client.yml": renderClientConfig(WEB_AUTH_FILES.alertmanager.password),
+            },
             reload: local(service, "/-/reload"),
+            netrc: CLIENT_NETRC.alertmanager,
           },
         ],
-        secretFiles: c.alertmanager.emails.some((e) => e.authUsername)
-          ? [
-              {
-                id: "smtp-password",
-                path: `${paths.config}/secrets/smtp_password`,
-                onChange: local(service, "/-/reload"),
-              },
-            ]
-          : [],
+        secretFiles: [
+          { id: "web-config", path: inConfig(WEB_AUTH_FILES.alertmanager.web), onChange: "none" },
+          { id: "web-password", path: inConfig(WEB_AUTH_FILES.alertmanager.password), onChange: "none" },
+          { id: "client-netrc", path: CLIENT_NETRC.alertmanager, onChange: "none", owner: "0" },
+          ...(c.alertmanager.emails.some((e) => e.authUsername)
+            ? [
+                {
+                  id: "smtp-password",
+                  path: `${paths.config}/secrets/smtp_password`,
+                  onChange: local(service, "/-/reload"),
+                  netrc: CLIENT_NETRC.alertmanager,
+                },
+              ]
+            : []),
+        ],
         container: {
           command: [
             "--config.file=/etc/alertmanager/alertmanager.yml",
             "--storage.path=/alertmanager",
+            // Basic auth on every path, silences and /-/reload included (webauth.ts).
+            `--web.config.file=${WEB_AUTH_FILES.alertmanager.web}`,
             `--web.listen-address=:${port(service).container}`,
           ],
           volumes: [ro(paths.config, "/etc/alertmanager"), rw(paths.data, "/alertmanager")],
           ports: published(service, ladon, hostName),
-          healthcheck: httpReady(service, "/-/ready"),
+          // /-/ready needs the login too: amtool (/bin/amtool in the image, Dockerfile@v0.35.0)
+          // reads /api/v2/status with the client config (cli/root.go@v0.35.0: --alertmanager.url,
+          // --http.config.file; cli/cluster.go: cluster show).
+          healthcheck: health([
+            "CMD",
+            "amtool",
+            "cluster",
+            "show",
+            `--alertmanager.url=http://127.0.0.1:${port(service).container}`,
+            `--http.config.file=${WEB_AUTH_FILES.alertmanager.client}`,
+          ]),
         },
       };
     case "grafana":
