@@ -3,6 +3,7 @@
  * only with basic auth that every client of theirs carries, with no password or hash in sight.
  */
 import { spawnSync } from "node:child_process";
+import { createServer, type Server } from "node:http";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -18,6 +19,7 @@ import {
   WEB_USER,
 } from "../components/ladon/webauth";
 import { placeholderValue } from "../tools/synth/stackfile";
+import { Prometheus, PrometheusError, PROMETHEUS_PASSWORD_ENV } from "../tools/assess/prometheus";
 import type { SynthResult } from "../tools/synth/harness";
 import { SimHost } from "./support/hostsim";
 import { byName, ofType, synthLab } from "./support/synth";
@@ -230,5 +232,43 @@ describe("host steps that log in", () => {
     expect(curl).toContainEqual(
       "curl -s -o /dev/null -m 5 -w %{http_code} http://127.0.0.1:9902/-/healthy --netrc-file /etc/citadel/clients/alertmanager.netrc",
     );
+  });
+});
+
+describe("npm run assess's Prometheus client", () => {
+  let server: Server;
+  let url = "";
+  const seen: (string | undefined)[] = [];
+  beforeAll(async () => {
+    // Answers like the web config's handler: 401 unless the login matches (web/handler.go@v0.20.0).
+    const good = `Basic ${Buffer.from(`citadel:${PASSWORD}`).toString("base64")}`;
+    server = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      if (req.headers.authorization !== good) {
+        res.writeHead(401, { "WWW-Authenticate": "Basic" }).end("Unauthorized\n");
+        return;
+      }
+      res
+        .writeHead(200, { "Content-Type": "application/json" })
+        .end(JSON.stringify({ status: "success", data: { resultType: "vector", result: [] } }));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it("logs in with the password it is given", async () => {
+    const prom = new Prometheus(url, 5000, { username: "citadel", password: PASSWORD });
+    expect(await prom.instant("up", 0)).toEqual([]);
+  });
+
+  it("names where the password goes when Prometheus refuses, and never quotes one", async () => {
+    for (const login of [undefined, { username: "citadel", password: "wrong-password-0123456789" }]) {
+      const err = await new Prometheus(url, 5000, login).instant("up", 0).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PrometheusError);
+      expect((err as Error).message).toContain(`set ${PROMETHEUS_PASSWORD_ENV}`);
+      expect((err as Error).message).not.toContain("wrong-password-0123456789");
+    }
+    expect(seen.at(-2)).toBeUndefined();
   });
 });
