@@ -583,7 +583,8 @@ async function accessChecks(ctx: Ctx): Promise<void> {
         ]),
         401,
       );
-      // With it: the admin API answers (clean_tombstones changes nothing here) and so does a reload.
+      // With it: the admin API answers (clean_tombstones changes nothing here; an answer without
+      // data is 204, web/api/v1/api.go@v3.16.0) and so does a reload (200, web/web.go@v3.16.0).
       want(
         "POST /api/v1/admin/tsdb/clean_tombstones with the login",
         call(ctx, "POST", `${prom}/api/v1/admin/tsdb/clean_tombstones`, false),
@@ -600,6 +601,8 @@ async function accessChecks(ctx: Ctx): Promise<void> {
     "alertmanager",
     "refuses silences and reloads without the login (401) and accepts a silence with it",
     async () => {
+      // POST /api/v2/silences answers 200 with {silenceID}; DELETE /api/v2/silence/{id} expires it
+      // (api/v2/openapi.yaml@v0.35.0). The matcher names an alert that never fires.
       const now = new Date();
       const silence = JSON.stringify({
         matchers: [{ name: "alertname", value: "ConformanceAccessCheck", isRegex: false, isEqual: true }],
