@@ -147,6 +147,9 @@ export function planService(
             netrc: CLIENT_NETRC.prometheus,
           },
         ],
+        // No reload on change: the web config is re-read on every request (webauth.ts), and a
+        // password_file on every request that uses it (prometheus/common
+        // config/http_config.go@v0.72.1, FileSecret.Fetch).
         secretFiles: [
           { id: "web-config", path: inConfig(WEB_AUTH_FILES.prometheus.web), onChange: "none" },
           { id: "web-password", path: inConfig(WEB_AUTH_FILES.prometheus.password), onChange: "none" },
