@@ -5,6 +5,8 @@ import { raidName, type LabConfig, type LabSecrets } from "./config";
 import type { BackupsConfig, FirewallConfig } from "./config/ops";
 import { Firewall, Host } from "./host";
 import {
+  CLIENT_NETRC,
+  hostAccess,
   LadonStack,
   otlpBearerHeaders,
   portRegistry,
@@ -141,6 +143,8 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOver
         phoenixSecret: requireSecret(secrets, "phoenixSecret"),
         phoenixAdminPassword: requireSecret(secrets, "phoenixAdminPassword"),
         alertmanagerSmtpPassword: secrets.values.alertmanagerSmtpPassword,
+        prometheusPassword: requireSecret(secrets, "prometheusPassword"),
+        alertmanagerPassword: requireSecret(secrets, "alertmanagerPassword"),
       },
     });
     result.outputs.ladon = {
@@ -299,19 +303,17 @@ function buildBackups(
       ...BACKUP_ETC,
       ...(onStack ? ["grafana", "prometheus", "alertmanager", "loki", "phoenix"].map(data) : []),
     ],
-    prometheus: onStack ? { dataDir: data("prometheus"), url: "http://127.0.0.1:9901" } : undefined,
+    prometheus: onStack
+      ? {
+          dataDir: data("prometheus"),
+          url: `http://127.0.0.1:${SERVICES.prometheus.ports.http?.host}`,
+          netrc: CLIENT_NETRC.prometheus,
+        }
+      : undefined,
     sqliteDatabases: onStack ? [`${data("grafana")}/grafana.db`, `${data("phoenix")}/phoenix.db`] : [],
     textfileDir: TEXTFILE_DIR,
     after: repositoryStep ? [repositoryStep] : [],
   });
-}
-
-/** The ports a host serves to the lab: its LadonStack services' host ports and, on the vLLM host, the API. */
-export function labPortsOf(lab: LabConfig, hostName: string, ladon?: ResolvedLadon): number[] {
-  const services = ladon?.placement[hostName] ?? [];
-  const ports = services.flatMap((s) => Object.values(SERVICES[s].ports).map((p) => p.host));
-  if (lab.vllm?.host === hostName) ports.push(...Object.values(lab.vllm.servers).map((s) => s.port));
-  return [...new Set(ports)].sort((a, b) => a - b);
 }
 
 function buildFirewalls(
@@ -322,13 +324,15 @@ function buildFirewalls(
 ): Record<string, Firewall> {
   const out: Record<string, Firewall> = {};
   for (const [name, host] of Object.entries(hosts)) {
+    const access = hostAccess(lab, name, ladon, fw);
     out[name] = new Firewall(
       `${name}-firewall`,
       {
         host: host.target,
         adminSubnet: fw.adminSubnet,
         labSubnet: fw.labSubnet,
-        labPorts: labPortsOf(lab, name, ladon),
+        ports: access.filter((a) => a.sources.length > 0).map((a) => ({ port: a.port, sources: a.sources })),
+        access,
         after: host.docker ? [host.docker.ready] : [],
       },
       { parent: host },

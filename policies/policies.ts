@@ -16,6 +16,7 @@ import { requireFittingVramPlan } from "./rules/require-fitting-vram-plan";
 import { requireGpuRequests } from "./rules/require-gpu-requests";
 import { requirePinnedHostKeys } from "./rules/require-pinned-host-keys";
 import { requireScrapeCoverage } from "./rules/require-scrape-coverage";
+import { protectDataChangingPorts } from "./rules/protect-data-changing-ports";
 
 export const POLICIES: Policies = [
   enforcePinnedImages,
@@ -34,4 +35,5 @@ export const POLICIES: Policies = [
   requireScrapeCoverage,
   enforceRetentionLimits,
   requireBackupCoverage,
+  protectDataChangingPorts,
 ];

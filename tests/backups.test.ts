@@ -71,6 +71,7 @@ function backupParams(h: SimHost, repo: string) {
     LAYOUT_DIR: "/var/lib/citadel/layout",
     PROMETHEUS_DATA: `${DATA}/prometheus`,
     PROMETHEUS_URL: "http://127.0.0.1:9901",
+    PROMETHEUS_NETRC: "/etc/citadel/clients/prometheus.netrc",
     SQLITE_DBS: `${DATA}/grafana/grafana.db`,
   };
 }
@@ -96,6 +97,10 @@ describe("backup and restore with real restic", () => {
     expect(first.status).toBe(0);
     expect(first.stdout).toContain("initialising the repository");
     expect(first.stdout).toContain("Prometheus snapshot 20261121T031500Z-5c1e7a9b");
+    // Prometheus answers only with basic auth: the login comes from the root-only netrc.
+    expect(first.calls).toContainEqual(
+      `curl -fsS --netrc-file ${h.root}/etc/citadel/clients/prometheus.netrc -X POST http://127.0.0.1:9901/api/v1/admin/tsdb/snapshot`,
+    );
   });
 
   it("writes its metrics atomically, in a format promtool accepts", () => {

@@ -149,9 +149,13 @@ describe("parallel where independent", () => {
     const prometheus = lab.resources.find((r) => r.name === "ladon-citadel-prometheus-container")!;
     expect(prometheus.dependsOn.map((u) => byUrn.get(u)).sort()).toEqual([
       "citadel-docker-network",
+      "ladon-citadel-prometheus-alertmanager-password",
+      "ladon-citadel-prometheus-client-netrc",
       "ladon-citadel-prometheus-config",
       "ladon-citadel-prometheus-image",
       "ladon-citadel-prometheus-rules",
+      "ladon-citadel-prometheus-web-config",
+      "ladon-citadel-prometheus-web-password",
     ]);
   });
 });

@@ -1,6 +1,7 @@
 /** The firewall: rendered rules, their idempotent application against a stubbed ufw, and coverage. */
 import { spawnSync } from "node:child_process";
 import {
+  accessFile,
   AFTER_RULES_BEGIN,
   AFTER_RULES_END,
   dockerUserRules,
@@ -8,7 +9,7 @@ import {
   type FirewallPlan,
 } from "../components/host";
 import { mutations, SimHost } from "./support/hostsim";
-import { labConfigMap } from "./support/lab";
+import { addMonitoringPi, labConfigMap } from "./support/lab";
 import { byName, ofType, synthLab } from "./support/synth";
 import { requireTool } from "./support/tools";
 
@@ -16,23 +17,36 @@ const plan: FirewallPlan = {
   sshPort: 22,
   adminSubnet: "192.168.10.0/24",
   labSubnet: "192.168.10.0/24",
-  labPorts: [9901, 8000, 9900, 9901],
+  ports: [
+    { port: 9901, sources: ["192.168.10.0/24"] },
+    { port: 8000, sources: ["192.168.10.0/24", "10.9.0.0/24"] },
+    { port: 9900, sources: ["192.168.10.0/24"] },
+    { port: 9901, sources: ["192.168.10.0/24"] },
+  ],
 };
 
 describe("the rendered rules", () => {
-  it("allow SSH from the admin subnet and each lab port from the lab subnet, once each", () => {
+  it("allow SSH from the admin subnet and each port from each of its own sources, once each", () => {
     expect(ufwRules(plan)).toEqual([
       "allow from 192.168.10.0/24 to any port 22 proto tcp comment citadel",
+      "allow from 10.9.0.0/24 to any port 8000 proto tcp comment citadel",
       "allow from 192.168.10.0/24 to any port 8000 proto tcp comment citadel",
       "allow from 192.168.10.0/24 to any port 9900 proto tcp comment citadel",
       "allow from 192.168.10.0/24 to any port 9901 proto tcp comment citadel",
     ]);
   });
 
-  it("close published container ports to everyone but replies, containers and the lab, and pass iptables-restore", () => {
+  it("close published container ports to everyone but replies, containers and each port's sources, and pass iptables-restore", () => {
     const block = dockerUserRules(plan);
     expect(block.split("\n").slice(-3)).toEqual(["-A DOCKER-USER -j DROP", "COMMIT", AFTER_RULES_END]);
-    expect(block).toContain("-A DOCKER-USER -s 192.168.10.0/24 -j RETURN");
+    // No source reaches every port any more: each (port, source) pair has its own rule.
+    expect(block).not.toMatch(/-s 192\.168\.10\.0\/24 -j RETURN/);
+    expect(block.split("\n").filter((l) => l.includes("--ctorigdstport"))).toEqual([
+      "-A DOCKER-USER -s 10.9.0.0/24 -p tcp -m conntrack --ctorigdstport 8000 --ctdir ORIGINAL -j RETURN",
+      "-A DOCKER-USER -s 192.168.10.0/24 -p tcp -m conntrack --ctorigdstport 8000 --ctdir ORIGINAL -j RETURN",
+      "-A DOCKER-USER -s 192.168.10.0/24 -p tcp -m conntrack --ctorigdstport 9900 --ctdir ORIGINAL -j RETURN",
+      "-A DOCKER-USER -s 192.168.10.0/24 -p tcp -m conntrack --ctorigdstport 9901 --ctdir ORIGINAL -j RETURN",
+    ]);
     requireTool("iptables-restore");
     const body =
       block
@@ -56,6 +70,7 @@ describe("firewall.sh against a stubbed ufw", () => {
     RULES: ufwRules(p).join("\n"),
     AFTER_BLOCK: dockerUserRules(p),
     ADMIN_SUBNET: p.adminSubnet,
+    ACCESS: accessFile(p, [{ port: 9901 }]),
     BEGIN_MARK: AFTER_RULES_BEGIN,
     END_MARK: AFTER_RULES_END,
   });
@@ -75,11 +90,17 @@ describe("firewall.sh against a stubbed ufw", () => {
       "ufw default deny incoming",
       "ufw default allow outgoing",
       "ufw allow from 192.168.10.0/24 to any port 22 proto tcp comment citadel",
+      "ufw allow from 10.9.0.0/24 to any port 8000 proto tcp comment citadel",
       "ufw allow from 192.168.10.0/24 to any port 8000 proto tcp comment citadel",
       "ufw allow from 192.168.10.0/24 to any port 9900 proto tcp comment citadel",
       "ufw allow from 192.168.10.0/24 to any port 9901 proto tcp comment citadel",
       "ufw --force enable",
     ]);
+    expect(JSON.parse(h.read("/etc/ufw/citadel-access.json"))).toEqual({
+      labSubnet: "192.168.10.0/24",
+      adminSubnet: "192.168.10.0/24",
+      ports: [{ port: 9901 }],
+    });
     const after = h.read("/etc/ufw/after.rules");
     expect(after.startsWith("# ufw's own after.rules\n*filter\nCOMMIT\n")).toBe(true);
     expect(after).toContain(dockerUserRules(plan));
@@ -92,10 +113,11 @@ describe("firewall.sh against a stubbed ufw", () => {
   it("removes a rule that is no longer wanted and reloads when the DOCKER-USER rules change", () => {
     const h = host();
     h.run(script, params(), {}, fromLab);
-    const smaller = { ...plan, labPorts: [8000], labSubnet: "192.168.10.0/25" };
+    const smaller = { ...plan, ports: [{ port: 8000, sources: ["192.168.10.0/25"] }] };
     const run = h.run(script, params(smaller), {}, fromLab);
     expect(mutations(run)).toEqual([
       "ufw allow from 192.168.10.0/25 to any port 8000 proto tcp comment citadel",
+      "ufw delete allow from 10.9.0.0/24 to any port 8000 proto tcp",
       "ufw delete allow from 192.168.10.0/24 to any port 8000 proto tcp",
       "ufw delete allow from 192.168.10.0/24 to any port 9900 proto tcp",
       "ufw delete allow from 192.168.10.0/24 to any port 9901 proto tcp",
@@ -117,20 +139,70 @@ describe("firewall.sh against a stubbed ufw", () => {
 });
 
 describe("the lab's firewall", () => {
-  it("covers every port a container publishes or a host-network exporter listens on, on each host", async () => {
+  const ufwOf = (lab: Awaited<ReturnType<typeof synthLab>>, host: string) =>
+    String(byName(lab, `${host}-firewall-ufw`).rawInputs.create);
+  const published = (lab: Awaited<ReturnType<typeof synthLab>>, host: string) =>
+    ofType(lab, "docker:index/container:Container")
+      .filter((c) => c.provider?.endsWith(`${host}-docker-provider`))
+      .flatMap((c) => {
+        const i = c.rawInputs as Record<string, any>;
+        if (i.networkMode === "host")
+          return [
+            {
+              name: i.name,
+              ip: "host",
+              port: Number(/:(\d+)$/.exec(i.command.find((a: string) => a.includes("listen-address")))?.[1]),
+            },
+          ];
+        return (i.ports ?? []).map((p: { external: number; ip?: string }) => ({
+          name: i.name,
+          ip: p.ip ?? "0.0.0.0",
+          port: p.external,
+        }));
+      });
+
+  it("opens each port a container publishes to exactly its access model's sources, and nothing for loopback ports", async () => {
     const lab = await synthLab();
-    const step = byName(lab, "citadel-firewall-ufw");
-    const rules = String(step.rawInputs.create);
-    const ports = ofType(lab, "docker:index/container:Container").flatMap((c) => {
-      const i = c.rawInputs as Record<string, any>;
-      if (i.networkMode === "host")
-        return [Number(/:(\d+)$/.exec(i.command.find((a: string) => a.includes("listen-address")))?.[1])];
-      return (i.ports ?? []).map((p: { external: number }) => p.external);
-    });
+    const rules = ufwOf(lab, "citadel");
+    const ports = published(lab, "citadel");
     expect(ports.length).toBeGreaterThan(9);
-    for (const port of ports)
-      expect(rules).toContain(`allow from 192.168.10.0/24 to any port ${port} proto tcp comment citadel`);
+    // Nobody outside citadel needs Loki (no other host pushes), the Alloy UI or the exporters the
+    // local Prometheus scrapes by name: they are published on loopback only, with no rule.
+    expect(
+      ports
+        .filter((p) => p.ip === "127.0.0.1")
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(["alloy", "cadvisor", "gpu-exporter", "loki"]);
+    for (const p of ports.filter((x) => x.ip === "127.0.0.1"))
+      expect(rules).not.toContain(`port ${p.port} proto`);
+    for (const p of ports.filter((x) => x.ip === "0.0.0.0"))
+      expect(rules).toContain(`allow from 192.168.10.0/24 to any port ${p.port} proto tcp comment citadel`);
+    // node-exporter listens on the host: the stack's own Prometheus reaches it from the Docker subnets.
+    expect(rules).toContain("allow from 172.16.0.0/12 to any port 9910 proto tcp comment citadel");
+    expect(rules).not.toContain("allow from 192.168.10.0/24 to any port 9910");
     expect(rules).toContain("allow from 192.168.10.0/24 to any port 22 proto tcp comment citadel");
+  });
+
+  it("admits only the other lab host where a port serves the stack across hosts", async () => {
+    const config = labConfigMap();
+    addMonitoringPi(config, "192.168.10.40", true);
+    config["citadel:ladon"].host = "pi";
+    config["citadel:ladon"].dataDir = "/srv/ladon/data";
+    config["citadel:ops"].firewall.hadesSubnet = "192.168.10.64/26";
+    const lab = await synthLab(config);
+    const pi = ufwOf(lab, "pi");
+    const citadel = ufwOf(lab, "citadel");
+    // citadel's Alloy pushes to Loki and its vLLM sends traces to Phoenix, on the pi.
+    expect(pi).toContain("allow from 192.168.10.29/32 to any port 9903 proto tcp comment citadel");
+    expect(pi).not.toContain("allow from 192.168.10.0/24 to any port 9903");
+    expect(pi).toContain("allow from 192.168.10.29/32 to any port 9906 proto tcp comment citadel");
+    expect(pi).toContain("allow from 192.168.10.64/26 to any port 9906 proto tcp comment citadel");
+    // The pi's Prometheus scrapes citadel's exporters, Alloy and vLLM by address.
+    for (const port of [9904, 9910, 9911, 9912, 8000, 8001])
+      expect(citadel).toContain(`allow from 192.168.10.40/32 to any port ${port} proto tcp comment citadel`);
+    expect(citadel).not.toContain("allow from 192.168.10.0/24 to any port 9912");
+    expect(citadel).toContain("allow from 192.168.10.64/26 to any port 8000 proto tcp comment citadel");
   });
 
   it("is on every host, after Docker, and absent without ops.firewall", async () => {

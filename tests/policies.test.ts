@@ -21,6 +21,7 @@ import { requireFittingVramPlan } from "../policies/rules/require-fitting-vram-p
 import { requireGpuRequests } from "../policies/rules/require-gpu-requests";
 import { requirePinnedHostKeys } from "../policies/rules/require-pinned-host-keys";
 import { requireScrapeCoverage } from "../policies/rules/require-scrape-coverage";
+import { coversSubnet, protectDataChangingPorts } from "../policies/rules/protect-data-changing-ports";
 import { runPolicies } from "../tools/synth/policies";
 import type { ResourceRecord, SynthResult } from "../tools/synth/harness";
 import { labConfigMap } from "./support/lab";
@@ -551,6 +552,121 @@ describe("require-backup-coverage", () => {
   });
 });
 
+describe("protect-data-changing-ports", () => {
+  const LAB = "192.168.10.0/24";
+  /** A firewall step as the program renders it: ufw rules, the DOCKER-USER block and the access file. */
+  const firewall = (rules: [number, string][], blanket: string[] = []): Fixture =>
+    command(
+      [
+        `export RULES='${rules.map(([p, s]) => `allow from ${s} to any port ${p} proto tcp comment citadel`).join("\n")}'`,
+        `export AFTER_BLOCK='${[
+          "*filter",
+          "-A DOCKER-USER -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
+          "-A DOCKER-USER -s 127.0.0.0/8 -j RETURN",
+          "-A DOCKER-USER -s 172.16.0.0/12 -j RETURN",
+          ...blanket.map((s) => `-A DOCKER-USER -s ${s} -j RETURN`),
+          ...rules.map(
+            ([p, s]) =>
+              `-A DOCKER-USER -s ${s} -p tcp -m conntrack --ctorigdstport ${p} --ctdir ORIGINAL -j RETURN`,
+          ),
+          "-A DOCKER-USER -j DROP",
+          "COMMIT",
+        ].join("\n")}'`,
+        `export ACCESS='${JSON.stringify({ labSubnet: LAB, adminSubnet: LAB, ports: [] })}'`,
+        "set -euo pipefail",
+      ].join("\n"),
+    );
+  const loki = (ip?: string) =>
+    container(
+      {
+        image: "grafana/loki:3.7.8",
+        labels: [{ label: "org.hana-x.citadel.service", value: "loki" }],
+        ports: [{ internal: 3100, external: 9903, ...(ip ? { ip } : {}) }],
+        envs: [],
+      },
+      "loki",
+    );
+  const prometheus = (webConfig: boolean) =>
+    container(
+      {
+        image: "prom/prometheus:v3.16.0",
+        labels: [{ label: "org.hana-x.citadel.service", value: "prometheus" }],
+        command: [
+          "--config.file=/etc/prometheus/prometheus.yml",
+          ...(webConfig ? ["--web.config.file=/etc/prometheus/secrets/web.yml"] : []),
+          "--web.enable-admin-api",
+        ],
+        ports: [{ internal: 9090, external: 9901 }],
+        envs: [],
+      },
+      "prometheus",
+    );
+
+  it("passes Prometheus with its web config, Loki on loopback, and Loki open only to the host that pushes", async () => {
+    expect(await sv(protectDataChangingPorts, [prometheus(true), firewall([[9901, LAB]])])).toEqual([]);
+    expect(await sv(protectDataChangingPorts, [loki("127.0.0.1"), firewall([])])).toEqual([]);
+    expect(await sv(protectDataChangingPorts, [loki(), firewall([[9903, "192.168.10.40/32"]])])).toEqual([]);
+  });
+
+  it("refuses the admin API open to the lab without auth, naming the port, the service and the fix", async () => {
+    expect(await sv(protectDataChangingPorts, [prometheus(false), firewall([[9901, LAB]])])).toEqual([
+      "port 9901 (prometheus on 192.168.10.29) can change data (TSDB deletes and snapshots (admin API), reload and quit (lifecycle API)) without authentication and is open to all of the lab subnet 192.168.10.0/24 (admitted from 192.168.10.0/24); admit only the hosts that need it in components/ladon/access.ts, publish it on 127.0.0.1, or give prometheus authentication.",
+    ]);
+  });
+
+  it("refuses Loki open to the lab subnet, through a blanket DOCKER-USER rule or with no firewall at all", async () => {
+    expect(await sv(protectDataChangingPorts, [loki(), firewall([[9903, LAB]])])).toHaveLength(1);
+    expect(await sv(protectDataChangingPorts, [loki(), firewall([], [LAB])])).toEqual([
+      "port 9903 (loki on 192.168.10.29) can change data (log pushes, delete requests) without authentication and is open to all of the lab subnet 192.168.10.0/24 (admitted from 192.168.10.0/24); admit only the hosts that need it in components/ladon/access.ts, publish it on 127.0.0.1, or give loki authentication.",
+    ]);
+    expect(await sv(protectDataChangingPorts, [loki()])).toEqual([
+      "port 9903 (loki on 192.168.10.29) can change data (log pushes, delete requests) without authentication and is open to every address (no citadel:ops.firewall); admit only the hosts that need it in components/ladon/access.ts, publish it on 127.0.0.1, or give loki authentication.",
+    ]);
+  });
+
+  it("refuses Alertmanager's silences open to the lab without auth", async () => {
+    const am = container(
+      {
+        image: "prom/alertmanager:v0.35.0",
+        labels: [{ label: "org.hana-x.citadel.service", value: "alertmanager" }],
+        command: ["--config.file=/etc/alertmanager/alertmanager.yml"],
+        ports: [{ internal: 9093, external: 9902 }],
+        envs: [],
+      },
+      "alertmanager",
+    );
+    const messages = await sv(protectDataChangingPorts, [am, firewall([[9902, LAB]])]);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatch(/^port 9902 \(alertmanager on 192\.168\.10\.29\) can change data \(silences/);
+  });
+
+  it("leaves read-only ports to the firewall, and refuses a port the access model does not know", async () => {
+    const cadvisor = container(
+      {
+        labels: [{ label: "org.hana-x.citadel.service", value: "cadvisor" }],
+        ports: [{ internal: 8080, external: 9912 }],
+        envs: [],
+      },
+      "cadvisor",
+    );
+    expect(await sv(protectDataChangingPorts, [cadvisor, firewall([[9912, LAB]])])).toEqual([]);
+    const stray = container({ labels: [], ports: [{ internal: 80, external: 9950 }], envs: [] }, "whoami");
+    expect(await sv(protectDataChangingPorts, [stray, firewall([])])).toEqual([
+      "port 9950 (whoami on 192.168.10.29) has no entry in the access model; add one to components/ladon/access.ts, or publish it on 127.0.0.1.",
+    ]);
+  });
+
+  it("counts the lab subnet as covered only when the sources together admit all of it", () => {
+    expect(coversSubnet([LAB], LAB)).toBe(true);
+    expect(coversSubnet(["192.168.0.0/16"], LAB)).toBe(true);
+    expect(coversSubnet(["192.168.10.0/25", "192.168.10.128/25"], LAB)).toBe(true);
+    expect(coversSubnet(["192.168.10.0/25"], LAB)).toBe(false);
+    expect(coversSubnet(["192.168.10.40/32", "172.16.0.0/12", "127.0.0.0/8"], LAB)).toBe(false);
+    expect(coversSubnet(["anywhere"], LAB)).toBe(true);
+    expect(coversSubnet([], LAB)).toBe(false);
+  });
+});
+
 describe("the pack", () => {
   const files = readdirSync(path.join(ROOT, "policies", "rules")).filter((f) => f.endsWith(".ts"));
 
@@ -628,7 +744,7 @@ describe("the whole lab", () => {
   const envsOf = (i: Record<string, any>, from: string, to: string) =>
     (i.envs = i.envs.map((e: string) => (e === from ? to : e)));
 
-  const mutations: [string, () => SynthResult, string][] = [
+  const mutations: [string, () => SynthResult, string | string[]][] = [
     [
       "vLLM on the latest tag",
       () => mutate("vllm-image", (i) => (i.name = "vllm/vllm-openai:latest")),
@@ -656,7 +772,8 @@ describe("the whole lab", () => {
         mutate("ladon-citadel-grafana-container", (i) =>
           envsOf(i, "GF_AUTH_ANONYMOUS_ENABLED=false", "GF_AUTH_ANONYMOUS_ENABLED=true"),
         ),
-      "require-admin-auth",
+      // Anonymous users may be given any role: without its login, Grafana's port is open to the lab.
+      ["require-admin-auth", "protect-data-changing-ports"],
     ],
     [
       "the API key on vLLM's command line",
@@ -709,9 +826,62 @@ describe("the whole lab", () => {
     ],
   ];
 
+  /** The lab with Loki published to everyone its firewall admits, and `sources` admitted to 9903. */
+  const lokiOpen = (sources: string[], blanket = false) => {
+    const copy = mutate(
+      "ladon-citadel-loki-container",
+      (i) => (i.ports = [{ internal: 3100, external: 9903 }]),
+    );
+    const fw = copy.resources.find((r) => r.name === "citadel-firewall-ufw") as ResourceRecord;
+    const create = String(fw.rawInputs.create);
+    fw.rawInputs.create = blanket
+      ? create.replace(
+          "-A DOCKER-USER -j DROP",
+          `-A DOCKER-USER -s 192.168.10.0/24 -j RETURN\n-A DOCKER-USER -j DROP`,
+        )
+      : create.replace(
+          "-A DOCKER-USER -j DROP",
+          [
+            ...sources.map(
+              (s) =>
+                `-A DOCKER-USER -s ${s} -p tcp -m conntrack --ctorigdstport 9903 --ctdir ORIGINAL -j RETURN`,
+            ),
+            "-A DOCKER-USER -j DROP",
+          ].join("\n"),
+        );
+    return copy;
+  };
+  const withoutWebConfig = (name: string) =>
+    mutate(name, (i) => (i.command = i.command.filter((a: string) => !a.startsWith("--web.config.file"))));
+  mutations.push(
+    [
+      "Prometheus without its web config",
+      () => withoutWebConfig("ladon-citadel-prometheus-container"),
+      "protect-data-changing-ports",
+    ],
+    [
+      "Alertmanager without its web config",
+      () => withoutWebConfig("ladon-citadel-alertmanager-container"),
+      "protect-data-changing-ports",
+    ],
+    ["Loki published to the lab subnet", () => lokiOpen(["192.168.10.0/24"]), "protect-data-changing-ports"],
+    [
+      "the old firewall: the lab subnet to every published port",
+      () => lokiOpen([], true),
+      "protect-data-changing-ports",
+    ],
+  );
+
+  it("passes Loki published only to a host that pushes to it", async () => {
+    const mandatory = (await runPolicies(lokiOpen(["192.168.10.40/32"]))).filter(
+      (v) => v.enforcementLevel === "mandatory",
+    );
+    expect(mandatory).toEqual([]);
+  });
+
   it.each(mutations)("fails %s", async (_what, plan, policy) => {
     const mandatory = (await runPolicies(plan())).filter((v) => v.enforcementLevel === "mandatory");
-    expect(mandatory.map((v) => v.policy)).toEqual([policy]);
+    expect(mandatory.map((v) => v.policy).sort()).toEqual([policy].flat().sort());
   });
 
   it("fails a weak Grafana admin password set as a secret", async () => {

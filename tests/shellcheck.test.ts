@@ -49,8 +49,9 @@ describe("shellcheck", () => {
     const { files: rendered } = await synthLab();
     const dir = mkdtempSync(path.join(tmpdir(), "citadel-rendered-"));
     const scripts = [...rendered.keys()].filter((k) => k.endsWith(".sh"));
-    // 34 host steps, the local reboot wait, and the 5 scripts timers run (textfile, backup, prune, check, drift).
-    expect(scripts.length).toBe(40);
+    // 41 host steps (7 of them Prometheus's and Alertmanager's basic-auth files), the local reboot
+    // wait, and the 5 scripts timers run (textfile, backup, prune, check, drift).
+    expect(scripts.length).toBe(47);
     expect(scripts).toContain("citadel/usr/local/lib/citadel/textfile-metrics.sh");
     expect(scripts).toContain("citadel/usr/local/lib/citadel/citadel-drift.sh");
     const paths = scripts.map((k) => {

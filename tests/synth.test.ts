@@ -40,8 +40,8 @@ describe("npm start", () => {
     expect(run.stdout).toContain("├─ citadel (citadel:host:Host)");
     expect(run.stdout).toContain("└─ vllm (citadel:llm:Vllm)");
     expect(run.stdout).toMatch(/citadel-storage-lvm \(command:remote:Command\) \[protected, retained\]/);
-    expect(run.stdout).toContain("87 resources: 19 components, 68 provider resources");
-    expect(run.stdout).toContain("3 protected, 65 rendered files");
+    expect(run.stdout).toContain("94 resources: 19 components, 75 provider resources");
+    expect(run.stdout).toContain("3 protected, 75 rendered files");
     expect(run.stdout).toContain("citadel-guard: 0 mandatory, 10 advisory violations");
     const report = JSON.parse(readFileSync(path.join(out, "policy-report.json"), "utf8")) as {
       enforcementLevel: string;
@@ -56,7 +56,7 @@ describe("npm start", () => {
     >[];
     const urns = resources.map((r) => r.urn as string);
     expect(urns).toEqual([...urns].sort());
-    expect(resources).toHaveLength(87);
+    expect(resources).toHaveLength(94);
     for (const r of resources) {
       expect(Object.keys(r)).toEqual([
         "urn",
@@ -292,7 +292,7 @@ describe("npm start on a bad or secret-bearing stack", () => {
     const run = start(["--config", stackFile(config), "--out", out]);
     expect(run.status).toBe(0);
     expect(run.stdout).toContain(
-      "secrets replaced by placeholders (the stack file holds no secret values): citadel:grafanaAdminPassword, citadel:phoenixAdminPassword, citadel:phoenixSecret, citadel:resticPassword, citadel:sshPrivateKey, citadel:vllmApiKey",
+      "secrets replaced by placeholders (the stack file holds no secret values): citadel:alertmanagerPassword, citadel:grafanaAdminPassword, citadel:phoenixAdminPassword, citadel:phoenixSecret, citadel:prometheusPassword, citadel:resticPassword, citadel:sshPrivateKey, citadel:vllmApiKey",
     );
     expect(run.stdout).not.toContain("PLACEHOLDER");
     for (const f of listFiles(out))

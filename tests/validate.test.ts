@@ -184,10 +184,10 @@ describe("recorded program output that disagrees with the config", () => {
       sshPort: 22,
       adminSubnet: "192.168.10.0/24",
       labSubnet: "192.168.10.0/24",
-      labPorts: [],
+      ports: [{ port: 9901, sources: ["192.168.10.0/24"] }],
     }).replace("-A DOCKER-USER -j DROP\n", "");
     const chain = dockerUserChain(rules);
-    expect(chain).toMatch(/^-A DOCKER-USER -s 192\.168\.10\.0\/24 -j RETURN$/m);
+    expect(chain).toMatch(/^-A DOCKER-USER -s 192\.168\.10\.0\/24 .*--ctorigdstport 9901 .*-j RETURN$/m);
     expect(verdict("docker-user", chain, "DOCKER-USER rules")).toBe(
       "FAIL DOCKER-USER rules: no DROP rule: published ports bypass the firewall",
     );

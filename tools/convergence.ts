@@ -119,6 +119,18 @@ export const BLAST_RADIUS: BlastRow[] = [
     expect: { "ladon-citadel-grafana-admin-password": "update", "ladon-grafana-provider": "update" },
   },
   {
+    change: "Prometheus password",
+    // The hash, the password file and the host's netrc are rewritten from stdin (in-place
+    // updates); Grafana's datasource gets the new secure JSON. No container restarts: Prometheus
+    // re-reads its web config on every request.
+    expect: {
+      "ladon-citadel-prometheus-web-config": "update",
+      "ladon-citadel-prometheus-web-password": "update",
+      "ladon-citadel-prometheus-client-netrc": "update",
+      "ladon-grafana-prometheus": "update",
+    },
+  },
+  {
     change: "NVIDIA driver branch",
     config: (c) => (host(c).nvidia.driver.branch = "590"),
     expect: {
@@ -142,6 +154,7 @@ export const BLAST_RADIUS: BlastRow[] = [
 /** Secrets a row changes, as `pulumi config set --secret` would. */
 export const BLAST_SECRETS: Record<string, Record<string, string>> = {
   "Grafana admin password": { grafanaAdminPassword: "a-new-and-long-grafana-password" },
+  "Prometheus password": { prometheusPassword: "0a1b2c3d4e5f60718293a4b5c6d7e8f9" },
 };
 
 /** The program with a row's code-level overrides. */

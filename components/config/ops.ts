@@ -94,13 +94,18 @@ export const OpsSchema = z.strictObject({
     .strictObject({
       /** Where SSH is allowed from; must contain the machine running pulumi. */
       adminSubnet: Cidr,
-      /** Where the vLLM API and monitoring ports are allowed from. */
+      /**
+       * The lab's subnet. No port that can change data is open to all of it without
+       * authentication (the access model, components/ladon/access.ts).
+       */
       labSubnet: Cidr,
       /**
        * Acknowledges an adminSubnet of 0.0.0.0/0, which lets SSH in from anywhere; refused
        * without it. @default false
        */
       adminFromAnywhere: z.boolean().default(false).meta(example(true)),
+      /** Where HADES (the lab's RAG pipeline) runs: it reaches vLLM and Phoenix. @default labSubnet */
+      hadesSubnet: Cidr.optional(),
     })
     .optional(),
   /** Run `npm run validate` as the last step of `pulumi up`. @default false */

@@ -49,6 +49,20 @@ export const SECRETS: readonly SecretSpec[] = [
     setHint: '"$(openssl rand -base64 24)"',
   },
   {
+    key: "prometheusPassword",
+    description:
+      "Prometheus's basic-auth password, user citadel (16 to 72 characters, no whitespace or quotes); Grafana, the backup, the probe and npm run assess log in with it",
+    required: (lab) => lab.ladon !== undefined,
+    setHint: '"$(openssl rand -hex 24)"',
+  },
+  {
+    key: "alertmanagerPassword",
+    description:
+      "Alertmanager's basic-auth password, user citadel (16 to 72 characters, no whitespace or quotes); Prometheus, Grafana and the probe log in with it",
+    required: (lab) => lab.ladon !== undefined,
+    setHint: '"$(openssl rand -hex 24)"',
+  },
+  {
     key: "alertmanagerSmtpPassword",
     description: "SMTP password for e-mail receivers with authUsername",
     required: (lab) => (lab.ladon?.alertmanager.emails ?? []).some((e) => e.authUsername !== undefined),

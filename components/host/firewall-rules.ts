@@ -7,8 +7,18 @@ export interface FirewallPlan {
   sshPort: number;
   adminSubnet: string;
   labSubnet: string;
-  /** Host ports reachable from the lab subnet: the vLLM API and every monitoring port. */
-  labPorts: number[];
+  /**
+   * Each host port that machines outside the host reach, with the sources the access model
+   * (components/ladon/access.ts) admits it from. Ports bound to 127.0.0.1 are not listed.
+   */
+  ports: { port: number; sources: string[] }[];
+}
+
+/** (port, source) pairs, once each, sorted by port then source. */
+function admitted(plan: FirewallPlan): [number, string][] {
+  const pairs = new Map<string, [number, string]>();
+  for (const p of plan.ports) for (const s of p.sources) pairs.set(`${p.port} ${s}`, [p.port, s]);
+  return [...pairs.values()].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
 }
 
 /** Docker's address pools: container traffic between networks and out of them is not blocked. */
@@ -16,10 +26,9 @@ export const DOCKER_SUBNETS = ["172.16.0.0/12"];
 
 /** `ufw` arguments, one rule each, tagged so stale ones can be found and removed. */
 export function ufwRules(plan: FirewallPlan): string[] {
-  const ports = [...new Set(plan.labPorts)].sort((a, b) => a - b);
   return [
     `allow from ${plan.adminSubnet} to any port ${plan.sshPort} proto tcp comment citadel`,
-    ...ports.map((p) => `allow from ${plan.labSubnet} to any port ${p} proto tcp comment citadel`),
+    ...admitted(plan).map(([p, s]) => `allow from ${s} to any port ${p} proto tcp comment citadel`),
   ];
 }
 
@@ -29,7 +38,10 @@ export const AFTER_RULES_END = "# END citadel DOCKER-USER";
 /**
  * Rules for /etc/ufw/after.rules (iptables-restore syntax). Published ports are DNATed before
  * ufw's INPUT rules see them; DOCKER-USER is the chain Docker leaves to the administrator, so
- * only replies, loopback, container networks and the lab subnet reach containers.
+ * only replies, loopback, container networks and each port's own sources reach containers. After
+ * DNAT the packet's port is the container's, so a host port is matched on the connection's
+ * original destination port (`-m conntrack --ctorigdstport`, as Docker's "Packet filtering and
+ * firewalls" page restricts published ports for 28.x).
  */
 export function dockerUserRules(plan: FirewallPlan): string {
   return [
@@ -40,7 +52,10 @@ export function dockerUserRules(plan: FirewallPlan): string {
     "-A DOCKER-USER -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
     "-A DOCKER-USER -s 127.0.0.0/8 -j RETURN",
     ...DOCKER_SUBNETS.map((s) => `-A DOCKER-USER -s ${s} -j RETURN`),
-    `-A DOCKER-USER -s ${plan.labSubnet} -j RETURN`,
+    ...admitted(plan).map(
+      ([p, s]) =>
+        `-A DOCKER-USER -s ${s} -p tcp -m conntrack --ctorigdstport ${p} --ctdir ORIGINAL -j RETURN`,
+    ),
     "-A DOCKER-USER -j DROP",
     "COMMIT",
     AFTER_RULES_END,

@@ -5,15 +5,18 @@
 import type * as docker from "@pulumi/docker";
 import type { HostConfig } from "../config/schema";
 import { PINS } from "../pins";
+import { bindOf } from "./access";
 import { SERVICES, type ServiceName } from "./catalog";
 import { alertRules, renderRulesFile } from "./render/rules";
 import { renderAlloyConfig } from "./render/alloy";
+import { renderClientConfig } from "./webauth";
 import {
   LOKI_RUNTIME_CONFIG,
   renderAlertmanagerConfig,
   renderLokiConfig,
   renderLokiRuntimeConfig,
   renderPrometheusConfig,
+  WEB_AUTH_FILES,
 } from "./render/configs";
 import type { ResolvedLadon } from "./resolve";
 
@@ -27,15 +30,26 @@ export interface FileGroup {
   files: Record<string, string>;
   /** `http:<url>` to POST, `restart`, or `none` when the service re-reads the file itself. */
   reload: string;
+  /** The host's netrc for an `http:` reload of a service behind basic auth. @default none */
+  netrc?: string;
 }
+
+/** Where host steps (reloads, the backup's snapshot, the probe) keep a service's login: root only. */
+export const CLIENT_NETRC = {
+  prometheus: "/etc/citadel/clients/prometheus.netrc",
+  alertmanager: "/etc/citadel/clients/alertmanager.netrc",
+} as const;
 
 export interface ServicePlan {
   service: ServiceName;
   /** Host directory for the service's persistent data, owned by its UID. */
   dataDir: string;
   fileGroups: FileGroup[];
-  /** Secret files the service reads, written by their own steps. */
-  secretFiles: { id: string; path: string; onChange: string }[];
+  /**
+   * Secret files, written by their own steps: read by the service (owned by its UID) or, with
+   * `owner: "0"`, by root's steps on the host. `onChange` as a file group's `reload`.
+   */
+  secretFiles: { id: string; path: string; onChange: string; owner?: string; netrc?: string }[];
   /** Container arguments without image, provider or network. */
   container: Omit<docker.ContainerArgs, "image">;
   /** Uses the lab network (everything but host-network exporters). */
@@ -69,8 +83,16 @@ const ro = (hostPath: string, containerPath: string) => ({ hostPath, containerPa
 const rw = (hostPath: string, containerPath: string) => ({ hostPath, containerPath });
 const port = (s: ServiceName, name = "http") =>
   SERVICES[s].ports[name] as { container: number; host: number };
-const published = (s: ServiceName) =>
-  Object.values(SERVICES[s].ports).map((p) => ({ internal: p.container, external: p.host }));
+/**
+ * A service's published ports on a host: on 127.0.0.1 when the access model (access.ts) leaves
+ * nobody outside the host who needs the port, so the host's own steps and probes still reach it.
+ */
+const published = (s: ServiceName, ladon: ResolvedLadon, hostName: string) =>
+  Object.entries(SERVICES[s].ports).map(([name, p]) => ({
+    internal: p.container,
+    external: p.host,
+    ...(bindOf(ladon, hostName, s, name) === "127.0.0.1" ? { ip: "127.0.0.1" } : {}),
+  }));
 
 /** Host paths of a service on a host: data under ladon.dataDir on the stack host, config under /etc/citadel. */
 export function servicePaths(ladon: ResolvedLadon, service: ServiceName) {
@@ -93,6 +115,8 @@ export function planService(
   const paths = servicePaths(ladon, service);
   const c = ladon.config;
   const local = (s: ServiceName, path: string) => `http:http://127.0.0.1:${port(s).host}${path}`;
+  /** The host path of a file the container sees under /etc/<service>. */
+  const inConfig = (containerPath: string) => containerPath.replace(/^\/etc\/[a-z]+/, paths.config);
   const base = {
     dataDir: paths.data,
     fileGroups: [] as FileGroup[],
@@ -108,29 +132,60 @@ export function planService(
           {
             id: "config",
             dir: paths.config,
-            files: { "prometheus.yml": renderPrometheusConfig(c, ladon.scrapeJobs) },
+            files: {
+              "client.yml": renderClientConfig(WEB_AUTH_FILES.prometheus.password),
+              "prometheus.yml": renderPrometheusConfig(c, ladon.scrapeJobs),
+            },
             reload: local(service, "/-/reload"),
+            netrc: CLIENT_NETRC.prometheus,
           },
           {
             id: "rules",
             dir: `${paths.config}/rules`,
             files: { "citadel.yml": renderRulesFile(alertRules(c.thresholds)) },
             reload: local(service, "/-/reload"),
+            netrc: CLIENT_NETRC.prometheus,
           },
+        ],
+        // No reload on change: the web config is re-read on every request (webauth.ts), and a
+        // password_file on every request that uses it (prometheus/common
+        // config/http_config.go@v0.72.1, FileSecret.Fetch).
+        secretFiles: [
+          { id: "web-config", path: inConfig(WEB_AUTH_FILES.prometheus.web), onChange: "none" },
+          { id: "web-password", path: inConfig(WEB_AUTH_FILES.prometheus.password), onChange: "none" },
+          {
+            id: "alertmanager-password",
+            path: inConfig(WEB_AUTH_FILES.prometheus.alertmanagerPassword),
+            onChange: "none",
+          },
+          { id: "client-netrc", path: CLIENT_NETRC.prometheus, onChange: "none", owner: "0" },
         ],
         container: {
           command: [
             "--config.file=/etc/prometheus/prometheus.yml",
             "--storage.tsdb.path=/prometheus",
             // Retention is in prometheus.yml (renderPrometheusConfig), where a reload applies it.
+            // Basic auth on every path (webauth.ts): the lifecycle and admin APIs answer only
+            // those who log in, which the host's steps do from 127.0.0.1.
+            `--web.config.file=${WEB_AUTH_FILES.prometheus.web}`,
             "--web.enable-lifecycle",
             // TSDB snapshots for consistent backups; only with backups, it also exposes deletes.
             ...(ladon.adminApi ? ["--web.enable-admin-api"] : []),
             `--web.listen-address=:${port(service).container}`,
           ],
           volumes: [ro(paths.config, "/etc/prometheus"), rw(paths.data, "/prometheus")],
-          ports: published(service),
-          healthcheck: httpReady(service, "/-/ready"),
+          ports: published(service, ladon, hostName),
+          // /-/ready needs the login too: promtool (/bin/promtool in the image, Dockerfile@v3.16.0)
+          // logs in with the client config (cmd/promtool/main.go@v3.16.0: check ready, --url,
+          // --http.config.file), so no password enters the command line.
+          healthcheck: health([
+            "CMD",
+            "promtool",
+            "check",
+            "ready",
+            `--url=http://127.0.0.1:${port(service).container}`,
+            `--http.config.file=${WEB_AUTH_FILES.prometheus.client}`,
+          ]),
         },
       };
     case "alertmanager":
@@ -141,28 +196,50 @@ export function planService(
           {
             id: "config",
             dir: paths.config,
-            files: { "alertmanager.yml": renderAlertmanagerConfig(c) },
+            files: {
+              "alertmanager.yml": renderAlertmanagerConfig(c),
+              "client.yml": renderClientConfig(WEB_AUTH_FILES.alertmanager.password),
+            },
             reload: local(service, "/-/reload"),
+            netrc: CLIENT_NETRC.alertmanager,
           },
         ],
-        secretFiles: c.alertmanager.emails.some((e) => e.authUsername)
-          ? [
-              {
-                id: "smtp-password",
-                path: `${paths.config}/secrets/smtp_password`,
-                onChange: local(service, "/-/reload"),
-              },
-            ]
-          : [],
+        secretFiles: [
+          { id: "web-config", path: inConfig(WEB_AUTH_FILES.alertmanager.web), onChange: "none" },
+          { id: "web-password", path: inConfig(WEB_AUTH_FILES.alertmanager.password), onChange: "none" },
+          { id: "client-netrc", path: CLIENT_NETRC.alertmanager, onChange: "none", owner: "0" },
+          ...(c.alertmanager.emails.some((e) => e.authUsername)
+            ? [
+                {
+                  id: "smtp-password",
+                  path: `${paths.config}/secrets/smtp_password`,
+                  onChange: local(service, "/-/reload"),
+                  netrc: CLIENT_NETRC.alertmanager,
+                },
+              ]
+            : []),
+        ],
         container: {
           command: [
             "--config.file=/etc/alertmanager/alertmanager.yml",
             "--storage.path=/alertmanager",
+            // Basic auth on every path, silences and /-/reload included (webauth.ts).
+            `--web.config.file=${WEB_AUTH_FILES.alertmanager.web}`,
             `--web.listen-address=:${port(service).container}`,
           ],
           volumes: [ro(paths.config, "/etc/alertmanager"), rw(paths.data, "/alertmanager")],
-          ports: published(service),
-          healthcheck: httpReady(service, "/-/ready"),
+          ports: published(service, ladon, hostName),
+          // /-/ready needs the login too: amtool (/bin/amtool in the image, Dockerfile@v0.35.0)
+          // reads /api/v2/status with the client config (cli/root.go@v0.35.0: --alertmanager.url,
+          // --http.config.file; cli/cluster.go: cluster show).
+          healthcheck: health([
+            "CMD",
+            "amtool",
+            "cluster",
+            "show",
+            `--alertmanager.url=http://127.0.0.1:${port(service).container}`,
+            `--http.config.file=${WEB_AUTH_FILES.alertmanager.client}`,
+          ]),
         },
       };
     case "grafana":
@@ -191,7 +268,7 @@ export function planService(
             ro(`${paths.config}/secrets`, "/etc/grafana/secrets"),
             rw(paths.data, "/var/lib/grafana"),
           ],
-          ports: published(service),
+          ports: published(service, ladon, hostName),
           healthcheck: httpReady(service, "/api/health"),
         },
       };
@@ -212,7 +289,7 @@ export function planService(
         container: {
           command: ["-config.file=/etc/loki/loki.yaml"],
           volumes: [ro(paths.config, "/etc/loki"), rw(paths.data, "/loki")],
-          ports: published(service),
+          ports: published(service, ladon, hostName),
           // The image is distroless since 3.6.0 (no shell, no wget); `loki -health` GETs
           // localhost:3100/ready (cmd/loki/health.go@v3.7.8).
           healthcheck: health(["CMD", ...(PINS.loki.image.healthCommand ?? [])]),
@@ -246,7 +323,7 @@ export function planService(
             ro("/etc/machine-id", "/etc/machine-id"),
             ro("/var/run/docker.sock", "/var/run/docker.sock"),
           ],
-          ports: published(service),
+          ports: published(service, ladon, hostName),
           healthcheck: health(bashHttp(port(service).container, "/-/ready")),
         },
       };
@@ -273,7 +350,7 @@ export function planService(
           // Not /phoenix: that is the image's WORKDIR and holds its Python environment
           // (/phoenix/.venv, on PYTHONPATH), which a volume there would hide.
           volumes: [rw(paths.data, PHOENIX_DATA)],
-          ports: published(service),
+          ports: published(service, ladon, hostName),
           // /readyz also checks the database; neither it nor /healthz needs auth
           // (server/app.py). The image is distroless: python3 is the only tool in it.
           healthcheck: {
@@ -324,7 +401,7 @@ export function planService(
           gpus: "all",
           // Only the driver's utility libraries (nvidia-smi): docs/INSTALL.md@v1.14.0.
           envs: ["NVIDIA_DRIVER_CAPABILITIES=utility"],
-          ports: published(service),
+          ports: published(service, ladon, hostName),
           // No healthcheck: since 1.14.0 the image is distroless with no shell and no health
           // command (Dockerfile@v1.14.0). Prometheus's `up{job="gpu"}` and its alert watch it.
         },
@@ -344,7 +421,7 @@ export function planService(
             ro(host.docker?.dataRoot ?? "/var/lib/docker", "/var/lib/docker"),
             ro("/dev/disk", "/dev/disk"),
           ],
-          ports: published(service),
+          ports: published(service, ladon, hostName),
           healthcheck: httpReady(service, "/healthz"),
         },
       };

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { publishFile } from "../remote";
 import { SERVICES } from "./catalog";
 import { dashboards, LOKI_DS, PROMETHEUS_DS, type DashboardDef } from "./dashboards";
+import { WEB_USER } from "./webauth";
 
 export interface GrafanaArgs {
   /** Where the provider reaches Grafana; from config, so it is known at preview. */
@@ -13,6 +14,8 @@ export interface GrafanaArgs {
   ready: pulumi.Input<pulumi.Resource>;
   /** The dashboards to provision. @default dashboards() */
   dashboards?: DashboardDef[];
+  /** Prometheus's and Alertmanager's basic-auth passwords (user `citadel`); secrets. */
+  datasourcePasswords: { prometheus: pulumi.Input<string>; alertmanager: pulumi.Input<string> };
 }
 
 /** Grafana's folder, datasources and dashboards, through an explicit provider that retries while Grafana starts. */
@@ -34,6 +37,15 @@ export class Grafana extends pulumi.ComponentResource {
     const folder = new grafana.oss.Folder(`${name}-folder`, { title: "Citadel", uid: "citadel" }, child);
     const internal = (s: "prometheus" | "loki" | "alertmanager") =>
       `http://${SERVICES[s].container}:${SERVICES[s].ports.http?.container}`;
+    // Basic auth for Prometheus and Alertmanager: the password only in secureJsonDataEncoded, a
+    // secret input (the disallow-plaintext-secrets policy refuses it in jsonDataEncoded).
+    const basicAuth = (password: pulumi.Input<string>) => ({
+      basicAuthEnabled: true,
+      basicAuthUsername: WEB_USER,
+      secureJsonDataEncoded: pulumi.secret(
+        pulumi.output(password).apply((p) => JSON.stringify({ basicAuthPassword: p })),
+      ),
+    });
     const datasources = [
       new grafana.oss.DataSource(
         `${name}-prometheus`,
@@ -43,6 +55,7 @@ export class Grafana extends pulumi.ComponentResource {
           uid: PROMETHEUS_DS.uid,
           url: internal("prometheus"),
           isDefault: true,
+          ...basicAuth(args.datasourcePasswords.prometheus),
         },
         child,
       ),
@@ -59,6 +72,7 @@ export class Grafana extends pulumi.ComponentResource {
           uid: "alertmanager",
           url: internal("alertmanager"),
           jsonDataEncoded: JSON.stringify({ implementation: "prometheus" }),
+          ...basicAuth(args.datasourcePasswords.alertmanager),
         },
         child,
       ),

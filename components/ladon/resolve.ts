@@ -37,6 +37,8 @@ export interface ResolvedLadon {
   dataVolume: { mount: string; bytes?: number };
   /** Prometheus's admin API (for backup snapshots). */
   adminApi: boolean;
+  /** The host vLLM runs on, if any: it pushes traces to Phoenix. */
+  vllmHost?: string;
 }
 
 /** How a Prometheus on the stack host reaches a service: by name on the lab network, or across hosts by port. */
@@ -123,6 +125,7 @@ export function resolveLadon(
     },
     dataVolume: volumeOf(stackHost, ladon.dataDir),
     adminApi: lab.ops.backups !== undefined,
+    ...(lab.vllm ? { vllmHost: lab.vllm.host } : {}),
   };
 }
 

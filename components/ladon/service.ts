@@ -65,6 +65,7 @@ export class Service extends pulumi.ComponentResource {
             CONFIG_DIR: g.dir,
             FILES: JSON.stringify(sortKeys(g.files)),
             RELOAD: g.reload,
+            ...(g.netrc ? { NETRC: g.netrc } : {}),
           },
         },
         { parent: this, dependsOn: [args.dockerReady, ...(args.hostReady ?? [])] },
@@ -78,7 +79,13 @@ export class Service extends pulumi.ComponentResource {
         {
           host,
           script: "ladon/scripts/secret-file.sh",
-          params: { SECRET_PATH: f.path, OWNER_UID: owner, CONTAINER: spec.container, ON_CHANGE: f.onChange },
+          params: {
+            SECRET_PATH: f.path,
+            OWNER_UID: f.owner ?? owner,
+            CONTAINER: spec.container,
+            ON_CHANGE: f.onChange,
+            ...(f.netrc ? { NETRC: f.netrc } : {}),
+          },
           secrets: { SECRET: value },
         },
         { parent: this, dependsOn: [args.dockerReady] },

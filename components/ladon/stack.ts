@@ -10,6 +10,7 @@ import { memoryMiB } from "./plan";
 import type { ResolvedLadon } from "./resolve";
 import { VLLM_PHOENIX_PROJECT } from "../llm/resolve";
 import { Service } from "./service";
+import { renderNetrc, renderWebConfig, webPasswordHash } from "./webauth";
 
 export interface LadonSecrets {
   grafanaAdminPassword: pulumi.Input<string>;
@@ -17,6 +18,30 @@ export interface LadonSecrets {
   phoenixAdminPassword: pulumi.Input<string>;
   /** Required when an e-mail receiver authenticates. @default none */
   alertmanagerSmtpPassword?: pulumi.Input<string>;
+  /** Prometheus's basic-auth password (user `citadel`), for every client. */
+  prometheusPassword: pulumi.Input<string>;
+  /** Alertmanager's basic-auth password (user `citadel`), for every client. */
+  alertmanagerPassword: pulumi.Input<string>;
+}
+
+/**
+ * The secret files behind Prometheus's and Alertmanager's basic auth (containers.ts), by id: the
+ * web config with the bcrypt hash, the service's own password, the host's netrc and, for
+ * Prometheus, Alertmanager's password. Every value stays a secret.
+ */
+export function webAuthSecrets(
+  service: "prometheus" | "alertmanager",
+  secrets: Pick<LadonSecrets, "prometheusPassword" | "alertmanagerPassword">,
+): Record<string, pulumi.Output<string>> {
+  const own = pulumi.secret(pulumi.output(secrets[`${service}Password`]));
+  return {
+    "web-config": own.apply((p) => renderWebConfig(webPasswordHash(p, service))),
+    "web-password": own,
+    "client-netrc": own.apply(renderNetrc),
+    ...(service === "prometheus"
+      ? { "alertmanager-password": pulumi.secret(pulumi.output(secrets.alertmanagerPassword)) }
+      : {}),
+  };
 }
 
 export interface LadonStackArgs {
@@ -89,6 +114,9 @@ export class LadonStack extends pulumi.ComponentResource {
                   ]
                 : [],
             secretValues: {
+              ...(service === "prometheus" || service === "alertmanager"
+                ? webAuthSecrets(service, args.secrets)
+                : {}),
               "admin-password": args.secrets.grafanaAdminPassword,
               ...(args.secrets.alertmanagerSmtpPassword
                 ? { "smtp-password": args.secrets.alertmanagerSmtpPassword }
@@ -117,6 +145,10 @@ export class LadonStack extends pulumi.ComponentResource {
         adminPassword: args.secrets.grafanaAdminPassword,
         ready: grafanaService.container,
         dashboards: args.dashboards,
+        datasourcePasswords: {
+          prometheus: args.secrets.prometheusPassword,
+          alertmanager: args.secrets.alertmanagerPassword,
+        },
       },
       { parent: this },
     );

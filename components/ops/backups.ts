@@ -15,8 +15,11 @@ export interface BackupsArgs {
   password: pulumi.Input<string>;
   /** Host paths to back up: service data, their /etc, plus `backups.extraPaths`. */
   paths: string[];
-  /** Prometheus's data directory and local URL, for a TSDB snapshot instead of live files. @default none */
-  prometheus?: { dataDir: string; url: string };
+  /**
+   * Prometheus's data directory, its URL on the host and the root-only netrc its admin API is
+   * called with, for a TSDB snapshot instead of live files. @default none
+   */
+  prometheus?: { dataDir: string; url: string; netrc: string };
   /** SQLite databases to copy with SQLite's online backup. @default [] */
   sqliteDatabases?: string[];
   /** node-exporter's textfile directory, for the backup metrics. */
@@ -68,6 +71,7 @@ export class Backups extends pulumi.ComponentResource {
           LAYOUT_DIR: BACKUP_LAYOUT_DIR,
           PROMETHEUS_DATA: args.prometheus?.dataDir ?? "",
           PROMETHEUS_URL: args.prometheus?.url ?? "",
+          PROMETHEUS_NETRC: args.prometheus?.netrc ?? "",
           SQLITE_DBS: (args.sqliteDatabases ?? []).join(" "),
         },
       },

@@ -47,7 +47,8 @@ export function renderDriftScript(
 /**
  * The lab checking itself: an hourly systemd timer that runs `npm run validate`'s read-only probe on
  * the host, evaluates this host's checks there (python3; the host has no Node) and writes them as
- * node-exporter textfile metrics, for the LabDrift alert and the host dashboard. No secret on the host.
+ * node-exporter textfile metrics, for the LabDrift alert and the host dashboard. No secret in the
+ * script: Prometheus and Alertmanager are asked with the host's root-only netrc files.
  */
 export class Drift extends pulumi.ComponentResource {
   readonly timer: command.remote.Command;

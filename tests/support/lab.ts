@@ -19,7 +19,14 @@ export function piRaid(config: Record<string, any>, index = 0): any {
 }
 
 /** The secrets the Pi example requires (no vLLM, so no API key). */
-export const PI_SECRETS = ["grafanaAdminPassword", "phoenixAdminPassword", "phoenixSecret", "resticPassword"];
+export const PI_SECRETS = [
+  "alertmanagerPassword",
+  "grafanaAdminPassword",
+  "phoenixAdminPassword",
+  "phoenixSecret",
+  "prometheusPassword",
+  "resticPassword",
+];
 
 /** A fresh deep copy of `Pulumi.citadel.yaml`'s `config:` map. */
 export function labConfigMap(): Record<string, any> {
@@ -59,9 +66,11 @@ export function addMonitoringPi(
 
 /** The secrets the committed lab requires, as a stack that has them set holds them. */
 export const LAB_SECRETS = [
+  "alertmanagerPassword",
   "grafanaAdminPassword",
   "phoenixAdminPassword",
   "phoenixSecret",
+  "prometheusPassword",
   "resticPassword",
   "vllmApiKey",
 ];

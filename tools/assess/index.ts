@@ -7,6 +7,9 @@
  *                     [--disks 4x1TiB | 1TiB,1TiB] [--raid 5] [--disk-write-iops 5000]
  *                     [--cpu-slowdown 1] [--horizon 365d] [--chart out/assess.png] [--json <file>]
  *
+ * Prometheus answers only with basic auth: the password comes from CITADEL_PROMETHEUS_PASSWORD
+ * (the stack's secret citadel:prometheusPassword), never from a flag, which `ps` would show.
+ *
  * Reads, per service on the stack host (citadel:ladon.host): CPU cores (average and p95) and the
  * highest memory working set from cAdvisor, write IOPS from cAdvisor, and the size and growth of
  * its data directory from the stack's textfile metrics (tools/assess/queries.ts says which series
@@ -48,7 +51,8 @@ import {
   type Retention,
 } from "./capacity";
 import { chartSpec, renderPng, type ChartPoint } from "./chart";
-import { Prometheus, PrometheusError } from "./prometheus";
+import { WEB_USER } from "../../components/ladon/webauth";
+import { Prometheus, PrometheusError, PROMETHEUS_PASSWORD_ENV } from "./prometheus";
 import { chartQueries, summaryQueries, type Scope } from "./queries";
 
 const GiB = 1024 ** 3;
@@ -284,7 +288,8 @@ export async function assess(lab: LabConfig, flags: Flags, log: (line: string) =
   };
   const end = Math.floor(Date.now() / 1000);
   const start = end - windowSeconds;
-  const prom = new Prometheus(url);
+  const password = process.env[PROMETHEUS_PASSWORD_ENV];
+  const prom = new Prometheus(url, undefined, password ? { username: WEB_USER, password } : undefined);
   log(`reading ${url}: the LadonStack on ${host}, ${flags.window} to ${new Date(end * 1000).toISOString()}`);
 
   const q = summaryQueries(scope);

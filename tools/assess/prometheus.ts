@@ -20,25 +20,46 @@ export interface Series {
   values: [number, number][];
 }
 
+/** Where `npm run assess` reads Prometheus's basic-auth password (citadel:prometheusPassword). */
+export const PROMETHEUS_PASSWORD_ENV = "CITADEL_PROMETHEUS_PASSWORD";
+
 /** Most points query_range gives one series (web/api/v1/api.go@v0.315.0). */
 export const MAX_POINTS = 11000;
+
+/** Prometheus's basic-auth login (components/ladon/webauth.ts). */
+export interface PrometheusLogin {
+  username: string;
+  password: string;
+}
 
 export class Prometheus {
   constructor(
     readonly url: string,
     private readonly timeoutMs = 120_000,
+    private readonly login?: PrometheusLogin,
   ) {}
 
   private async get<T>(path: string, params: Record<string, string>): Promise<T> {
     const url = `${this.url.replace(/\/$/, "")}${path}?${new URLSearchParams(params).toString()}`;
     let res: Response;
     try {
-      res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
+      const headers: Record<string, string> = this.login
+        ? {
+            authorization: `Basic ${Buffer.from(`${this.login.username}:${this.login.password}`).toString("base64")}`,
+          }
+        : {};
+      res = await fetch(url, { headers, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (e) {
       const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
       throw new PrometheusError(`cannot reach Prometheus at ${this.url}: ${cause}`);
     }
     const text = await res.text();
+    // The web config's basic auth answers 401 to a request without the right login
+    // (exporter-toolkit web/handler.go@v0.20.0); the password is never part of the message.
+    if (res.status === 401)
+      throw new PrometheusError(
+        `${this.url} refused ${this.login ? "the login" : "a request without a login"} (401): set ${PROMETHEUS_PASSWORD_ENV} to the stack's citadel:prometheusPassword, e.g. ${PROMETHEUS_PASSWORD_ENV}="$(pulumi config get citadel:prometheusPassword)"`,
+      );
     let body: { status?: string; data?: T; error?: string; errorType?: string };
     try {
       body = JSON.parse(text) as typeof body;

@@ -10,7 +10,8 @@
  * makes fewer, larger blocks, so promtool reads the file fewer times, cmd/promtool/backfill.go);
  * `prometheus --config.file --storage.tsdb.path --web.listen-address` (cmd/prometheus/main.go) with
  * retention in the config file's storage.tsdb.retention.time (config/config.go TSDBRetentionConfig;
- * the retention flags are deprecated there); `/-/ready` (web/web.go).
+ * the retention flags are deprecated there); `/-/ready` (web/web.go); `--web.config.file` with
+ * basic auth, as the lab runs it (components/ladon/webauth.ts cites the source at v3.16.0).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import {
@@ -25,6 +26,7 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -35,6 +37,15 @@ import type { Assessment } from "../assess/index";
 import { parseDuration } from "../assess/capacity";
 import type { Installed } from "../upstream";
 import type { CheckRun } from "./checks";
+import { renderWebConfig, webPasswordHash, WEB_USER } from "../../components/ladon/webauth";
+import { PROMETHEUS_PASSWORD_ENV } from "../assess/prometheus";
+
+/** The environment without a password the operator's shell may hold. */
+function withoutPassword(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  delete out[PROMETHEUS_PASSWORD_ENV];
+  return out;
+}
 
 const REPO = path.join(__dirname, "..", "..");
 const GiB = 1024 ** 3;
@@ -128,11 +139,22 @@ export async function assessCheck(
         config,
         "global:\n  scrape_interval: 1m\nstorage:\n  tsdb:\n    retention:\n      time: 30d\n",
       );
+      // Behind basic auth, as the lab's Prometheus is (components/ladon/webauth.ts): the web config
+      // the program renders for this password.
+      const password = randomBytes(24).toString("hex");
+      const web = path.join(dir, "web.yml");
+      writeFileSync(web, renderWebConfig(webPasswordHash(password, "prometheus")), { mode: 0o600 });
+      const authorization = `Basic ${Buffer.from(`${WEB_USER}:${password}`).toString("base64")}`;
       const log = path.join(dir, "prometheus.log");
       const out = openSync(log, "w");
       server = spawn(
         prometheus.bin("prometheus"),
-        [`--config.file=${config}`, `--storage.tsdb.path=${tsdb}`, `--web.listen-address=127.0.0.1:${port}`],
+        [
+          `--config.file=${config}`,
+          `--storage.tsdb.path=${tsdb}`,
+          `--web.listen-address=127.0.0.1:${port}`,
+          `--web.config.file=${web}`,
+        ],
         { stdio: ["ignore", out, out] },
       );
       closeSync(out);
@@ -141,7 +163,7 @@ export async function assessCheck(
       for (;;) {
         if (server.exitCode !== null)
           throw new Error(`prometheus exited ${server.exitCode}:\n${readFileSync(log, "utf8").slice(-2000)}`);
-        const ready = await fetch(`${url}/-/ready`).then(
+        const ready = await fetch(`${url}/-/ready`, { headers: { authorization } }).then(
           (r) => r.ok,
           () => false,
         );
@@ -151,8 +173,11 @@ export async function assessCheck(
         await sleep(500);
       }
 
-      // 4. npm run assess, as an operator runs it.
-      const assess = (args: string[]) => {
+      // 4. npm run assess, as an operator runs it, with the password in its environment.
+      const assess = (
+        args: string[],
+        env: Record<string, string> = { [PROMETHEUS_PASSWORD_ENV]: password },
+      ) => {
         const r = spawnSync(
           "npm",
           ["run", "--silent", "assess", "--", "--config", stackFile, "--prometheus", url, ...args],
@@ -160,6 +185,7 @@ export async function assessCheck(
             cwd: REPO,
             encoding: "utf8",
             timeout: 300_000,
+            env: { ...withoutPassword(process.env), ...env },
           },
         );
         return { code: r.status, out: `${r.stdout}${r.stderr}` };
@@ -273,6 +299,20 @@ export async function assessCheck(
         )
           problems.push(`no "${resource} … does not fit: ${who} needs …" line in:\n${small.out}`);
       }
+
+      // Without the password: exit 3, naming where it goes, and never printing one.
+      const anonymous = assess(["--memory", "8GiB", "--cores", "4"], {});
+      if (anonymous.code !== 3 || !anonymous.out.includes(`set ${PROMETHEUS_PASSWORD_ENV}`))
+        problems.push(
+          `without ${PROMETHEUS_PASSWORD_ENV}: exit ${anonymous.code}, expected 3 naming it:\n${anonymous.out}`,
+        );
+      const wrong = assess(["--memory", "8GiB", "--cores", "4"], {
+        [PROMETHEUS_PASSWORD_ENV]: "not-the-password-0123",
+      });
+      if (wrong.code !== 3 || wrong.out.includes("not-the-password-0123") || wrong.out.includes(password))
+        problems.push(
+          `with a wrong password: exit ${wrong.code}, expected 3 without the password:\n${wrong.out}`,
+        );
 
       // Bad input: exit 2 naming the flag.
       const bad = assess(["--memory", "8GiB", "--cores", "4", "--disks", "3x1TiB", "--raid", "6"]);

@@ -18,11 +18,13 @@ import path from "node:path";
 import { parse } from "yaml";
 import { concreteQuery, dashboardQueries, phoenixApiKey, phoenixTraceHeaders } from "../../components/ladon";
 import { LOKI_FALLBACK_RETENTION } from "../../components/ladon/render/configs";
+import { parseProbe } from "../../components/ops/validate";
 import type { PinName } from "../../components/pins";
+import { WEB_USER } from "../../components/ladon/webauth";
 import type { Installed } from "../upstream";
 import { venvPython } from "../upstream/pypi";
 import type { Ctx } from "./static";
-import { versionOf, withTool, expectOk } from "./static";
+import { inRoot, versionOf, withTool, expectOk } from "./static";
 import type { Bind } from "./sandbox";
 import { hostfs, serviceRun } from "./services";
 import { JOURNAL_LINES, XID_LINE } from "./hostfs";
@@ -75,6 +77,11 @@ export async function liveChecks(ctx: Ctx): Promise<void> {
   // The Docker Engine API Alloy's container-log components talk to, with the lab's containers.
   const dockerApi = await startDockerApi(ctx);
 
+  // The program's own secret steps write Prometheus's and Alertmanager's basic-auth files (the
+  // bcrypt web configs, their passwords, the host's netrc files) into the simulated host first.
+  await secretSteps(ctx);
+  writeClientNetrc(ctx);
+
   const children: ChildProcess[] = [];
   for (const [name, pin] of Object.entries(LIVE)) {
     const tool = ctx.tools[pin];
@@ -90,6 +97,7 @@ export async function liveChecks(ctx: Ctx): Promise<void> {
     publishPorts(ctx);
     await prometheusChecks(ctx);
     await alertChecks(ctx, received);
+    await accessChecks(ctx);
     await lokiChecks(ctx);
     await backupChecks(ctx);
     await nodeExporterChecks(ctx);
@@ -167,8 +175,18 @@ function base(ctx: Ctx, name: string): string {
   return `http://${ctx.sandbox.address(name)}:${READY[name]?.port(ctx)}`;
 }
 
-function get(ctx: Ctx, url: string, extra: string[] = []): { status: number; body: string } {
-  const r = ctx.sandbox.curl(["-o", "-", "-w", "\n%{http_code}", ...extra, url]);
+/**
+ * A request from the lab bridge. It logs in where the lab's basic auth asks (Prometheus and
+ * Alertmanager, by address, from the run's netrc) unless `anonymous`.
+ */
+function get(
+  ctx: Ctx,
+  url: string,
+  extra: string[] = [],
+  anonymous = false,
+): { status: number; body: string } {
+  const login = anonymous ? [] : ["--netrc-file", path.join(ctx.dir, "clients.netrc")];
+  const r = ctx.sandbox.curl(["-o", "-", "-w", "\n%{http_code}", ...login, ...extra, url]);
   const at = r.stdout.lastIndexOf("\n");
   return { status: Number(r.stdout.slice(at + 1)), body: r.stdout.slice(0, at) };
 }
@@ -446,6 +464,250 @@ async function lokiChecks(ctx: Ctx): Promise<void> {
     }
     if (errors.length > 0) throw new Error(errors.join("\n"));
   });
+}
+
+/** The program's remote steps that write one secret file (ladon/scripts/secret-file.sh). */
+function secretFileSteps(ctx: Ctx, host: string) {
+  return ctx.lab.result.resources.filter((r) => {
+    if (r.type !== "command:remote:Command") return false;
+    const create = String(r.rawInputs.create ?? "");
+    return (
+      /^export SECRET_PATH='/m.test(create) &&
+      (r.rawInputs.connection as { host?: string } | undefined)?.host === ctx.lab.config.hosts[host]?.address
+    );
+  });
+}
+
+/**
+ * Runs each secret-file step of the stack host as rendered, in the host's namespace on the
+ * simulated host's root, with the secret on stdin as the program feeds it. No container runs in
+ * Docker here: a `docker` that answers nothing stands in, so no step reloads anything.
+ */
+async function secretSteps(ctx: Ctx): Promise<void> {
+  const host = ctx.lab.container("prometheus").host;
+  const stub = path.join(ctx.dir, "no-docker");
+  mkdirSync(stub, { recursive: true });
+  writeFileSync(path.join(stub, "docker"), "#!/bin/sh\nexit 1\n", { mode: 0o755 });
+  await ctx.run.check("secret steps", "-", "write every secret file of the stack host from stdin", () => {
+    const steps = secretFileSteps(ctx, host);
+    if (steps.length === 0) throw new Error(`no secret-file step for ${host}`);
+    for (const r of steps) {
+      const script = path.join(hostfs(ctx.dir, host), "commands", `${r.name}.sh`);
+      const res = ctx.sandbox.inNamespace(
+        hostNamespace(ctx, host),
+        ["bash", script],
+        { CITADEL_ROOT: hostfs(ctx.dir, host), PATH: `${stub}:${process.env.PATH ?? ""}` },
+        String(r.rawInputs.stdin ?? ""),
+      );
+      expectOk(res, r.name);
+    }
+  });
+}
+
+/** The basic-auth password of a service, as the lab's throwaway secrets hold it. */
+function webPassword(ctx: Ctx, service: "prometheus" | "alertmanager"): string {
+  const p = ctx.lab.secrets[`${service}Password`];
+  if (!p) throw new Error(`the run has no ${service}Password`);
+  return p;
+}
+
+/** A netrc for requests from the lab bridge: the operator's login to Prometheus and Alertmanager. */
+function writeClientNetrc(ctx: Ctx): void {
+  const lines = (["prometheus", "alertmanager"] as const).map(
+    (s) => `machine ${ctx.sandbox.address(s)} login ${WEB_USER} password ${webPassword(ctx, s)}`,
+  );
+  writeFileSync(path.join(ctx.dir, "clients.netrc"), `${lines.join("\n")}\n`, { mode: 0o600 });
+}
+
+/** A request from the lab bridge with the given method and body: its status. */
+function call(ctx: Ctx, method: string, url: string, anonymous: boolean, extra: string[] = []): number {
+  return get(ctx, url, ["-X", method, ...extra], anonymous).status;
+}
+
+/** A Grafana datasource's URL and basic-auth login, as the program hands them to the provider. */
+function datasource(ctx: Ctx, uid: string): { url: string; user: string; password: string } {
+  const r = ctx.lab.result.resources.find(
+    (x) => x.type === "grafana:oss/dataSource:DataSource" && x.rawInputs.uid === uid,
+  );
+  if (!r) throw new Error(`the lab has no Grafana datasource ${uid}`);
+  const secure = JSON.parse(String(r.rawInputs.secureJsonDataEncoded ?? "{}")) as {
+    basicAuthPassword?: string;
+  };
+  if (r.rawInputs.basicAuthEnabled !== true || !secure.basicAuthPassword)
+    throw new Error(`Grafana's ${uid} datasource has no basic auth`);
+  return {
+    url: String(r.rawInputs.url),
+    user: String(r.rawInputs.basicAuthUsername),
+    password: secure.basicAuthPassword,
+  };
+}
+
+/** A container's healthcheck command, as the program gives it to Docker. */
+function healthcheck(ctx: Ctx, name: string): string[] {
+  const r = ctx.lab.result.resources.find(
+    (x) => x.type === "docker:index/container:Container" && x.rawInputs.name === name,
+  );
+  const tests = (r?.rawInputs.healthcheck as { tests?: string[] } | undefined)?.tests;
+  if (!tests || tests[0] !== "CMD") throw new Error(`${name} has no CMD healthcheck`);
+  return tests.slice(1);
+}
+
+/**
+ * Issue 24 from the network: Prometheus's admin and lifecycle APIs and Alertmanager's silences
+ * answer a device on the lab subnet (the lab bridge) only with the login; the program's own
+ * clients (the healthchecks, Grafana's datasources, the drift probe) log in and work.
+ */
+async function accessChecks(ctx: Ctx): Promise<void> {
+  const prom = base(ctx, "prometheus");
+  const am = base(ctx, "alertmanager");
+  await withTool(
+    ctx,
+    "prometheus",
+    "prometheus",
+    "refuses its admin and lifecycle APIs without the login (401) and accepts them with it",
+    async () => {
+      const problems: string[] = [];
+      const want = (what: string, got: number, expected: number) => {
+        if (got !== expected) problems.push(`${what} -> ${got}, not ${expected}`);
+      };
+      // Without the login: deletes, a snapshot, a reload and a quit are all refused.
+      for (const [method, p] of [
+        ["POST", "/api/v1/admin/tsdb/delete_series?match[]=up"],
+        ["POST", "/api/v1/admin/tsdb/snapshot"],
+        ["POST", "/-/reload"],
+        ["POST", "/-/quit"],
+        ["GET", "/api/v1/query?query=up"],
+        ["GET", "/-/ready"],
+      ] as const)
+        want(`${method} ${p} without the login`, call(ctx, method, `${prom}${p}`, true), 401);
+      want(
+        "POST /api/v1/admin/tsdb/clean_tombstones with a wrong password",
+        call(ctx, "POST", `${prom}/api/v1/admin/tsdb/clean_tombstones`, true, [
+          "-u",
+          `${WEB_USER}:not-the-password-0123456789`,
+        ]),
+        401,
+      );
+      // With it: the admin API answers (clean_tombstones changes nothing here; an answer without
+      // data is 204, web/api/v1/api.go@v3.16.0) and so does a reload (200, web/web.go@v3.16.0).
+      want(
+        "POST /api/v1/admin/tsdb/clean_tombstones with the login",
+        call(ctx, "POST", `${prom}/api/v1/admin/tsdb/clean_tombstones`, false),
+        204,
+      );
+      want("POST /-/reload with the login", call(ctx, "POST", `${prom}/-/reload`, false), 200);
+      if (problems.length > 0) throw new Error(problems.join("\n"));
+    },
+  );
+
+  await withTool(
+    ctx,
+    "alertmanager",
+    "alertmanager",
+    "refuses silences and reloads without the login (401) and accepts a silence with it",
+    async () => {
+      // POST /api/v2/silences answers 200 with {silenceID}; DELETE /api/v2/silence/{id} expires it
+      // (api/v2/openapi.yaml@v0.35.0). The matcher names an alert that never fires.
+      const now = new Date();
+      const silence = JSON.stringify({
+        matchers: [{ name: "alertname", value: "ConformanceAccessCheck", isRegex: false, isEqual: true }],
+        startsAt: now.toISOString(),
+        endsAt: new Date(now.getTime() + 600_000).toISOString(),
+        createdBy: "conformance",
+        comment: "issue 24: a silence needs the login",
+      });
+      const body = ["-H", "Content-Type: application/json", "--data", silence];
+      const problems: string[] = [];
+      const anon = call(ctx, "POST", `${am}/api/v2/silences`, true, body);
+      if (anon !== 401) problems.push(`POST /api/v2/silences without the login -> ${anon}, not 401`);
+      const reload = call(ctx, "POST", `${am}/-/reload`, true);
+      if (reload !== 401) problems.push(`POST /-/reload without the login -> ${reload}, not 401`);
+      const made = get(ctx, `${am}/api/v2/silences`, ["-X", "POST", ...body]);
+      if (made.status !== 200)
+        problems.push(`POST /api/v2/silences with the login -> ${made.status}: ${made.body}`);
+      else {
+        const id = (JSON.parse(made.body) as { silenceID?: string }).silenceID;
+        const expired = call(ctx, "DELETE", `${am}/api/v2/silence/${id}`, false);
+        if (expired !== 200) problems.push(`DELETE /api/v2/silence/${id} with the login -> ${expired}`);
+      }
+      if (problems.length > 0) throw new Error(problems.join("\n"));
+    },
+  );
+
+  await withTool(
+    ctx,
+    "prometheus",
+    "prometheus",
+    "Grafana's Prometheus and Alertmanager datasources log in with the program's credentials",
+    async () => {
+      // Grafana itself has no conformance build (components/pins.ts); this is the request its
+      // datasource makes: the datasource's URL, user and secure-JSON password, from the lab network.
+      const problems: string[] = [];
+      for (const [uid, p] of [
+        ["prometheus", "/api/v1/query?query=up"],
+        ["alertmanager", "/api/v2/status"],
+      ] as const) {
+        if (!ctx.tools[uid]) continue;
+        const d = datasource(ctx, uid);
+        const url = d.url.replace(`http://${uid}:`, `http://${ctx.sandbox.address(uid)}:`) + p;
+        const ok = get(ctx, url, ["-u", `${d.user}:${d.password}`], true).status;
+        if (ok !== 200) problems.push(`${uid} datasource: GET ${p} -> ${ok}`);
+      }
+      if (problems.length > 0) throw new Error(problems.join("\n"));
+    },
+  );
+
+  for (const [name, pin] of [
+    ["prometheus", "prometheus"],
+    ["alertmanager", "alertmanager"],
+  ] as const) {
+    await withTool(ctx, pin, pin, "its container's healthcheck logs in and passes", async () => {
+      const [binary, ...argv] = healthcheck(ctx, name);
+      expectOk(await inRoot(ctx, name, pin, binary as string, argv), `${name}'s healthcheck`);
+    });
+  }
+
+  await withTool(
+    ctx,
+    "prometheus",
+    "prometheus",
+    "the drift probe reads Prometheus's targets and Alertmanager's health with the host's netrc files",
+    async () => {
+      const host = ctx.lab.container("prometheus").host;
+      const fs = hostfs(ctx.dir, host);
+      const drift = scriptParams(
+        readFileSync(path.join(fs, "usr/local/lib/citadel/citadel-drift.sh"), "utf8"),
+      );
+      const probe = Buffer.from(drift.PROBE_B64 ?? "", "base64").toString("utf8");
+      if (!probe.includes("--netrc-file")) throw new Error("the rendered probe does not log in");
+      writeFileSync(path.join(ctx.dir, "probe.sh"), probe);
+      const clients = "/etc/citadel/clients";
+      const r = await ctx.sandbox.run(
+        {
+          service: hostNamespace(ctx, host),
+          argv: ["bash", "/citadel-check/probe.sh"],
+          // The probe also asks Docker (containers, vLLM through docker exec): a `docker` that
+          // answers nothing stands in, so the check never reaches the machine's own Docker.
+          env: { PATH: "/citadel-bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" },
+          binds: [
+            { src: path.join(fs, clients), dst: clients, readOnly: true },
+            { src: ctx.dir, dst: "/citadel-check", readOnly: true },
+            { src: path.join(ctx.dir, "no-docker"), dst: "/citadel-bin", readOnly: true },
+          ],
+        },
+        120_000,
+      );
+      // Some sections fail here (no LVM, GPUs or Docker in the sandbox); these two must not.
+      const sections = parseProbe(`${r.stdout}`);
+      const targets = sections.get("prometheus-targets");
+      const problems: string[] = [];
+      if (targets?.rc !== 0 || !/"activeTargets"/.test(targets.text))
+        problems.push(`prometheus-targets rc=${targets?.rc}: ${targets?.text.slice(0, 300)}`);
+      const health = sections.get("health-alertmanager");
+      if (health?.text !== "200") problems.push(`health-alertmanager: ${health?.text}`);
+      if (problems.length > 0) throw new Error(problems.join("\n"));
+    },
+  );
 }
 
 /** The rendered backup timer's script, where the lab has backups. */

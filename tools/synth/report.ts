@@ -1,7 +1,9 @@
 /** Turns a synth result into `out/` and the terminal tree. Pure except for `writeOut`. */
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { ACCESS, AUDIENCE_TEXT, VLLM_ACCESS, type PortAccess } from "../../components/ladon/access";
 import { portRegistry, SERVICES } from "../../components/ladon/catalog";
+import { imageOf, PINS } from "../../components/pins";
 import type { VllmSummary } from "../../components/lab";
 import type { ServerSummary } from "../../components/llm";
 import type { ResourceRecord, SynthResult } from "./harness";
@@ -182,6 +184,18 @@ export function renderVramPlan(outputs: Record<string, unknown>): string {
 
 /** The README's service table, generated from the port registry so the two cannot drift. */
 export function renderServiceTable(): string {
+  const reach = (a: PortAccess) =>
+    a.from.length === 0 ? "nobody outside the host" : a.from.map((x) => AUDIENCE_TEXT[x]).join(", ");
+  const row = (
+    name: string,
+    port: string,
+    host: string,
+    container: string,
+    where: string,
+    image: string,
+    a: PortAccess,
+  ) =>
+    `| ${name} | ${port} | ${host} | ${container} | ${where} | ${image} | ${reach(a)} | ${a.writes ?? "nothing (read-only)"} | ${a.auth} |`;
   const rows = portRegistry().map((p) => {
     const spec = SERVICES[p.service];
     const where =
@@ -190,11 +204,29 @@ export function renderServiceTable(): string {
         : spec.placement === "gpuHosts"
           ? "each GPU host"
           : "each host";
-    return `| ${spec.container} | ${p.port} | ${p.host} | ${p.container} | ${where} | \`${spec.image}\` |`;
+    const access = ACCESS[p.service][p.port] as PortAccess;
+    return row(
+      spec.container,
+      p.port,
+      String(p.host),
+      String(p.container),
+      where,
+      `\`${spec.image}\``,
+      access,
+    );
   });
   return [
-    "| service | port | host port | container port | runs on | image |",
-    "|---|---|---|---|---|---|",
+    "| service | port | host port | container port | runs on | image | reachable from | can change | auth |",
+    "|---|---|---|---|---|---|---|---|---|",
     ...rows,
+    row(
+      "vllm-<server>",
+      "http",
+      "servers.*.port",
+      "8000",
+      "vLLM host",
+      `\`${imageOf(PINS.vllm)}\``,
+      VLLM_ACCESS,
+    ),
   ].join("\n");
 }

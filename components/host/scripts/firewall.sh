@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # ufw as code: deny incoming by default, SSH from the admin subnet, the vLLM API and monitoring
 # ports from the lab subnet; plus DOCKER-USER rules in /etc/ufw/after.rules so the same policy
-# holds for published container ports, which bypass ufw. Refuses to enable the firewall when the
+# holds for published container ports, which bypass ufw; and the access model's rows for this host
+# in /etc/ufw/citadel-access.json (who may reach which port, what it can change). Refuses to enable the firewall when the
 # SSH client running it is outside the admin subnet, which would lock it out.
 set -euo pipefail
-: "${RULES:?}" "${AFTER_BLOCK:?}" "${ADMIN_SUBNET:?}" "${BEGIN_MARK:?}" "${END_MARK:?}"
+: "${RULES:?}" "${AFTER_BLOCK:?}" "${ADMIN_SUBNET:?}" "${BEGIN_MARK:?}" "${END_MARK:?}" "${ACCESS:?}"
 after="${ROOT}/etc/ufw/after.rules"
 
 ensure_packages ufw
@@ -63,6 +64,10 @@ while IFS= read -r line; do
     changed "removed stale rule: $line"
   fi
 done <<<"$current"
+
+if printf '%s' "$ACCESS" | write_file "${ROOT}/etc/ufw/citadel-access.json" 0644; then
+  changed "access model in /etc/ufw/citadel-access.json"
+fi
 
 reload=false
 mkdir -p "$(dirname "$after")"

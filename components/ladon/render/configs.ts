@@ -4,11 +4,37 @@ import type { LadonConfig } from "../../config/ladon";
 import { SERVICES } from "../catalog";
 import { prometheusSize, type ScrapeJob } from "../resolve";
 import { sortKeys } from "../../host/docker";
+import { WEB_USER } from "../webauth";
 
 const yaml = (value: unknown) => stringify(value, { lineWidth: 0, sortMapEntries: false });
 
 export const PROMETHEUS_RULES_DIR = "/etc/prometheus/rules";
 export const ALERTMANAGER_SMTP_PASSWORD_FILE = "/etc/alertmanager/secrets/smtp_password";
+
+/**
+ * The files behind Prometheus's and Alertmanager's basic auth, as their containers see them (the
+ * host's /etc/citadel/<service> is mounted read-only at /etc/<service>). `web` is the web config
+ * (bcrypt hash), `password` the service's own password (for its healthcheck and, in Prometheus,
+ * its self-scrape), `client` the promtool/amtool HTTP client config. Prometheus also holds
+ * Alertmanager's password, to send alerts and scrape it.
+ */
+export const WEB_AUTH_FILES = {
+  prometheus: {
+    web: "/etc/prometheus/secrets/web.yml",
+    password: "/etc/prometheus/secrets/password",
+    client: "/etc/prometheus/client.yml",
+    alertmanagerPassword: "/etc/prometheus/secrets/alertmanager_password",
+  },
+  alertmanager: {
+    web: "/etc/alertmanager/secrets/web.yml",
+    password: "/etc/alertmanager/secrets/password",
+    client: "/etc/alertmanager/client.yml",
+  },
+} as const;
+
+const basicAuth = (passwordFile: string) => ({
+  basic_auth: { username: WEB_USER, password_file: passwordFile },
+});
 
 export function renderPrometheusConfig(ladon: LadonConfig, jobs: ScrapeJob[]): string {
   return yaml({
@@ -20,6 +46,7 @@ export function renderPrometheusConfig(ladon: LadonConfig, jobs: ScrapeJob[]): s
     alerting: {
       alertmanagers: [
         {
+          ...basicAuth(WEB_AUTH_FILES.prometheus.alertmanagerPassword),
           static_configs: [
             {
               targets: [`${SERVICES.alertmanager.container}:${SERVICES.alertmanager.ports.http?.container}`],
@@ -50,7 +77,14 @@ export function renderPrometheusConfig(ladon: LadonConfig, jobs: ScrapeJob[]): s
         group.targets.push(t.address);
         groups.set(key, group);
       }
-      return { job_name: j.job, static_configs: [...groups.values()] };
+      // Prometheus and Alertmanager answer only with basic auth, their own /metrics included.
+      const auth =
+        j.job === "prometheus"
+          ? basicAuth(WEB_AUTH_FILES.prometheus.password)
+          : j.job === "alertmanager"
+            ? basicAuth(WEB_AUTH_FILES.prometheus.alertmanagerPassword)
+            : {};
+      return { job_name: j.job, ...auth, static_configs: [...groups.values()] };
     }),
   });
 }

@@ -24,11 +24,16 @@ while IFS= read -r name; do
   fi
 done < <(jq -r 'keys[]' <<<"$FILES")
 
+# A service behind basic auth is reloaded with the host's login (a root-only netrc), once it is
+# written; before that the running service is one from before its auth and needs none.
+NETRC="${NETRC:-}"
+login=()
+if [ -n "$NETRC" ] && [ -r "${ROOT}${NETRC}" ]; then login=(--netrc-file "${ROOT}${NETRC}"); fi
 running=$(docker inspect -f '{{.State.Running}}' "$CONTAINER" 2>/dev/null || echo false)
 if [ "$files_changed" -gt 0 ] && [ "$running" = true ]; then
   case "$RELOAD" in
     http:*)
-      curl -fsS -X POST "${RELOAD#http:}" >/dev/null
+      curl -fsS "${login[@]}" -X POST "${RELOAD#http:}" >/dev/null
       changed "reloaded $CONTAINER (${RELOAD#http:})" ;;
     restart)
       docker restart "$CONTAINER" >/dev/null

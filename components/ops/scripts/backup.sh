@@ -28,6 +28,8 @@ esac
 : "${PATHS:?}" "${TEXTFILE_DIR:?}" "${LAYOUT_DIR:?}"
 PROMETHEUS_DATA="${PROMETHEUS_DATA:-}"
 PROMETHEUS_URL="${PROMETHEUS_URL:-}"
+# Prometheus answers only with basic auth: the login is in a root-only netrc, never in the command.
+PROMETHEUS_NETRC="${PROMETHEUS_NETRC:-}"
 SQLITE_DBS="${SQLITE_DBS:-}"
 start=$(date +%s)
 
@@ -47,7 +49,9 @@ excludes=()
 snapshot=""
 if [ -n "$PROMETHEUS_DATA" ]; then
   # Live TSDB files change under a copy; a snapshot is a consistent set of hard links.
-  if [ -n "$PROMETHEUS_URL" ] && name=$(curl -fsS -X POST "$PROMETHEUS_URL/api/v1/admin/tsdb/snapshot" | jq -er '.data.name'); then
+  login=()
+  if [ -n "$PROMETHEUS_NETRC" ]; then login=(--netrc-file "${ROOT}${PROMETHEUS_NETRC}"); fi
+  if [ -n "$PROMETHEUS_URL" ] && name=$(curl -fsS "${login[@]}" -X POST "$PROMETHEUS_URL/api/v1/admin/tsdb/snapshot" | jq -er '.data.name'); then
     snapshot="${ROOT}${PROMETHEUS_DATA}/snapshots/$name"
     log "Prometheus snapshot $name"
   else

@@ -2,8 +2,9 @@
 # Runs hourly from a systemd timer on every host (citadel-drift.timer): the read-only probe of
 # `npm run validate`, evaluated on the host by drift_eval.py against the checks rendered for this
 # host at plan time, written as node_exporter textfile metrics (citadel_validate_check per check,
-# citadel_validate_last_run_timestamp_seconds). It reads no secret: the probe asks vLLM from inside
-# its containers, with their own key.
+# citadel_validate_last_run_timestamp_seconds). It carries no secret: the probe asks vLLM from
+# inside its containers, with their own key, and logs in to Prometheus and Alertmanager with the
+# host's root-only netrc files.
 # The file is replaced atomically, and its temporary name does not end in .prom, so a scrape never
 # sees half of it: node_exporter's textfile collector reads only `*.prom` files
 # (collector/textfile.go@v1.12.1, `strings.HasSuffix(f.Name(), ".prom")`).

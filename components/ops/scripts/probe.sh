@@ -13,7 +13,7 @@ section() {
   out=$("$@" 2>&1) || rc=$?
   printf '### %s rc=%s\n%s\n' "$name" "$rc" "$out"
 }
-http_code() { curl -s -o /dev/null -m 5 -w '%{http_code}' "$1"; }
+http_code() { curl -s -o /dev/null -m 5 -w '%{http_code}' "$@"; }
 
 section lvs lvs --noheadings --units b --nosuffix --separator '|' -o vg_name,lv_name,lv_size
 section findmnt findmnt -rno SOURCE,TARGET
@@ -23,7 +23,7 @@ section nvidia-smi nvidia-smi --query-gpu=index,name,driver_version --format=csv
 section docker-runtimes docker info --format '{{json .Runtimes}}'
 section containers docker ps -a --format '{{.Names}}|{{.State}}|{{.Status}}'
 # Each request runs inside the server's container with the key from its own environment, so the
-# probe needs no secret on the host. Embedding and reranking one word changes nothing. Reranking
+# probe needs no vLLM key on the host. Embedding and reranking one word changes nothing. Reranking
 # is at /rerank: /v1/rerank logs a deprecation warning (pooling/scoring/api_router.py@vLLM v0.34.0).
 vllm_call() {
   docker exec "$1" python3 -c 'import json, os, sys, urllib.request
@@ -40,10 +40,14 @@ for server in $VLLM_SERVERS; do
     rerank) section "vllm-rerank-${container}" vllm_call "$container" /rerank "{\"model\": \"${served}\", \"query\": \"citadel\", \"documents\": [\"citadel\"]}" ;;
   esac
 done
-section prometheus-targets curl -fsS -m 10 "http://127.0.0.1:${PROMETHEUS_PORT}/api/v1/targets?state=active"
+# Prometheus and Alertmanager answer only with basic auth: the host's root-only netrc files
+# (written by the LadonStack) log in, so no password enters this script or its command line.
+PROMETHEUS_NETRC="${PROMETHEUS_NETRC:-/etc/citadel/clients/prometheus.netrc}"
+ALERTMANAGER_NETRC="${ALERTMANAGER_NETRC:-/etc/citadel/clients/alertmanager.netrc}"
+section prometheus-targets curl -fsS -m 10 --netrc-file "$PROMETHEUS_NETRC" "http://127.0.0.1:${PROMETHEUS_PORT}/api/v1/targets?state=active"
 section health-grafana http_code http://127.0.0.1:9900/api/health
 section health-loki http_code http://127.0.0.1:9903/ready
-section health-alertmanager http_code http://127.0.0.1:9902/-/healthy
+section health-alertmanager http_code http://127.0.0.1:9902/-/healthy --netrc-file "$ALERTMANAGER_NETRC"
 section health-phoenix http_code http://127.0.0.1:9905/healthz
 section timers systemctl is-active citadel-backup.timer citadel-backup-prune.timer citadel-backup-check.timer
 section backup-metrics cat "$TEXTFILE"
