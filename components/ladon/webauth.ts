@@ -16,7 +16,7 @@
  *   whose `basic_auth` has `username` and `password_file` (config/http_config.go@v0.72.1).
  *   Prometheus's own scrape and alerting configs take the same `basic_auth` block.
  */
-import { scryptSync } from "node:crypto";
+import { createHash, scryptSync } from "node:crypto";
 import bcrypt from "bcryptjs";
 import { stringify } from "yaml";
 
@@ -44,10 +44,19 @@ export function webPasswordHash(password: string, service: string): string {
     throw new Error(
       `secret citadel:${service}Password ${problem}; set another with: pulumi config set --secret citadel:${service}Password "$(openssl rand -hex 24)"`,
     );
+  // The hash is a pure function of its inputs and costs tens of milliseconds by design: a process
+  // that plans the lab several times (the tests, npm run bench, npm run diff) computes it once.
+  const key = createHash("sha256").update(service).update("\0").update(password).digest("hex");
+  const known = hashes.get(key);
+  if (known !== undefined) return known;
   const bytes = scryptSync(password, `citadel:${service}:web-config`, 16, { N: 2 ** 14, r: 8, p: 1 });
   const salt = `$2b$${COST}$${bcrypt.encodeBase64(bytes, 16)}`;
-  return bcrypt.hashSync(password, salt);
+  const hash = bcrypt.hashSync(password, salt);
+  hashes.set(key, hash);
+  return hash;
 }
+
+const hashes = new Map<string, string>();
 
 /**
  * Why a password cannot protect a service, without ever quoting it: bcrypt reads only 72 bytes,
