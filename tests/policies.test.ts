@@ -550,6 +550,37 @@ describe("require-backup-coverage", () => {
       await sv(requireBackupCoverage, [c, command("export BACKUP_PATHS='/srv/data/ladon /etc'\n")]),
     ).toEqual([]);
   });
+
+  it("takes the vLLM caches as the program declares them disposable, wherever cacheDir points", async () => {
+    const config = labConfigMap();
+    config["citadel:vllm"].cacheDir = "/data/models";
+    const lab = await synthLab(config);
+    const coverage = (await runPolicies(lab)).filter((v) => v.policy === "require-backup-coverage");
+    expect(coverage).toEqual([]);
+    // The caches really moved: the policy's default exclusion (/srv/models) no longer covers them.
+    const volumes = lab.resources
+      .filter((r) => r.name === "vllm-chat-container")
+      .flatMap((r) => (r.rawInputs.volumes as { hostPath: string }[]).map((v) => v.hostPath));
+    expect(volumes).toEqual(["/data/models/huggingface", "/data/models/vllm"]);
+  });
+
+  it("takes a container's own exclusion only with a reason", async () => {
+    const labelled = (reason: string) =>
+      container({
+        volumes: [{ hostPath: "/srv/data/ladon/grafana", containerPath: "/var/lib/grafana" }],
+        labels: [
+          { label: "org.hana-x.citadel.service", value: "grafana" },
+          {
+            label: "org.hana-x.citadel.backup-exclude",
+            value: JSON.stringify({ "/srv/data/ladon": reason }),
+          },
+        ],
+      });
+    expect(await sv(requireBackupCoverage, [labelled("rebuilt from code")])).toEqual([]);
+    expect(await sv(requireBackupCoverage, [labelled(" ")])).toEqual([
+      "grafana keeps data in /srv/data/ladon/grafana, which no backup covers; back it up or exclude it with a reason.",
+    ]);
+  });
 });
 
 describe("protect-data-changing-ports", () => {

@@ -142,6 +142,12 @@ export class Vllm extends pulumi.ComponentResource {
         { label: "org.hana-x.citadel.vllm-kind", value: s.kind },
         { label: "org.hana-x.citadel.metrics-port", value: String(CONTAINER_PORT) },
         { label: "org.hana-x.citadel.model", value: s.servedModelName },
+        // Decided here, wherever cacheDir points: the caches hold nothing that is not downloaded
+        // or compiled again (policies/rules/require-backup-coverage.ts reads this label).
+        {
+          label: "org.hana-x.citadel.backup-exclude",
+          value: JSON.stringify({ [v.config.cacheDir]: "model weights and compile caches download again" }),
+        },
       ],
     };
     const transformed = args.transform?.container ? args.transform.container(base, s) : base;

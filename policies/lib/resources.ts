@@ -16,6 +16,8 @@ export const TYPES = {
 export const LABELS = {
   service: "org.hana-x.citadel.service",
   metricsPort: "org.hana-x.citadel.metrics-port",
+  /** A JSON object of host path -> reason: the container's data there is disposable. */
+  backupExclude: "org.hana-x.citadel.backup-exclude",
 } as const;
 
 /** `NAME=value` environment entries as a map. */

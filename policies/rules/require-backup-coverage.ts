@@ -1,5 +1,24 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { scriptParams, serviceOf, TYPES } from "../lib/resources";
+import { LABELS, labelOf, scriptParams, serviceOf, TYPES } from "../lib/resources";
+
+/**
+ * A container's own exclusions (its LABELS.backupExclude): set by the component that knows its
+ * data is disposable, as the vLLM caches are wherever `cacheDir` points.
+ */
+function labelExclusions(props: Record<string, unknown>): string[] {
+  const raw = labelOf(props, LABELS.backupExclude);
+  if (raw === undefined) return [];
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    if (parsed === null || typeof parsed !== "object") return [];
+    // An exclusion without a reason is not a decision.
+    return Object.entries(parsed as Record<string, unknown>)
+      .filter(([, reason]) => typeof reason === "string" && reason.trim().length > 0)
+      .map(([p]) => p);
+  } catch {
+    return [];
+  }
+}
 
 const SYSTEM = /^\/(run|var\/run|sys|proc|dev)(\/|$)/;
 
@@ -38,9 +57,10 @@ export const requireBackupCoverage: StackValidationPolicy = {
     const under = (path: string, roots: string[]) =>
       roots.some((root) => path === root || path.startsWith(`${root}/`));
     for (const r of args.resources.filter((x) => x.type === TYPES.container)) {
+      const excluded = [...Object.keys(exclusions), ...labelExclusions(r.props)];
       for (const v of (r.props.volumes ?? []) as { hostPath?: string; readOnly?: boolean }[]) {
         if (!v.hostPath || v.readOnly || SYSTEM.test(v.hostPath)) continue;
-        if (under(v.hostPath, covered) || under(v.hostPath, Object.keys(exclusions))) continue;
+        if (under(v.hostPath, covered) || under(v.hostPath, excluded)) continue;
         report(
           `${serviceOf(r.props)} keeps data in ${v.hostPath}, which no backup covers; back it up or exclude it with a reason.`,
           r.urn,
