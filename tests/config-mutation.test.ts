@@ -119,8 +119,15 @@ describe("one edit to the lab's stack file", () => {
           mandatory: [],
         });
       }),
-      // Bounded: each accepted edit synthesises the whole lab.
-      { numRuns: Number(process.env.CITADEL_MUTATION_RUNS ?? 25) },
+      // Bounded: each accepted edit synthesises the whole lab. Seeded, so that CI runs the same
+      // edits every time and a red run always names a change of ours; explore other edits with
+      // CITADEL_MUTATION_SEED=random (and more of them with CITADEL_MUTATION_RUNS).
+      {
+        numRuns: Number(process.env.CITADEL_MUTATION_RUNS ?? 25),
+        ...(process.env.CITADEL_MUTATION_SEED === "random"
+          ? {}
+          : { seed: Number(process.env.CITADEL_MUTATION_SEED ?? 20261206) }),
+      },
     );
   }, 120_000);
 });

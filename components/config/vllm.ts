@@ -37,7 +37,7 @@ export const ModelFactsSchema = z.strictObject({
   tiedEmbeddings: z.boolean().meta(example(false)),
   /**
    * An encoder-only model (BERT, XLM-RoBERTa cross-encoders): vLLM gives it no KV cache
-   * (EncoderOnlyAttention.get_kv_cache_spec, model_executor/layers/attention@v0.34.0). @default false
+   * (EncoderOnlyAttention.get_kv_cache_spec, model_executor/layers/attention@v0.34.0). @default unset: a model with a KV cache
    */
   encoderOnly: z.boolean().optional().meta(example(true)),
   /** What the model was trained to serve (its model card). @default generate only (kindsOf in components/llm/catalog.ts) */
@@ -46,7 +46,7 @@ export const ModelFactsSchema = z.strictObject({
     .min(1)
     .optional()
     .meta(example(["embed"])),
-  /** The Hugging Face repository is gated (needs citadel:huggingfaceToken). @default false */
+  /** The Hugging Face repository is gated (needs citadel:huggingfaceToken). @default unset: not gated */
   gated: z.boolean().optional().meta(example(true)),
 });
 
