@@ -122,21 +122,20 @@ export type PinName =
 export const PINS: Readonly<Record<PinName, Pin>> = {
   vllm: {
     repository: "vllm/vllm-openai",
-    tag: "v0.33.0",
+    tag: "v0.34.0",
     arches: ["amd64", "arm64"],
-    source: "PyPI vllm 0.33.0 (the newest release); docker/Dockerfile@v0.33.0",
-    // docker/Dockerfile@v0.33.0: CUDA_VERSION=13.0.3; docs/getting_started/installation/
-    // gpu.cuda.inc.md@v0.33.0: "CUDA 13 requires an R580 or newer driver" (compatibility mode
-    // for older branches is for datacenter GPUs only).
+    source: "PyPI vllm 0.34.0 (the newest release); docker/Dockerfile (vllm-openai target)",
+    // CUDA 13: the vllm 0.34.0 wheel's METADATA requires torch==2.14.0 and
+    // nvidia-cutlass-dsl[cu13]; docs/getting_started/installation/gpu.cuda.inc.md@v0.33.0: "CUDA 13
+    // requires an R580 or newer driver" (compatibility mode for older branches is for datacenter
+    // GPUs only).
     minDriverBranch: 580,
     checker: {
       kind: "pypi",
       package: "vllm",
-      version: "0.33.0",
-      // vllm 0.33.0 requires certifi>=2026.10.19, one day newer than the newest certifi PyPI
-      // serves here (2026.10.18). certifi is the CA bundle; parsing and config construction
-      // never open a TLS connection.
-      overrides: ["certifi==2026.10.18"],
+      version: "0.34.0",
+      // No overrides: vllm 0.34.0 requires certifi>=2026.10.19 (its METADATA), and PyPI now
+      // serves 2026.10.19.post1.
       // vllm/_C_stable_libtorch*.so links libcuda.so.1 (vllm/platforms/cuda.py imports it).
       cudaDriverStub: true,
     },
@@ -145,7 +144,7 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
       user: "0",
       ownPaths: ["/usr/local/lib/python3.12/dist-packages", "/vllm-workspace"],
       healthTools: ["python3", "bash", "sh"],
-      source: "docker/Dockerfile@v0.33.0 (vllm-openai target)",
+      source: "docker/Dockerfile@v0.33.0 (vllm-openai target); the v0.34.0 tag's commit is not readable here",
     },
   },
   grafana: {
@@ -167,15 +166,13 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
   },
   prometheus: {
     repository: "prom/prometheus",
-    tag: "v3.15.0",
+    tag: "v3.16.0",
     arches: ["amd64", "arm64"],
-    source: "Go module github.com/prometheus/prometheus v0.315.0 (= v3.15.0)",
-    newer:
-      "v3.16.0 (v0.316.0): its dependencies github.com/google/pprof and client_golang/exp at its versions answer 403",
+    source: "Go module github.com/prometheus/prometheus v0.316.0 (= v3.16.0)",
     checker: {
       kind: "go",
       module: "github.com/prometheus/prometheus",
-      version: "v0.315.0",
+      version: "v0.316.0",
       binaries: { prometheus: "./cmd/prometheus", promtool: "./cmd/promtool" },
       versionVar: "github.com/prometheus/common/version.Version",
     },
@@ -184,20 +181,22 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
       user: "65534",
       ownPaths: ["/bin/prometheus", "/bin/promtool"],
       healthTools: ["wget", "sh"],
-      source: "Dockerfile@v0.315.0 (busybox base, USER nobody)",
+      source: "Dockerfile@v0.316.0 (busybox base, USER nobody)",
     },
   },
   alertmanager: {
     repository: "prom/alertmanager",
-    tag: "v0.34.2",
+    tag: "v0.35.0",
     arches: ["amd64", "arm64"],
-    source: "Go module github.com/prometheus/alertmanager v0.34.2",
+    // CHANGELOG.md@v0.35.0's breaking changes (auto-gomemlimit is a flag now; eventrecorder outputs
+    // need a name) touch nothing the program renders: it sets neither.
+    source: "Go module github.com/prometheus/alertmanager v0.35.0",
     checker: {
       kind: "go",
       module: "github.com/prometheus/alertmanager",
-      version: "v0.34.2",
+      version: "v0.35.0",
       binaries: { alertmanager: "./cmd/alertmanager", amtool: "./cmd/amtool" },
-      // ui/web.go@v0.34.2 embeds app/dist, which `make assets` builds with npm.
+      // ui/web.go@v0.35.0 embeds app/dist, which `make assets` builds with npm.
       generated: ["ui/app/dist/index.html"],
       versionVar: "github.com/prometheus/common/version.Version",
     },
@@ -206,7 +205,7 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
       user: "65534",
       ownPaths: ["/bin/alertmanager", "/bin/amtool"],
       healthTools: ["wget", "sh"],
-      source: "Dockerfile@v0.34.2 (busybox base, USER nobody)",
+      source: "Dockerfile@v0.35.0 (busybox base, USER nobody)",
     },
   },
   loki: {
@@ -327,11 +326,11 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
   },
   cadvisor: {
     repository: "ghcr.io/google/cadvisor",
-    tag: "v0.60.6",
+    tag: "v0.61.1",
     arches: ["amd64", "arm64"],
-    // README.md@v0.60.5: gcr.io/cadvisor only has releases before v0.53.0; the release workflow
+    // README.md@v0.61.1: gcr.io/cadvisor only has releases before v0.53.0; the release workflow
     // (.github/workflows/publish-container.yml) publishes to ghcr.io/google/cadvisor.
-    source: "Go module github.com/google/cadvisor v0.60.6; publish-container.yml",
+    source: "Go module github.com/google/cadvisor v0.61.1; publish-container.yml",
     checker: {
       kind: "none",
       why: "it reads a Docker engine, which these machines do not have; its queries run against the live Prometheus",
@@ -341,10 +340,33 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
       user: "0",
       ownPaths: ["/usr/bin/cadvisor", "/usr/bin/entrypoint.sh", "/usr/bin/healthcheck.sh"],
       healthTools: ["wget", "sh"],
-      source: "deploy/Dockerfile@v0.60.6 (alpine 3.23)",
+      source: "deploy/Dockerfile@v0.61.1 (alpine 3.23)",
     },
   },
 };
+
+/**
+ * Host packages the stack files pin (`hosts.*.docker.version`, `hosts.*.nvidia.toolkitVersion` in
+ * Pulumi.citadel.yaml and examples/): the versions a new stack starts from. `tests/pins.test.ts`
+ * fails when a committed stack file pins another.
+ */
+export const HOST_PINS = {
+  /**
+   * Docker Engine from Docker's apt repository: 28.5.2, the last 28.x. Not 29: Engine 29 raises
+   * its minimum API version to 1.44 and uses the containerd image store by default, and the
+   * docker provider's client (@pulumi/docker 5.2.0, bridging kreuzwerker/terraform-provider-docker)
+   * could not be read here at 5.2.0 (the newest pulumi-docker tag readable is v5.1.0), so nothing
+   * shows that it works with either. Move to 29 once its source at the pinned version does.
+   */
+  dockerEngine: "28.5.2",
+  /**
+   * nvidia-container-toolkit's apt version: versions.mk@v1.20.2 sets LIB_VERSION 1.20.2 and
+   * PACKAGE_REVISION 1, and packaging/debian/control@v1.20.2 makes nvidia-container-toolkit depend
+   * on nvidia-container-toolkit-base and libnvidia-container-tools at exactly its own version, so
+   * the host script pins every toolkit package to this one.
+   */
+  nvidiaToolkit: "1.20.2-1",
+} as const;
 
 /** The pin of a service by its name (a container's service label), or undefined. */
 export function pinOf(service: string): Pin | undefined {
@@ -357,8 +379,8 @@ export function imageOf(pin: Pin): string {
 }
 
 /**
- * The release a version string names, as plain `X.Y.Z`: `v3.15.0` and `3.15.0` are the same;
- * `version-20.26.1` is Phoenix's tag for 20.26.1; Prometheus's Go module `v0.315.0` is v3.15.0.
+ * The release a version string names, as plain `X.Y.Z`: `v3.16.0` and `3.16.0` are the same;
+ * `version-20.26.1` is Phoenix's tag for 20.26.1; Prometheus's Go module `v0.316.0` is v3.16.0.
  */
 export function releaseOf(version: string, module?: string): string {
   const plain = version.replace(/^version-/, "").replace(/^v/, "");

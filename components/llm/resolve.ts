@@ -156,7 +156,7 @@ export function resolveVllm(
       const last = share.servers[share.servers.length - 1] as GpuShare["servers"][number];
       problems.push({
         path: ["servers", last.server, "gpuMemoryUtilization"],
-        message: `GPU ${share.gpu} on ${vllm.host} is oversubscribed: ${parts.join(" and ")} of its ${host.nvidia.gpus.memoryGiB} GiB, ${share.utilization} in all. The fractions on one GPU may add up to at most 1: vLLM refuses to start when the GPU's free memory is below its own share (v1/worker/utils.py@v0.33.0). Lower one of them, or move a server to another GPU`,
+        message: `GPU ${share.gpu} on ${vllm.host} is oversubscribed: ${parts.join(" and ")} of its ${host.nvidia.gpus.memoryGiB} GiB, ${share.utilization} in all. The fractions on one GPU may add up to at most 1: vLLM sizes a server's KV cache from the memory still free when it starts, up to its share (v1/worker/utils.py and config/cache.py@v0.34.0, the extensible KV cache), so the server that starts last gets less than its plan and refuses max-model-len. Lower one of them, or move a server to another GPU`,
       });
     }
   }
@@ -325,7 +325,7 @@ export const VLLM_CACHE = "/root/.cache/vllm";
 /** The port vLLM listens on inside its container. */
 export const CONTAINER_PORT = 8000;
 
-/** vLLM's own flags for what a server does (vllm/config/model.py@v0.33.0, `runner` and `convert`). */
+/** vLLM's own flags for what a server does (vllm/config/model.py@v0.34.0, `runner` and `convert`). */
 export const KIND_FLAGS: Readonly<Record<ServerKind, string[]>> = {
   generate: ["--runner", "generate"],
   embed: ["--runner", "pooling", "--convert", "embed"],
@@ -335,7 +335,7 @@ export const KIND_FLAGS: Readonly<Record<ServerKind, string[]>> = {
 /**
  * The engine's command line after the image's `vllm serve` entrypoint: the model, flags citadel
  * owns, then the user's extra flags. The model is positional (`vllm serve [model_tag] [options]`,
- * vllm/entrypoints/cli/serve.py@v0.33.0), where `--model` now warns that it will be removed.
+ * vllm/entrypoints/cli/serve.py@v0.34.0), where `--model` now warns that it will be removed.
  */
 export function renderVllmArgs(
   s: ResolvedServer,
@@ -380,7 +380,7 @@ export function renderVllmEnv(
 ): string[] {
   const env: Record<string, string> = { HF_HOME: HF_CACHE, VLLM_CACHE_ROOT: VLLM_CACHE };
   if (section.geforce.ncclP2PDisable) env.NCCL_P2P_DISABLE = "1";
-  // vllm/tracing/otel.py@v0.33.0 builds its gRPC exporter with insecure=True itself, so
+  // vllm/tracing/otel.py@v0.34.0 builds its gRPC exporter with insecure=True itself, so
   // OTEL_EXPORTER_OTLP_TRACES_INSECURE would change nothing; the service name comes from here.
   if (tracing) {
     env.OTEL_SERVICE_NAME = s.container;
@@ -398,7 +398,7 @@ export function renderVllmEnv(
  * Readiness: the served model is listed by `GET /v1/models` with the API key, which proves the
  * model is loaded (`/health` only proves the process is up). An embed server must also answer
  * `POST /v1/embeddings` with a vector, and a rerank server `POST /v1/rerank` with a score
- * (vllm/entrypoints/pooling/{embed,scoring}/api_router.py@v0.33.0). The key is read from the
+ * (vllm/entrypoints/pooling/{embed,scoring}/api_router.py@v0.34.0). The key is read from the
  * container's environment, never written into the check.
  */
 export function renderHealthcheck(s: ResolvedServer): string[] {

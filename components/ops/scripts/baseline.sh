@@ -15,7 +15,7 @@ fi
 # Arguments travel as argv, never re-parsed by a shell. The API key stays inside the container:
 # the benchmark reads it from vLLM's own environment.
 # shellcheck disable=SC2016 # $VLLM_API_KEY and $@ expand inside the container
-# What each kind is asked (vllm/benchmarks/serve.py and lib/endpoint_request_func.py@v0.33.0):
+# What each kind is asked (vllm/benchmarks/serve.py and lib/endpoint_request_func.py@v0.34.0):
 # completions with TTFT and ITL; /v1/embeddings or /v1/rerank, which measure end-to-end latency only.
 case "$KIND" in
   generate) kind_args=(--backend vllm --dataset-name random --random-output-len "$OUTPUT_LEN" --ignore-eos --percentile-metrics "ttft,itl,e2el") ;;
