@@ -38,6 +38,18 @@ export interface GoChecker {
    */
   localReplaces?: Readonly<Record<string, string>>;
   /**
+   * Build the `mains/<dir>` binaries inside a copy of the module (at `citadel/<dir>`), so that
+   * they may import its internal packages, after these edits to the copy. Each edit must match
+   * the module exactly, or the build fails naming it (a bump that moves the code shows up).
+   * @default none
+   */
+  inModule?: {
+    /** File of the module -> lines removed from it, each of which must occur exactly once. */
+    dropLines?: Readonly<Record<string, readonly string[]>>;
+    /** File of the module -> a file of ours (tools/upstream/…) that replaces it. */
+    replaceFiles?: Readonly<Record<string, string>>;
+  };
+  /**
    * Files a release build generates before `go build` (web UI bundles that `//go:embed` needs)
    * and the Go module therefore lacks. The build then runs from a copy of the module with an
    * empty file at each path: the checks never open a web UI. @default none
@@ -134,8 +146,20 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
       kind: "pypi",
       package: "vllm",
       version: "0.34.0",
-      // No overrides: vllm 0.34.0 requires certifi>=2026.10.19 (its METADATA), and PyPI now
-      // serves 2026.10.19.post1.
+      // certifi needs no override any more: vllm 0.34.0 requires certifi>=2026.10.19 (its
+      // METADATA), and PyPI now serves 2026.10.19.post1.
+      overrides: [
+        // vllm 0.34.0 requires flashinfer-python==0.7.3, which PyPI here does not serve (0.7.2.post1
+        // and 0.7.4 are). FlashInfer's kernels run on a GPU only; parsing and config construction
+        // never call them.
+        "flashinfer-python==0.7.4",
+        // flashinfer-python requires cuda-python unpinned, and a resolver left alone pairs
+        // cuda-bindings 13.5.0 (torch's) with cuda-python 12.6.2.post1, a wheel that ships its own
+        // cuda/bindings/ over cuda-bindings' files: vLLM then fails with "module
+        // 'cuda.bindings.runtime' has no attribute 'cudaLibrary_t'" (issue 25). cuda-python
+        // 13.4.4 requires cuda-bindings 13.4.4, which torch 2.14.0 accepts.
+        "cuda-python==13.4.4",
+      ],
       // vllm/_C_stable_libtorch*.so links libcuda.so.1 (vllm/platforms/cuda.py imports it).
       cudaDriverStub: true,
     },
@@ -244,8 +268,20 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
       module: "github.com/grafana/alloy",
       version: "v1.19.0",
       // The release's main is in collector/, a generated module the proxy does not serve; ours
-      // runs the same command tree (tools/upstream/mains/alloy/main.go).
+      // runs the same command tree with only the components the rendered config uses
+      // (tools/upstream/mains/alloy/main.go), which compiles about 2,100 packages instead of 4,900.
       binaries: { alloy: "mains/alloy" },
+      inModule: {
+        // internal/alloycli/cmd_run.go@v1.19.0 imports every component for its side effect.
+        dropLines: {
+          "internal/alloycli/cmd_run.go": ['_ "github.com/grafana/alloy/internal/component/all"'],
+        },
+        // internal/converter/converter.go@v1.19.0 imports the four converters, which import every
+        // component again (internal/converter/internal/otelcolconvert/otelcolconvert.go).
+        replaceFiles: {
+          "internal/converter/converter.go": "mains/alloy/stubs/internal/converter/converter.go",
+        },
+      },
       // go.mod@v1.19.0 replaces syntax with ./syntax and requires v0.1.2, the version
       // release-please sets for the tree at the release.
       localReplaces: { "github.com/grafana/alloy/syntax": "v0.1.2" },
