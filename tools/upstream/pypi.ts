@@ -35,7 +35,9 @@ async function venvWithUv(
 ): Promise<{ py: string; uv: string; version: string }> {
   const venv = path.join(dir, "venv");
   const tools = path.join(dir, "uv-tool");
-  await run(basePython(), ["-m", "venv", venv], { cwd: dir, logFile });
+  // Without pip: uv installs into it, and `uv pip sync` keeps a venv's seed packages (pip,
+  // setuptools) that the lock does not list, which the freeze check would then find.
+  await run(basePython(), ["-m", "venv", "--without-pip", venv], { cwd: dir, logFile });
   await run(basePython(), ["-m", "venv", tools], { cwd: dir, logFile });
   await run(path.join(tools, "bin", "python"), ["-m", "pip", "install", "-q", `uv==${UV_VERSION}`], {
     cwd: dir,
