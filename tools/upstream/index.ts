@@ -13,7 +13,7 @@ import path from "node:path";
 import { PINS, type PinName } from "../../components/pins";
 import { cacheRoot, ensureEntry, type EntryInfo } from "./cache";
 import { buildGo, GO_LOCK_FILES, lockGo } from "./go";
-import { buildPypi, lockPypi, PYPI_LOCK_FILE } from "./pypi";
+import { buildPypi, lockPypi, PYPI_LOCK_FILE, PYPI_RECIPE } from "./pypi";
 
 /** Where the locks live: one directory per checker, named like its cache entry. */
 export const LOCKS = path.join(__dirname, "locks");
@@ -83,6 +83,7 @@ export function cacheVersion(name: PinName, locks: string = LOCKS): string {
       for (const f of filesUnder(dir)) h.update(f).update(readFileSync(path.join(dir, f)));
     }
   }
+  if (c.kind === "pypi") h.update(PYPI_RECIPE);
   const lock = lockDirOf(name, locks);
   const files = c.kind === "go" ? GO_LOCK_FILES : [PYPI_LOCK_FILE];
   for (const f of files) {

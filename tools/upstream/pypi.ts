@@ -23,6 +23,9 @@ export const basePython = (): string => process.env.CITADEL_PYTHON ?? "python3";
 /** uv, from PyPI, that compiles and installs the locks. */
 export const UV_VERSION = "0.13.9";
 
+/** What the cache key takes from this recipe: a change here rebuilds every PyPI checker. */
+export const PYPI_RECIPE = `uv ${UV_VERSION} pip sync --require-hashes --compile-bytecode, venv without pip`;
+
 /** The file of a PyPI checker's lock. */
 export const PYPI_LOCK_FILE = "requirements.txt";
 
@@ -127,7 +130,10 @@ export async function buildPypi(c: PypiChecker, dir: string, lockDir: string): P
       `${lockFile} was compiled for Python ${want ?? "(unknown)"}, but ${basePython()} is ${version}: set CITADEL_PYTHON to a Python ${want} interpreter`,
     );
   }
-  await run(uv, ["pip", "sync", "--python", py, "--require-hashes", lockFile], {
+  // --compile-bytecode: as pip does on install. Without .pyc files every check compiles torch's
+  // and vLLM's sources again on import, which took vLLM's check past its 10 minutes on a busy
+  // machine (the sandbox cannot write them back).
+  await run(uv, ["pip", "sync", "--python", py, "--require-hashes", "--compile-bytecode", lockFile], {
     cwd: dir,
     env: uvEnv(dir),
     logFile,
