@@ -141,7 +141,7 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
   },
   {
     job: "prometheus",
-    source: "Prometheus self-metrics (TSDB)",
+    source: "Prometheus self-metrics (TSDB): tsdb/head.go and tsdb/db.go@v0.316.0",
     metrics: ["prometheus_tsdb_head_samples_appended_total", "prometheus_tsdb_storage_blocks_bytes"],
   },
   {
