@@ -38,6 +38,18 @@ export interface GoChecker {
    */
   localReplaces?: Readonly<Record<string, string>>;
   /**
+   * Build the `mains/<dir>` binaries inside a copy of the module (at `citadel/<dir>`), so that
+   * they may import its internal packages, after these edits to the copy. Each edit must match
+   * the module exactly, or the build fails naming it (a bump that moves the code shows up).
+   * @default none
+   */
+  inModule?: {
+    /** File of the module -> lines removed from it, each of which must occur exactly once. */
+    dropLines?: Readonly<Record<string, readonly string[]>>;
+    /** File of the module -> a file of ours (tools/upstream/…) that replaces it. */
+    replaceFiles?: Readonly<Record<string, string>>;
+  };
+  /**
    * Files a release build generates before `go build` (web UI bundles that `//go:embed` needs)
    * and the Go module therefore lacks. The build then runs from a copy of the module with an
    * empty file at each path: the checks never open a web UI. @default none
@@ -122,21 +134,32 @@ export type PinName =
 export const PINS: Readonly<Record<PinName, Pin>> = {
   vllm: {
     repository: "vllm/vllm-openai",
-    tag: "v0.33.0",
+    tag: "v0.34.0",
     arches: ["amd64", "arm64"],
-    source: "PyPI vllm 0.33.0 (the newest release); docker/Dockerfile@v0.33.0",
-    // docker/Dockerfile@v0.33.0: CUDA_VERSION=13.0.3; docs/getting_started/installation/
-    // gpu.cuda.inc.md@v0.33.0: "CUDA 13 requires an R580 or newer driver" (compatibility mode
-    // for older branches is for datacenter GPUs only).
+    source: "PyPI vllm 0.34.0 (the newest release); docker/Dockerfile (vllm-openai target)",
+    // CUDA 13: the vllm 0.34.0 wheel's METADATA requires torch==2.14.0 and
+    // nvidia-cutlass-dsl[cu13]; docs/getting_started/installation/gpu.cuda.inc.md@v0.33.0: "CUDA 13
+    // requires an R580 or newer driver" (compatibility mode for older branches is for datacenter
+    // GPUs only).
     minDriverBranch: 580,
     checker: {
       kind: "pypi",
       package: "vllm",
-      version: "0.33.0",
-      // vllm 0.33.0 requires certifi>=2026.10.19, one day newer than the newest certifi PyPI
-      // serves here (2026.10.18). certifi is the CA bundle; parsing and config construction
-      // never open a TLS connection.
-      overrides: ["certifi==2026.10.18"],
+      version: "0.34.0",
+      // certifi needs no override any more: vllm 0.34.0 requires certifi>=2026.10.19 (its
+      // METADATA), and PyPI now serves 2026.10.19.post1.
+      overrides: [
+        // vllm 0.34.0 requires flashinfer-python==0.7.3, which PyPI here does not serve (0.7.2.post1
+        // and 0.7.4 are). FlashInfer's kernels run on a GPU only; parsing and config construction
+        // never call them.
+        "flashinfer-python==0.7.4",
+        // flashinfer-python requires cuda-python unpinned, and a resolver left alone pairs
+        // cuda-bindings 13.5.0 (torch's) with cuda-python 12.6.2.post1, a wheel that ships its own
+        // cuda/bindings/ over cuda-bindings' files: vLLM then fails with "module
+        // 'cuda.bindings.runtime' has no attribute 'cudaLibrary_t'" (issue 25). cuda-python
+        // 13.4.4 requires cuda-bindings 13.4.4, which torch 2.14.0 accepts.
+        "cuda-python==13.4.4",
+      ],
       // vllm/_C_stable_libtorch*.so links libcuda.so.1 (vllm/platforms/cuda.py imports it).
       cudaDriverStub: true,
     },
@@ -145,7 +168,7 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
       user: "0",
       ownPaths: ["/usr/local/lib/python3.12/dist-packages", "/vllm-workspace"],
       healthTools: ["python3", "bash", "sh"],
-      source: "docker/Dockerfile@v0.33.0 (vllm-openai target)",
+      source: "docker/Dockerfile@v0.33.0 (vllm-openai target); the v0.34.0 tag's commit is not readable here",
     },
   },
   grafana: {
@@ -167,15 +190,13 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
   },
   prometheus: {
     repository: "prom/prometheus",
-    tag: "v3.15.0",
+    tag: "v3.16.0",
     arches: ["amd64", "arm64"],
-    source: "Go module github.com/prometheus/prometheus v0.315.0 (= v3.15.0)",
-    newer:
-      "v3.16.0 (v0.316.0): its dependencies github.com/google/pprof and client_golang/exp at its versions answer 403",
+    source: "Go module github.com/prometheus/prometheus v0.316.0 (= v3.16.0)",
     checker: {
       kind: "go",
       module: "github.com/prometheus/prometheus",
-      version: "v0.315.0",
+      version: "v0.316.0",
       binaries: { prometheus: "./cmd/prometheus", promtool: "./cmd/promtool" },
       versionVar: "github.com/prometheus/common/version.Version",
     },
@@ -184,20 +205,22 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
       user: "65534",
       ownPaths: ["/bin/prometheus", "/bin/promtool"],
       healthTools: ["wget", "sh"],
-      source: "Dockerfile@v0.315.0 (busybox base, USER nobody)",
+      source: "Dockerfile@v0.316.0 (busybox base, USER nobody)",
     },
   },
   alertmanager: {
     repository: "prom/alertmanager",
-    tag: "v0.34.2",
+    tag: "v0.35.0",
     arches: ["amd64", "arm64"],
-    source: "Go module github.com/prometheus/alertmanager v0.34.2",
+    // CHANGELOG.md@v0.35.0's breaking changes (auto-gomemlimit is a flag now; eventrecorder outputs
+    // need a name) touch nothing the program renders: it sets neither.
+    source: "Go module github.com/prometheus/alertmanager v0.35.0",
     checker: {
       kind: "go",
       module: "github.com/prometheus/alertmanager",
-      version: "v0.34.2",
+      version: "v0.35.0",
       binaries: { alertmanager: "./cmd/alertmanager", amtool: "./cmd/amtool" },
-      // ui/web.go@v0.34.2 embeds app/dist, which `make assets` builds with npm.
+      // ui/web.go@v0.35.0 embeds app/dist, which `make assets` builds with npm.
       generated: ["ui/app/dist/index.html"],
       versionVar: "github.com/prometheus/common/version.Version",
     },
@@ -206,7 +229,7 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
       user: "65534",
       ownPaths: ["/bin/alertmanager", "/bin/amtool"],
       healthTools: ["wget", "sh"],
-      source: "Dockerfile@v0.34.2 (busybox base, USER nobody)",
+      source: "Dockerfile@v0.35.0 (busybox base, USER nobody)",
     },
   },
   loki: {
@@ -245,8 +268,20 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
       module: "github.com/grafana/alloy",
       version: "v1.19.0",
       // The release's main is in collector/, a generated module the proxy does not serve; ours
-      // runs the same command tree (tools/upstream/mains/alloy/main.go).
+      // runs the same command tree with only the components the rendered config uses
+      // (tools/upstream/mains/alloy/main.go), which compiles about 2,100 packages instead of 4,900.
       binaries: { alloy: "mains/alloy" },
+      inModule: {
+        // internal/alloycli/cmd_run.go@v1.19.0 imports every component for its side effect.
+        dropLines: {
+          "internal/alloycli/cmd_run.go": ['_ "github.com/grafana/alloy/internal/component/all"'],
+        },
+        // internal/converter/converter.go@v1.19.0 imports the four converters, which import every
+        // component again (internal/converter/internal/otelcolconvert/otelcolconvert.go).
+        replaceFiles: {
+          "internal/converter/converter.go": "mains/alloy/stubs/internal/converter/converter.go",
+        },
+      },
       // go.mod@v1.19.0 replaces syntax with ./syntax and requires v0.1.2, the version
       // release-please sets for the tree at the release.
       localReplaces: { "github.com/grafana/alloy/syntax": "v0.1.2" },
@@ -327,11 +362,11 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
   },
   cadvisor: {
     repository: "ghcr.io/google/cadvisor",
-    tag: "v0.60.6",
+    tag: "v0.61.1",
     arches: ["amd64", "arm64"],
-    // README.md@v0.60.5: gcr.io/cadvisor only has releases before v0.53.0; the release workflow
+    // README.md@v0.61.1: gcr.io/cadvisor only has releases before v0.53.0; the release workflow
     // (.github/workflows/publish-container.yml) publishes to ghcr.io/google/cadvisor.
-    source: "Go module github.com/google/cadvisor v0.60.6; publish-container.yml",
+    source: "Go module github.com/google/cadvisor v0.61.1; publish-container.yml",
     checker: {
       kind: "none",
       why: "it reads a Docker engine, which these machines do not have; its queries run against the live Prometheus",
@@ -341,10 +376,33 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
       user: "0",
       ownPaths: ["/usr/bin/cadvisor", "/usr/bin/entrypoint.sh", "/usr/bin/healthcheck.sh"],
       healthTools: ["wget", "sh"],
-      source: "deploy/Dockerfile@v0.60.6 (alpine 3.23)",
+      source: "deploy/Dockerfile@v0.61.1 (alpine 3.23)",
     },
   },
 };
+
+/**
+ * Host packages the stack files pin (`hosts.*.docker.version`, `hosts.*.nvidia.toolkitVersion` in
+ * Pulumi.citadel.yaml and examples/): the versions a new stack starts from. `tests/pins.test.ts`
+ * fails when a committed stack file pins another.
+ */
+export const HOST_PINS = {
+  /**
+   * Docker Engine from Docker's apt repository: 28.5.2, the last 28.x. Not 29: Engine 29 raises
+   * its minimum API version to 1.44 and uses the containerd image store by default, and the
+   * docker provider's client (@pulumi/docker 5.2.0, bridging kreuzwerker/terraform-provider-docker)
+   * could not be read here at 5.2.0 (the newest pulumi-docker tag readable is v5.1.0), so nothing
+   * shows that it works with either. Move to 29 once its source at the pinned version does.
+   */
+  dockerEngine: "28.5.2",
+  /**
+   * nvidia-container-toolkit's apt version: versions.mk@v1.20.2 sets LIB_VERSION 1.20.2 and
+   * PACKAGE_REVISION 1, and packaging/debian/control@v1.20.2 makes nvidia-container-toolkit depend
+   * on nvidia-container-toolkit-base and libnvidia-container-tools at exactly its own version, so
+   * the host script pins every toolkit package to this one.
+   */
+  nvidiaToolkit: "1.20.2-1",
+} as const;
 
 /** The pin of a service by its name (a container's service label), or undefined. */
 export function pinOf(service: string): Pin | undefined {
@@ -357,8 +415,8 @@ export function imageOf(pin: Pin): string {
 }
 
 /**
- * The release a version string names, as plain `X.Y.Z`: `v3.15.0` and `3.15.0` are the same;
- * `version-20.26.1` is Phoenix's tag for 20.26.1; Prometheus's Go module `v0.315.0` is v3.15.0.
+ * The release a version string names, as plain `X.Y.Z`: `v3.16.0` and `3.16.0` are the same;
+ * `version-20.26.1` is Phoenix's tag for 20.26.1; Prometheus's Go module `v0.316.0` is v3.16.0.
  */
 export function releaseOf(version: string, module?: string): string {
   const plain = version.replace(/^version-/, "").replace(/^v/, "");

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { LabConfigError, parseLabConfig } from "../components/config";
+import { HOST_PINS } from "../components/pins";
 import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
 import { hostScript, hostTarget } from "../components/remote";
 import type { SynthResult } from "../tools/synth/harness";
@@ -281,7 +282,9 @@ describe("Storage: RAID arrays (the monitoring Pi's example stack)", () => {
 describe("Nvidia", () => {
   it("pins the driver branch, toolkit version and kernel arguments", () => {
     expect(createOf("citadel-nvidia-driver")).toContain("export DRIVER_BRANCH='580'");
-    expect(createOf("citadel-nvidia-toolkit")).toContain("export TOOLKIT_VERSION='1.18.0-1'");
+    expect(createOf("citadel-nvidia-toolkit")).toContain(
+      `export TOOLKIT_VERSION='${HOST_PINS.nvidiaToolkit}'`,
+    );
     expect(createOf("citadel-nvidia-iommu")).toContain("export KERNEL_ARGS='intel_iommu=on iommu=pt'");
     expect(createOf("citadel-nvidia-reboot")).toContain("export ALLOW_REBOOT='false'");
     expect(createOf("citadel-nvidia-verify")).toContain("export GPU_COUNT='2'");
@@ -325,7 +328,7 @@ describe("Docker", () => {
 
   it("verifies docker info against the pinned version and data-root", () => {
     const verify = createOf("citadel-docker-verify");
-    expect(verify).toContain("export DOCKER_VERSION='28.5.1'");
+    expect(verify).toContain(`export DOCKER_VERSION='${HOST_PINS.dockerEngine}'`);
     expect(verify).toContain("export EXPECT_NVIDIA='true'");
   });
 });

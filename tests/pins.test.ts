@@ -1,5 +1,16 @@
 /** The one catalog of pins: an image and the upstream release that checks it move together. */
-import { checkerRelease, imageOf, PINS, releaseOf, type Pin, type PinName } from "../components/pins";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parse } from "yaml";
+import {
+  checkerRelease,
+  HOST_PINS,
+  imageOf,
+  PINS,
+  releaseOf,
+  type Pin,
+  type PinName,
+} from "../components/pins";
 import { SERVICES, SERVICE_NAMES } from "../components/ladon";
 import { VllmSchema } from "../components/config";
 
@@ -30,8 +41,8 @@ describe("the catalog of pins", () => {
   });
 
   it("maps Prometheus's Go module versions to its releases, and leaves the others alone", () => {
-    expect(releaseOf("v0.315.0", "github.com/prometheus/prometheus")).toBe("3.15.0");
-    expect(releaseOf("v0.34.2", "github.com/prometheus/alertmanager")).toBe("0.34.2");
+    expect(releaseOf("v0.316.0", "github.com/prometheus/prometheus")).toBe("3.16.0");
+    expect(releaseOf("v0.35.0", "github.com/prometheus/alertmanager")).toBe("0.35.0");
     expect(releaseOf("version-20.26.1")).toBe("20.26.1");
   });
 
@@ -57,4 +68,22 @@ describe("the catalog of pins", () => {
       expect(pin.image.entrypoint.length).toBeGreaterThan(0);
     }
   });
+
+  it.each(["Pulumi.citadel.yaml", "examples/Pulumi.monitoring-pi.yaml"])(
+    "%s pins Docker Engine and the NVIDIA toolkit at the catalog's versions",
+    (file) => {
+      const doc = parse(readFileSync(path.join(__dirname, "..", file), "utf8")) as {
+        config: Record<string, unknown>;
+      };
+      const hosts = doc.config["citadel:hosts"] as Record<
+        string,
+        { docker?: { version: string }; nvidia?: { toolkitVersion: string } }
+      >;
+      const dockers = Object.values(hosts).flatMap((h) => (h.docker ? [h.docker.version] : []));
+      const toolkits = Object.values(hosts).flatMap((h) => (h.nvidia ? [h.nvidia.toolkitVersion] : []));
+      expect(dockers.length).toBeGreaterThan(0);
+      expect(new Set(dockers)).toEqual(new Set([HOST_PINS.dockerEngine]));
+      for (const v of toolkits) expect(v).toBe(HOST_PINS.nvidiaToolkit);
+    },
+  );
 });

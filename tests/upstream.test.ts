@@ -1,11 +1,13 @@
 /** The upstream installer's cache and go.mod generation, and the conformance tier's pure helpers. */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PINS, type GoChecker } from "../components/pins";
 import { cacheRoot, ensureEntry, readEntry } from "../tools/upstream/cache";
-import { copyableDirectives, scratchGoMod } from "../tools/upstream/go";
-import { cacheVersion, UPSTREAM } from "../tools/upstream";
+import { compareWithLock, copyableDirectives, dropLines, scratchGoMod } from "../tools/upstream/go";
+import { compareFreeze, lockPython, pinnedVersions, PYPI_LOCK_FILE } from "../tools/upstream/pypi";
+import { cacheVersion, LOCKS, lockDirOf, UPSTREAM } from "../tools/upstream";
+import { renderAlloyConfig } from "../components/ladon/render/alloy";
 import { overlay } from "../tools/conformance/lab";
 import { durationSeconds } from "../tools/conformance/live";
 import { modelOf } from "../tools/conformance/vllm";
@@ -61,7 +63,96 @@ describe("the upstream cache", () => {
 
   it("keys each checker by its release and a hash of its recipe", () => {
     for (const name of UPSTREAM) expect(cacheVersion(name)).toMatch(/^v?[0-9][0-9.]*\+[0-9a-f]{8}$/);
-    expect(cacheVersion("prometheus").startsWith("v0.315.0+")).toBe(true);
+    expect(cacheVersion("prometheus").startsWith("v0.316.0+")).toBe(true);
+  });
+});
+
+describe("the locks", () => {
+  it("holds a lock for every checker, made for the catalog's version", () => {
+    for (const name of UPSTREAM) {
+      const c = PINS[name].checker;
+      const dir = lockDirOf(name);
+      if (c.kind === "go") {
+        expect(readFileSync(path.join(dir, "module.sum"), "utf8")).toMatch(
+          new RegExp(`^${c.module.replace(/\./g, "\\.")} ${c.version.replace(/\./g, "\\.")} h1:`),
+        );
+        expect(readFileSync(path.join(dir, "go.mod"), "utf8")).toContain(`\t${c.module} ${c.version}\n`);
+        expect(readFileSync(path.join(dir, "go.sum"), "utf8").length).toBeGreaterThan(0);
+      } else if (c.kind === "pypi") {
+        const lock = readFileSync(path.join(dir, PYPI_LOCK_FILE), "utf8");
+        expect(pinnedVersions(lock).get(c.package)).toBe(c.version);
+        expect(lockPython(lock)).toMatch(/^3\.\d+$/);
+        // Every distribution is pinned with its hashes, so `uv pip sync --require-hashes` takes it.
+        expect(lock).toContain("--hash=sha256:");
+      }
+    }
+  });
+
+  it("keeps the vLLM lock's overrides", () => {
+    const lock = pinnedVersions(readFileSync(path.join(lockDirOf("vllm"), PYPI_LOCK_FILE), "utf8"));
+    const c = PINS.vllm.checker;
+    if (c.kind !== "pypi") throw new Error("vllm's checker is not from PyPI");
+    for (const o of c.overrides ?? []) {
+      const [n, v] = o.split("==");
+      expect(lock.get(n as string)).toBe(v);
+    }
+  });
+
+  it("rebuilds a checker whose lock changes: the lock is part of the cache key", () => {
+    const copy = scratch();
+    cpSync(LOCKS, copy, { recursive: true });
+    for (const name of ["prometheus", "vllm"] as const) {
+      expect(cacheVersion(name, copy)).toBe(cacheVersion(name));
+      const file = path.join(lockDirOf(name, copy), name === "vllm" ? PYPI_LOCK_FILE : "go.sum");
+      writeFileSync(file, `${readFileSync(file, "utf8")}\n`);
+      expect(cacheVersion(name, copy)).not.toBe(cacheVersion(name));
+    }
+  });
+
+  it("reads the versions a lock pins, and names every difference from an installed venv", () => {
+    const lock = readFileSync(path.join(lockDirOf("phoenix"), PYPI_LOCK_FILE), "utf8");
+    const pinned = pinnedVersions(lock);
+    expect(pinned.get("arize-phoenix")).toBe("20.26.1");
+    expect(compareFreeze(new Map(pinned), pinned)).toEqual([]);
+    const drifted = new Map(pinned).set("arize-phoenix", "20.27.0").set("extra-pkg", "1.0");
+    expect(compareFreeze(drifted, pinned)).toEqual([
+      "arize-phoenix: lock 20.26.1, installed 20.27.0",
+      "extra-pkg: installed 1.0, not in the lock",
+    ]);
+  });
+
+  it("names a Go module built at another version than the lock selects", () => {
+    const lock = new Map([
+      ["golang.org/x/net", "v0.40.0"],
+      ["github.com/a/b", "v1.0.0 => github.com/fork/b v1.2.3"],
+    ]);
+    expect(compareWithLock(new Map(lock), lock)).toEqual([]);
+    expect(compareWithLock(new Map([["golang.org/x/net", "v0.41.0"]]), lock)).toEqual([
+      "golang.org/x/net: built v0.41.0, lock v0.40.0",
+    ]);
+  });
+});
+
+describe("the Alloy checker's main", () => {
+  it("imports every component the rendered config uses", () => {
+    const config = renderAlloyConfig("citadel", "http://loki:3100/loki/api/v1/push");
+    const components = [...config.matchAll(/^([a-z_]+(?:\.[a-z_]+)+) "[^"]*" \{/gm)].map(
+      (m) => m[1] as string,
+    );
+    expect(components.length).toBeGreaterThan(3);
+    const main = readFileSync(
+      path.join(__dirname, "..", "tools", "upstream", "mains", "alloy", "main.go"),
+      "utf8",
+    );
+    for (const name of new Set(components)) {
+      expect(main).toContain(`_ "github.com/grafana/alloy/internal/component/${name.replace(/\./g, "/")}"`);
+    }
+  });
+
+  it("drops each line exactly once, and fails when the module moved", () => {
+    expect(dropLines("a\n  b\nc", ["b"], "f.go")).toBe("a\nc");
+    expect(() => dropLines("a\nc", ["b"], "f.go")).toThrow('f.go: the line "b" occurs 0 times, not once');
+    expect(() => dropLines("b\nb", ["b"], "f.go")).toThrow("occurs 2 times");
   });
 });
 

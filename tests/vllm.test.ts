@@ -62,7 +62,7 @@ describe("the vLLM container", () => {
     expect(raw().gpus).toBe('"device=0"');
     expect(raw().ipcMode).toBe("host");
     expect(raw().command).toEqual([
-      // Positional: `vllm serve MODEL` (serve.py@v0.33.0 deprecates --model).
+      // Positional: `vllm serve MODEL` (serve.py@v0.34.0 deprecates --model).
       "Qwen/Qwen3-8B",
       "--runner",
       "generate",
@@ -399,7 +399,7 @@ describe("vLLM config is refused with the key named", () => {
       "a context that does not fit the KV cache",
       (v) => Object.assign(v, { model: "meta-llama/Llama-3.1-8B-Instruct", maxModelLen: 131072 }),
       "citadel:vllm.servers.chat.maxModelLen",
-      /needs 8 GiB of KV cache per GPU.*Fix: lower vllm.servers.chat.maxModelLen to 66528 or less/,
+      /needs 8 GiB of KV cache per GPU.*Fix: lower vllm.servers.chat.maxModelLen to 66496 or less/,
     ],
     [
       "a model longer than its context",
@@ -501,7 +501,7 @@ describe("vLLM config is refused with the key named", () => {
     const config = labConfigMap();
     config["citadel:hosts"].citadel.nvidia.driver.branch = "570";
     expect(() => parseLabConfig(stackConfigSource(fromConfigMap(config), LAB_SECRETS))).toThrow(
-      /citadel:vllm.host: vllm\/vllm-openai:v0\.33\.0 is built on CUDA 13, which needs NVIDIA driver branch 580 or newer, but citadel is pinned to 570; raise citadel:hosts\.citadel\.nvidia\.driver\.branch/,
+      /citadel:vllm.host: vllm\/vllm-openai:v0\.34\.0 is built on CUDA 13, which needs NVIDIA driver branch 580 or newer, but citadel is pinned to 570; raise citadel:hosts\.citadel\.nvidia\.driver\.branch/,
     );
   });
 

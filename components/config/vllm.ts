@@ -14,7 +14,7 @@ export const ImageRef = z
   .refine((v) => !/:latest(@|$)/.test(v), { error: "must not use the latest tag; pin a version" });
 
 /**
- * What a server does, through vLLM's own pooling flags (vllm/config/model.py@v0.33.0: `runner`
+ * What a server does, through vLLM's own pooling flags (vllm/config/model.py@v0.34.0: `runner`
  * is auto|generate|pooling, `convert` is auto|none|embed|classify):
  *  - `generate`: chat and completions (`--runner generate`);
  *  - `embed`: `/v1/embeddings` (`--runner pooling --convert embed`);

@@ -15,7 +15,7 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
   {
     job: "vllm",
     source:
-      "vllm/v1/metrics/loggers.py@v0.33.0 (PrometheusStatLogger); the conformance tier builds that logger from the pinned vLLM and checks every name below against what it registers",
+      "vllm/v1/metrics/loggers.py@v0.34.0 (PrometheusStatLogger); the conformance tier builds that logger from the pinned vLLM and checks every name below against what it registers",
     metrics: [
       "vllm:num_requests_running",
       "vllm:num_requests_waiting",
@@ -141,7 +141,7 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
   },
   {
     job: "prometheus",
-    source: "Prometheus self-metrics (TSDB)",
+    source: "Prometheus self-metrics (TSDB): tsdb/head.go and tsdb/db.go@v0.316.0",
     metrics: ["prometheus_tsdb_head_samples_appended_total", "prometheus_tsdb_storage_blocks_bytes"],
   },
   {

@@ -382,7 +382,7 @@ export const VLLM_CACHE = "/root/.cache/vllm";
 /** The port vLLM listens on inside its container. */
 export const CONTAINER_PORT = 8000;
 
-/** vLLM's own flags for what a server does (vllm/config/model.py@v0.33.0, `runner` and `convert`). */
+/** vLLM's own flags for what a server does (vllm/config/model.py@v0.34.0, `runner` and `convert`). */
 export const KIND_FLAGS: Readonly<Record<ServerKind, string[]>> = {
   generate: ["--runner", "generate"],
   embed: ["--runner", "pooling", "--convert", "embed"],
@@ -392,7 +392,7 @@ export const KIND_FLAGS: Readonly<Record<ServerKind, string[]>> = {
 /**
  * The engine's command line after the image's `vllm serve` entrypoint: the model, flags citadel
  * owns, then the user's extra flags. The model is positional (`vllm serve [model_tag] [options]`,
- * vllm/entrypoints/cli/serve.py@v0.33.0), where `--model` now warns that it will be removed.
+ * vllm/entrypoints/cli/serve.py@v0.34.0), where `--model` now warns that it will be removed.
  */
 export function renderVllmArgs(
   s: ResolvedServer,
@@ -437,7 +437,7 @@ export function renderVllmEnv(
 ): string[] {
   const env: Record<string, string> = { HF_HOME: HF_CACHE, VLLM_CACHE_ROOT: VLLM_CACHE };
   if (section.geforce.ncclP2PDisable) env.NCCL_P2P_DISABLE = "1";
-  // vllm/tracing/otel.py@v0.33.0 builds its gRPC exporter with insecure=True itself, so
+  // vllm/tracing/otel.py@v0.34.0 builds its gRPC exporter with insecure=True itself, so
   // OTEL_EXPORTER_OTLP_TRACES_INSECURE would change nothing; the service name comes from here.
   if (tracing) {
     env.OTEL_SERVICE_NAME = s.container;

@@ -6,7 +6,8 @@
  *   KV budget = budget − weights − reserve                    (reserve: activations, CUDA context, NCCL)
  *   KV bytes per token = 2 × layers × max(1, kvHeads / TP) × headDim × KV dtype bytes
  * vLLM refuses to start when the weights do not fit, or when one request of max-model-len tokens
- * does not fit in the KV budget. An encoder-only model (a cross-encoder reranker) has no KV cache:
+ * does not fit in the KV budget (v1/core/kv_cache_planning.py@v0.34.0,
+ * _check_enough_kv_cache_memory). An encoder-only model (a cross-encoder reranker) has no KV cache:
  * it fits when its weights and the reserve for its activations do.
  *
  * GPU memory here is the total vLLM sees (cudaMemGetInfo, below the nominal size), and the budget
@@ -16,8 +17,11 @@
 import type { ModelFacts } from "./catalog";
 
 const GiB = 1024 ** 3;
-/** vLLM allocates the KV cache in blocks of 16 tokens. */
-export const KV_BLOCK_TOKENS = 16;
+/**
+ * vLLM allocates the KV cache in blocks of 64 tokens unless `--block-size` says otherwise
+ * (CacheConfig.DEFAULT_BLOCK_SIZE, config/cache.py@v0.34.0; 16 up to v0.33).
+ */
+export const KV_BLOCK_TOKENS = 64;
 
 export interface VramInput {
   /** What vLLM takes as each GPU's total: cudaMemGetInfo's, below the nominal size. */

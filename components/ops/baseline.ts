@@ -75,7 +75,7 @@ export function workloadOf(b: OpsConfig["baseline"]): Workload {
 /**
  * Reads the JSON `vllm bench serve --save-result` writes (milliseconds become seconds). A pooling
  * run (embed, rerank) has only end-to-end latency and input throughput: vllm/benchmarks/serve.py
- * @v0.33.0 measures TTFT and ITL for generation only (EmbedBenchmarkMetrics).
+ * @v0.34.0 measures TTFT and ITL for generation only (EmbedBenchmarkMetrics).
  */
 export function parseBenchResult(json: string, kind: ServerKind = "generate"): BaselineMetrics {
   const r = JSON.parse(json) as Record<string, number>;

@@ -58,7 +58,7 @@ export function addMonitoringPi(
           storage: {
             disks: [{ device: "/dev/sda", label: "ladon", mountPoint: "/srv/ladon", size: "1TiB" }],
           },
-          docker: { version: "28.5.1", dataRoot: "/srv/ladon/docker" },
+          docker: { version: "28.5.2", dataRoot: "/srv/ladon/docker" },
         }
       : {}),
   };

@@ -86,7 +86,7 @@ export async function vllmCheck(
   return { summary: ok, metrics: new Set(metrics?.slice("METRICS ".length).split(" ") ?? []) };
 }
 
-/** What vLLM's ModelConfig resolves for each kind (runner_type, convert_type; config/model.py@v0.33.0). */
+/** What vLLM's ModelConfig resolves for each kind (runner_type, convert_type; config/model.py@v0.34.0). */
 const EXPECTED_RUNNER: Readonly<Record<ServerKind, string>> = {
   generate: "runner=generate convert=none",
   embed: "runner=pooling convert=embed",

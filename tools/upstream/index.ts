@@ -1,21 +1,46 @@
 /**
  * `npm run upstream [-- NAME…]`: builds or installs the upstream programs the conformance tier
  * runs, at the versions in components/pins.ts, into the cache outside the repo (tools/upstream/cache.ts).
- * A progress line per program, with its build time; a program that cannot be built fails the run,
- * naming the program, the version and the command that retries it.
+ * Each resolves its dependencies from its lock in tools/upstream/locks/ (go.ts, pypi.ts), so every
+ * machine builds the same versions; `npm run upstream -- --lock NAME…` resolves a lock afresh.
+ * A progress line per program, with its build time and its lock check; a program that cannot be
+ * built fails the run, naming the program, the version and the command that retries it.
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { PINS, type PinName } from "../../components/pins";
 import { cacheRoot, ensureEntry, type EntryInfo } from "./cache";
-import { buildGo } from "./go";
-import { buildPypi } from "./pypi";
+import { buildGo, GO_LOCK_FILES, lockGo } from "./go";
+import { buildPypi, lockPypi, PYPI_LOCK_FILE, PYPI_RECIPE } from "./pypi";
 
-/** Pins whose checker this tier builds, in build order (quick ones first). */
-export const UPSTREAM: readonly PinName[] = (Object.keys(PINS) as PinName[]).filter(
-  (n) => PINS[n].checker.kind !== "none",
-);
+/** Where the locks live: one directory per checker, named like its cache entry. */
+export const LOCKS = path.join(__dirname, "locks");
+
+/**
+ * Pins whose checker this tier builds, quick ones first: a cold build reports the small programs'
+ * failures within minutes, and Alloy, the longest, runs in a lane of its own (ensureAll).
+ */
+const ORDER: readonly PinName[] = [
+  "nodeExporter",
+  "alertmanager",
+  "prometheus",
+  "loki",
+  "alloy",
+  "phoenix",
+  "vllm",
+];
+export const UPSTREAM: readonly PinName[] = [
+  ...ORDER.filter((n) => n in PINS),
+  ...(Object.keys(PINS) as PinName[]).filter((n) => !ORDER.includes(n)),
+].filter((n) => PINS[n].checker.kind !== "none");
+
+/** The cache entry's (and the lock's) name: `nodeExporter` -> `node-exporter`. */
+export const entryName = (name: PinName): string => name.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
+
+/** The directory of a checker's lock. */
+export const lockDirOf = (name: PinName, locks: string = LOCKS): string => path.join(locks, entryName(name));
 
 export interface Installed {
   name: PinName;
@@ -33,11 +58,21 @@ function versionOf(name: PinName): string {
   return c.version;
 }
 
+/** Every file under `dir`, as paths relative to it, sorted. */
+function filesUnder(dir: string, rel = ""): string[] {
+  return readdirSync(path.join(dir, rel))
+    .sort()
+    .flatMap((f) => {
+      const r = path.join(rel, f);
+      return statSync(path.join(dir, r)).isDirectory() ? filesUnder(dir, r) : [r];
+    });
+}
+
 /**
  * The cache key's version part: the release, plus a short hash of how it is built (the catalog
- * entry and any main of ours), so that changing the recipe rebuilds it.
+ * entry, any main of ours, and the lock), so that changing the recipe or the lock rebuilds it.
  */
-export function cacheVersion(name: PinName): string {
+export function cacheVersion(name: PinName, locks: string = LOCKS): string {
   const c = PINS[name].checker;
   const h = createHash("sha256").update(JSON.stringify(c));
   if (c.kind === "go") {
@@ -45,14 +80,35 @@ export function cacheVersion(name: PinName): string {
       .filter((p) => p.startsWith("mains/"))
       .sort()) {
       const dir = path.join(__dirname, pkg);
-      for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(path.join(dir, f)));
+      for (const f of filesUnder(dir)) h.update(f).update(readFileSync(path.join(dir, f)));
     }
+  }
+  if (c.kind === "pypi") h.update(PYPI_RECIPE);
+  const lock = lockDirOf(name, locks);
+  const files = c.kind === "go" ? GO_LOCK_FILES : [PYPI_LOCK_FILE];
+  for (const f of files) {
+    const at = path.join(lock, f);
+    h.update(f).update(existsSync(at) ? readFileSync(at) : "(no lock)");
   }
   return `${versionOf(name)}+${h.digest("hex").slice(0, 8)}`;
 }
 
-/** The cache entry's name part for a pin: `nodeExporter` -> `node-exporter`. */
-export const entryName = (name: PinName): string => name.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
+/** Resolves `name`'s lock afresh (`npm run upstream -- --lock NAME`), into `locks`. */
+export async function makeLock(name: PinName, locks: string = LOCKS): Promise<string> {
+  const c = PINS[name].checker;
+  const dir = lockDirOf(name, locks);
+  if (c.kind === "go") {
+    const work = mkdtempSync(path.join(tmpdir(), "citadel-lock-"));
+    try {
+      await lockGo(c, dir, work);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n(log: ${path.join(work, "lock.log")})`, { cause: e });
+    }
+    rmSync(work, { recursive: true, force: true });
+  } else if (c.kind === "pypi") await lockPypi(c, dir, name);
+  else throw new Error(`${name} has no upstream checker to lock`);
+  return dir;
+}
 
 export async function ensureUpstream(
   name: PinName,
@@ -64,6 +120,7 @@ export async function ensureUpstream(
     c.kind === "go" ? `${c.module}@${version}` : c.kind === "pypi" ? `${c.package}==${version}` : name;
   const entry = entryName(name);
   let result;
+  let checks: string[] = [];
   try {
     result = await ensureEntry(
       cacheRoot(),
@@ -71,8 +128,8 @@ export async function ensureUpstream(
       cacheVersion(name),
       async (dir) => {
         log(`upstream: building ${name} (${what}) …`);
-        if (c.kind === "go") await buildGo(c, dir);
-        else if (c.kind === "pypi") await buildPypi(c, dir);
+        if (c.kind === "go") checks = await buildGo(c, dir, lockDirOf(name));
+        else if (c.kind === "pypi") checks = await buildPypi(c, dir, lockDirOf(name));
       },
       (l) => log(`upstream: ${l}`),
     );
@@ -84,6 +141,7 @@ export async function ensureUpstream(
     );
   }
   const { dir, info, cached } = result;
+  for (const line of checks) log(`upstream: ${line}`);
   log(
     `upstream: ${name} ${version} ${cached ? `cached (built in ${info.seconds} s)` : `built in ${info.seconds} s`}  ${dir}`,
   );
@@ -91,9 +149,10 @@ export async function ensureUpstream(
 }
 
 /**
- * Installs `names` in two lanes at once: the Go builds one after another (they use both cores),
- * and beside them the PyPI installs (mostly download and unpacking). Resolves every name to its
- * installation or to the error that stopped it.
+ * Installs `names` in three lanes at once: Alloy, the longest Go build; the other Go builds one
+ * after another, quick ones first; and the PyPI installs (mostly download and unpacking). Two Go
+ * builds side by side share the cores, and each fills the other's single-threaded phases (module
+ * downloads, linking). Resolves every name to its installation or to the error that stopped it.
  */
 export async function ensureAll(
   names: readonly PinName[],
@@ -107,7 +166,11 @@ export async function ensureAll(
     }
   };
   const isPypi = (n: PinName) => PINS[n].checker.kind === "pypi";
-  await Promise.all([lane(names.filter((n) => !isPypi(n))), lane(names.filter(isPypi))]);
+  await Promise.all([
+    lane(names.filter((n) => n === "alloy")),
+    lane(names.filter((n) => n !== "alloy" && !isPypi(n))),
+    lane(names.filter(isPypi)),
+  ]);
   return new Map(names.map((n) => [n, done.get(n) as Installed | Error]));
 }
 
@@ -116,8 +179,11 @@ async function main(argv: string[]): Promise<number> {
     console.log(
       [
         "usage: npm run upstream [-- NAME…]",
-        "Builds the upstream programs the conformance tier runs, at the versions in components/pins.ts,",
+        "       npm run upstream -- --lock NAME…",
+        "Builds the upstream programs the conformance tier runs, at the versions in components/pins.ts",
+        `and the locks in ${path.relative(process.cwd(), LOCKS) || LOCKS},`,
         `into ${cacheRoot()} (set CITADEL_UPSTREAM_CACHE to move it).`,
+        "--lock resolves each NAME's lock afresh from the registries (a reviewed change: commit it).",
         `NAME is one of: ${UPSTREAM.join(", ")} (default: all).`,
         "Progress (which program, how many of how many) goes to stderr.",
         "",
@@ -129,10 +195,20 @@ async function main(argv: string[]): Promise<number> {
     );
     return 0;
   }
+  const lockMode = argv.includes("--lock");
+  argv = argv.filter((a) => a !== "--lock");
   const unknown = argv.filter((a) => !(UPSTREAM as readonly string[]).includes(a));
   if (unknown.length > 0) {
     console.error(`upstream: unknown program ${unknown.join(", ")}; choose from ${UPSTREAM.join(", ")}`);
     return 2;
+  }
+  if (lockMode) {
+    if (argv.length === 0) {
+      console.error(`upstream: --lock needs the programs to lock, from ${UPSTREAM.join(", ")}`);
+      return 2;
+    }
+    for (const n of argv as PinName[]) console.log(`upstream: ${n} locked in ${await makeLock(n)}`);
+    return 0;
   }
   const names = argv.length > 0 ? (argv as PinName[]) : UPSTREAM;
   const failed = [...(await ensureAll(names)).values()].filter((r): r is Error => r instanceof Error);
