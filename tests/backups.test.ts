@@ -1,6 +1,6 @@
 /**
  * Backups proven with real restic: the project's own backup script backs up a sample lab tree,
- * files are deleted and corrupted, the README's restore commands bring them back byte for byte,
+ * files are deleted and corrupted, the restore guide's commands bring them back byte for byte,
  * and the prune policy keeps exactly the snapshots it should.
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -159,9 +159,9 @@ describe("backup and restore with real restic", () => {
     expect(statSync(path.join(h.root, DATA, "grafana/grafana.db")).uid).toBe(472);
   });
 
-  it("is what the README's runbook says", () => {
-    const readme = readFileSync(path.join(__dirname, "..", "README.md"), "utf8");
-    expect(readme).toContain(renderRunbook(restoreRunbook(DATA, "/srv/backup/restic")));
+  it("is what the restore guide's runbook says", () => {
+    const guide = readFileSync(path.join(__dirname, "..", "docs", "guides", "restore-backup.md"), "utf8");
+    expect(guide).toContain(renderRunbook(restoreRunbook(DATA, "/srv/backup/restic")));
   });
 });
 
