@@ -400,17 +400,13 @@ describe("protect-storage-commands", () => {
 
 describe("require-fitting-vram-plan", () => {
   it("counts fp8_per_tensor, the name vLLM 0.34.0 renders for online fp8, as 8-bit weights", async () => {
-    // The lab's chat server: Qwen3-8B on one GPU, whose bf16 weights (15.26 GiB) would not fit.
-    const command = ["Qwen/Qwen3-8B", "--max-model-len", "32768", "--gpu-memory-utilization", "0.92"];
-    const fp8 = [
-      "--tensor-parallel-size",
-      "1",
-      "--quantization",
-      "fp8_per_tensor",
-      "--kv-cache-dtype",
-      "fp8",
-    ];
-    expect(await sv(requireFittingVramPlan, [vllm([], { command: [...command, ...fp8] })])).toEqual([]);
+    // The lab's chat server as the program renders it: Qwen3-8B on one GPU, whose bf16 weights
+    // (15.26 GiB) would not fit.
+    const lab = await synthLab();
+    const command = lab.resources.find((r) => r.name === "vllm-chat-container")?.rawInputs
+      .command as string[];
+    expect(command).toEqual(expect.arrayContaining(["--quantization", "fp8_per_tensor"]));
+    expect(await sv(requireFittingVramPlan, [vllm([], { command })])).toEqual([]);
   });
 
   it("re-checks the plan from the container's own flags", async () => {

@@ -65,12 +65,4 @@ export function addMonitoringPi(
 }
 
 /** The secrets the committed lab requires, as a stack that has them set holds them. */
-export const LAB_SECRETS = [
-  "alertmanagerPassword",
-  "grafanaAdminPassword",
-  "phoenixAdminPassword",
-  "phoenixSecret",
-  "prometheusPassword",
-  "resticPassword",
-  "vllmApiKey",
-];
+export const LAB_SECRETS = [...PI_SECRETS, "vllmApiKey"].sort();
