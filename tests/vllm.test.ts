@@ -440,19 +440,19 @@ describe("vLLM config is refused with the key named", () => {
       "utilizations that add up to more than 1 on one GPU",
       (_v, section) => (section.servers.embed.gpus = [0]),
       "citadel:vllm.servers.embed.gpuMemoryUtilization",
-      /servers.embed could not start on GPU 0 of citadel after servers.chat \(14.35 GiB share \+ 0.5 GiB baseline\), which start before it: vLLM wants 4.68 GiB free \(0.3 of the 15.6 GiB cudaMemGetInfo reports.*but only 0.25 GiB is left\. Lower servers.embed.gpuMemoryUtilization to 0.01/,
+      /servers.embed would not get its share of GPU 0 on citadel after servers.chat \(14.35 GiB share \+ 0.5 GiB baseline\), which start before it: its share is 4.68 GiB \(0.3 of the 15.6 GiB cudaMemGetInfo reports.*but only 0.25 GiB is left\. .*Lower servers.embed.gpuMemoryUtilization to 0.01/,
     ],
     [
       "two servers on one GPU whose fractions add up to exactly 1",
       (_v, section) => (section.servers.rerank = { ...RERANK, gpuMemoryUtilization: 0.7 }),
       "citadel:vllm.servers.rerank.gpuMemoryUtilization",
-      /servers.rerank could not start on GPU 1 of citadel after servers.embed \(4.68 GiB share \+ 0.5 GiB baseline\), which start before it: vLLM wants 10.92 GiB free \(0.7 of the 15.6 GiB cudaMemGetInfo reports, v1\/worker\/utils.py request_memory@v0.34.0\) after its own 0.5 GiB baseline \(CUDA context, cuBLAS, NCCL: v1\/worker\/gpu_worker.py init_device@v0.34.0\), but only 9.92 GiB is left\. Lower servers.rerank.gpuMemoryUtilization to 0.63$/,
+      /servers.rerank would not get its share of GPU 1 on citadel after servers.embed \(4.68 GiB share \+ 0.5 GiB baseline\), which start before it: its share is 10.92 GiB \(0.7 of the 15.6 GiB cudaMemGetInfo reports\) beside its own 0.5 GiB baseline \(CUDA context, cuBLAS, NCCL: v1\/worker\/gpu_worker.py init_device@v0.34.0\), but only 9.92 GiB is left\. vLLM 0.34 takes the share as a cap.*Lower servers.rerank.gpuMemoryUtilization to 0.63$/,
     ],
     [
       "a server that takes the whole GPU",
       (_v, section) => (section.servers.embed.gpuMemoryUtilization = 1),
       "citadel:vllm.servers.embed.gpuMemoryUtilization",
-      /servers.embed could not start on GPU 1 of citadel: vLLM wants 15.6 GiB free .* but only 15.1 GiB is left\. Lower servers.embed.gpuMemoryUtilization to 0.96$/,
+      /servers.embed would not get its share of GPU 1 on citadel: its share is 15.6 GiB .* but only 15.1 GiB is left\. .*Lower servers.embed.gpuMemoryUtilization to 0.96$/,
     ],
     [
       "fp8, vLLM's deprecated name for online fp8",

@@ -169,9 +169,10 @@ export function resolveVllm(
     problems.push({
       path: ["servers", s.server, "gpuMemoryUtilization"],
       message:
-        `servers.${s.server} could not start on GPU ${share.gpu} of ${vllm.host}` +
+        `servers.${s.server} would not get its share of GPU ${share.gpu} on ${vllm.host}` +
         (earlier.length ? ` after ${earlier.join(" and ")}, which start before it` : "") +
-        `: vLLM wants ${s.reservedGiB} GiB free (${s.utilization} of the ${share.totalGiB} GiB cudaMemGetInfo reports, v1/worker/utils.py request_memory@v0.34.0) after its own ${s.baselineGiB} GiB baseline (CUDA context, cuBLAS, NCCL: v1/worker/gpu_worker.py init_device@v0.34.0), but only ${round2(freeGiB)} GiB is left. ` +
+        `: its share is ${s.reservedGiB} GiB (${s.utilization} of the ${share.totalGiB} GiB cudaMemGetInfo reports) beside its own ${s.baselineGiB} GiB baseline (CUDA context, cuBLAS, NCCL: v1/worker/gpu_worker.py init_device@v0.34.0), but only ${round2(freeGiB)} GiB is left. ` +
+        `vLLM 0.34 takes the share as a cap and does not check at start that it is free (the extensible KV cache, the default on CUDA: v1/worker/utils.py request_memory, config/cache.py@v0.34.0), so its KV cache would run out of memory as it fills. ` +
         (fits > 0
           ? `Lower servers.${s.server}.gpuMemoryUtilization to ${fits}`
           : `Move servers.${s.server} to another GPU`),
@@ -223,10 +224,12 @@ export function planGpus(servers: readonly ResolvedServer[], totalGiB: number): 
 }
 
 /**
- * The first server on a GPU that vLLM would refuse, with the memory it would find free. A server
- * starts with what the earlier ones hold (share and baseline) gone, allocates its own baseline, then
- * takes its snapshot: it starts only if the free memory is at least its share of the total
- * (v1/worker/gpu_worker.py `init_device`, v1/worker/utils.py `request_memory`@v0.34.0).
+ * The first server on a GPU that would not get its share, with the memory it would find free. A
+ * server starts with what the earlier ones hold (share and baseline) gone and allocates its own
+ * baseline before its memory snapshot (v1/worker/gpu_worker.py `init_device`@v0.34.0); its share
+ * of the total is only a cap. With the extensible KV cache, the default on CUDA at v0.34.0, vLLM
+ * no longer refuses to start when less than the share is free (v1/worker/utils.py
+ * `request_memory`, config/cache.py): the KV cache grows into what is free and runs out there.
  */
 export function firstBlocked(share: GpuShare): { index: number; freeGiB: number } | undefined {
   let held = 0;
