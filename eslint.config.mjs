@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["node_modules/**", "policies/node_modules/**", "out/**", "bin/**", "coverage/**", "scratch/**"],
+    ignores: ["node_modules/**", "policies/node_modules/**", "out/**", "bin/**", "coverage/**", "scratch/**", ".stryker-tmp/**"],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ciTimesFile, median, readCiRuns, tierMedian } from "../tools/loop";
+import { ciTimesFile, median, mutationScores, readCiRuns, tierMedian } from "../tools/loop";
 
 function recorded(lines: string[]): string {
   const file = path.join(mkdtempSync(path.join(tmpdir(), "citadel-loop-")), "ci-times.jsonl");
@@ -39,5 +39,30 @@ describe("the development loop's figures", () => {
   it("keeps the records outside the repo, under the user's cache", () => {
     expect(ciTimesFile({ XDG_CACHE_HOME: "/var/cache/x" })).toBe("/var/cache/x/citadel/ci-times.jsonl");
     expect(ciTimesFile({})).toMatch(/\/\.cache\/citadel\/ci-times\.jsonl$/);
+  });
+});
+
+describe("the mutation scores npm run bench reports", () => {
+  it("counts killed and timed-out mutants over every mutant that ran, per file", () => {
+    const file = recorded([
+      JSON.stringify({
+        schemaVersion: "1",
+        files: {
+          "b.ts": {
+            mutants: [
+              { status: "Killed" },
+              { status: "Survived" },
+              { status: "Timeout" },
+              { status: "NoCoverage" },
+            ],
+          },
+          "a.ts": { mutants: [{ status: "Killed" }, { status: "CompileError" }] },
+        },
+      }),
+    ]);
+    expect(mutationScores(file)).toEqual([
+      { file: "a.ts", score: 100, killed: 1, total: 1 },
+      { file: "b.ts", score: 50, killed: 2, total: 4 },
+    ]);
   });
 });

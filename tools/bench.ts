@@ -17,6 +17,7 @@ import path from "node:path";
 import {
   ciTimesFile,
   median,
+  mutationScores,
   readCiRuns,
   tierMedian,
   timeNpmStart,
@@ -212,6 +213,12 @@ function loopRows(stackFile: string, startRuns: number): string[][] {
     ["conformance tier, warm (.ci/run)", recorded("conformance", false)],
     [".ci/run, cold", recorded("total", true)],
     [".ci/run, warm", recorded("total", false)],
+    [
+      "mutation score (last npm run mutate)",
+      mutationScores(path.join(__dirname, "..", "out", "mutation", "mutation.json"))
+        .map((m) => `${m.file} ${m.score.toFixed(1)}% (${m.killed}/${m.total})`)
+        .join(", ") || "not run yet: npm run mutate",
+    ],
   ];
 }
 

@@ -91,3 +91,23 @@ export function upstreamBuildSeconds(root: string = cacheRoot()): { name: PinNam
     return info ? [{ name, seconds: info.seconds }] : [];
   });
 }
+
+/**
+ * Mutation scores per file from the last `npm run mutate` (StrykerJS's JSON report, in the
+ * mutation-testing-report-schema): killed and timed-out mutants over every mutant that ran.
+ */
+export function mutationScores(
+  file: string,
+): { file: string; score: number; killed: number; total: number }[] {
+  if (!existsSync(file)) return [];
+  const report = JSON.parse(readFileSync(file, "utf8")) as {
+    files: Record<string, { mutants: { status: string }[] }>;
+  };
+  return Object.entries(report.files)
+    .map(([name, f]) => {
+      const ran = f.mutants.filter((m) => ["Killed", "Timeout", "Survived", "NoCoverage"].includes(m.status));
+      const killed = ran.filter((m) => m.status === "Killed" || m.status === "Timeout").length;
+      return { file: name, score: ran.length ? (100 * killed) / ran.length : 0, killed, total: ran.length };
+    })
+    .sort((a, b) => a.file.localeCompare(b.file));
+}
