@@ -4,7 +4,15 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["node_modules/**", "policies/node_modules/**", "out/**", "bin/**", "coverage/**", "scratch/**", ".stryker-tmp/**"],
+    ignores: [
+      "node_modules/**",
+      "policies/node_modules/**",
+      "out/**",
+      "bin/**",
+      "coverage/**",
+      "scratch/**",
+      ".stryker-tmp/**",
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
