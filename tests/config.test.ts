@@ -63,6 +63,12 @@ describe("the committed lab config", () => {
     addMonitoringPi(config, "ladon.hana-x.lab");
     expect(Object.keys(load(config).lab.hosts).sort()).toEqual(["citadel", "pi"]);
   });
+
+  it("accepts a distribution build of Docker, as dockerd reports it (Debian's 20.10.24+dfsg1)", () => {
+    const config = labConfigMap();
+    citadelHost(config).docker.version = "20.10.24+dfsg1";
+    expect(load(config).lab.hosts.citadel?.docker?.version).toBe("20.10.24+dfsg1");
+  });
 });
 
 type Mutation = (config: Record<string, any>) => void;

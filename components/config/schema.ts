@@ -248,7 +248,8 @@ const DockerSchema = z.strictObject({
   /** Docker Engine version from Docker's apt repository; packages are held at it. */
   version: z
     .string()
-    .regex(/^\d+\.\d+\.\d+$/, { error: "must be an engine version such as 28.5.1" })
+    // A distribution build reports a suffix (Debian's docker.io: 20.10.24+dfsg1; the e2e tier's mirror).
+    .regex(/^\d+\.\d+\.\d+(\+[a-z0-9.]+)?$/, { error: "must be an engine version such as 28.5.1" })
     .meta(example("28.5.1")),
   /** Where images, containers and volumes live; must sit on one of the host's mounts. @default "/var/lib/docker" */
   dataRoot: z
