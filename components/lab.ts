@@ -266,6 +266,7 @@ function buildDrift(lab: LabConfig, hosts: Record<string, Host>): Record<string,
           expectations: hostExpectations(lab, name),
           vllmServers: probeServers(lab, name),
           textfileDir: TEXTFILE_DIR,
+          after: host.settled,
         },
         { parent: host },
       ),
@@ -312,7 +313,7 @@ function buildBackups(
       : undefined,
     sqliteDatabases: onStack ? [`${data("grafana")}/grafana.db`, `${data("phoenix")}/phoenix.db`] : [],
     textfileDir: TEXTFILE_DIR,
-    after: repositoryStep ? [repositoryStep] : [],
+    after: [...(repositoryStep ? [repositoryStep] : []), ...host.settled],
   });
 }
 

@@ -77,7 +77,7 @@ describe("connections", () => {
         port: 22,
         user: "hxadmin",
         hostKey: citadelHost(labConfigMap()).ssh.hostKey,
-        dialErrorLimit: 40,
+        dialErrorLimit: 10,
         perDialTimeout: 15,
       });
     }
@@ -290,14 +290,50 @@ describe("Nvidia", () => {
     expect(createOf("citadel-nvidia-verify")).toContain("export GPU_COUNT='2'");
   });
 
-  it("reboots only after every step that may need it, then waits, then verifies", () => {
+  it("reboots only after every step that may need it and the host's storage and engine steps, then waits, then verifies", () => {
     expect(dependencyNames(lab, byName(lab, "citadel-nvidia-reboot"))).toEqual([
+      "citadel-docker-engine",
       "citadel-nvidia-driver",
       "citadel-nvidia-iommu",
       "citadel-nvidia-toolkit",
+      "citadel-storage-disk-backup",
+      "citadel-storage-disk-data",
+      "citadel-storage-lvm",
     ]);
     expect(dependencyNames(lab, byName(lab, "citadel-nvidia-wait"))).toEqual(["citadel-nvidia-reboot"]);
     expect(dependencyNames(lab, byName(lab, "citadel-nvidia-verify"))).toEqual(["citadel-nvidia-wait"]);
+  });
+
+  it("never runs a step while the host reboots: every step comes before the reboot or after it", () => {
+    // The e2e tier saw the reboot cut off the Docker daemon step's restart (docs/e2e.md). A step
+    // runs at the same time as another when neither depends on the other, through dependsOn
+    // (a dependency on a component counts as one on everything under it).
+    const byUrn = new Map(lab.resources.map((r) => [r.urn, r]));
+    const under = (urn: string): string[] => [
+      urn,
+      ...lab.resources.filter((r) => r.parent === urn).flatMap((r) => under(r.urn)),
+    ];
+    const memo = new Map<string, Set<string>>();
+    const before = (urn: string): Set<string> => {
+      const known = memo.get(urn);
+      if (known) return known;
+      const out = new Set<string>();
+      memo.set(urn, out);
+      for (const d of byUrn.get(urn)?.dependsOn.flatMap(under) ?? []) {
+        out.add(d);
+        for (const a of before(d)) out.add(a);
+      }
+      return out;
+    };
+    const reboot = byName(lab, "citadel-nvidia-reboot").urn;
+    const steps = lab.resources.filter((r) =>
+      /^(command:|docker:index\/(container|remoteImage|network))/.test(r.type),
+    );
+    const alongside = steps
+      .filter((r) => r.urn !== reboot && !before(r.urn).has(reboot) && !before(reboot).has(r.urn))
+      .map((r) => r.name);
+    expect(alongside).toEqual([]);
+    expect(steps.length).toBeGreaterThan(50);
   });
 
   it("waits for the reboot from the pulumi machine with the pinned host key", () => {
@@ -318,10 +354,10 @@ describe("Docker", () => {
     });
   });
 
-  it("configures the daemon after the engine, the data-root's disk and the toolkit, and nothing else", () => {
+  it("configures the daemon after the engine, the data-root's disk and the NVIDIA chain's verification, and nothing else", () => {
     expect(dependencyNames(lab, byName(lab, "citadel-docker-daemon"))).toEqual([
       "citadel-docker-engine",
-      "citadel-nvidia-toolkit",
+      "citadel-nvidia-verify",
       "citadel-storage-disk-data",
     ]);
   });

@@ -118,6 +118,8 @@ export function dockerHostUri(host: HostTarget): string {
 export class Docker extends pulumi.ComponentResource {
   /** The last step: `docker info` agrees with the config. Containers depend on it. */
   readonly ready: command.remote.Command;
+  /** The step that installs the engine (apt work a reboot must not interrupt). */
+  readonly engine: command.remote.Command;
   /** Docker on this host over SSH. The host must be in the pulumi machine's known_hosts. */
   readonly provider: docker.Provider;
   readonly network: docker.Network;
@@ -141,6 +143,7 @@ export class Docker extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    this.engine = install;
     const daemon = hostScript(
       `${name}-daemon`,
       {

@@ -23,6 +23,11 @@ export class Host extends pulumi.ComponentResource {
   readonly target: HostTarget;
   readonly storage: Storage;
   readonly nvidia?: Nvidia;
+  /**
+   * What a step on this host that no other step orders must wait for: the NVIDIA chain's last step,
+   * after which nothing reboots the host. Empty on a host without GPUs.
+   */
+  readonly settled: pulumi.Resource[];
   readonly docker?: Docker;
 
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -43,9 +48,13 @@ export class Host extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    if (config.nvidia) {
-      this.nvidia = new Nvidia(`${name}-nvidia`, { host: target, nvidia: config.nvidia }, { parent: this });
-    }
+    // A driver install may reboot the host. Docker is configured only once the NVIDIA chain,
+    // reboot included, is done (nvidia-ctk has written its runtime and the host is back), and the
+    // reboot waits for the storage steps and the engine's apt work: no step is ever cut off.
+    let settle: ((ready: pulumi.Resource) => void) | undefined;
+    const nvidiaReady = config.nvidia
+      ? new Promise<pulumi.Resource>((resolve) => (settle = resolve))
+      : undefined;
     if (config.docker) {
       const dataRootMount = this.storage.mountFor(config.docker.dataRoot);
       this.docker = new Docker(
@@ -55,14 +64,24 @@ export class Host extends pulumi.ComponentResource {
           docker: config.docker,
           gpu: config.nvidia !== undefined,
           dataPaths: args.dockerDataPaths,
-          configureAfter: [
-            ...(dataRootMount ? [dataRootMount] : []),
-            ...(this.nvidia ? [this.nvidia.toolkit] : []),
-          ],
+          configureAfter: [...(dataRootMount ? [dataRootMount] : []), ...(nvidiaReady ? [nvidiaReady] : [])],
         },
         { parent: this },
       );
     }
+    if (config.nvidia) {
+      this.nvidia = new Nvidia(
+        `${name}-nvidia`,
+        {
+          host: target,
+          nvidia: config.nvidia,
+          rebootAfter: [...this.storage.steps(), ...(this.docker ? [this.docker.engine] : [])],
+        },
+        { parent: this },
+      );
+      settle?.(this.nvidia.ready);
+    }
+    this.settled = this.nvidia ? [this.nvidia.ready] : [];
     this.registerOutputs({ address: config.address });
   }
 }

@@ -10,6 +10,11 @@ export interface NvidiaArgs {
   nvidia: NvidiaConfig;
   /** How long to wait for SSH after a reboot. @default 900 */
   rebootTimeoutSeconds?: number;
+  /**
+   * The host's other steps that may be running when the reboot is due (storage, the Docker
+   * engine's apt work): the reboot waits for them, so it never cuts one off. @default []
+   */
+  rebootAfter?: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -70,7 +75,9 @@ export class Nvidia extends pulumi.ComponentResource {
           DRIVER_BRANCH: nvidia.driver.branch,
         },
       },
-      { parent: this, dependsOn: [driver, iommu, this.toolkit] },
+      // Everything else on the host that could still be running waits before the reboot: the e2e
+      // tier saw a reboot cut off the Docker daemon step's restart (docs/e2e.md).
+      { parent: this, dependsOn: [driver, iommu, this.toolkit, ...(args.rebootAfter ?? [])] },
     );
     const wait = localScript(
       `${name}-wait`,

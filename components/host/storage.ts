@@ -97,6 +97,15 @@ export class Storage extends pulumi.ComponentResource {
   }
 
   /** The step that provides `path`: the disk mounted at it or above it, if any. */
+  /** Every step of this component: what a reboot of the host must wait for. */
+  steps(): command.remote.Command[] {
+    return [
+      ...(this.lvm ? [this.lvm] : []),
+      ...Object.values(this.mounts),
+      ...(this.scrub ? [this.scrub] : []),
+    ];
+  }
+
   mountFor(path: string): command.remote.Command | undefined {
     const owner = Object.keys(this.mounts)
       .filter((m) => path === m || path.startsWith(`${m}/`))

@@ -218,7 +218,8 @@ export class LadonStack extends pulumi.ComponentResource {
           TIMER_UNIT: units.timer,
         },
       },
-      { parent: this },
+      // Its systemd reload must not meet the host's reboot.
+      { parent: this, dependsOn: host.settled },
     );
   }
 }

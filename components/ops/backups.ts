@@ -56,7 +56,7 @@ export class Backups extends pulumi.ComponentResource {
         params: { SECRET_PATH: RESTIC_PASSWORD_FILE, OWNER_UID: "0", CONTAINER: "none", ON_CHANGE: "none" },
         secrets: { SECRET: args.password },
       },
-      { parent: this },
+      { parent: this, dependsOn: args.after ?? [] },
     );
 
     const common = { RESTIC_REPOSITORY: backups.repository, RESTIC_PASSWORD_FILE };

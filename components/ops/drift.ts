@@ -18,6 +18,8 @@ export const DRIFT_SCRIPT = `/usr/local/lib/citadel/${DRIFT_UNIT}.sh`;
 export const DRIFT_EVALUATOR = "ops/scripts/drift_eval.py";
 
 export interface DriftArgs {
+  /** Steps the drift timer's install waits for (the host's reboot, where there is one). @default [] */
+  after?: pulumi.Input<pulumi.Resource>[];
   /** The host whose drift is checked. */
   host: HostTarget;
   /** The host's checks, from `hostExpectations(lab, host)`: the same list `npm run validate` uses. */
@@ -59,7 +61,7 @@ export class Drift extends pulumi.ComponentResource {
     const packages = hostScript(
       `${name}-packages`,
       { host, script: "remote/scripts/ensure-packages.sh", params: { PACKAGES: "python3" } },
-      { parent: this },
+      { parent: this, dependsOn: args.after ?? [] },
     );
     const script = renderDriftScript(args);
     const units = timerUnits({

@@ -14,8 +14,14 @@ export interface HostTarget {
   sudo: boolean;
 }
 
-/** Dial retries: 40 tries of up to 15 s ride out a reboot or a flapping link (about 10 minutes). */
-export const DIAL_ERROR_LIMIT = 40;
+/**
+ * Dial retries. pulumi-command v1.2.1 retries a host-key mismatch like any dial error, with waits
+ * growing to 5 s, so 40 tries made a wrong pinned key cost 210 s per step before it failed (the
+ * e2e tier measured it). A reboot does not need them: the local wait step (wait-for-reboot.sh)
+ * waits for SSH with its own timeout before any later step dials. 10 tries still ride out a
+ * flapping link for about half a minute, and a wrong key fails within a minute.
+ */
+export const DIAL_ERROR_LIMIT = 10;
 export const PER_DIAL_TIMEOUT_SECONDS = 15;
 
 /**
