@@ -166,24 +166,19 @@ function inCidr(ip: string, cidr: string): boolean {
 }
 
 async function main(): Promise<number> {
-  const args = parseFlags(
-    process.argv.slice(2),
-    { config: "Pulumi.citadel.yaml", out: "out" },
-    ["keep"],
-    {
-      usage: "npm run e2e -- [--config <stack yaml>] [--out <dir>] [--keep]",
-      flags: {
-        config: "the lab's stack file; the VMs get it plus the overlay the run prints",
-        out: "where out/e2e.json (every check with its result and the timings) is written",
-        keep: "leave the VMs, namespaces and files of the run in place for a look (tear down by hand)",
-      },
-      exits: {
-        0: "every check passed",
-        1: "a check failed (each failure is printed with its detail)",
-        2: "bad flags or stack config",
-      },
+  const args = parseFlags(process.argv.slice(2), { config: "Pulumi.citadel.yaml", out: "out" }, ["keep"], {
+    usage: "npm run e2e -- [--config <stack yaml>] [--out <dir>] [--keep]",
+    flags: {
+      config: "the lab's stack file; the VMs get it plus the overlay the run prints",
+      out: "where out/e2e.json (every check with its result and the timings) is written",
+      keep: "leave the VMs, namespaces and files of the run in place for a look (tear down by hand)",
     },
-  );
+    exits: {
+      0: "every check passed",
+      1: "a check failed (each failure is printed with its detail)",
+      2: "bad flags or stack config",
+    },
+  });
   const run = new Run();
   const t0 = Date.now();
   console.log(
@@ -530,7 +525,7 @@ async function main(): Promise<number> {
     await waitSsh(vm, "reboot", before);
     await hostChecks(run, lab, vm, root, "after a reboot");
     await timerChecks(run, lab, vm, root);
-    await firewallChecks(run, lab, vm, root, inLab, inOut);
+    await firewallChecks(run, lab, vm, root, inLab, inOut, runner.split("/")[0] as string);
 
     // Fault: a wrong host key pinned for a real step, with the step's own dial settings.
     const probe = steps.find((s) => s.name === `${hostName}-drift-packages`);
@@ -779,13 +774,20 @@ async function firewallChecks(
   root: Root,
   inLab: string[],
   inOut: string[],
+  runnerIp: string,
 ): Promise<void> {
   const fw = lab.config.ops?.firewall;
   const h = vm.spec.name;
   const address = lab.config.hosts[h]?.address as string;
+  // The rules the program rendered from the access model (components/ladon/access.ts): each port
+  // with the sources it is admitted from.
   const rules = lab.result.files.get(`${h}/etc/ufw/citadel-rules.txt`) ?? "";
-  const ports = [...rules.matchAll(/port (\d+) proto tcp/g)].map((m) => Number(m[1])).filter((p) => p !== 22);
+  const opened = [...rules.matchAll(/allow from (\S+) to any port (\d+) proto tcp/g)]
+    .map((m) => ({ source: m[1] as string, port: Number(m[2]) }))
+    .filter((r) => r.port !== 22);
+  const ports = [...new Set(opened.map((r) => r.port))].sort((a, b) => a - b);
   if (!fw || ports.length === 0) return;
+  const admitted = (port: number) => opened.some((r) => r.port === port && inCidr(runnerIp, r.source));
   // Stand-in listeners on every opened port (the services themselves run in containers).
   await root(
     vm,
@@ -802,14 +804,25 @@ async function firewallChecks(
   const ssh = await probe(inLab, 22);
   run.check(`${h}: from the admin subnet (${fw.adminSubnet}) SSH answers`, ssh, "");
   const lab1 = await Promise.all(ports.map(async (p) => [p, await probe(inLab, p)] as const));
+  const mine = lab1.filter(([p]) => admitted(p));
   run.check(
-    `${h}: from the lab subnet (${fw.labSubnet}) the vLLM and 99xx ports answer (${ports.join(", ")})`,
-    lab1.every(([, ok]) => ok),
-    lab1
+    `${h}: from ${runnerIp} in the admin subnet, every port the access model admits it to answers (${mine.map(([p]) => p).join(", ")})`,
+    mine.length > 0 && mine.every(([, ok]) => ok),
+    mine
       .filter(([, ok]) => !ok)
       .map(([p]) => `port ${p} did not answer`)
       .join("; "),
   );
+  const others = lab1.filter(([p]) => !admitted(p));
+  if (others.length > 0)
+    run.check(
+      `${h}: from ${runnerIp}, the ports the access model admits only others to stay closed (${others.map(([p]) => p).join(", ")})`,
+      others.every(([, ok]) => !ok),
+      others
+        .filter(([, ok]) => ok)
+        .map(([p]) => `port ${p} answered`)
+        .join("; "),
+    );
   const out = await Promise.all([22, ...ports].map(async (p) => [p, await probe(inOut, p)] as const));
   run.check(
     `${h}: from the outsider namespace nothing answers (ports 22, ${ports.join(", ")})`,
