@@ -187,13 +187,13 @@ const invalid: [string, Mutation, string, RegExp][] = [
     "an unpinned toolkit",
     (c) => (host(c).nvidia.toolkitVersion = "latest"),
     "citadel:hosts.citadel.nvidia.toolkitVersion",
-    /apt version such as 1.18.0-1/,
+    /apt version such as 1.20.2-1/,
   ],
   [
     "an unpinned docker engine",
     (c) => (host(c).docker.version = "latest"),
     "citadel:hosts.citadel.docker.version",
-    /engine version such as 28.5.1/,
+    /engine version such as 28.5.2/,
   ],
   ["an unknown arch", (c) => (host(c).arch = "x86"), "citadel:hosts.citadel.arch", /example: "amd64"/],
   [

@@ -6,6 +6,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { resolveVllm } from "../llm/resolve";
+import { HOST_PINS } from "../pins";
 import { SIZE_PATTERN, parseSize } from "./units";
 import { VllmSchema } from "./vllm";
 import { LadonSchema } from "./ladon";
@@ -226,8 +227,8 @@ const NvidiaSchema = z.strictObject({
   /** nvidia-container-toolkit apt version, every package of the toolkit pinned to it. */
   toolkitVersion: z
     .string()
-    .regex(/^\d+\.\d+\.\d+-\d+$/, { error: "must be an apt version such as 1.18.0-1" })
-    .meta(example("1.18.0-1")),
+    .regex(/^\d+\.\d+\.\d+-\d+$/, { error: `must be an apt version such as ${HOST_PINS.nvidiaToolkit}` })
+    .meta(example(HOST_PINS.nvidiaToolkit)),
   gpus: z.strictObject({
     count: z.number().int().min(1).max(16).meta(example(2)),
     model: z.string().min(1).meta(example("NVIDIA GeForce RTX 4070 Ti SUPER")),
@@ -249,8 +250,10 @@ const DockerSchema = z.strictObject({
   version: z
     .string()
     // A distribution build reports a suffix (Debian's docker.io: 20.10.24+dfsg1; the e2e tier's mirror).
-    .regex(/^\d+\.\d+\.\d+(\+[a-z0-9.]+)?$/, { error: "must be an engine version such as 28.5.1" })
-    .meta(example("28.5.1")),
+    .regex(/^\d+\.\d+\.\d+(\+[a-z0-9.]+)?$/, {
+      error: `must be an engine version such as ${HOST_PINS.dockerEngine}`,
+    })
+    .meta(example(HOST_PINS.dockerEngine)),
   /** Where images, containers and volumes live; must sit on one of the host's mounts. @default "/var/lib/docker" */
   dataRoot: z
     .string()
