@@ -231,7 +231,16 @@ async function main(): Promise<number> {
   const lab = await loadE2eLab(args.config, over);
   console.log(`config: ${args.config} with the e2e overlay ${JSON.stringify(over)}`);
   const firewall = lab.config.ops?.firewall;
-  const subnets = [firewall?.adminSubnet, firewall?.labSubnet].filter((s): s is string => Boolean(s));
+  // Every source the firewall admits anything from, the access model's included (node-exporter
+  // admits Docker's address pool, 172.16.0.0/12, on the stack host): an outsider is outside all.
+  const ruleSources = Object.keys(lab.config.hosts).flatMap((h) =>
+    [...(lab.result.files.get(`${h}/etc/ufw/citadel-rules.txt`) ?? "").matchAll(/allow from (\S+) to/g)].map(
+      (m) => m[1] as string,
+    ),
+  );
+  const subnets = [firewall?.adminSubnet, firewall?.labSubnet, ...ruleSources].filter((s): s is string =>
+    Boolean(s),
+  );
   const admin = firewall?.adminSubnet ?? `${lab.config.hosts[first]?.address}/24`;
   const used = new Set(Object.values(lab.config.hosts).map((h) => h.address));
   const [adminNet, adminBits] = admin.split("/");
@@ -241,7 +250,7 @@ async function main(): Promise<number> {
   const outsider = OUTSIDER_CANDIDATES.find(
     (c) => !subnets.some((s) => inCidr(c.split("/")[0] as string, s)),
   );
-  if (!outsider) throw new Error("no outsider address outside every configured subnet");
+  if (!outsider) throw new Error("no outsider address outside every configured subnet and firewall source");
 
   const id = `${PREFIX}-${process.pid}`;
   const dir = path.join(CACHE, "runs", id);
