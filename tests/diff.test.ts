@@ -34,6 +34,18 @@ async function plan(config: Record<string, unknown>): Promise<Plan> {
   return planFromSynth(result, await runPolicies(result));
 }
 
+/** The lab with a blank secondary disk added: /dev/sdb, ext4 labelled archive, at /srv/archive. */
+function withArchiveDisk() {
+  const config = labConfigMap();
+  citadelHost(config).storage.disks.push({
+    device: "/dev/sdb",
+    filesystem: "ext4",
+    label: "archive",
+    mountPoint: "/srv/archive",
+  });
+  return config;
+}
+
 const actions = (d: { resources: { name: string; action: string }[] }) =>
   Object.fromEntries(d.resources.filter((c) => c.action !== "rerun").map((c) => [c.name, c.action]));
 
@@ -99,13 +111,7 @@ describe("npm run diff between two stack files", () => {
   });
 
   it("refuses, loudly, to delete a protected disk", async () => {
-    const withDisk = labConfigMap();
-    citadelHost(withDisk).storage.disks.push({
-      device: "/dev/sdb",
-      filesystem: "ext4",
-      label: "archive",
-      mountPoint: "/srv/archive",
-    });
+    const withDisk = withArchiveDisk();
     const d = diffPlans(await plan(withDisk), base, { hosts: ["citadel"] });
     const gone = d.resources.find((c) => c.name === "citadel-storage-disk-archive");
     expect(gone).toMatchObject({ action: "delete", protect: true });
@@ -287,13 +293,7 @@ describe("npm run diff for review, on the shipped stack file", () => {
   });
 
   it("a new disk says in plain words that it is formatted only when blank", async () => {
-    const config = labConfigMap();
-    citadelHost(config).storage.disks.push({
-      device: "/dev/sdb",
-      filesystem: "ext4",
-      label: "archive",
-      mountPoint: "/srv/archive",
-    });
+    const config = withArchiveDisk();
     const d = diffPlans(base, await plan(config), { hosts: ["citadel"] });
     const disk = d.resources.find((c) => c.name === "citadel-storage-disk-archive");
     expect(disk?.reason).toContain(
