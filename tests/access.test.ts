@@ -10,6 +10,7 @@ import path from "node:path";
 import bcrypt from "bcryptjs";
 import { parse } from "yaml";
 import { ACCESS, accessOf, VLLM_ACCESS } from "../components/ladon/access";
+import { probeParams } from "../components/ops/probe";
 import { portRegistry, SERVICES, SERVICE_NAMES } from "../components/ladon/catalog";
 import {
   passwordProblem,
@@ -224,7 +225,7 @@ describe("host steps that log in", () => {
 
   it("probe Prometheus's targets and Alertmanager's health with the netrc files, never a password", () => {
     const h = new SimHost();
-    const run = h.run("ops/scripts/probe.sh", {});
+    const run = h.run("ops/scripts/probe.sh", probeParams(""));
     const curl = run.calls.filter((c) => c.startsWith("curl"));
     expect(curl).toContainEqual(
       "curl -fsS -m 10 --netrc-file /etc/citadel/clients/prometheus.netrc http://127.0.0.1:9901/api/v1/targets?state=active",

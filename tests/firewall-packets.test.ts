@@ -107,7 +107,8 @@ ip netns exec "$ns"fw iptables -S FORWARD -v
   for (const line of res.stdout.split("\n")) {
     const m = /--comment probe(\d+) -c (\d+) \d+/.exec(line);
     if (!m) continue;
-    (line.includes("-j ACCEPT") ? passed : arrived)[Number(m[1])] += Number(m[2]);
+    const counts = line.includes("-j ACCEPT") ? passed : arrived;
+    counts[Number(m[1])] = (counts[Number(m[1])] ?? 0) + Number(m[2]);
   }
   return { arrived, passed, stderr: res.stderr };
 }

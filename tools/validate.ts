@@ -13,13 +13,13 @@
 import "./compile-cache";
 import type { LabConfig } from "../components/config";
 import { evaluateHost, probeServers, renderResults, type CheckResult } from "../components/ops/validate";
-import { renderStandalone } from "../components/remote";
+import { renderProbe } from "../components/ops/probe";
 import { runOnHost } from "./ssh";
 import { EXIT, loadLab, parseFlags, runCli } from "./cli";
 
 /** Runs the probe on one host over SSH and returns what it printed. */
 export function probeHost(lab: LabConfig, name: string): string {
-  const script = renderStandalone("ops/scripts/probe.sh", { VLLM_SERVERS: probeServers(lab, name) });
+  const script = renderProbe(probeServers(lab, name));
   try {
     return runOnHost(lab, name, script, { timeoutMs: 120_000 });
   } catch (err) {

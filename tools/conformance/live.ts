@@ -19,6 +19,8 @@ import { parse } from "yaml";
 import { concreteQuery, dashboardQueries, phoenixApiKey, phoenixTraceHeaders } from "../../components/ladon";
 import { LOKI_FALLBACK_RETENTION } from "../../components/ladon/render/configs";
 import { parseProbe } from "../../components/ops/validate";
+import { PROBE_HEALTH } from "../../components/ops/probe";
+import { SERVICES } from "../../components/ladon/catalog";
 import type { PinName } from "../../components/pins";
 import { WEB_USER } from "../../components/ladon/webauth";
 import type { Installed } from "../upstream";
@@ -28,6 +30,7 @@ import { inRoot, versionOf, withTool, expectOk } from "./static";
 import type { Bind } from "./sandbox";
 import { hostfs, serviceRun } from "./services";
 import { JOURNAL_LINES, XID_LINE } from "./hostfs";
+import { healthcheckChecks } from "./healthchecks";
 
 /** The services that run here: container name -> pin. */
 const LIVE: Record<string, PinName> = {
@@ -94,6 +97,7 @@ export async function liveChecks(ctx: Ctx): Promise<void> {
   }
   try {
     await readiness(ctx);
+    await healthcheckChecks(ctx, LIVE);
     publishPorts(ctx);
     await prometheusChecks(ctx);
     await alertChecks(ctx, received);
@@ -671,7 +675,7 @@ async function accessChecks(ctx: Ctx): Promise<void> {
     ctx,
     "prometheus",
     "prometheus",
-    "the drift probe reads Prometheus's targets and Alertmanager's health with the host's netrc files",
+    "the drift probe reads Prometheus's targets and every running service's health, logging in with the host's netrc files",
     async () => {
       const host = ctx.lab.container("prometheus").host;
       const fs = hostfs(ctx.dir, host);
@@ -703,8 +707,12 @@ async function accessChecks(ctx: Ctx): Promise<void> {
       const problems: string[] = [];
       if (targets?.rc !== 0 || !/"activeTargets"/.test(targets.text))
         problems.push(`prometheus-targets rc=${targets?.rc}: ${targets?.text.slice(0, 300)}`);
-      const health = sections.get("health-alertmanager");
-      if (health?.text !== "200") problems.push(`health-alertmanager: ${health?.text}`);
+      // Every health section of a service that runs here answers 200 (ports and paths from the
+      // catalog, components/ops/probe.ts); Grafana does not run in this tier.
+      for (const { service } of PROBE_HEALTH.filter((h) => SERVICES[h.service].container in LIVE)) {
+        const health = sections.get(`health-${service}`);
+        if (health?.text !== "200") problems.push(`health-${service}: ${health?.text}`);
+      }
       if (problems.length > 0) throw new Error(problems.join("\n"));
     },
   );
