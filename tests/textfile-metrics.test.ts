@@ -8,8 +8,8 @@
  * the lab. Needs root (losetup, LVM) and the upstream cache (npm run upstream -- nodeExporter).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { baseMetric, dashboardPromQL, METRIC_SOURCES, metricsIn } from "../components/ladon";
@@ -22,21 +22,10 @@ import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
 import { LAB_SECRETS, labConfigMap } from "./support/lab";
 import { Loops, requireRoot, sh } from "./support/loops";
 import { citadelProbes } from "./support/probe";
+import { cachedUpstream } from "./support/upstream";
 import { synthLab } from "./support/synth";
 
 const config = parseLabConfig(stackConfigSource(fromConfigMap(labConfigMap()), LAB_SECRETS)).lab;
-const UPSTREAM = path.join(homedir(), ".cache", "citadel", "upstream");
-
-function nodeExporterBinary(): string {
-  const dir = existsSync(UPSTREAM)
-    ? readdirSync(UPSTREAM).find((d) => d.startsWith("node-exporter-v1.12.1+"))
-    : undefined;
-  const bin = dir && path.join(UPSTREAM, dir, "bin", "node_exporter");
-  if (!bin || !existsSync(bin))
-    throw new Error(`node_exporter v1.12.1 is not in ${UPSTREAM}: run npm run upstream -- nodeExporter`);
-  return bin;
-}
-
 // Jest's worker holds pipes open that LVM would otherwise warn about on every call.
 process.env.LVM_SUPPRESS_FD_WARNINGS = "1";
 const loops = new Loops();
@@ -66,7 +55,7 @@ async function scrape(url: string): Promise<string> {
 describe("the textfile script's metrics, through node_exporter", () => {
   it("include every citadel_ metric an alert rule or a dashboard reads from it", async () => {
     requireRoot("textfile metrics");
-    const binary = nodeExporterBinary();
+    const binary = path.join(cachedUpstream("nodeExporter"), "bin", "node_exporter");
     const lab = await synthLab();
     const script = lab.files.get("citadel/usr/local/lib/citadel/textfile-metrics.sh");
     if (script === undefined) throw new Error("the program rendered no textfile script for citadel");
