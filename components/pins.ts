@@ -440,3 +440,16 @@ export function checkerRelease(pin: Pin): string | undefined {
   if (c.kind === "pypi") return releaseOf(c.version);
   return undefined;
 }
+
+/**
+ * What is wrong with a pin: its image and its checker name different releases, or nothing checks
+ * it and it does not say why. `npm run upstream` refuses to build a checker for a pin with a problem.
+ */
+export function pinProblem(pin: Pin): string | undefined {
+  const checked = checkerRelease(pin);
+  if (pin.checker.kind === "none") {
+    if (checked !== undefined) return `no checker, yet a checker release ${checked}`;
+    return pin.checker.why.length > 20 ? undefined : "no checker, and no reason why";
+  }
+  return releaseOf(pin.tag) === checked ? undefined : `image ${releaseOf(pin.tag)}, checker ${checked}`;
+}

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { PINS, type PinName } from "../../components/pins";
+import { PINS, pinProblem, type PinName } from "../../components/pins";
 import { cacheRoot, ensureEntry, type EntryInfo } from "./cache";
 import { buildGo, GO_LOCK_FILES, lockGo } from "./go";
 import { buildPypi, lockPypi, PYPI_LOCK_FILE, PYPI_RECIPE } from "./pypi";
@@ -114,6 +114,11 @@ export async function ensureUpstream(
   name: PinName,
   log: (line: string) => void = (l) => console.log(l),
 ): Promise<Installed> {
+  const problem = pinProblem(PINS[name]);
+  if (problem)
+    throw new Error(
+      `upstream: ${name} in components/pins.ts: ${problem}; bump the image tag and the checker version together`,
+    );
   const c = PINS[name].checker;
   const version = versionOf(name);
   const what =
