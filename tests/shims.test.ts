@@ -1,0 +1,44 @@
+/**
+ * The shims fail where the programs they imitate fail, and the host scripts stop there: a shim that
+ * cannot fail proves nothing about the script's failure path.
+ */
+import {
+  accessFile,
+  AFTER_RULES_BEGIN,
+  AFTER_RULES_END,
+  dockerUserRules,
+  ufwRules,
+  type FirewallPlan,
+} from "../components/host";
+import { SimHost } from "./support/hostsim";
+
+const plan: FirewallPlan = {
+  sshPort: 22,
+  adminSubnet: "192.168.10.0/24",
+  labSubnet: "192.168.10.0/24",
+  ports: [{ port: 9901, sources: ["192.168.10.0/24"] }],
+};
+
+describe("apt-get's shim", () => {
+  it("fails as apt does for a package no source has, and firewall.sh stops before touching ufw", () => {
+    const h = new SimHost();
+    h.set("apt-missing-ufw", "");
+    const run = h.run(
+      "host/scripts/firewall.sh",
+      {
+        RULES: ufwRules(plan).join("\n"),
+        AFTER_BLOCK: dockerUserRules(plan),
+        ADMIN_SUBNET: plan.adminSubnet,
+        ACCESS: accessFile(plan, [{ port: 9901 }]),
+        BEGIN_MARK: AFTER_RULES_BEGIN,
+        END_MARK: AFTER_RULES_END,
+      },
+      {},
+      { SSH_CONNECTION: "192.168.10.50 51234 192.168.10.29 22" },
+    );
+    expect(run.status).toBe(100);
+    expect(run.stderr).toContain("E: Unable to locate package ufw");
+    expect(run.stdout).not.toContain("changed: installed");
+    expect(run.calls.filter((c) => c.startsWith("ufw"))).toEqual([]);
+  });
+});
