@@ -42,3 +42,20 @@ describe("apt-get's shim", () => {
     expect(run.calls.filter((c) => c.startsWith("ufw"))).toEqual([]);
   });
 });
+
+describe("nvidia-smi's shim", () => {
+  it("answers the fields asked, in the order asked, and refuses a field nvidia-smi does not know", () => {
+    const h = new SimHost();
+    h.set("nvidia-loaded", "");
+    h.set("gpu-count", 2);
+    h.set("driver-version", "580.95.05");
+    const asked = h.exec("nvidia-smi --query-gpu=driver_version,index --format=csv,noheader");
+    expect(asked.status).toBe(0);
+    expect(asked.stdout).toBe("580.95.05, 0\n580.95.05, 1\n");
+    const unknown = h.exec("nvidia-smi --query-gpu=index,vram --format=csv,noheader");
+    expect(unknown.status).not.toBe(0);
+    expect(unknown.stderr).toContain("vram is not a field of --help-query-gpu");
+    const unloaded = new SimHost().exec("nvidia-smi --query-gpu=index --format=csv,noheader");
+    expect(unloaded.status).toBe(9);
+  });
+});
