@@ -10,6 +10,9 @@ import {
   ufwRules,
   type FirewallPlan,
 } from "../components/host";
+import { renderProbe } from "../components/ops/probe";
+import { parseProbe } from "../components/ops/validate";
+import { wrapScript } from "../components/remote";
 import { SimHost } from "./support/hostsim";
 
 const plan: FirewallPlan = {
@@ -57,5 +60,17 @@ describe("nvidia-smi's shim", () => {
     expect(unknown.stderr).toContain("vram is not a field of --help-query-gpu");
     const unloaded = new SimHost().exec("nvidia-smi --query-gpu=index --format=csv,noheader");
     expect(unloaded.status).toBe(9);
+  });
+});
+
+describe("curl's shim, as the probe's status checks use it", () => {
+  it("gives the status set for a port, and curl's 000 with exit 7 where nothing listens", () => {
+    const h = new SimHost();
+    h.set("http-code-9903", "200");
+    const run = h.exec(wrapScript(renderProbe(""), false));
+    expect(run.status).toBe(0);
+    const sections = parseProbe(run.stdout);
+    expect(sections.get("health-loki")).toEqual({ rc: 0, text: "200" });
+    expect(sections.get("health-grafana")).toEqual({ rc: 7, text: "000" });
   });
 });
