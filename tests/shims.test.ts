@@ -74,3 +74,16 @@ describe("curl's shim, as the probe's status checks use it", () => {
     expect(sections.get("health-grafana")).toEqual({ rc: 7, text: "000" });
   });
 });
+
+describe("systemctl's shim", () => {
+  it("prints each unit's state for is-active and fails only when none is active, as systemctl does", () => {
+    const h = new SimHost();
+    h.exec("systemctl enable --now a.timer; systemctl enable b.timer");
+    const some = h.exec("systemctl is-active a.timer b.timer c.timer");
+    expect([some.status, some.stdout]).toEqual([0, "active\ninactive\ninactive\n"]);
+    const none = h.exec("systemctl is-active b.timer c.timer");
+    expect([none.status, none.stdout]).toEqual([3, "inactive\ninactive\n"]);
+    const unknown = h.exec("systemctl is-active --quiet c.timer");
+    expect([unknown.status, unknown.stdout]).toEqual([4, ""]);
+  });
+});
