@@ -12,7 +12,6 @@ import {
   portRegistry,
   resolveLadon,
   SERVICES,
-  TEXTFILE_DIR,
   type DashboardDef,
   type ResolvedLadon,
 } from "./ladon";
@@ -21,6 +20,7 @@ import { Backups } from "./ops/backups";
 import { Drift } from "./ops/drift";
 import { hostExpectations, probeServers } from "./ops/validate";
 import { contentHash, hostTarget } from "./remote";
+import { TEXTFILE_DIR } from "./shared/lab";
 
 /** One RAID array as the stack outputs (and `npm start`) show it. */
 export interface RaidSummary {

@@ -21,9 +21,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import * as path from "node:path";
 import { servedModelName, serversOf, type LabConfig } from "../components/config";
 import { vllmContainer, type VllmServerConfig } from "../components/config/vllm";
-import { TEXTFILE_DIR } from "../components/ladon/stack";
+import { TEXTFILE_DIR } from "../components/shared/lab";
 import { CONTAINER_PORT } from "../components/llm/resolve";
-import { sortKeys } from "../components/host/docker";
+import { sortKeys } from "../components/shared/render";
 import {
   baselineFileName,
   compare,

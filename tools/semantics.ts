@@ -43,7 +43,7 @@ const CONTAINER_PROVIDER_ONLY = new Set([
 ]);
 /**
  * Not ForceNew, yet Update never sends them: recorded as in-place updates that do not reach the
- * container. The program hashes them into a label (components/host/docker.ts recreateLabel), so
+ * container. The program hashes them into a label (components/shared/render.ts recreateLabel), so
  * in practice their change is a replace.
  */
 export const CONTAINER_UNAPPLIED = new Set(["healthcheck", "tmpfs", "init", "cpuPeriod", "cpuQuota"]);

@@ -15,7 +15,7 @@ import { PanelBuilder as LogsPanel } from "@grafana/grafana-foundation-sdk/logs"
 import { DataqueryBuilder as PromQuery } from "@grafana/grafana-foundation-sdk/prometheus";
 import { PanelBuilder as StatPanel } from "@grafana/grafana-foundation-sdk/stat";
 import { PanelBuilder as TimeseriesPanel } from "@grafana/grafana-foundation-sdk/timeseries";
-import { sortKeys } from "../host/docker";
+import { sortKeys } from "../shared/render";
 
 /** Bump when any dashboard changes. */
 export const DASHBOARD_VERSION = 2;

@@ -10,6 +10,7 @@ import { memoryMiB } from "./plan";
 import type { ResolvedLadon } from "./resolve";
 import { VLLM_PHOENIX_PROJECT } from "../llm/resolve";
 import { Service } from "./service";
+import { TEXTFILE_DIR } from "../shared/lab";
 import { renderNetrc, renderWebConfig, webPasswordHash } from "./webauth";
 
 export interface LadonSecrets {
@@ -54,7 +55,6 @@ export interface LadonStackArgs {
   dashboards?: DashboardDef[];
 }
 
-export const TEXTFILE_DIR = "/var/lib/node_exporter/textfile";
 const TEXTFILE_SCRIPT = "/usr/local/lib/citadel/textfile-metrics.sh";
 
 /**

@@ -13,6 +13,7 @@ import {
 } from "../config/vllm";
 import { parseSize } from "../config/units";
 import { imageOf, PINS } from "../pins";
+import { MONITORING_PORTS } from "../shared/lab";
 import { kindsOf, MODEL_CATALOG, type ModelFacts } from "./catalog";
 import { describeVramFailure, planVram, servedWeightBits, type VramPlan } from "./vram";
 
@@ -37,9 +38,6 @@ export const OWNED_FLAGS = [
   "--convert",
   "--task",
 ] as const;
-
-/** The monitoring port range; vLLM keeps its API port outside it. */
-export const MONITORING_PORTS = { min: 9900, max: 9999 } as const;
 
 /** One server, resolved: everything its container and its checks need. */
 export interface ResolvedServer {

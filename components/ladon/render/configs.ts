@@ -3,7 +3,7 @@ import { stringify } from "yaml";
 import type { LadonConfig } from "../../config/ladon";
 import { SERVICES } from "../catalog";
 import { prometheusSize, type ScrapeJob } from "../resolve";
-import { sortKeys } from "../../host/docker";
+import { sortKeys } from "../../shared/render";
 import { WEB_USER } from "../webauth";
 
 const yaml = (value: unknown) => stringify(value, { lineWidth: 0, sortMapEntries: false });
