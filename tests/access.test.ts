@@ -18,9 +18,9 @@ import {
   webPasswordHash,
   WEB_USER,
 } from "../components/ladon/webauth";
-import { placeholderValue } from "../tools/synth/stackfile";
+import { placeholderValue } from "../lib/synth/stackfile";
 import { Prometheus, PrometheusError, PROMETHEUS_PASSWORD_ENV } from "../tools/assess/prometheus";
-import type { SynthResult } from "../tools/synth/harness";
+import type { SynthResult } from "../lib/synth/harness";
 import { SimHost } from "./support/hostsim";
 import { byName, ofType, synthLab } from "./support/synth";
 import { requireTool } from "./support/tools";

@@ -7,8 +7,8 @@
  */
 import fc from "fast-check";
 import { LabConfigError, parseLabConfig } from "../components/config";
-import { runPolicies } from "../tools/synth/policies";
-import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
+import { runPolicies } from "../lib/synth/policies";
+import { fromConfigMap, stackConfigSource } from "../lib/synth/stackfile";
 import { LAB_SECRETS, labConfigMap } from "./support/lab";
 import { synthLab } from "./support/synth";
 

@@ -8,7 +8,7 @@ import {
   formatSize,
   isSameDiskOrPartition,
 } from "../components/config";
-import { fromConfigMap, parseStackText, StackFileError, stackConfigSource } from "../tools/synth/stackfile";
+import { fromConfigMap, parseStackText, StackFileError, stackConfigSource } from "../lib/synth/stackfile";
 import {
   addMonitoringPi,
   citadelHost,

@@ -23,7 +23,7 @@ import {
   XID_PATTERN,
 } from "../components/ladon";
 import { timerUnits } from "../components/remote";
-import type { SynthResult } from "../tools/synth/harness";
+import type { SynthResult } from "../lib/synth/harness";
 import { synthLab } from "./support/synth";
 import { requireTool } from "./support/tools";
 

@@ -3,9 +3,9 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { LabConfigError, parseLabConfig } from "../components/config";
 import { archProblem, ladonProblems, portRegistry, SERVICES } from "../components/ladon";
-import type { ResourceRecord, SynthResult } from "../tools/synth/harness";
-import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
-import { renderServiceTable } from "../tools/synth/report";
+import type { ResourceRecord, SynthResult } from "../lib/synth/harness";
+import { fromConfigMap, stackConfigSource } from "../lib/synth/stackfile";
+import { renderServiceTable } from "../lib/synth/report";
 import { addMonitoringPi, LAB_SECRETS, labConfigMap } from "./support/lab";
 import { byName, dependencyNames, ofType, synthLab } from "./support/synth";
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parseLabConfig, type LabConfig } from "../components/config";
 import { evaluateHost, hostExpectations, parseProbe, renderResults } from "../components/ops/validate";
-import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
+import { fromConfigMap, stackConfigSource } from "../lib/synth/stackfile";
 import { validateLab } from "../tools/validate";
 import { LAB_SECRETS, labConfigMap, PI_SECRETS, piConfigMap, STACK_FILE } from "./support/lab";
 import { dockerUserRules } from "../components/host";

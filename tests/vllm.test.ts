@@ -8,8 +8,8 @@ import { LabConfigError, parseLabConfig } from "../components/config";
 import { CONTAINER_PORT, flagOf } from "../components/llm";
 import { imageOf, PINS } from "../components/pins";
 import { COMPONENTS_DIR } from "../components/remote";
-import type { SynthResult } from "../tools/synth/harness";
-import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
+import type { SynthResult } from "../lib/synth/harness";
+import { fromConfigMap, stackConfigSource } from "../lib/synth/stackfile";
 import { LAB_SECRETS, labConfigMap } from "./support/lab";
 import { byName, dependencyNames, synthFailure, synthLab } from "./support/synth";
 

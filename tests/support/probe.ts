@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { LabConfig } from "../../components/config";
 import { resolveLadon } from "../../components/ladon/resolve";
-import type { SynthResult } from "../../tools/synth/harness";
+import type { SynthResult } from "../../lib/synth/harness";
 import { synthLab } from "./synth";
 import { requireTool } from "./tools";
 

@@ -1,7 +1,7 @@
 /**
  * Installs a pinned PyPI distribution into a virtualenv of its own, `<entry>/venv`, from its lock.
  *
- * The lock (tools/upstream/locks/<entry>/requirements.txt) is what `uv pip compile
+ * The lock (lib/upstream/locks/<entry>/requirements.txt) is what `uv pip compile
  * --generate-hashes` resolved for the pinned release and the catalog's overrides, on the Python
  * it names in its first line; `npm run upstream -- --lock NAME` makes it again. A build installs
  * exactly it (`uv pip sync --require-hashes`: every file is checked against its hash, and nothing
@@ -180,7 +180,7 @@ export async function buildDriverStub(dir: string, logFile: string): Promise<voi
   if (symbols.size === 0)
     throw new Error("no CUDA driver symbols found: the driver stand-in is not needed, drop cudaDriverStub");
   const source = [
-    "/* A stand-in for the NVIDIA driver (tools/upstream/pypi.ts): nothing calls these here. */",
+    "/* A stand-in for the NVIDIA driver (lib/upstream/pypi.ts): nothing calls these here. */",
     ...[...symbols].sort().map((s) => `int ${s}(void) { return 801; /* CUDA_ERROR_NOT_SUPPORTED */ }`),
     "",
   ].join("\n");

@@ -16,7 +16,7 @@
 set -euo pipefail
 CACHE="${1:?usage: image.sh CACHE_DIR REPO_DIR}"
 REPO="${2:?usage: image.sh CACHE_DIR REPO_DIR}"
-HERE="$REPO/tools/e2e"
+HERE="$REPO/tests/tiers/e2e"
 SUITE=bookworm
 MIRROR=http://deb.debian.org/debian
 ROOT_SIZE=8G

@@ -12,14 +12,14 @@
 #     the guest reboots, as firmware reads grub.cfg.
 #
 #   layout.sh ROOT REPO WORK
-# Parameters from the environment (derived by tools/e2e from the program's registered steps):
+# Parameters from the environment (derived by tests/tiers/e2e from the program's registered steps):
 #   E2E_USER, E2E_DRIVER_PACKAGES, E2E_DRIVER_VERSION, E2E_TOOLKIT_VERSION
 set -euo pipefail
 root="${1:?}"
 repo="${2:?}"
 work="${3:?}"
 : "${E2E_USER:?}" "${E2E_DRIVER_PACKAGES:?}" "${E2E_DRIVER_VERSION:?}" "${E2E_TOOLKIT_VERSION:?}"
-here="$repo/tools/e2e/guest"
+here="$repo/tests/tiers/e2e/guest"
 keys="$work/keys"
 mkdir -p "$keys"
 

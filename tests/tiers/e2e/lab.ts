@@ -6,11 +6,11 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { LabConfigSchema, type LabConfig } from "../../components/config";
+import { LabConfigSchema, type LabConfig } from "../../../components/config";
 import { overlay, throwawaySecrets } from "../conformance/lab";
-import { synthesize, type SynthResult } from "../synth/harness";
-import { runLab } from "../synth/program";
-import { readStackFile } from "../synth/stackfile";
+import { synthesize, type SynthResult } from "../../../lib/synth/harness";
+import { runLab } from "../../../lib/synth/program";
+import { readStackFile } from "../../../lib/synth/stackfile";
 import { LOCAL, REMOTE, stdoutMarker } from "./apply";
 
 export interface E2eLab {

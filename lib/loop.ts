@@ -83,7 +83,7 @@ export function timeNpmStart(root: string, config: string, outDir: string, runs:
 
 /**
  * Seconds each upstream build at the current pins and recipes took, from its cache entry's record
- * (tools/upstream/cache.ts); a program whose entry is not built yet is left out.
+ * (lib/upstream/cache.ts); a program whose entry is not built yet is left out.
  */
 export function upstreamBuildSeconds(root: string = cacheRoot()): { name: PinName; seconds: number }[] {
   return UPSTREAM.flatMap((name) => {

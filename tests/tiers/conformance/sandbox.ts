@@ -2,7 +2,7 @@
  * Runs upstream programs the way their containers run them, without Docker: each service in its
  * own network namespace on a private bridge (names resolve to the other services as on the lab's
  * Docker network) and its own mount namespace and root, with the container's volumes bound from a
- * simulated host filesystem under the run directory. tools/conformance/sandbox.sh does the
+ * simulated host filesystem under the run directory. tests/tiers/conformance/sandbox.sh does the
  * privileged work; everything it makes is torn down by `down()`, also after a failure, and a new
  * run first removes what a killed run left.
  */

@@ -7,16 +7,16 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify } from "yaml";
-import { LadonSchema } from "../../components/config";
+import { LadonSchema } from "../../../components/config";
 import {
   alertRules,
   concreteQuery,
   dashboardPromQL,
   renderRulesFile,
   renderRuleTests,
-} from "../../components/ladon";
-import { releaseOf, PINS, type PinName } from "../../components/pins";
-import type { Installed } from "../upstream";
+} from "../../../components/ladon";
+import { releaseOf, PINS, type PinName } from "../../../components/pins";
+import type { Installed } from "../../../lib/upstream";
 import type { CheckRun } from "./checks";
 import type { ConformanceLab } from "./lab";
 import type { Sandbox, Result } from "./sandbox";
@@ -109,7 +109,7 @@ export async function staticChecks(ctx: Ctx): Promise<void> {
     );
   });
 
-  // The textfile metrics the host's scripts write (tools/conformance/hostfs.ts), which the live
+  // The textfile metrics the host's scripts write (tests/tiers/conformance/hostfs.ts), which the live
   // node_exporter reads too.
   const textfiles = path.join(
     hostfs(ctx.dir, ctx.lab.container("node-exporter").host),

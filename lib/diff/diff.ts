@@ -1,6 +1,6 @@
 /**
  * What `pulumi up` would do to go from one plan to another, resource by resource, in each
- * provider's own terms (tools/convergence.ts effectOf is the one table of provider semantics),
+ * provider's own terms (lib/convergence.ts effectOf is the one table of provider semantics),
  * with the changed inputs as JSON paths and the rendered files as unified diffs. Pure.
  */
 import { createHash } from "node:crypto";
@@ -74,7 +74,7 @@ export interface HostNote {
 }
 
 export interface DiffOptions {
-  /** Resource name -> top-level inputs that carry a changed secret (secretConsumers in tools/diff/index.ts). */
+  /** Resource name -> top-level inputs that carry a changed secret (secretConsumers in tools/diff.ts). */
   secretInputs?: Map<string, string[]>;
   secretsChanged?: string[];
   /** Host names, to group resources and files by host. @default the files' first path segments */

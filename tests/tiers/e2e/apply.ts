@@ -19,7 +19,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { ResourceRecord } from "../synth/harness";
+import type { ResourceRecord } from "../../../lib/synth/harness";
 
 export const REMOTE = "command:remote:Command";
 export const LOCAL = "command:local:Command";

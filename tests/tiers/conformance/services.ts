@@ -6,10 +6,10 @@
  */
 import { chownSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { PINS, type PinName } from "../../components/pins";
-import { cacheRoot } from "../upstream/cache";
-import type { Installed } from "../upstream";
-import { driverStubDir, venvPython } from "../upstream/pypi";
+import { PINS, type PinName } from "../../../components/pins";
+import { cacheRoot } from "../../../lib/upstream/cache";
+import type { Installed } from "../../../lib/upstream";
+import { driverStubDir, venvPython } from "../../../lib/upstream/pypi";
 import type { ContainerSpec } from "./lab";
 import type { Bind, ExecSpec } from "./sandbox";
 
@@ -78,7 +78,7 @@ export function serviceRun(
   if (checker.kind === "pypi") {
     // The image's interpreter becomes the venv's, with the same arguments.
     argv = [venvPython(tool.dir), ...command];
-    // No NVIDIA driver here: its stand-in lets the native modules load (tools/upstream/pypi.ts).
+    // No NVIDIA driver here: its stand-in lets the native modules load (lib/upstream/pypi.ts).
     if (checker.cudaDriverStub) extraEnv.LD_LIBRARY_PATH = driverStubDir(tool.dir);
   } else {
     const binary = opts.binary ?? path.basename(facts.entrypoint[0] as string);

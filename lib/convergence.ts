@@ -22,7 +22,7 @@ export interface Change {
 }
 
 /**
- * The changes `pulumi up` would make to go from plan `a` to plan `b` (tools/diff/diff.ts, on the
+ * The changes `pulumi up` would make to go from plan `a` to plan `b` (lib/diff/diff.ts, on the
  * inputs with secrets unwrapped, in memory only). Components have no inputs and are skipped;
  * containers a step merely restarts are not changes of their own.
  */

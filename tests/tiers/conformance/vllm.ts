@@ -5,15 +5,15 @@
  */
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { ServerKind } from "../../components/config";
-import { METRIC_SOURCES } from "../../components/ladon";
-import type { Installed } from "../upstream";
-import { venvPython } from "../upstream/pypi";
+import type { ServerKind } from "../../../components/config";
+import { METRIC_SOURCES } from "../../../components/ladon";
+import type { Installed } from "../../../lib/upstream";
+import { venvPython } from "../../../lib/upstream/pypi";
 import type { ContainerSpec } from "./lab";
 import { hostfs, serviceRun } from "./services";
 import { expectOk, withTool, type Ctx } from "./static";
 
-const MODELS = path.join(__dirname, "..", "..", "tests", "fixtures", "models");
+const MODELS = path.join(__dirname, "..", "..", "fixtures", "models");
 
 /** Compute capability by GPU model, for vLLM's platform checks (NVIDIA's CUDA GPUs table). */
 export const GPU_CAPABILITY: Readonly<Record<string, string>> = {
@@ -59,7 +59,7 @@ export async function vllmCheck(
   if (!gpus) throw new Error(`${c.name} runs on ${c.host}, which has no nvidia.gpus`);
   const capability = GPU_CAPABILITY[gpus.model];
   if (!capability)
-    throw new Error(`no compute capability known for ${gpus.model} (tools/conformance/vllm.ts)`);
+    throw new Error(`no compute capability known for ${gpus.model} (tests/tiers/conformance/vllm.ts)`);
   const hfHome = c.env.HF_HOME;
   const hfVolume = c.volumes.find((v) => v.containerPath === hfHome);
   if (!hfHome || !hfVolume) throw new Error(`${c.name} has no volume at its HF_HOME (${hfHome})`);

@@ -16,13 +16,18 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import { concreteQuery, dashboardQueries, phoenixApiKey, phoenixTraceHeaders } from "../../components/ladon";
-import { LOKI_FALLBACK_RETENTION } from "../../components/ladon/render/configs";
-import { parseProbe } from "../../components/ops/validate";
-import type { PinName } from "../../components/pins";
-import { WEB_USER } from "../../components/ladon/webauth";
-import type { Installed } from "../upstream";
-import { venvPython } from "../upstream/pypi";
+import {
+  concreteQuery,
+  dashboardQueries,
+  phoenixApiKey,
+  phoenixTraceHeaders,
+} from "../../../components/ladon";
+import { LOKI_FALLBACK_RETENTION } from "../../../components/ladon/render/configs";
+import { parseProbe } from "../../../components/ops/validate";
+import type { PinName } from "../../../components/pins";
+import { WEB_USER } from "../../../components/ladon/webauth";
+import type { Installed } from "../../../lib/upstream";
+import { venvPython } from "../../../lib/upstream/pypi";
 import type { Ctx } from "./static";
 import { inRoot, versionOf, withTool, expectOk } from "./static";
 import type { Bind } from "./sandbox";
@@ -132,7 +137,7 @@ export function containerLines(name: string): { stdout: string[]; stderr: string
 }
 
 /**
- * Starts tools/conformance/docker_api.py on the socket the Alloy container mounts
+ * Starts tests/tiers/conformance/docker_api.py on the socket the Alloy container mounts
  * (/var/run/docker.sock in its host's filesystem), serving the lab's containers on that host.
  */
 async function startDockerApi(ctx: Ctx): Promise<ChildProcess> {

@@ -10,7 +10,7 @@
  * is the working tree. Exit codes: 0 no change, 1 changes, 2 invalid input on either side (which
  * side is named), 3 a mandatory citadel-guard violation on the new side.
  */
-import "../compile-cache";
+import "../lib/compile-cache";
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
@@ -25,11 +25,11 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { LabConfigError } from "../../components/config";
-import { parseFlags } from "../cli";
-import { synthesize, SynthError, type SynthResult } from "../synth/harness";
-import { runPolicies } from "../synth/policies";
-import { runLab } from "../synth/program";
+import { LabConfigError } from "../components/config";
+import { parseFlags } from "../lib/cli";
+import { synthesize, SynthError, type SynthResult } from "../lib/synth/harness";
+import { runPolicies } from "../lib/synth/policies";
+import { runLab } from "../lib/synth/program";
 import {
   parseStackText,
   placeholderNotes,
@@ -38,14 +38,14 @@ import {
   stackName,
   StackFileError,
   type StackFile,
-} from "../synth/stackfile";
-import { cacheRoot } from "../upstream/cache";
-import { diffPlans, hasChanges, type PlanDiff } from "./diff";
-import { planFromOut, planFromSynth, type Plan } from "./plan";
-import { renderJson, renderMarkdown, renderText } from "./render";
-import { vramNote } from "./vram";
+} from "../lib/synth/stackfile";
+import { cacheRoot } from "../lib/upstream/cache";
+import { diffPlans, hasChanges, type PlanDiff } from "../lib/diff/diff";
+import { planFromOut, planFromSynth, type Plan } from "../lib/diff/plan";
+import { renderJson, renderMarkdown, renderText } from "../lib/diff/render";
+import { vramNote } from "../lib/diff/vram";
 
-const REPO = path.resolve(__dirname, "..", "..");
+const REPO = path.resolve(__dirname, "..");
 
 /** Invalid input on one side: exit 2, naming the side. */
 export class SideError extends Error {

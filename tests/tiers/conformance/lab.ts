@@ -7,10 +7,10 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { LabConfigSchema, type LabConfig } from "../../components/config";
-import { runLab } from "../synth/program";
-import { synthesize, type ResourceRecord, type SynthResult } from "../synth/harness";
-import { readStackFile } from "../synth/stackfile";
+import { LabConfigSchema, type LabConfig } from "../../../components/config";
+import { runLab } from "../../../lib/synth/program";
+import { synthesize, type ResourceRecord, type SynthResult } from "../../../lib/synth/harness";
+import { readStackFile } from "../../../lib/synth/stackfile";
 
 const CONTAINER = "docker:index/container:Container";
 

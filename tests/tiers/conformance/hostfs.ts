@@ -8,14 +8,14 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify } from "yaml";
-import { servedModelName, serversOf } from "../../components/config";
+import { servedModelName, serversOf } from "../../../components/config";
 import {
   parseBenchResult,
   renderBaselineMetrics,
   workloadOf,
   type Baseline,
-} from "../../components/ops/baseline";
-import { TEXTFILE_PARAMS, textfileHost } from "../../tests/support/hostsim";
+} from "../../../components/ops/baseline";
+import { TEXTFILE_PARAMS, textfileHost } from "../../support/hostsim";
 import type { Ctx } from "./static";
 
 export const MACHINE_ID = "c1ade1c0nf0rmance0000000000000a1".replace(/[^0-9a-f]/g, "0");
@@ -71,7 +71,7 @@ function writeTextfiles(ctx: Ctx, fs: string): void {
   if (run.status !== 0) throw new Error(`textfile-metrics.sh failed: ${run.stderr}`);
   writeFileSync(path.join(textfile, "citadel.prom"), h.read("/var/lib/node_exporter/textfile/citadel.prom"));
   // A `vllm bench serve --save-result` file, as npm run baseline records it.
-  const fixture = path.join(__dirname, "..", "..", "tests", "fixtures", "baseline", "qwen3-8b-run1.json");
+  const fixture = path.join(__dirname, "..", "..", "fixtures", "baseline", "qwen3-8b-run1.json");
   const vllm = ctx.lab.config.vllm;
   const chat = (vllm ? serversOf(vllm) : []).find(([, s]) => s.kind === "generate");
   const b: Baseline = {

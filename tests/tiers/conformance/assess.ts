@@ -1,5 +1,5 @@
 /**
- * `npm run assess` against a real Prometheus: a week of recorded series (tools/assess/fixture.ts)
+ * `npm run assess` against a real Prometheus: a week of recorded series (tests/support/assess-fixture.ts)
  * turned into TSDB blocks by the pinned promtool, served by the pinned Prometheus on 127.0.0.1,
  * and read by `npm run assess` exactly as an operator runs it. Checks the verdict tables it
  * prints for a candidate that fits and one that does not, its exit codes, the figures it found
@@ -30,15 +30,15 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { LabConfig } from "../../components/config";
-import { SERVICES, type ServiceName } from "../../components/ladon/catalog";
-import { expected, openMetrics, PROFILES } from "../assess/fixture";
-import type { Assessment } from "../assess/index";
-import { parseDuration } from "../assess/capacity";
-import type { Installed } from "../upstream";
+import type { LabConfig } from "../../../components/config";
+import { SERVICES, type ServiceName } from "../../../components/ladon/catalog";
+import { expected, openMetrics, PROFILES } from "../../support/assess-fixture";
+import type { Assessment } from "../../../tools/assess/index";
+import { parseDuration } from "../../../tools/assess/capacity";
+import type { Installed } from "../../../lib/upstream";
 import type { CheckRun } from "./checks";
-import { renderWebConfig, webPasswordHash, WEB_USER } from "../../components/ladon/webauth";
-import { PROMETHEUS_PASSWORD_ENV } from "../assess/prometheus";
+import { renderWebConfig, webPasswordHash, WEB_USER } from "../../../components/ladon/webauth";
+import { PROMETHEUS_PASSWORD_ENV } from "../../../tools/assess/prometheus";
 
 /** The environment without a password the operator's shell may hold. */
 function withoutPassword(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -47,7 +47,7 @@ function withoutPassword(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return out;
 }
 
-const REPO = path.join(__dirname, "..", "..");
+const REPO = path.join(__dirname, "..", "..", "..");
 const GiB = 1024 ** 3;
 
 /** A free TCP port on 127.0.0.1 (bound, read, released). */

@@ -4,13 +4,13 @@
  *
  *   npm run conformance -- [--config Pulumi.citadel.yaml] [--keep]
  *
- * 1. builds or reuses the upstream programs (tools/upstream, cached outside the repo);
+ * 1. builds or reuses the upstream programs (lib/upstream, cached outside the repo);
  * 2. static: promtool, amtool, loki -verify-config, alloy fmt/validate on the rendered files;
  * 3. vLLM's own parser and config construction on every vLLM container's exact argv;
  * 4. live: the LadonStack's services started in namespaces from their containers' exact
  *    commands, environments and volumes, checked through their APIs.
  * 5. assess: `npm run assess` against the pinned Prometheus serving a week of recorded series
- *    (tools/conformance/assess.ts); needs no namespaces.
+ *    (tests/tiers/conformance/assess.ts); needs no namespaces.
  *
  * Prints a line per check, ends with `N passed, M failed`, writes out/conformance.json, and exits
  * 1 when any check failed. Needs root (namespaces); tears down everything it made.
@@ -18,16 +18,16 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { PinName } from "../../components/pins";
-import { parseFlags } from "../cli";
-import { ensureAll, UPSTREAM, type Installed } from "../upstream";
+import type { PinName } from "../../../components/pins";
+import { parseFlags } from "../../../lib/cli";
+import { ensureAll, UPSTREAM, type Installed } from "../../../lib/upstream";
 import { CheckRun } from "./checks";
 import { prepareHost } from "./hostfs";
 import { loadLab, writeFiles } from "./lab";
 import { hostfs } from "./services";
 import { liveChecks, WEBHOOK } from "./live";
 import { assessCheck } from "./assess";
-import { loadLab as loadStack } from "../cli";
+import { loadLab as loadStack } from "../../../lib/cli";
 import { Sandbox } from "./sandbox";
 import { staticChecks, versionOf, type Ctx } from "./static";
 import { vllmChecks } from "./vllm";

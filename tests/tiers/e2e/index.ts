@@ -2,7 +2,7 @@
  * `npm run e2e`: the lab converges on a machine that boots. Builds (or reuses) the cached Debian
  * image, boots each host of the stack file as a qemu VM on a private bridge inside network
  * namespaces, applies the program's command steps over SSH twice with a small pulumi-command
- * stand-in (tools/e2e/apply.ts), and checks what a booted host shows: volume, disks, Docker,
+ * stand-in (tests/tiers/e2e/apply.ts), and checks what a booted host shows: volume, disks, Docker,
  * firewall, timers, a reboot. Prints a line per check, the timings, and `N passed, M failed`;
  * writes out/e2e.json; exits 1 when any check failed. Needs root; tears down everything it made,
  * also on failure, and a run after a killed run first removes what that run left.
@@ -13,13 +13,13 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseSize } from "../../components/config/units";
-import { parseFlags } from "../cli";
+import { parseSize } from "../../../components/config/units";
+import { parseFlags } from "../../../lib/cli";
 import { apply, ApplyError, exec, LOCAL, REMOTE, stepsOf, type Step, type StepResult } from "./apply";
 import { baseConfig, loadE2eLab, stepParams, vmOverlay, type E2eLab } from "./lab";
 import { Vm, type Disk } from "./vm";
 
-const REPO = path.resolve(__dirname, "..", "..");
+const REPO = path.resolve(__dirname, "..", "..", "..");
 const CACHE = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "citadel", "e2e");
 const NET = path.join(__dirname, "net.sh");
 const PREFIX = "cite2e";
@@ -182,7 +182,7 @@ async function main(): Promise<number> {
   const run = new Run();
   const t0 = Date.now();
   console.log(
-    "e2e: the lab's command steps applied to qemu VMs by a stand-in for pulumi-command v1.2.1 (tools/e2e/apply.ts), not by the Pulumi engine",
+    "e2e: the lab's command steps applied to qemu VMs by a stand-in for pulumi-command v1.2.1 (tests/tiers/e2e/apply.ts), not by the Pulumi engine",
   );
   preflight();
   mkdirSync(CACHE, { recursive: true });
