@@ -1,5 +1,6 @@
 /** What the command-line tools share: their flags, reading the lab, and exit codes. */
-import { LabConfigError, parseLabConfig, SECRETS, type LabConfig } from "../components/config";
+import { LabConfigError, SECRETS, type LabConfig } from "../components/config";
+import { parseLabConfig } from "../components/plan";
 import { readStackFile, stackConfigSource, StackFileError } from "./synth/stackfile";
 
 /**

@@ -3,9 +3,8 @@
  * change, and whether each provider updates them in place or replaces them. Plus the blast-radius
  * table (single-knob changes and what they may touch) and the critical path of remote steps.
  */
-import { loadLabConfig } from "../components/config";
 import { dashboards } from "../components/ladon/dashboards";
-import { buildLab, type LabOverrides } from "../components/lab";
+import { buildLab, loadLab, type LabOverrides } from "../components/lab";
 import { diffPlans as planDiff } from "./diff/diff";
 import { COMMAND_TYPES, type Effect } from "./semantics";
 import { planFromSynth } from "./diff/plan";
@@ -160,8 +159,8 @@ export const BLAST_SECRETS: Record<string, Record<string, string>> = {
 /** The program with a row's code-level overrides. */
 export function programWith(overrides: LabOverrides = {}) {
   return (): Record<string, unknown> => {
-    const { lab, secrets } = loadLabConfig();
-    return buildLab(lab, secrets, overrides).outputs;
+    const { lab, secrets, plan } = loadLab();
+    return buildLab(lab, secrets, overrides, plan).outputs;
   };
 }
 

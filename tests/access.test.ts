@@ -10,7 +10,7 @@ import path from "node:path";
 import bcrypt from "bcryptjs";
 import { parse } from "yaml";
 import { ACCESS, accessOf, VLLM_ACCESS } from "../components/ladon/access";
-import { portRegistry, SERVICES, SERVICE_NAMES } from "../components/ladon/catalog";
+import { portRegistry, SERVICES, SERVICE_NAMES } from "../components/plan/services";
 import {
   passwordProblem,
   renderNetrc,

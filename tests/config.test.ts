@@ -2,12 +2,12 @@
 import fc from "fast-check";
 import {
   LabConfigError,
-  parseLabConfig,
   formatPath,
   parseSize,
   formatSize,
   isSameDiskOrPartition,
 } from "../components/config";
+import { parseLabConfig } from "../components/plan";
 import { fromConfigMap, parseStackText, StackFileError, stackConfigSource } from "../lib/synth/stackfile";
 import {
   addMonitoringPi,

@@ -5,7 +5,8 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import * as path from "node:path";
-import { parseLabConfig, type LabConfig } from "../components/config";
+import { type LabConfig } from "../components/config";
+import { parseLabConfig } from "../components/plan";
 import { DRIFT_EVALUATOR, renderDriftScript } from "../components/ops/drift";
 import { evaluateHost, hostExpectations, probeServers } from "../components/ops/validate";
 import { COMPONENTS_DIR, wrapScript } from "../components/remote";

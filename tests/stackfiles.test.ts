@@ -9,7 +9,8 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { LabConfigError, parseLabConfig } from "../components/config";
+import { LabConfigError } from "../components/config";
+import { parseLabConfig } from "../components/plan";
 import { placeholderNotes, readStackFile, StackFileError, stackConfigSource } from "../lib/synth/stackfile";
 import { LAB_SECRETS } from "./support/lab";
 

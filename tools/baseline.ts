@@ -22,7 +22,7 @@ import * as path from "node:path";
 import { servedModelName, serversOf, type LabConfig } from "../components/config";
 import { vllmContainer, type VllmServerConfig } from "../components/config/vllm";
 import { TEXTFILE_DIR } from "../components/shared/lab";
-import { CONTAINER_PORT } from "../components/llm/resolve";
+import { CONTAINER_PORT } from "../components/plan/vllm";
 import { sortKeys } from "../components/shared/render";
 import {
   baselineFileName,

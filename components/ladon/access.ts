@@ -6,8 +6,8 @@
  */
 import type { HostConfig, LabConfig } from "../config/schema";
 import { DOCKER_SUBNETS } from "../host/firewall-rules";
-import { SERVICES, type ServiceName } from "./catalog";
-import type { ResolvedLadon } from "./resolve";
+import { SERVICES, type ServiceName } from "../plan/services";
+import type { ResolvedLadon } from "../plan/ladon-resolve";
 
 /**
  * Who reaches a port from outside its host:
@@ -35,7 +35,7 @@ export interface PortAccess {
   auth: Auth;
 }
 
-/** The model for every port of the port registry (components/ladon/catalog.ts). */
+/** The model for every port of the port registry (components/plan/services.ts). */
 export const ACCESS: { readonly [S in ServiceName]: Readonly<Record<string, PortAccess>> } = {
   grafana: {
     http: { from: ["admin"], writes: "dashboards, datasources, users", auth: "Grafana login" },
@@ -71,7 +71,7 @@ export const ACCESS: { readonly [S in ServiceName]: Readonly<Record<string, Port
   cadvisor: { http: { from: ["stack"], auth: "none" } },
 };
 
-/** vLLM's OpenAI API, on every server's own port (components/llm/resolve.ts owns their range). */
+/** vLLM's OpenAI API, on every server's own port (components/plan/vllm.ts keeps them outside the monitoring range). */
 export const VLLM_ACCESS: PortAccess = { from: ["admin", "hades", "stack"], auth: "API key" };
 
 /** The service label citadel's vLLM containers carry. */

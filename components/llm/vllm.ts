@@ -11,8 +11,8 @@ import {
   renderVllmEnv,
   type ResolvedServer,
   type ResolvedVllm,
-} from "./resolve";
-import { describeVramFailure, type VramPlan } from "./vram";
+} from "../plan/vllm";
+import { describeVramFailure, type VramPlan } from "../plan/vram";
 
 export interface VllmArgs {
   /** The resolved `citadel:vllm` section (see `resolveVllm`): every server, VRAM plans included. */

@@ -1,11 +1,12 @@
 /**
  * The review note for a change to the vLLM servers: the VRAM plan per GPU before and after, and
  * what each replaced server costs in downtime. Both sides are resolved with this checkout's
- * resolver (components/llm/resolve.ts) from their stack files. Pure.
+ * resolver (components/plan/vllm.ts) from their stack files. Pure.
  */
-import { parseLabConfig, SECRETS } from "../../components/config";
-import { resolveVllm, type ResolvedServer, type ResolvedVllm } from "../../components/llm/resolve";
-import { weightBytes } from "../../components/llm/vram";
+import { SECRETS } from "../../components/config";
+import { parseLabConfig } from "../../components/plan";
+import { resolveVllm, type ResolvedServer, type ResolvedVllm } from "../../components/plan/vllm";
+import { weightBytes } from "../../components/plan/vram";
 import { stackConfigSource, type StackFile } from "../synth/stackfile";
 import type { HostNote } from "./diff";
 

@@ -1,8 +1,7 @@
 /** The program `index.ts` runs, callable repeatedly under mocks. */
-import { loadLabConfig } from "../../components/config";
-import { buildLab } from "../../components/lab";
+import { buildLab, loadLab } from "../../components/lab";
 
 export function runLab(): Record<string, unknown> {
-  const { lab, secrets } = loadLabConfig();
-  return buildLab(lab, secrets).outputs;
+  const { lab, secrets, plan } = loadLab();
+  return buildLab(lab, secrets, {}, plan).outputs;
 }

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { ACCESS, AUDIENCE_TEXT, VLLM_ACCESS, type PortAccess } from "../../components/ladon/access";
-import { portRegistry, SERVICES } from "../../components/ladon/catalog";
+import { portRegistry, SERVICES } from "../../components/plan/services";
 import { imageOf, PINS } from "../../components/pins";
 import type { VllmSummary } from "../../components/lab";
 import type { ServerSummary } from "../../components/llm";

@@ -7,14 +7,14 @@ import {
   LabConfigSchema,
   legacyVllmProblem,
   NAMESPACE,
-  parseLabConfig,
   PLACEHOLDER_DEVICE,
   PLACEHOLDER_HOST_KEYS,
   SECRETS,
   setSecretCommand,
   type ConfigSource,
-  type Problem,
+  type ConfigProblem,
 } from "../../components/config";
+import { parseLabConfig } from "../../components/plan";
 
 export interface StackFile {
   /** Stack name from the file name: `Pulumi.citadel.yaml` is stack `citadel`. */
@@ -170,7 +170,7 @@ export function stackConfigSource(file: StackFile, secrets: readonly string[] = 
  * The config's warnings (components/config/warnings.ts), as the loader gives them for this stack
  * file with its secrets stood in; none when the config is refused (the refusal says it all).
  */
-export function configWarnings(file: StackFile): Problem[] {
+export function configWarnings(file: StackFile): ConfigProblem[] {
   try {
     const source = stackConfigSource(file, Object.keys(placeholderSecrets(file)));
     return parseLabConfig(source, file.source).warnings;

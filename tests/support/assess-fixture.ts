@@ -21,7 +21,7 @@
  * OpenMetrics as Prometheus reads it (model/textparse/openmetricsparse.go@v0.315.0): timestamps in
  * seconds, a counter family declared without its `_total` suffix, `# EOF` at the end.
  */
-import { SERVICES, type ServiceName } from "../../components/ladon/catalog";
+import { SERVICES, type ServiceName } from "../../components/plan/services";
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;

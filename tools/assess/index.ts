@@ -30,8 +30,8 @@ import {
   type HostConfig,
   type LabConfig,
 } from "../../components/config";
-import { SERVICES, SERVICE_NAMES, type ServiceName } from "../../components/ladon/catalog";
-import { placement, volumeOf } from "../../components/ladon/plan";
+import { SERVICES, SERVICE_NAMES, type ServiceName } from "../../components/plan/services";
+import { placement, volumeOf } from "../../components/plan/ladon";
 import { loadLab, parseFlags } from "../../lib/cli";
 import { StackFileError } from "../../lib/synth/stackfile";
 import {

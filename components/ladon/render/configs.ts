@@ -1,8 +1,8 @@
 /** Prometheus, Alertmanager and Loki configs, built as objects and serialised with `yaml`. Pure. */
 import { stringify } from "yaml";
 import type { LadonConfig } from "../../config/ladon";
-import { SERVICES } from "../catalog";
-import { prometheusSize, type ScrapeJob } from "../resolve";
+import { SERVICES } from "../../plan/services";
+import { prometheusSize, type ScrapeJob } from "../../plan/ladon-resolve";
 import { sortKeys } from "../../shared/render";
 import { WEB_USER } from "../webauth";
 

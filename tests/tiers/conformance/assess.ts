@@ -31,7 +31,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { LabConfig } from "../../../components/config";
-import { SERVICES, type ServiceName } from "../../../components/ladon/catalog";
+import { SERVICES, type ServiceName } from "../../../components/plan/services";
 import { expected, openMetrics, PROFILES } from "../../support/assess-fixture";
 import type { Assessment } from "../../../tools/assess/index";
 import { parseDuration } from "../../../tools/assess/capacity";

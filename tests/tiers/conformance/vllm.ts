@@ -5,7 +5,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { ServerKind } from "../../../components/config";
+import type { ServerKind } from "../../../components/shared/models";
 import { METRIC_SOURCES } from "../../../components/ladon";
 import type { Installed } from "../../../lib/upstream";
 import { venvPython } from "../../../lib/upstream/pypi";

@@ -4,19 +4,15 @@
  * host's RAM with headroom, and retention fits the data volume. Pure.
  */
 import type { HostConfig, LabConfig } from "../config/schema";
+import type { Problem } from "../shared/problem";
 import { raidUsableBytes } from "../config/raid";
 import type { LadonConfig } from "../config/ladon";
 import { formatSize, parseSize } from "../config/units";
 import { vllmContainer } from "../config/vllm";
-import { SERVICES, SERVICE_NAMES, type ServiceName, type ServiceSpec } from "./catalog";
+import { SERVICES, SERVICE_NAMES, type ServiceName, type ServiceSpec } from "./services";
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
-
-export interface Problem {
-  path: (string | number)[];
-  message: string;
-}
 
 /** Services per host: the stack on its host; exporters and Alloy on every host they measure. */
 export function placement(lab: Pick<LabConfig, "hosts">, ladon: LadonConfig): Record<string, ServiceName[]> {

@@ -14,7 +14,7 @@
  * leaves out the server's own baseline (CUDA context, cuBLAS, NCCL), which vLLM allocates before
  * its memory snapshot; whether the servers of one GPU can start is checked in resolve.ts.
  */
-import type { ModelFacts } from "./catalog";
+import type { ModelFacts } from "../shared/models";
 
 const GiB = 1024 ** 3;
 /**

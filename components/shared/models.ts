@@ -5,7 +5,16 @@
  * vocab_size, hidden_size, tie_word_embeddings) and its model card (parameter count and what it
  * was trained for). A model that is not here needs the server's `modelFacts`.
  */
-import type { ServerKind } from "../config/vllm";
+/**
+ * What a server does, through vLLM's own pooling flags (vllm/config/model.py@v0.34.0: `runner`
+ * is auto|generate|pooling, `convert` is auto|none|embed|classify):
+ *  - `generate`: chat and completions (`--runner generate`);
+ *  - `embed`: `/v1/embeddings` (`--runner pooling --convert embed`);
+ *  - `rerank`: `/rerank` and `/score` with a cross-encoder (`--runner pooling --convert classify`;
+ *    the `/v1/` paths log a deprecation warning, entrypoints/pooling/scoring/api_router.py@v0.34.0).
+ */
+export const SERVER_KINDS = ["generate", "embed", "rerank"] as const;
+export type ServerKind = (typeof SERVER_KINDS)[number];
 
 export interface ModelFacts {
   /** Total parameters, in billions. */

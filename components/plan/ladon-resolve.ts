@@ -3,9 +3,9 @@ import type { HostConfig, LabConfig } from "../config/schema";
 import type { LadonConfig } from "../config/ladon";
 import { parseSize } from "../config/units";
 import { vllmContainer } from "../config/vllm";
-import { PHOENIX_METRICS_PORT, SERVICES, type ServiceName } from "./catalog";
-import { placement, volumeOf } from "./plan";
-import { CONTAINER_PORT as VLLM_CONTAINER_PORT } from "../llm/resolve";
+import { PHOENIX_METRICS_PORT, SERVICES, type ServiceName } from "./services";
+import { placement, volumeOf } from "./ladon";
+import { CONTAINER_PORT as VLLM_CONTAINER_PORT } from "./vllm";
 
 export interface ScrapeTarget {
   /** host:port as Prometheus dials it. */

@@ -1,12 +1,12 @@
 /**
  * Turns `citadel:vllm` plus its host into everything the container and the checks need, and lists
- * what is wrong with it. Pure: used by the schema (plan-time errors) and by the component.
+ * what is wrong with it. Pure: the plan layer runs it once, inside the schema check (plan-time
+ * errors), and the component takes its result (components/plan/plan.ts).
  */
 import type { HostConfig, LabConfig } from "../config/schema";
 import {
   servedModelName,
   serversOf,
-  type ServerKind,
   type VllmConfig,
   type VllmServerConfig,
   vllmContainer,
@@ -14,7 +14,8 @@ import {
 import { parseSize } from "../config/units";
 import { imageOf, PINS } from "../pins";
 import { MONITORING_PORTS } from "../shared/lab";
-import { kindsOf, MODEL_CATALOG, type ModelFacts } from "./catalog";
+import type { Problem } from "../shared/problem";
+import { kindsOf, MODEL_CATALOG, type ModelFacts, type ServerKind } from "../shared/models";
 import { describeVramFailure, planVram, servedWeightBits, type VramPlan } from "./vram";
 
 /** Flags citadel sets itself; `extraArgs` may not repeat them. */
@@ -91,12 +92,6 @@ export interface ResolvedVllm {
   gpuPlan: GpuShare[];
 }
 
-export interface VllmProblem {
-  /** Path under the `vllm` section. */
-  path: (string | number)[];
-  message: string;
-}
-
 /** The flag an argument sets, normalised (`--max_model_len=8` → `--max-model-len`). */
 export function flagOf(arg: string): string | undefined {
   if (!arg.startsWith("-")) return undefined;
@@ -110,8 +105,8 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 export function resolveVllm(
   lab: Pick<LabConfig, "hosts">,
   vllm: VllmConfig,
-): { resolved?: ResolvedVllm; problems: VllmProblem[] } {
-  const problems: VllmProblem[] = [];
+): { resolved?: ResolvedVllm; problems: Problem[] } {
+  const problems: Problem[] = [];
   const host = lab.hosts[vllm.host];
   if (!host) {
     return {
@@ -244,7 +239,7 @@ function resolveServer(
   config: VllmServerConfig,
   vllm: VllmConfig,
   host: HostConfig,
-  problem: (p: VllmProblem) => void,
+  problem: (p: Problem) => void,
 ): ResolvedServer | undefined {
   const nvidia = host.nvidia as NonNullable<HostConfig["nvidia"]>;
   const gpuCount = nvidia.gpus.count;
