@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import bcrypt from "bcryptjs";
 import { parse } from "yaml";
-import { ACCESS, accessOf, VLLM_ACCESS } from "../components/ladon/access";
+import { ACCESS, accessOf, VLLM_ACCESS } from "../components/plan/access";
 import { portRegistry, SERVICES, SERVICE_NAMES } from "../components/plan/services";
 import {
   passwordProblem,

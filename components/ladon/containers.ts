@@ -5,7 +5,7 @@
 import type * as docker from "@pulumi/docker";
 import type { HostConfig } from "../config/schema";
 import { PINS } from "../pins";
-import { bindOf } from "./access";
+import { bindOf } from "../plan/access";
 import { SERVICES, type ServiceName } from "../plan/services";
 import { alertRules, renderRulesFile } from "./render/rules";
 import { renderAlloyConfig } from "./render/alloy";

@@ -1,4 +1,4 @@
-export * from "./access";
+export * from "../plan/access";
 export * from "./containers";
 export * from "./dashboards";
 export * from "./grafana";

@@ -4,3 +4,4 @@ export * from "./services";
 export * from "./ladon";
 export * from "./ladon-resolve";
 export * from "./plan";
+export * from "./access";

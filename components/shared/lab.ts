@@ -15,3 +15,10 @@ export const MONITORING_PORTS = { min: 9900, max: 9999 } as const;
  * backups, drift and the LLM baseline write `*.prom` files here, and node-exporter reads them.
  */
 export const TEXTFILE_DIR = "/var/lib/node_exporter/textfile";
+
+/**
+ * Docker's address pools: container traffic between networks and out of them is not blocked by
+ * the host firewall (components/host/firewall-rules.ts), and the access model admits them to the
+ * exporters (components/plan/access.ts).
+ */
+export const DOCKER_SUBNETS = ["172.16.0.0/12"];

@@ -1,7 +1,7 @@
 /** Turns a synth result into `out/` and the terminal tree. Pure except for `writeOut`. */
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { ACCESS, AUDIENCE_TEXT, VLLM_ACCESS, type PortAccess } from "../../components/ladon/access";
+import { ACCESS, AUDIENCE_TEXT, VLLM_ACCESS, type PortAccess } from "../../components/plan/access";
 import { portRegistry, SERVICES } from "../../components/plan/services";
 import { imageOf, PINS } from "../../components/pins";
 import type { VllmSummary } from "../../components/lab";

@@ -788,7 +788,7 @@ async function firewallChecks(
   const fw = lab.config.ops?.firewall;
   const h = vm.spec.name;
   const address = lab.config.hosts[h]?.address as string;
-  // The rules the program rendered from the access model (components/ladon/access.ts): each port
+  // The rules the program rendered from the access model (components/plan/access.ts): each port
   // with the sources it is admitted from.
   const rules = lab.result.files.get(`${h}/etc/ufw/citadel-rules.txt`) ?? "";
   const opened = [...rules.matchAll(/allow from (\S+) to any port (\d+) proto tcp/g)]

@@ -5,9 +5,9 @@
  * README's port table and the `protect-data-changing-ports` policy are all derived from it. Pure.
  */
 import type { HostConfig, LabConfig } from "../config/schema";
-import { DOCKER_SUBNETS } from "../host/firewall-rules";
-import { SERVICES, type ServiceName } from "../plan/services";
-import type { ResolvedLadon } from "../plan/ladon-resolve";
+import { DOCKER_SUBNETS } from "../shared/lab";
+import { SERVICES, type ServiceName } from "./services";
+import type { ResolvedLadon } from "./ladon-resolve";
 
 /**
  * Who reaches a port from outside its host:
