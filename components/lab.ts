@@ -9,8 +9,8 @@ import { Vllm, type ServerSummary } from "./llm";
 import {
   PlanChecker,
   planLab,
+  CATALOG,
   portRegistry,
-  SERVICES,
   type GpuShare,
   type LabPlan,
   type ResolvedLadon,
@@ -314,6 +314,9 @@ function buildBackups(
   const host = hosts[backups.host] as Host;
   const onStack = ladon !== undefined && ladon.stackHostName === backups.host;
   const data = (service: string) => `${ladon?.config.dataDir}/${service}`;
+  // What the catalog says each service needs backed up; only the stack's host holds that data.
+  const backedUp = onStack ? CATALOG.filter((s) => s.backup) : [];
+  const snapshot = backedUp.find((s) => s.backup?.snapshot);
   const repositoryStep = backups.repository.startsWith("/")
     ? host.storage.stepFor(backups.repository)
     : undefined;
@@ -321,18 +324,17 @@ function buildBackups(
     host: host.target,
     backups,
     password: requireSecret(secrets, "resticPassword"),
-    paths: [
-      ...BACKUP_ETC,
-      ...(onStack ? ["grafana", "prometheus", "alertmanager", "loki", "phoenix"].map(data) : []),
-    ],
-    prometheus: onStack
+    paths: [...BACKUP_ETC, ...backedUp.map((s) => data(s.container))],
+    prometheus: snapshot
       ? {
-          dataDir: data("prometheus"),
-          url: `http://127.0.0.1:${SERVICES.prometheus.ports.http?.host}`,
+          dataDir: data(snapshot.container),
+          url: `http://127.0.0.1:${snapshot.ports.http?.host}`,
           netrc: CLIENT_NETRC.prometheus,
         }
       : undefined,
-    sqliteDatabases: onStack ? [`${data("grafana")}/grafana.db`, `${data("phoenix")}/phoenix.db`] : [],
+    sqliteDatabases: backedUp.flatMap((s) =>
+      (s.backup?.sqlite ?? []).map((db) => `${data(s.container)}/${db}`),
+    ),
     textfileDir: TEXTFILE_DIR,
     after: [...(repositoryStep ? [repositoryStep] : []), ...host.settled],
   });

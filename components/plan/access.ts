@@ -35,7 +35,7 @@ export interface PortAccess {
   auth: Auth;
 }
 
-/** The model for every port of the port registry (components/plan/services.ts). */
+/** The model for every port of the port registry (components/plan/services/). */
 export const ACCESS: { readonly [S in ServiceName]: Readonly<Record<string, PortAccess>> } = {
   grafana: {
     http: { from: ["admin"], writes: "dashboards, datasources, users", auth: "Grafana login" },

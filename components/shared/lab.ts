@@ -6,7 +6,7 @@
 
 /**
  * The monitoring port range: every LadonStack host port (the port registry,
- * components/plan/services.ts) is inside it, and vLLM keeps its API port outside it.
+ * components/plan/services/) is inside it, and vLLM keeps its API port outside it.
  */
 export const MONITORING_PORTS = { min: 9900, max: 9999 } as const;
 

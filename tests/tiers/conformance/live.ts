@@ -25,6 +25,7 @@ import {
 import { LOKI_FALLBACK_RETENTION } from "../../../components/ladon/render/configs";
 import { parseProbe } from "../../../components/ops/validate";
 import type { PinName } from "../../../components/pins";
+import { CATALOG } from "../../../components/plan/services";
 import { WEB_USER } from "../../../components/ladon/webauth";
 import type { Installed } from "../../../lib/upstream";
 import { venvPython } from "../../../lib/upstream/pypi";
@@ -34,15 +35,17 @@ import type { Bind } from "./sandbox";
 import { hostfs, serviceRun } from "./services";
 import { JOURNAL_LINES, XID_LINE } from "./hostfs";
 
-/** The services that run here: container name -> pin. */
-const LIVE: Record<string, PinName> = {
-  loki: "loki",
-  alertmanager: "alertmanager",
-  prometheus: "prometheus",
-  "node-exporter": "nodeExporter",
-  alloy: "alloy",
-  phoenix: "phoenix",
-};
+/**
+ * The services that run here, from the catalog: each with a readiness endpoint, by container name,
+ * with its pin, the path it answers once ready and the container port it answers on.
+ */
+const READY: Record<string, { pin: PinName; path: string; port: number }> = Object.fromEntries(
+  CATALOG.flatMap((s) =>
+    s.ready
+      ? [[s.container, { pin: s.name, path: s.ready.path, port: s.ports[s.ready.port]?.container as number }]]
+      : [],
+  ),
+);
 
 /** Where the checks listen for Alertmanager's webhook: in the lab bridge's namespace. */
 export const WEBHOOK = { address: "10.213.0.1", port: 19093, path: "/alerts" } as const;
@@ -88,7 +91,7 @@ export async function liveChecks(ctx: Ctx): Promise<void> {
   writeClientNetrc(ctx);
 
   const children: ChildProcess[] = [];
-  for (const [name, pin] of Object.entries(LIVE)) {
+  for (const [name, { pin }] of Object.entries(READY)) {
     const tool = ctx.tools[pin];
     if (!tool) {
       ctx.run.missing(pin, versionOf(pin), `${name} starts`, `not installed: run npm run upstream -- ${pin}`);
@@ -166,18 +169,9 @@ async function startDockerApi(ctx: Ctx): Promise<ChildProcess> {
   return child;
 }
 
-const READY: Record<string, { pin: PinName; path: string; port: (ctx: Ctx) => number }> = {
-  loki: { pin: "loki", path: "/ready", port: () => 3100 },
-  alertmanager: { pin: "alertmanager", path: "/-/ready", port: () => 9093 },
-  prometheus: { pin: "prometheus", path: "/-/ready", port: () => 9090 },
-  "node-exporter": { pin: "nodeExporter", path: "/metrics", port: () => 9910 },
-  alloy: { pin: "alloy", path: "/-/ready", port: () => 12345 },
-  phoenix: { pin: "phoenix", path: "/readyz", port: () => 6006 },
-};
-
 /** `http://<name>:<port>` as seen from the lab bridge (the node exporter on its host's address). */
 function base(ctx: Ctx, name: string): string {
-  return `http://${ctx.sandbox.address(name)}:${READY[name]?.port(ctx)}`;
+  return `http://${ctx.sandbox.address(name)}:${READY[name]?.port}`;
 }
 
 /**
