@@ -6,70 +6,16 @@
  */
 import type { HostConfig, LabConfig } from "../config/schema";
 import { DOCKER_SUBNETS } from "../shared/lab";
-import { SERVICES, type ServiceName } from "./services";
+import { CATALOG, SERVICES, type Audience, type Auth, type PortAccess, type ServiceName } from "./services";
+
+export type { Audience, Auth, PortAccess } from "./services";
 import type { ResolvedLadon } from "./ladon-resolve";
 
-/**
- * Who reaches a port from outside its host:
- * - `admin`: people and tools on the admin subnet (browsers, `npm run assess`);
- * - `hades`: the lab's RAG pipeline, from `ops.firewall.hadesSubnet`;
- * - `stack`: the stack host's Prometheus, scraping a host that is not the stack host (on the stack
- *   host it scrapes by container name on the lab network; a host-network exporter there is reached
- *   from the Docker subnets);
- * - `pushers`: the other lab hosts that push to the stack (Alloy's logs to Loki, vLLM's traces to Phoenix).
- * A port with no audience left on a host is published on 127.0.0.1 only: the host's own steps and
- * probes reach it, no other machine does.
- */
-export type Audience = "admin" | "hades" | "stack" | "pushers";
-
-/** How a port authenticates requests. */
-export type Auth =
-  "none" | "basic auth (web config)" | "Grafana login" | "Phoenix login or API key" | "API key";
-
-export interface PortAccess {
-  /** Who needs it from outside its host; empty: nobody. */
-  from: readonly Audience[];
-  /** What a request can change or delete, when it can; undefined: it only reads. */
-  writes?: string;
-  /** How requests are authenticated. */
-  auth: Auth;
-}
-
-/** The model for every port of the port registry (components/plan/services/). */
-export const ACCESS: { readonly [S in ServiceName]: Readonly<Record<string, PortAccess>> } = {
-  grafana: {
-    http: { from: ["admin"], writes: "dashboards, datasources, users", auth: "Grafana login" },
-  },
-  prometheus: {
-    // The admin API (--web.enable-admin-api, only with backups, for the TSDB snapshot) deletes
-    // series; the lifecycle API (--web.enable-lifecycle, for our config reloads) stops it. Both
-    // answer only with basic auth (webauth.ts); our steps call them from the host.
-    http: {
-      from: ["admin"],
-      writes: "TSDB deletes and snapshots (admin API), reload and quit (lifecycle API)",
-      auth: "basic auth (web config)",
-    },
-  },
-  alertmanager: {
-    // Silences mute alerts; POST /-/reload re-reads the config (httpserver/httpserver.go@v0.35.0).
-    http: { from: ["admin"], writes: "silences, reload", auth: "basic auth (web config)" },
-  },
-  loki: {
-    // auth_enabled: false; only the hosts that push to it may reach it.
-    http: { from: ["pushers"], writes: "log pushes, delete requests", auth: "none" },
-  },
-  alloy: {
-    // UI and metrics on one port: the stack's Prometheus scrapes it on other hosts.
-    http: { from: ["stack"], auth: "none" },
-  },
-  phoenix: {
-    http: { from: ["admin", "hades"], writes: "traces, projects, users", auth: "Phoenix login or API key" },
-    otlpGrpc: { from: ["hades", "pushers"], writes: "traces", auth: "Phoenix login or API key" },
-  },
-  nodeExporter: { http: { from: ["stack"], auth: "none" } },
-  gpuExporter: { http: { from: ["stack"], auth: "none" } },
-  cadvisor: { http: { from: ["stack"], auth: "none" } },
-};
+/** The model for every port of the port registry, from each service's module (components/plan/services/). */
+export const ACCESS: { readonly [S in ServiceName]: Readonly<Record<string, PortAccess>> } =
+  Object.fromEntries(CATALOG.map((s) => [s.name, s.access])) as {
+    [S in ServiceName]: Readonly<Record<string, PortAccess>>;
+  };
 
 /** vLLM's OpenAI API, on every server's own port (components/plan/vllm.ts keeps them outside the monitoring range). */
 export const VLLM_ACCESS: PortAccess = { from: ["admin", "hades", "stack"], auth: "API key" };

@@ -65,23 +65,12 @@ export function resolveLadon(
   const where = placement(lab, ladon);
   const jobs = new Map<string, ScrapeTarget[]>();
   const add = (job: string, target: ScrapeTarget) => jobs.set(job, [...(jobs.get(job) ?? []), target]);
-  const JOB: Record<ServiceName, string> = {
-    grafana: "grafana",
-    prometheus: "prometheus",
-    alertmanager: "alertmanager",
-    loki: "loki",
-    alloy: "alloy",
-    phoenix: "phoenix",
-    nodeExporter: "node",
-    gpuExporter: "gpu",
-    cadvisor: "cadvisor",
-  };
   for (const [host, services] of Object.entries(where)) {
     for (const s of services) {
       if (s === "prometheus") add("prometheus", { address: "localhost:9090", host });
       else if (s === "phoenix")
         add("phoenix", { address: `${SERVICES.phoenix.container}:${PHOENIX_METRICS_PORT}`, host });
-      else add(JOB[s], { address: addressOf(lab, stackHostName, host, s), host });
+      else add(SERVICES[s].job, { address: addressOf(lab, stackHostName, host, s), host });
     }
   }
   if (lab.vllm) {

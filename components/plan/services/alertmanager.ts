@@ -14,4 +14,9 @@ export const alertmanager: ServiceDef = {
   metricsPort: 9093,
   ready: { path: "/-/ready", port: "http" },
   backup: {},
+  job: "alertmanager",
+  access: {
+    // Silences mute alerts; POST /-/reload re-reads the config (httpserver/httpserver.go@v0.35.0).
+    http: { from: ["admin"], writes: "silences, reload", auth: "basic auth (web config)" },
+  },
 };

@@ -13,4 +13,9 @@ export const alloy: ServiceDef = {
   uid: 0,
   metricsPort: 12345,
   ready: { path: "/-/ready", port: "http" },
+  job: "alloy",
+  access: {
+    // UI and metrics on one port: the stack's Prometheus scrapes it on other hosts.
+    http: { from: ["stack"], auth: "none" },
+  },
 };

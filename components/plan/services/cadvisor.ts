@@ -12,4 +12,6 @@ export const cadvisor: ServiceDef = {
   placement: "everyHost",
   uid: 0,
   metricsPort: 8080,
+  job: "cadvisor",
+  access: { http: { from: ["stack"], auth: "none" } },
 };

@@ -12,4 +12,6 @@ export const gpuExporter: ServiceDef = {
   placement: "gpuHosts",
   uid: 0,
   metricsPort: 9835,
+  job: "gpu",
+  access: { http: { from: ["stack"], auth: "none" } },
 };

@@ -13,4 +13,8 @@ export const grafana: ServiceDef = {
   uid: 472,
   metricsPort: 3000,
   backup: { sqlite: ["grafana.db"] },
+  job: "grafana",
+  access: {
+    http: { from: ["admin"], writes: "dashboards, datasources, users", auth: "Grafana login" },
+  },
 };

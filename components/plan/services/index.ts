@@ -16,7 +16,7 @@ import { gpuExporter } from "./gpu-exporter";
 import { cadvisor } from "./cadvisor";
 import type { ServiceDef, ServiceName } from "./types";
 
-export type { ServiceDef, ServiceName, ServiceSpec } from "./types";
+export type { Audience, Auth, PortAccess, ServiceDef, ServiceName, ServiceSpec } from "./types";
 
 /** Every service, in registry order. */
 export const CATALOG: readonly ServiceDef[] = [

@@ -14,4 +14,9 @@ export const loki: ServiceDef = {
   metricsPort: 3100,
   ready: { path: "/ready", port: "http" },
   backup: {},
+  job: "loki",
+  access: {
+    // auth_enabled: false; only the hosts that push to it may reach it.
+    http: { from: ["pushers"], writes: "log pushes, delete requests", auth: "none" },
+  },
 };

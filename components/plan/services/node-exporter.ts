@@ -14,4 +14,6 @@ export const nodeExporter: ServiceDef = {
   uid: 65534,
   metricsPort: 9910,
   ready: { path: "/metrics", port: "http" },
+  job: "node",
+  access: { http: { from: ["stack"], auth: "none" } },
 };

@@ -17,4 +17,9 @@ export const phoenix: ServiceDef = {
   metricsPort: 9090,
   ready: { path: "/readyz", port: "http" },
   backup: { sqlite: ["phoenix.db"] },
+  job: "phoenix",
+  access: {
+    http: { from: ["admin", "hades"], writes: "traces, projects, users", auth: "Phoenix login or API key" },
+    otlpGrpc: { from: ["hades", "pushers"], writes: "traces", auth: "Phoenix login or API key" },
+  },
 };

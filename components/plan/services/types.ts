@@ -24,6 +24,36 @@ export interface ServiceSpec {
   metricsPort: number;
 }
 
+/**
+ * The access model's terms (components/plan/access.ts derives the firewall, the port bindings and
+ * the protect-data-changing-ports policy from them).
+ */
+/**
+ * Who reaches a port from outside its host:
+ * - `admin`: people and tools on the admin subnet (browsers, `npm run assess`);
+ * - `hades`: the lab's RAG pipeline, from `ops.firewall.hadesSubnet`;
+ * - `stack`: the stack host's Prometheus, scraping a host that is not the stack host (on the stack
+ *   host it scrapes by container name on the lab network; a host-network exporter there is reached
+ *   from the Docker subnets);
+ * - `pushers`: the other lab hosts that push to the stack (Alloy's logs to Loki, vLLM's traces to Phoenix).
+ * A port with no audience left on a host is published on 127.0.0.1 only: the host's own steps and
+ * probes reach it, no other machine does.
+ */
+export type Audience = "admin" | "hades" | "stack" | "pushers";
+
+/** How a port authenticates requests. */
+export type Auth =
+  "none" | "basic auth (web config)" | "Grafana login" | "Phoenix login or API key" | "API key";
+
+export interface PortAccess {
+  /** Who needs it from outside its host; empty: nobody. */
+  from: readonly Audience[];
+  /** What a request can change or delete, when it can; undefined: it only reads. */
+  writes?: string;
+  /** How requests are authenticated. */
+  auth: Auth;
+}
+
 /** A service as its module declares it: its spec, and what the checks and backups need of it. */
 export interface ServiceDef extends ServiceSpec {
   /** Its key in the catalog and in the pins (components/pins.ts). */
@@ -39,4 +69,8 @@ export interface ServiceDef extends ServiceSpec {
    * its API. @default none (nothing of it is backed up)
    */
   backup?: { sqlite?: readonly string[]; snapshot?: boolean };
+  /** Its Prometheus scrape job name. */
+  job: string;
+  /** The access model for each of its ports, by the port's name in `ports`. */
+  access: Readonly<Record<string, PortAccess>>;
 }
