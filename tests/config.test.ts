@@ -2,13 +2,13 @@
 import fc from "fast-check";
 import {
   LabConfigError,
-  parseLabConfig,
   formatPath,
   parseSize,
   formatSize,
   isSameDiskOrPartition,
 } from "../components/config";
-import { fromConfigMap, parseStackText, StackFileError, stackConfigSource } from "../tools/synth/stackfile";
+import { parseLabConfig } from "../components/plan";
+import { fromConfigMap, parseStackText, StackFileError, stackConfigSource } from "../lib/synth/stackfile";
 import {
   addMonitoringPi,
   citadelHost,

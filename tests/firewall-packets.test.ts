@@ -8,7 +8,8 @@
  * has arrived. Needs root, ip(8), iptables and python3 (all on the CI image, see .ci/run).
  */
 import { spawnSync } from "node:child_process";
-import { DOCKER_SUBNETS, dockerUserRules, type FirewallPlan } from "../components/host";
+import { dockerUserRules, type FirewallPlan } from "../components/host";
+import { DOCKER_SUBNETS } from "../components/shared/lab";
 import { requireTool } from "./support/tools";
 
 const plan: FirewallPlan = {

@@ -5,7 +5,7 @@
  * The conformance tier runs each of these commands against the real service
  * (tools/conformance/healthchecks.ts), which is where a wrong path or flag fails.
  */
-import { SERVICES, SERVICE_NAMES } from "../components/ladon/catalog";
+import { SERVICES, SERVICE_NAMES } from "../components/plan/services";
 import { ofType, synthLab } from "./support/synth";
 
 describe("the registered healthchecks", () => {

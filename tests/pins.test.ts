@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
 import { HOST_PINS, imageOf, PINS, pinProblem, releaseOf, type Pin, type PinName } from "../components/pins";
-import { SERVICES, SERVICE_NAMES } from "../components/ladon";
+import { SERVICES, SERVICE_NAMES } from "../components/plan";
 import { VllmSchema } from "../components/config";
 
 const SERVERS = { chat: { model: "Qwen/Qwen3-8B", maxModelLen: 8192, port: 8000 } };

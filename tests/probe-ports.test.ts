@@ -7,7 +7,7 @@
  * drift probe check).
  */
 import { PROBE_HEALTH } from "../components/ops/probe";
-import { SERVICES } from "../components/ladon/catalog";
+import { SERVICES } from "../components/plan/services";
 import { wrapScript } from "../components/remote";
 import { SimHost } from "./support/hostsim";
 import { ofType, synthLab } from "./support/synth";

@@ -8,11 +8,12 @@
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { parseLabConfig, type LabConfig } from "../components/config";
+import type { LabConfig } from "../components/config";
+import { parseLabConfig } from "../components/plan";
 import { DRIFT_EVALUATOR } from "../components/ops/drift";
 import { evaluateHost, hostExpectations } from "../components/ops/validate";
 import { COMPONENTS_DIR } from "../components/remote";
-import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
+import { fromConfigMap, stackConfigSource } from "../lib/synth/stackfile";
 import { LAB_SECRETS, labConfigMap } from "./support/lab";
 import { citadelProbes } from "./support/probe";
 import { requireTool } from "./support/tools";

@@ -6,16 +6,16 @@
  *
  *   npm start -- [--config Pulumi.citadel.yaml] [--out out]
  */
-import "./compile-cache";
+import "../lib/compile-cache";
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { LabConfigError } from "../components/config";
-import { parseFlags } from "./cli";
-import { synthesize, SynthError } from "./synth/harness";
-import { runLab } from "./synth/program";
-import { renderViolations, runPolicies } from "./synth/policies";
-import { renderRaids, renderTree, renderVramPlan, writeOut } from "./synth/report";
-import { placeholderNotes, readStackFile, StackFileError } from "./synth/stackfile";
+import { parseFlags } from "../lib/cli";
+import { synthesize, SynthError } from "../lib/synth/harness";
+import { runLab } from "../lib/synth/program";
+import { renderViolations, runPolicies } from "../lib/synth/policies";
+import { renderRaids, renderTree, renderVramPlan, writeOut } from "../lib/synth/report";
+import { placeholderNotes, readStackFile, StackFileError } from "../lib/synth/stackfile";
 
 async function main(): Promise<number> {
   const args = parseFlags(process.argv.slice(2), { config: "Pulumi.citadel.yaml", out: "out" }, [], {

@@ -6,7 +6,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { z } from "zod";
-import { LabConfigSchema, type LabConfig } from "./schema";
+import type { Problem } from "../shared/problem";
+import { LabConfigSchema, labSchemaWith, type LabConfig, type PlanChecks } from "./schema";
 import { gatedServers, SECRETS, setSecretCommand, type SecretSpec } from "./secrets";
 import { SERVER_KEYS } from "./vllm";
 import { closest, labWarnings, namespaceFindings } from "./warnings";
@@ -25,17 +26,12 @@ export interface ConfigSource {
   foreignKeys?(): string[];
 }
 
-export interface Problem {
-  /** Full config path, e.g. `citadel:hosts.citadel.address`. */
-  path: string;
-  message: string;
-  /** A valid value for that path, when the schema knows one. */
-  example?: unknown;
-}
+/** A problem placed at its full config path, e.g. `citadel:hosts.citadel.address`. */
+export type ConfigProblem = Problem<string>;
 
 export class LabConfigError extends pulumi.RunError {
   constructor(
-    readonly problems: Problem[],
+    readonly problems: ConfigProblem[],
     source: string,
   ) {
     super(formatProblems(problems, source));
@@ -43,7 +39,7 @@ export class LabConfigError extends pulumi.RunError {
   }
 }
 
-export function formatProblems(problems: Problem[], source: string): string {
+export function formatProblems(problems: ConfigProblem[], source: string): string {
   const lines = problems.map((p) => {
     const ex = p.example === undefined ? "" : ` (example: ${JSON.stringify(p.example)})`;
     return `  - ${p.path}: ${p.message}${ex}`;
@@ -57,15 +53,23 @@ export interface LoadedConfig {
   /** The secrets this lab needs and the stack has, plus optional ones that are set. */
   secretKeys: string[];
   /** Settings that are legal but probably not meant; they never stop a run. */
-  warnings: Problem[];
+  warnings: ConfigProblem[];
 }
 
-/** Validates the whole namespace. Pure: it never touches the engine, so tests call it directly. */
 /** Set by tools that read a stack file themselves (npm start): the file errors should name. */
 export const CONFIG_SOURCE_ENV = "CITADEL_CONFIG_SOURCE";
 
-export function parseLabConfig(source: ConfigSource, sourceName = "the stack config"): LoadedConfig {
-  const problems: Problem[] = [];
+/**
+ * Validates the whole namespace, with the plan's cross-field rules handed in. Pure: it never
+ * touches the engine. The plan layer's `parseLabConfig` (components/plan) is the one to call.
+ */
+export function parseConfig(
+  source: ConfigSource,
+  sourceName: string,
+  /** The plan's cross-field rules (components/plan PlanChecker). */
+  plan: PlanChecks,
+): LoadedConfig {
+  const problems: ConfigProblem[] = [];
   const raw: Record<string, unknown> = {};
   const secretKeysSet: string[] = [];
   const namespaces = namespaceFindings(source.foreignKeys?.() ?? [], NAMESPACE);
@@ -96,7 +100,7 @@ export function parseLabConfig(source: ConfigSource, sourceName = "the stack con
     problems.push(legacy);
     delete raw.vllm;
   }
-  const parsed = LabConfigSchema.safeParse(raw);
+  const parsed = labSchemaWith(plan).safeParse(raw);
   if (!parsed.success) {
     // One mistake, one message: a value that breaks its pattern also breaks the rules after it
     // (a subnet that is not one has no host bits to report), so each key keeps its first problem.
@@ -118,7 +122,7 @@ export function parseLabConfig(source: ConfigSource, sourceName = "the stack con
     }
   }
   if (problems.length > 0 || !parsed.success) throw new LabConfigError(problems, sourceName);
-  const warnings: Problem[] = [
+  const warnings: ConfigProblem[] = [
     ...namespaces.warnings,
     ...labWarnings(parsed.data).map((w) => ({ path: formatPath(w.path), message: w.message })),
   ];
@@ -130,7 +134,7 @@ export function parseLabConfig(source: ConfigSource, sourceName = "the stack con
  * migration is one move: the server's keys go under `servers.<name>`; the problem prints the
  * section as it should read, with the name `chat` (or `embed`/`rerank` after its kind).
  */
-export function legacyVllmProblem(section: unknown): Problem | undefined {
+export function legacyVllmProblem(section: unknown): ConfigProblem | undefined {
   if (typeof section !== "object" || section === null || Array.isArray(section)) return undefined;
   const entries = Object.entries(section as Record<string, unknown>);
   const moved = entries.filter(([k]) => SERVER_KEYS.includes(k));
@@ -155,7 +159,7 @@ export function legacyVllmProblem(section: unknown): Problem | undefined {
   };
 }
 
-export function missingSecret(spec: SecretSpec, lab?: LabConfig): Problem {
+export function missingSecret(spec: SecretSpec, lab?: LabConfig): ConfigProblem {
   const gated = spec.key === "huggingfaceToken" && lab ? gatedServers(lab) : [];
   if (gated.length > 0) {
     const which = gated.map(([name, model]) => `vllm.servers.${name}.model ${model}`).join(", ");
@@ -179,7 +183,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function issueToProblems(issue: z.core.$ZodIssue): Problem[] {
+function issueToProblems(issue: z.core.$ZodIssue): ConfigProblem[] {
   if (issue.code === "unrecognized_keys") {
     const known = knownKeysAt(LabConfigSchema, issue.path);
     return issue.keys.map((key) => {
@@ -316,12 +320,16 @@ export interface LabSecrets {
  * Loads the lab once: validates everything, then reads each set secret with `requireSecret`.
  * Throws `LabConfigError` (no resource registered) when anything is wrong.
  */
-export function loadLabConfig(source: ConfigSource = pulumiConfigSource()): {
+export function loadLabConfig(
+  /** The plan's cross-field rules (components/plan PlanChecker). */
+  plan: PlanChecks,
+  source: ConfigSource = pulumiConfigSource(),
+): {
   lab: LabConfig;
   secrets: LabSecrets;
 } {
   const name = process.env[CONFIG_SOURCE_ENV] ?? `Pulumi.${pulumi.getStack()}.yaml`;
-  const { lab, secretKeys, warnings } = parseLabConfig(source, name);
+  const { lab, secretKeys, warnings } = parseConfig(source, name, plan);
   // Under the engine they show in preview and up; npm start and npm run diff print their own.
   if (pulumi.runtime.hasEngine())
     for (const w of warnings) void pulumi.log.warn(`${name}: ${w.path}: ${w.message}`);

@@ -3,7 +3,7 @@
  * every port it asks comes from the port catalog (components/ladon/catalog.ts), so a service moved
  * to another host port moves the probe with it. Pure.
  */
-import { SERVICES, type ServiceName } from "../ladon/catalog";
+import { SERVICES, type ServiceName } from "../plan/services";
 import { CLIENT_NETRC } from "../ladon/containers";
 import { renderStandalone } from "../remote";
 

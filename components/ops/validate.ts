@@ -5,9 +5,9 @@
 import type { LabConfig } from "../config/schema";
 import { parseSize } from "../config/units";
 import { servedModelName, serversOf, vllmContainer } from "../config/vllm";
-import { SERVICES } from "../ladon/catalog";
+import { SERVICES } from "../plan/services";
 import { planService } from "../ladon/containers";
-import { resolveLadon } from "../ladon/resolve";
+import { resolveLadon } from "../plan/ladon-resolve";
 import { PROBE_HEALTH } from "./probe";
 
 export interface CheckResult {

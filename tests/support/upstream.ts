@@ -5,8 +5,8 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import type { PinName } from "../../components/pins";
-import { cacheVersion, entryName } from "../../tools/upstream";
-import { cacheRoot } from "../../tools/upstream/cache";
+import { cacheVersion, entryName } from "../../lib/upstream";
+import { cacheRoot } from "../../lib/upstream/cache";
 
 /** The cache directory of `pin` at its pinned version and current recipe, as `npm run upstream` made it. */
 export function cachedUpstream(pin: PinName): string {
