@@ -1,7 +1,8 @@
 /** Composes the lab from its validated config: one `Host` per configured host, then vLLM. */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { loadLabConfig, raidName, type ConfigSource, type LabConfig, type LabSecrets } from "./config";
+import { raidName, type ConfigSource, type LabConfig, type LabSecrets } from "./config";
+import { loadLabConfig } from "./config/engine";
 import type { BackupsConfig, FirewallConfig } from "./config/ops";
 import { Firewall, Host } from "./host";
 import { CLIENT_NETRC, hostAccess, LadonStack, otlpBearerHeaders, type DashboardDef } from "./ladon";

@@ -49,7 +49,9 @@ export function specifiers(text: string): string[] {
 function resolve(from: string, spec: string, files: ReadonlySet<string>): string | undefined {
   if (!spec.startsWith(".")) return undefined;
   const base = path.posix.normalize(path.posix.join(path.posix.dirname(from), spec));
-  for (const cand of [base, `${base}.ts`, `${base}/index.ts`]) if (files.has(cand)) return cand;
+  // A `.js` specifier names the `.ts` file (node16 resolution, as tsc and tsx read it).
+  const ts = base.replace(/\.js$/, ".ts");
+  for (const cand of [base, ts, `${base}.ts`, `${base}/index.ts`]) if (files.has(cand)) return cand;
   throw new Error(`${from}: import "${spec}" names no file of the repo`);
 }
 

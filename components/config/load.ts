@@ -3,7 +3,7 @@
  * problem at once, each with its key path, what is wrong and a valid example, and throws before
  * the program registers a single resource.
  */
-import * as pulumi from "@pulumi/pulumi";
+import type { Output } from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { z } from "zod";
 import type { Problem } from "../shared/problem";
@@ -29,7 +29,15 @@ export interface ConfigSource {
 /** A problem placed at its full config path, e.g. `citadel:hosts.citadel.address`. */
 export type ConfigProblem = Problem<string>;
 
-export class LabConfigError extends pulumi.RunError {
+/**
+ * A config error that the engine prints as its message alone. It is not a `pulumi.RunError`, so
+ * that config does not load all of @pulumi/pulumi (about a second of every command-line tool's
+ * start): the engine hides the stack of any error for which `RunError.isInstance` holds
+ * (@pulumi/pulumi@3.276.0 cmd/run/run.js), and that is this member being `true` (errors.js
+ * `isInstance(obj, "__pulumiRunError")`, utils.js `hasTrueBooleanMember`).
+ */
+export class LabConfigError extends Error {
+  readonly __pulumiRunError = true;
   constructor(
     readonly problems: ConfigProblem[],
     source: string,
@@ -278,63 +286,7 @@ function knownKeysAt(schema: AnySchema, path: readonly PropertyKey[]): string[] 
   return [];
 }
 
-/** Adapts the engine's config to a `ConfigSource`. */
-export function pulumiConfigSource(): ConfigSource {
-  const prefix = `${NAMESPACE}:`;
-  const all = pulumi.runtime.allConfig();
-  const config = new pulumi.Config(NAMESPACE);
-  return {
-    keys: () =>
-      Object.keys(all)
-        .filter((k) => k.startsWith(prefix))
-        .map((k) => k.slice(prefix.length)),
-    foreignKeys: () => Object.keys(all).filter((k) => !k.startsWith(prefix)),
-    value: (key) => {
-      const text = config.get(key);
-      if (text === undefined) return undefined;
-      try {
-        return JSON.parse(text);
-      } catch {
-        return text;
-      }
-    },
-    isSecret: (key) => engineSecretKeys().includes(`${prefix}${key}`),
-  };
-}
-
-/** The keys the engine marked secret. `isConfigSecret` is internal to @pulumi/pulumi, so read its store the same way. */
-function engineSecretKeys(): string[] {
-  const runtime = pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean };
-  const all = Object.keys(pulumi.runtime.allConfig());
-  if (typeof runtime.isConfigSecret === "function") return all.filter((k) => runtime.isConfigSecret?.(k));
-  const fromEnv = process.env.PULUMI_CONFIG_SECRET_KEYS;
-  return fromEnv ? (JSON.parse(fromEnv) as string[]) : [];
-}
-
 export interface LabSecrets {
   /** Secret values by key; only secrets that are set are present. */
-  values: Record<string, pulumi.Output<string>>;
-}
-
-/**
- * Loads the lab once: validates everything, then reads each set secret with `requireSecret`.
- * Throws `LabConfigError` (no resource registered) when anything is wrong.
- */
-export function loadLabConfig(
-  /** The plan's cross-field rules (components/plan PlanChecker). */
-  plan: PlanChecks,
-  source: ConfigSource = pulumiConfigSource(),
-): {
-  lab: LabConfig;
-  secrets: LabSecrets;
-} {
-  const name = process.env[CONFIG_SOURCE_ENV] ?? `Pulumi.${pulumi.getStack()}.yaml`;
-  const { lab, secretKeys, warnings } = parseConfig(source, name, plan);
-  // Under the engine they show in preview and up; npm start and npm run diff print their own.
-  if (pulumi.runtime.hasEngine())
-    for (const w of warnings) void pulumi.log.warn(`${name}: ${w.path}: ${w.message}`);
-  const config = new pulumi.Config(NAMESPACE);
-  const values: Record<string, pulumi.Output<string>> = {};
-  for (const key of secretKeys) values[key] = config.requireSecret(key);
-  return { lab, secrets: { values } };
+  values: Record<string, Output<string>>;
 }

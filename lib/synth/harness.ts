@@ -7,6 +7,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_SOURCE_ENV, NAMESPACE } from "../../components/config";
 import { publishedFiles, resetPublishedFiles } from "../../components/remote";
 import { configWarnings, placeholderSecrets, type StackFile } from "./stackfile";
+import { SynthError } from "./errors";
+
+export { SynthError };
 
 export const SECRET_MASK = "[secret]";
 /** The parts of a command's connection that are credentials. */
@@ -38,17 +41,6 @@ export interface ResourceRecord {
   secretInputs: string[];
   /** Inputs with secrets unwrapped, as policies see them. Never written to out/. */
   rawInputs: Record<string, unknown>;
-}
-
-/** Thrown by `synthesize` when the program fails; says how many resources it had registered. */
-export class SynthError extends Error {
-  constructor(
-    override readonly cause: unknown,
-    readonly registered: number,
-  ) {
-    super(cause instanceof Error ? cause.message : String(cause));
-    this.name = "SynthError";
-  }
 }
 
 export interface SynthResult {
