@@ -173,6 +173,13 @@ if [ "$degraded" -gt 0 ]; then
   warn "RAID$LEVEL $NAME ($md) is DEGRADED: $degraded member(s) missing. It was adopted as it is and is mounted; it is never recreated."
 fi
 for i in "${!devs[@]}"; do
+  # A member the kernel failed stays listed in the array (mdadm-4.3's --detail --export gives it
+  # ROLE=spare, Detail.c) until it is removed by hand; its sysfs state says "faulty"
+  # (Documentation/admin-guide/md.rst, dev-XXX/state). `mdadm --add` refuses it while it is there.
+  if grep -qw faulty "$sysfs/dev-$(basename "${devs[$i]}")/state" 2>/dev/null; then
+    warn "${members[$i]} ($KEY.members[$i]) has FAILED in $md (marked faulty); once the drive is checked (smartctl -a ${members[$i]}) or replaced, take it out and add it back with: mdadm --manage $md --remove ${members[$i]} && mdadm --manage $md --add ${members[$i]}"
+    continue
+  fi
   printf '%s' "$present" | grep -qxF "${devs[$i]}" && continue
   if [ "$degraded" -gt 0 ]; then
     warn "${members[$i]} ($KEY.members[$i]) is not in $md; once the drive is checked (smartctl -a ${members[$i]}), add it back with: mdadm --manage $md --add ${members[$i]}"
