@@ -647,7 +647,6 @@ async function hostChecks(run: Run, lab: E2eLab, vm: Vm, root: Root, when: strin
     ([p]) => p.startsWith(`${h}/`) && !p.startsWith(`${h}/commands/`),
   );
   const wrong: string[] = [];
-  let newlineOnly = 0;
   for (const [p, content] of files) {
     const hostPath = p.slice(h.length);
     if (hostPath === "/etc/ufw/after.rules.citadel") {
@@ -668,17 +667,17 @@ async function hostChecks(run: Run, lab: E2eLab, vm: Vm, root: Root, when: strin
     const r = await root(vm, `cat ${shq(hostPath)}`);
     if (r.code !== 0) wrong.push(`${hostPath}: missing`);
     else if (r.stdout !== content) {
-      if (r.stdout.replace(/\n+$/, "") === content.replace(/\n+$/, "")) newlineOnly += 1;
-      else wrong.push(`${hostPath}: differs`);
+      // Byte for byte: a difference in trailing newlines alone fails too (it once hid one).
+      const same = r.stdout.replace(/\n+$/, "") === content.replace(/\n+$/, "");
+      wrong.push(
+        `${hostPath}: differs${same ? ` only in trailing newlines (host ${trailing(r.stdout)}, out/files ${trailing(content)})` : ""}`,
+      );
     }
   }
   run.check(
-    `${h} ${when}: the ${files.length} rendered files are on the host as rendered`,
+    `${h} ${when}: the ${files.length} rendered files are on the host byte for byte as rendered`,
     wrong.length === 0,
-    [
-      ...wrong,
-      ...(newlineOnly > 0 ? [`${newlineOnly} differ only in trailing newlines (out/files vs the host)`] : []),
-    ].join("\n"),
+    wrong.join("\n"),
   );
   if (host.docker) {
     const r = await root(
@@ -879,6 +878,11 @@ function diffLines(a: string, b: string): string {
   ]
     .slice(0, 40)
     .join("\n");
+}
+
+function trailing(s: string): string {
+  const n = s.length - s.replace(/\n+$/, "").length;
+  return `${n} trailing newline${n === 1 ? "" : "s"}`;
 }
 
 function unitPath(p: string): string {
