@@ -16,7 +16,9 @@ import path from "node:path";
 import { parseSize } from "../../components/config/units";
 import { parseFlags } from "../cli";
 import { apply, ApplyError, exec, LOCAL, REMOTE, stepsOf, type Step, type StepResult } from "./apply";
+import { requireBusybox } from "./images";
 import { baseConfig, loadE2eLab, stepParams, vmOverlay, type E2eLab } from "./lab";
+import { labGuestAddress, serviceChecks } from "./services";
 import { Vm, type Disk } from "./vm";
 
 const REPO = path.resolve(__dirname, "..", "..");
@@ -72,6 +74,8 @@ const TOOLS: [string, string][] = [
   ["ip", "iproute2"],
   ["unshare", "util-linux"],
   ["timeout", "coreutils"],
+  ["curl", "curl"],
+  ["tar", "tar"],
 ];
 
 function preflight(): void {
@@ -86,6 +90,7 @@ function preflight(): void {
       `missing: ${missing.map(([t]) => t).join(", ")}; install with: apt-get install -y ${[...new Set(missing.map(([, p]) => p))].join(" ")}`,
     );
   }
+  requireBusybox();
 }
 
 function sh(argv: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
@@ -142,7 +147,7 @@ function cleanStale(run: Run): void {
   for (const ns of must(["bash", NET, "list", `${PREFIX}-`])
     .split("\n")
     .filter(Boolean)) {
-    const id = ns.replace(/-(lab|out)$/, "");
+    const id = ns.replace(/-(lab|out|guest)$/, "");
     const owner = Number(id.split("-").pop());
     if (owner !== process.pid && !alive(owner)) {
       sh(["bash", NET, "down", id]);
@@ -334,37 +339,34 @@ async function main(): Promise<number> {
       vm.prepare();
       vms.push(vm);
     }
-    const guest = (vm: Vm, cmd: string, timeoutS = 300) => {
+    const sshArgv = (vm: Vm, cmd: string, timeoutS = 300) => {
       const host = lab.config.hosts[vm.spec.name];
-      return exec(
-        [
-          ...inLab,
-          "timeout",
-          String(timeoutS),
-          "ssh",
-          "-F",
-          "/dev/null",
-          "-T",
-          "-o",
-          "BatchMode=yes",
-          "-o",
-          "StrictHostKeyChecking=no",
-          "-o",
-          "UserKnownHostsFile=/dev/null",
-          "-o",
-          "LogLevel=ERROR",
-          "-o",
-          "ConnectTimeout=5",
-          "-i",
-          path.join(image, "client_ed25519"),
-          `${host?.ssh.user}@${host?.address}`,
-          "--",
-          cmd,
-        ],
-        undefined,
-        env,
-      );
+      return [
+        ...inLab,
+        "timeout",
+        String(timeoutS),
+        "ssh",
+        "-F",
+        "/dev/null",
+        "-T",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        "ConnectTimeout=5",
+        "-i",
+        path.join(image, "client_ed25519"),
+        `${host?.ssh.user}@${host?.address}`,
+        "--",
+        cmd,
+      ];
     };
+    const guest = (vm: Vm, cmd: string, timeoutS = 300) => exec(sshArgv(vm, cmd, timeoutS), undefined, env);
     const root = async (vm: Vm, cmd: string, timeoutS = 300) => {
       const r = await guest(vm, `sudo -n bash -c ${shq(cmd)}`, timeoutS);
       return { ...r, out: `${r.stdout}${r.stderr}`.trim() };
@@ -535,6 +537,31 @@ async function main(): Promise<number> {
     await hostChecks(run, lab, vm, root, "after a reboot");
     await timerChecks(run, lab, vm, root);
     await firewallChecks(run, lab, vm, root, inLab, inOut, runner.split("/")[0] as string);
+
+    // Prometheus and node-exporter from their registered inputs; issue 24's proof from a lab guest.
+    if (lab.config.ladon?.host === hostName && firewall) {
+      const guestCidr = labGuestAddress(
+        firewall.labSubnet,
+        firewall.adminSubnet,
+        new Set([...used, runner.split("/")[0] as string]),
+      );
+      must(["bash", NET, "guest", id, guestCidr]);
+      await serviceChecks({
+        lab,
+        host: hostName,
+        cache: CACHE,
+        check: (n, ok, d) => run.check(n, ok, d),
+        time: (w, s) => run.time(w, s),
+        log: (l) => run.log(l),
+        root: (cmd, t) => root(vm, cmd, t),
+        sshArgv: (cmd, t) => sshArgv(vm, cmd, t),
+        env,
+        inLab,
+        inGuest: ["ip", "netns", "exec", `${id}-guest`],
+        runnerIp: runner.split("/")[0] as string,
+        guestIp: guestCidr.split("/")[0] as string,
+      });
+    }
 
     // Fault: a wrong host key pinned for a real step, with the step's own dial settings.
     const probe = steps.find((s) => s.name === `${hostName}-drift-packages`);
