@@ -3,11 +3,10 @@
  * problem is reported before any resource is registered), builds the components, and exports
  * the stack outputs.
  */
-import { loadLabConfig } from "./components/config";
-import { buildLab } from "./components/lab";
+import { buildLab, loadLab } from "./components/lab";
 
-const { lab, secrets } = loadLabConfig();
-const built = buildLab(lab, secrets);
+const { lab, secrets, plan } = loadLab();
+const built = buildLab(lab, secrets, {}, plan);
 
 /** Per host: address, mounts, NVIDIA driver branch, GPU count and Docker version. */
 export const hosts = built.outputs.hosts;

@@ -1,26 +1,26 @@
 /** Composes the lab from its validated config: one `Host` per configured host, then vLLM. */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { raidName, type LabConfig, type LabSecrets } from "./config";
+import { raidName, type ConfigSource, type LabConfig, type LabSecrets } from "./config";
+import { loadLabConfig } from "./config/engine";
 import type { BackupsConfig, FirewallConfig } from "./config/ops";
 import { Firewall, Host } from "./host";
+import { CLIENT_NETRC, hostAccess, LadonStack, otlpBearerHeaders, type DashboardDef } from "./ladon";
+import { Vllm, type ServerSummary } from "./llm";
 import {
-  CLIENT_NETRC,
-  hostAccess,
-  LadonStack,
-  otlpBearerHeaders,
+  PlanChecker,
+  planLab,
+  CATALOG,
   portRegistry,
-  resolveLadon,
-  SERVICES,
-  TEXTFILE_DIR,
-  type DashboardDef,
+  type GpuShare,
+  type LabPlan,
   type ResolvedLadon,
-} from "./ladon";
-import { resolveVllm, Vllm, type GpuShare, type ServerSummary } from "./llm";
+} from "./plan";
 import { Backups } from "./ops/backups";
 import { Drift } from "./ops/drift";
 import { hostExpectations, probeServers } from "./ops/validate";
 import { contentHash, hostTarget } from "./remote";
+import { TEXTFILE_DIR } from "./shared/lab";
 
 /** One RAID array as the stack outputs (and `npm start`) show it. */
 export interface RaidSummary {
@@ -102,7 +102,23 @@ export interface LabOverrides {
   dashboards?: DashboardDef[];
 }
 
-export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOverrides = {}): Lab {
+/**
+ * Loads the lab once under the engine: the config with the plan's rules (every problem reported
+ * before any resource is registered), its secrets, and the plan those rules made.
+ */
+export function loadLab(source?: ConfigSource): { lab: LabConfig; secrets: LabSecrets; plan: LabPlan } {
+  const checker = new PlanChecker();
+  const { lab, secrets } = loadLabConfig(checker, source);
+  return { lab, secrets, plan: checker.plan(lab) };
+}
+
+/** Builds the lab from its config and its plan (made once by `loadLab`; `planLab(lab)` when not given). */
+export function buildLab(
+  lab: LabConfig,
+  secrets: LabSecrets,
+  overrides: LabOverrides = {},
+  plan: LabPlan = planLab(lab),
+): Lab {
   const hosts: Record<string, Host> = {};
   const summary: Record<string, HostSummary> = {};
   for (const name of Object.keys(lab.hosts).sort()) {
@@ -132,7 +148,7 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOver
     };
   }
   const result: Lab = { hosts, drift: buildDrift(lab, hosts), outputs: { hosts: summary } };
-  const ladon = lab.ladon ? resolveLadon(lab, lab.ladon) : undefined;
+  const ladon = plan.ladon;
   if (ladon) {
     result.ladon = new LadonStack("ladon", {
       ladon,
@@ -158,7 +174,13 @@ export function buildLab(lab: LabConfig, secrets: LabSecrets, overrides: LabOver
   if (backups) result.backups = buildBackups(backups, hosts, secrets, ladon);
   if (firewall) result.firewalls = buildFirewalls(lab, firewall, hosts, ladon);
   if (lab.vllm) {
-    const { vllm, gpus } = buildVllm(lab, hosts, secrets, ladon, result.ladon);
+    const { vllm, gpus } = buildVllm(
+      plan.vllm as NonNullable<LabPlan["vllm"]>,
+      hosts,
+      secrets,
+      ladon,
+      result.ladon,
+    );
     result.vllm = vllm;
     result.outputs.vllm = { host: lab.vllm.host, servers: { ...vllm.servers }, gpus };
     result.outputs.vllmApiKey = pulumi.secret(requireSecret(secrets, "vllmApiKey"));
@@ -198,13 +220,13 @@ function requireSecret(secrets: LabSecrets, key: string): pulumi.Output<string> 
 }
 
 function buildVllm(
-  lab: LabConfig,
+  planned: NonNullable<LabPlan["vllm"]>,
   hosts: Record<string, Host>,
   secrets: LabSecrets,
   ladon?: ResolvedLadon,
   stack?: LadonStack,
 ): { vllm: Vllm; gpus: GpuShare[] } {
-  const { resolved, problems } = resolveVllm(lab, lab.vllm as NonNullable<LabConfig["vllm"]>);
+  const { resolved, problems } = planned;
   if (!resolved || problems.length > 0) throw new Error(problems.map((p) => p.message).join("; "));
   const host = hosts[resolved.hostName] as Host;
   const docker = host.docker;
@@ -293,6 +315,9 @@ function buildBackups(
   const host = hosts[backups.host] as Host;
   const onStack = ladon !== undefined && ladon.stackHostName === backups.host;
   const data = (service: string) => `${ladon?.config.dataDir}/${service}`;
+  // What the catalog says each service needs backed up; only the stack's host holds that data.
+  const backedUp = onStack ? CATALOG.filter((s) => s.backup) : [];
+  const snapshot = backedUp.find((s) => s.backup?.snapshot);
   const repositoryStep = backups.repository.startsWith("/")
     ? host.storage.stepFor(backups.repository)
     : undefined;
@@ -300,18 +325,17 @@ function buildBackups(
     host: host.target,
     backups,
     password: requireSecret(secrets, "resticPassword"),
-    paths: [
-      ...BACKUP_ETC,
-      ...(onStack ? ["grafana", "prometheus", "alertmanager", "loki", "phoenix"].map(data) : []),
-    ],
-    prometheus: onStack
+    paths: [...BACKUP_ETC, ...backedUp.map((s) => data(s.container))],
+    prometheus: snapshot
       ? {
-          dataDir: data("prometheus"),
-          url: `http://127.0.0.1:${SERVICES.prometheus.ports.http?.host}`,
+          dataDir: data(snapshot.container),
+          url: `http://127.0.0.1:${snapshot.ports.http?.host}`,
           netrc: CLIENT_NETRC.prometheus,
         }
       : undefined,
-    sqliteDatabases: onStack ? [`${data("grafana")}/grafana.db`, `${data("phoenix")}/phoenix.db`] : [],
+    sqliteDatabases: backedUp.flatMap((s) =>
+      (s.backup?.sqlite ?? []).map((db) => `${data(s.container)}/${db}`),
+    ),
     textfileDir: TEXTFILE_DIR,
     after: [...(repositoryStep ? [repositoryStep] : []), ...host.settled],
   });

@@ -1,6 +1,6 @@
 /**
  * The one catalog of pins: every image the lab runs, and the upstream release the conformance
- * tier (`tools/upstream`, `npm run conformance`) builds from the registries to check what the
+ * tier (`lib/upstream`, `npm run conformance`) builds from the registries to check what the
  * program renders for that image. Bumping an image bumps its checker: `tests/pins.test.ts` fails
  * when an image's release and its checker's release disagree.
  *
@@ -13,7 +13,7 @@
  * Pure data: no Pulumi, no I/O.
  */
 
-/** A Go program built from its module, from a go.mod of ours (see tools/upstream/go.ts). */
+/** A Go program built from its module, from a go.mod of ours (see lib/upstream/go.ts). */
 export interface GoChecker {
   kind: "go";
   module: string;
@@ -21,7 +21,7 @@ export interface GoChecker {
   version: string;
   /**
    * Binary name -> package path inside the module, or `mains/<dir>` for a main package of ours
-   * in tools/upstream/mains/ that calls the module's own command (where upstream's main lives in
+   * in lib/upstream/mains/ that calls the module's own command (where upstream's main lives in
    * a module the proxy does not serve).
    */
   binaries: Readonly<Record<string, string>>;
@@ -46,7 +46,7 @@ export interface GoChecker {
   inModule?: {
     /** File of the module -> lines removed from it, each of which must occur exactly once. */
     dropLines?: Readonly<Record<string, readonly string[]>>;
-    /** File of the module -> a file of ours (tools/upstream/…) that replaces it. */
+    /** File of the module -> a file of ours (lib/upstream/…) that replaces it. */
     replaceFiles?: Readonly<Record<string, string>>;
   };
   /**
@@ -275,7 +275,7 @@ export const PINS: Readonly<Record<PinName, Pin>> = {
       version: "v1.19.0",
       // The release's main is in collector/, a generated module the proxy does not serve; ours
       // runs the same command tree with only the components the rendered config uses
-      // (tools/upstream/mains/alloy/main.go), which compiles about 2,100 packages instead of 4,900.
+      // (lib/upstream/mains/alloy/main.go), which compiles about 2,100 packages instead of 4,900.
       binaries: { alloy: "mains/alloy" },
       inModule: {
         // internal/alloycli/cmd_run.go@v1.19.0 imports every component for its side effect.
@@ -439,4 +439,17 @@ export function checkerRelease(pin: Pin): string | undefined {
   if (c.kind === "go") return releaseOf(c.version, c.module);
   if (c.kind === "pypi") return releaseOf(c.version);
   return undefined;
+}
+
+/**
+ * What is wrong with a pin: its image and its checker name different releases, or nothing checks
+ * it and it does not say why. `npm run upstream` refuses to build a checker for a pin with a problem.
+ */
+export function pinProblem(pin: Pin): string | undefined {
+  const checked = checkerRelease(pin);
+  if (pin.checker.kind === "none") {
+    if (checked !== undefined) return `no checker, yet a checker release ${checked}`;
+    return pin.checker.why.length > 20 ? undefined : "no checker, and no reason why";
+  }
+  return releaseOf(pin.tag) === checked ? undefined : `image ${releaseOf(pin.tag)}, checker ${checked}`;
 }

@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import bcrypt from "bcryptjs";
 import { parse } from "yaml";
-import { ACCESS, accessOf, VLLM_ACCESS } from "../components/ladon/access";
-import { portRegistry, SERVICES, SERVICE_NAMES } from "../components/ladon/catalog";
+import { ACCESS, accessOf, VLLM_ACCESS } from "../components/plan/access";
+import { probeParams } from "../components/ops/probe";
+import { portRegistry, SERVICES, SERVICE_NAMES } from "../components/plan/services";
 import {
   passwordProblem,
   renderNetrc,
@@ -18,9 +19,9 @@ import {
   webPasswordHash,
   WEB_USER,
 } from "../components/ladon/webauth";
-import { placeholderValue } from "../tools/synth/stackfile";
+import { placeholderValue } from "../lib/synth/stackfile";
 import { Prometheus, PrometheusError, PROMETHEUS_PASSWORD_ENV } from "../tools/assess/prometheus";
-import type { SynthResult } from "../tools/synth/harness";
+import type { SynthResult } from "../lib/synth/harness";
 import { SimHost } from "./support/hostsim";
 import { byName, ofType, synthLab } from "./support/synth";
 import { requireTool } from "./support/tools";
@@ -224,7 +225,7 @@ describe("host steps that log in", () => {
 
   it("probe Prometheus's targets and Alertmanager's health with the netrc files, never a password", () => {
     const h = new SimHost();
-    const run = h.run("ops/scripts/probe.sh", {});
+    const run = h.run("ops/scripts/probe.sh", probeParams(""));
     const curl = run.calls.filter((c) => c.startsWith("curl"));
     expect(curl).toContainEqual(
       "curl -fsS -m 10 --netrc-file /etc/citadel/clients/prometheus.netrc http://127.0.0.1:9901/api/v1/targets?state=active",

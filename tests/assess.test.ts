@@ -1,5 +1,5 @@
-/** npm run assess's arithmetic and inputs, without mocks; tools/conformance/assess.ts runs it against a real Prometheus. */
-import { loadLab } from "../tools/cli";
+/** npm run assess's arithmetic and inputs, without mocks; tests/tiers/conformance/assess.ts runs it against a real Prometheus. */
+import { loadLab } from "../lib/cli";
 import {
   CapacityError,
   diskNeed,
@@ -23,7 +23,7 @@ import {
 } from "../tools/assess/index";
 import { summaryQueries, writeIops, type Scope } from "../tools/assess/queries";
 import { chartSpec } from "../tools/assess/chart";
-import { expected, openMetrics } from "../tools/assess/fixture";
+import { expected, openMetrics } from "./support/assess-fixture";
 
 const GiB = 1024 ** 3;
 const TiB = 1024 ** 4;

@@ -1,8 +1,8 @@
 /** The flag parser every command-line tool uses: defaults, values, switches, and usage errors. */
 import { spawnSync } from "node:child_process";
 import path from "node:path";
-import { parseFlags } from "../tools/cli";
-import { StackFileError } from "../tools/synth/stackfile";
+import { parseFlags } from "../lib/cli";
+import { StackFileError } from "../lib/synth/stackfile";
 
 const USAGE = "tool -- [--config <file>] [--dir <dir>] [--accept]";
 const HELP = {
@@ -76,14 +76,14 @@ describe("every tool's --help", () => {
   const REPO = path.join(__dirname, "..");
   const TOOLS = [
     "tools/synth.ts",
-    "tools/diff/index.ts",
+    "tools/diff.ts",
     "tools/validate.ts",
     "tools/baseline.ts",
     "tools/bench.ts",
     "tools/assess/index.ts",
     "tools/readme.ts",
-    "tools/conformance/index.ts",
-    "tools/upstream/index.ts",
+    "tests/tiers/conformance/index.ts",
+    "tests/tiers/upstream/index.ts",
   ];
   it.each(TOOLS)("%s: says what each flag does and its exit codes, and does nothing else", (tool) => {
     const r = spawnSync(process.execPath, ["--import", "tsx", tool, "--help"], {

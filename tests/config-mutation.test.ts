@@ -6,9 +6,10 @@
  * policy pack (or by the program itself with a stack trace).
  */
 import fc from "fast-check";
-import { LabConfigError, parseLabConfig } from "../components/config";
-import { runPolicies } from "../tools/synth/policies";
-import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
+import { LabConfigError } from "../components/config";
+import { parseLabConfig } from "../components/plan";
+import { runPolicies } from "../lib/synth/policies";
+import { fromConfigMap, stackConfigSource } from "../lib/synth/stackfile";
 import { LAB_SECRETS, labConfigMap } from "./support/lab";
 import { synthLab } from "./support/synth";
 

@@ -1,14 +1,15 @@
 /** The one lab schema: the committed lab passes, and each kind of mistake is named by its key. */
 import fc from "fast-check";
+import * as pulumi from "@pulumi/pulumi";
 import {
   LabConfigError,
-  parseLabConfig,
   formatPath,
   parseSize,
   formatSize,
   isSameDiskOrPartition,
 } from "../components/config";
-import { fromConfigMap, parseStackText, StackFileError, stackConfigSource } from "../tools/synth/stackfile";
+import { parseLabConfig } from "../components/plan";
+import { fromConfigMap, parseStackText, StackFileError, stackConfigSource } from "../lib/synth/stackfile";
 import {
   addMonitoringPi,
   citadelHost,
@@ -245,6 +246,13 @@ describe("invalid configs are rejected with the key path", () => {
       "citadel:hosts.citadel.typo",
     ]);
     expect(err.message).toContain("(4 problems)");
+  });
+
+  it("is an error the engine prints without a stack trace, as it prints a pulumi.RunError", () => {
+    const err = problemsOf({ ...labConfigMap(), "citadel:typo": true });
+    // cmd/run/run.js@3.276.0 hides the stack exactly when RunError.isInstance(err) holds.
+    expect(pulumi.RunError.isInstance(err)).toBe(true);
+    expect(pulumi.RunError.isInstance(new Error(err.message))).toBe(false);
   });
 });
 

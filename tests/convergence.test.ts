@@ -11,8 +11,8 @@ import {
   effectOf,
   unappliedKeys,
   programWith,
-} from "../tools/convergence";
-import type { SynthResult } from "../tools/synth/harness";
+} from "../lib/convergence";
+import type { SynthResult } from "../lib/synth/harness";
 import { labConfigMap, STACK_FILE } from "./support/lab";
 import { synthLab } from "./support/synth";
 

@@ -7,12 +7,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { stringify } from "yaml";
-import { BLAST_RADIUS } from "../tools/convergence";
-import { diffPlans, summaryLine } from "../tools/diff/diff";
-import { runDiff, SideError } from "../tools/diff/index";
-import { planFromSynth, type Plan } from "../tools/diff/plan";
-import { renderJson, renderMarkdown, renderText } from "../tools/diff/render";
-import { runPolicies } from "../tools/synth/policies";
+import { BLAST_RADIUS } from "../lib/convergence";
+import { diffPlans, summaryLine } from "../lib/diff/diff";
+import { runDiff, SideError } from "../tools/diff";
+import { planFromSynth, type Plan } from "../lib/diff/plan";
+import { renderJson, renderMarkdown, renderText } from "../lib/diff/render";
+import { runPolicies } from "../lib/synth/policies";
 import { citadelHost, labConfigMap } from "./support/lab";
 import { synthLab } from "./support/synth";
 
@@ -339,7 +339,7 @@ describe("npm run diff --base <ref>", () => {
   it("says a base ref that does not exist does not exist, and exits 2", () => {
     const r = spawnSync(
       path.join(REPO, "node_modules", ".bin", "tsx"),
-      ["tools/diff/index.ts", "--base", "no-such-ref-anywhere"],
+      ["tools/diff.ts", "--base", "no-such-ref-anywhere"],
       { cwd: REPO, encoding: "utf8" },
     );
     expect(r.status).toBe(2);

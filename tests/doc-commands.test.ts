@@ -16,7 +16,7 @@ import { docFiles } from "../tools/readme";
 const REPO = path.join(__dirname, "..");
 const TOOLS: Record<string, string> = {
   start: "tools/synth.ts",
-  diff: "tools/diff/index.ts",
+  diff: "tools/diff.ts",
   assess: "tools/assess/index.ts",
   readme: "tools/readme.ts",
 };

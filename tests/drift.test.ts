@@ -5,11 +5,12 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import * as path from "node:path";
-import { parseLabConfig, type LabConfig } from "../components/config";
+import { type LabConfig } from "../components/config";
+import { parseLabConfig } from "../components/plan";
 import { DRIFT_EVALUATOR, renderDriftScript } from "../components/ops/drift";
 import { evaluateHost, hostExpectations, probeServers } from "../components/ops/validate";
 import { COMPONENTS_DIR, wrapScript } from "../components/remote";
-import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
+import { fromConfigMap, stackConfigSource } from "../lib/synth/stackfile";
 import { mutations, SimHost } from "./support/hostsim";
 import { addMonitoringPi, LAB_SECRETS, labConfigMap } from "./support/lab";
 import { citadelProbes } from "./support/probe";

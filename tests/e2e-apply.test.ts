@@ -1,16 +1,16 @@
 /**
- * The e2e tier's pulumi-command stand-in (tools/e2e/apply.ts), without VMs: which of the
+ * The e2e tier's pulumi-command stand-in (tests/tiers/e2e/apply.ts), without VMs: which of the
  * program's steps it applies and in what order, how a step's output reaches a later step, and
  * that a failure names the step.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { apply, ApplyError, LOCAL, REMOTE, stdoutMarker, stepsOf, type Step } from "../tools/e2e/apply";
-import { stepParams } from "../tools/e2e/lab";
-import { synthesize } from "../tools/synth/harness";
-import { runLab } from "../tools/synth/program";
-import { fromConfigMap } from "../tools/synth/stackfile";
+import { apply, ApplyError, LOCAL, REMOTE, stdoutMarker, stepsOf, type Step } from "./tiers/e2e/apply";
+import { stepParams } from "./tiers/e2e/lab";
+import { synthesize } from "../lib/synth/harness";
+import { runLab } from "../lib/synth/program";
+import { fromConfigMap } from "../lib/synth/stackfile";
 import { labConfigMap } from "./support/lab";
 
 async function labWithMarkers() {

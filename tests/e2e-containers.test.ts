@@ -3,11 +3,11 @@
  * sends for each container the program registers carries every registered input, and an input it
  * cannot translate stops the run naming it instead of being dropped.
  */
-import { CONTAINER, createBody, durationNs, NETWORK, networkBody } from "../tools/e2e/containers";
-import { labGuestAddress } from "../tools/e2e/services";
-import { synthesize } from "../tools/synth/harness";
-import { runLab } from "../tools/synth/program";
-import { fromConfigMap } from "../tools/synth/stackfile";
+import { CONTAINER, createBody, durationNs, NETWORK, networkBody } from "./tiers/e2e/containers";
+import { labGuestAddress } from "./tiers/e2e/services";
+import { synthesize } from "../lib/synth/harness";
+import { runLab } from "../lib/synth/program";
+import { fromConfigMap } from "../lib/synth/stackfile";
 import { labConfigMap } from "./support/lab";
 
 describe("the e2e container stand-in", () => {

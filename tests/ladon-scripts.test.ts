@@ -1,6 +1,6 @@
 /** The LadonStack's host scripts, run twice against shims: files, reloads, secrets, timers, metrics. */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { renderStandalone } from "../components/remote/shell";
@@ -184,11 +184,19 @@ describe("textfile-metrics.sh", () => {
     const prom = h.read("/var/lib/node_exporter/textfile/citadel.prom");
     expect(prom).toContain('citadel_lvm_vg_free_bytes{vg="ubuntu-vg"} 290000000000');
     expect(prom).toContain('citadel_lvm_pv_size_bytes{pv="/dev/nvme0n1p3",vg="ubuntu-vg"} 3500000000000');
-    expect(prom).toContain('citadel_data_dir_bytes{service="loki"} 1234');
+    // The real du -sb and df -B1 over the scratch root, against what the kernel says of the same
+    // files (lstat sizes, apparent bytes as du -b counts them) and filesystem (statfs(2)).
+    const lokiDir = path.join(h.root, "srv/data/ladon/loki");
+    const apparent = statSync(lokiDir).size + statSync(path.join(lokiDir, "chunk")).size;
+    expect(prom).toContain(`citadel_data_dir_bytes{service="loki"} ${apparent}`);
+    const fs = statfsSync(path.join(h.root, "srv/data/ladon"));
+    expect(prom).toContain(`citadel_data_volume_size_bytes ${fs.blocks * fs.bsize}`);
+    const free = Number(/^citadel_data_volume_free_bytes (\d+)$/m.exec(prom)?.[1]);
+    expect(free).toBeGreaterThan(0);
+    expect(free).toBeLessThanOrEqual(fs.blocks * fs.bsize);
     // Read live: 50GB from Prometheus's flags, 744h x 1 GiB/day from Loki's runtime config.
     expect(prom).toContain('citadel_retention_limit_bytes{service="prometheus"} 53687091200');
     expect(prom).toContain('citadel_retention_limit_bytes{service="loki"} 33285996544');
-    expect(prom).toContain("citadel_data_volume_free_bytes 400000000000");
     // Each family's samples follow its own TYPE line: node_exporter's textfile collector refuses
     // the whole file otherwise (found by the conformance tier; promtool check metrics accepts it).
     let family = "";

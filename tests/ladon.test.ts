@@ -1,11 +1,12 @@
 /** The LadonStack under mocks: ports, secrets, reloads rather than replacements, placement, memory. */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { LabConfigError, parseLabConfig } from "../components/config";
-import { archProblem, ladonProblems, portRegistry, SERVICES } from "../components/ladon";
-import type { ResourceRecord, SynthResult } from "../tools/synth/harness";
-import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
-import { renderServiceTable } from "../tools/synth/report";
+import { LabConfigError } from "../components/config";
+import { parseLabConfig } from "../components/plan";
+import { archProblem, ladonProblems, portRegistry, SERVICES } from "../components/plan";
+import type { ResourceRecord, SynthResult } from "../lib/synth/harness";
+import { fromConfigMap, stackConfigSource } from "../lib/synth/stackfile";
+import { renderServiceTable } from "../lib/synth/report";
 import { addMonitoringPi, LAB_SECRETS, labConfigMap } from "./support/lab";
 import { byName, dependencyNames, ofType, synthLab } from "./support/synth";
 

@@ -1,8 +1,8 @@
-/** The development loop's figures (tools/loop.ts): what `npm run bench` reports from `.ci/run`'s records. */
+/** The development loop's figures (lib/loop.ts): what `npm run bench` reports from `.ci/run`'s records. */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ciTimesFile, median, mutationScores, readCiRuns, tierMedian } from "../tools/loop";
+import { ciTimesFile, median, mutationScores, readCiRuns, tierMedian } from "../lib/loop";
 
 function recorded(lines: string[]): string {
   const file = path.join(mkdtempSync(path.join(tmpdir(), "citadel-loop-")), "ci-times.jsonl");

@@ -17,7 +17,7 @@ import {
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { DOCKER_MOUNTS_DROP_IN } from "../components/host/docker";
-import type { SynthResult } from "../tools/synth/harness";
+import type { SynthResult } from "../lib/synth/harness";
 import { SimHost } from "./support/hostsim";
 import { Loops, requireRoot } from "./support/loops";
 import { synthLab } from "./support/synth";

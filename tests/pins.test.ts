@@ -2,29 +2,11 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import {
-  checkerRelease,
-  HOST_PINS,
-  imageOf,
-  PINS,
-  releaseOf,
-  type Pin,
-  type PinName,
-} from "../components/pins";
-import { SERVICES, SERVICE_NAMES } from "../components/ladon";
+import { HOST_PINS, imageOf, PINS, pinProblem, releaseOf, type Pin, type PinName } from "../components/pins";
+import { SERVICES, SERVICE_NAMES } from "../components/plan";
 import { VllmSchema } from "../components/config";
 
 const SERVERS = { chat: { model: "Qwen/Qwen3-8B", maxModelLen: 8192, port: 8000 } };
-
-/** What is wrong with a pin: its image and its checker name different releases, or nothing checks it and it says not why. */
-function pinProblem(pin: Pin): string | undefined {
-  const checked = checkerRelease(pin);
-  if (pin.checker.kind === "none") {
-    if (checked !== undefined) return `no checker, yet a checker release ${checked}`;
-    return pin.checker.why.length > 20 ? undefined : "no checker, and no reason why";
-  }
-  return releaseOf(pin.tag) === checked ? undefined : `image ${releaseOf(pin.tag)}, checker ${checked}`;
-}
 
 describe("the catalog of pins", () => {
   it.each(Object.keys(PINS) as PinName[])("%s: the image's release is the checker's release", (name) => {

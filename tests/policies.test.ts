@@ -22,8 +22,8 @@ import { requireGpuRequests } from "../policies/rules/require-gpu-requests";
 import { requirePinnedHostKeys } from "../policies/rules/require-pinned-host-keys";
 import { requireScrapeCoverage } from "../policies/rules/require-scrape-coverage";
 import { coversSubnet, protectDataChangingPorts } from "../policies/rules/protect-data-changing-ports";
-import { runPolicies } from "../tools/synth/policies";
-import type { ResourceRecord, SynthResult } from "../tools/synth/harness";
+import { runPolicies } from "../lib/synth/policies";
+import type { ResourceRecord, SynthResult } from "../lib/synth/harness";
 import { labConfigMap } from "./support/lab";
 import { resourceViolations, stackViolations, type Fixture } from "./support/policy";
 import { synthLab } from "./support/synth";
@@ -637,17 +637,17 @@ describe("protect-data-changing-ports", () => {
 
   it("refuses the admin API open to the lab without auth, naming the port, the service and the fix", async () => {
     expect(await sv(protectDataChangingPorts, [prometheus(false), firewall([[9901, LAB]])])).toEqual([
-      "port 9901 (prometheus on 192.168.10.29) can change data (TSDB deletes and snapshots (admin API), reload and quit (lifecycle API)) without authentication and is open to all of the lab subnet 192.168.10.0/24 (admitted from 192.168.10.0/24); admit only the hosts that need it in components/ladon/access.ts, publish it on 127.0.0.1, or give prometheus authentication.",
+      "port 9901 (prometheus on 192.168.10.29) can change data (TSDB deletes and snapshots (admin API), reload and quit (lifecycle API)) without authentication and is open to all of the lab subnet 192.168.10.0/24 (admitted from 192.168.10.0/24); admit only the hosts that need it in components/plan/access.ts, publish it on 127.0.0.1, or give prometheus authentication.",
     ]);
   });
 
   it("refuses Loki open to the lab subnet, through a blanket DOCKER-USER rule or with no firewall at all", async () => {
     expect(await sv(protectDataChangingPorts, [loki(), firewall([[9903, LAB]])])).toHaveLength(1);
     expect(await sv(protectDataChangingPorts, [loki(), firewall([], [LAB])])).toEqual([
-      "port 9903 (loki on 192.168.10.29) can change data (log pushes, delete requests) without authentication and is open to all of the lab subnet 192.168.10.0/24 (admitted from 192.168.10.0/24); admit only the hosts that need it in components/ladon/access.ts, publish it on 127.0.0.1, or give loki authentication.",
+      "port 9903 (loki on 192.168.10.29) can change data (log pushes, delete requests) without authentication and is open to all of the lab subnet 192.168.10.0/24 (admitted from 192.168.10.0/24); admit only the hosts that need it in components/plan/access.ts, publish it on 127.0.0.1, or give loki authentication.",
     ]);
     expect(await sv(protectDataChangingPorts, [loki()])).toEqual([
-      "port 9903 (loki on 192.168.10.29) can change data (log pushes, delete requests) without authentication and is open to every address (no citadel:ops.firewall); admit only the hosts that need it in components/ladon/access.ts, publish it on 127.0.0.1, or give loki authentication.",
+      "port 9903 (loki on 192.168.10.29) can change data (log pushes, delete requests) without authentication and is open to every address (no citadel:ops.firewall); admit only the hosts that need it in components/plan/access.ts, publish it on 127.0.0.1, or give loki authentication.",
     ]);
   });
 
@@ -679,7 +679,7 @@ describe("protect-data-changing-ports", () => {
     expect(await sv(protectDataChangingPorts, [cadvisor, firewall([[9912, LAB]])])).toEqual([]);
     const stray = container({ labels: [], ports: [{ internal: 80, external: 9950 }], envs: [] }, "whoami");
     expect(await sv(protectDataChangingPorts, [stray, firewall([])])).toEqual([
-      "port 9950 (whoami on 192.168.10.29) has no entry in the access model; add one to components/ladon/access.ts, or publish it on 127.0.0.1.",
+      "port 9950 (whoami on 192.168.10.29) has no entry in the access model; add one to components/plan/access.ts, or publish it on 127.0.0.1.",
     ]);
   });
 

@@ -59,14 +59,18 @@ setup() {
   holder=$!
   for _ in $(seq 100); do [ -e "$ready" ] && break; sleep 0.1; done
   [ -e "$ready" ]
-  # A second step's apt_lock waits: it is still waiting when timeout ends it.
-  run timeout 2 bash -c "source '$prelude'; apt_lock; echo second"
-  [ "$status" -eq 124 ]
-  [ "$output" = "" ]
+  # A second step's apt_lock blocks in flock(2): the kernel lists it as a waiter ("->") on the
+  # lock file's inode in /proc/locks (fs/locks.c, lock_get_status), and it has printed nothing.
+  second_out="$CITADEL_ROOT/second-out"
+  bash -c "source '$prelude'; apt_lock; echo second >'$second_out'" 3>&- &
+  second=$!
+  inode=$(stat -c %i "$CITADEL_ROOT/run/lock/citadel-apt.lock")
+  for _ in $(seq 200); do grep -Eq -- "-> FLOCK .*:${inode} " /proc/locks && break; sleep 0.05; done
+  grep -Eq -- "-> FLOCK .*:${inode} " /proc/locks
+  [ ! -s "$second_out" ]
+  # Once the holder is gone, the waiting step takes the lock and goes on.
   kill "$holder"
   wait "$holder" || true
-  # Once the holder is gone, the lock is free again.
-  run timeout 5 bash -c "source '$prelude'; apt_lock; echo second"
-  [ "$status" -eq 0 ]
-  [ "$output" = "second" ]
+  wait "$second"
+  [ "$(cat "$second_out")" = "second" ]
 }

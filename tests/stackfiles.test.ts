@@ -9,8 +9,9 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { LabConfigError, parseLabConfig } from "../components/config";
-import { placeholderNotes, readStackFile, StackFileError, stackConfigSource } from "../tools/synth/stackfile";
+import { LabConfigError } from "../components/config";
+import { parseLabConfig } from "../components/plan";
+import { placeholderNotes, readStackFile, StackFileError, stackConfigSource } from "../lib/synth/stackfile";
 import { LAB_SECRETS } from "./support/lab";
 
 const DIR = path.join(__dirname, "fixtures", "stacks");

@@ -3,14 +3,14 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PINS, type GoChecker } from "../components/pins";
-import { cacheRoot, ensureEntry, readEntry } from "../tools/upstream/cache";
-import { compareWithLock, copyableDirectives, dropLines, scratchGoMod } from "../tools/upstream/go";
-import { compareFreeze, lockPython, pinnedVersions, PYPI_LOCK_FILE } from "../tools/upstream/pypi";
-import { cacheVersion, LOCKS, lockDirOf, UPSTREAM } from "../tools/upstream";
+import { cacheRoot, ensureEntry, readEntry } from "../lib/upstream/cache";
+import { compareWithLock, copyableDirectives, dropLines, scratchGoMod } from "../lib/upstream/go";
+import { compareFreeze, lockPython, pinnedVersions, PYPI_LOCK_FILE } from "../lib/upstream/pypi";
+import { cacheVersion, LOCKS, lockDirOf, UPSTREAM } from "../lib/upstream";
 import { renderAlloyConfig } from "../components/ladon/render/alloy";
-import { overlay } from "../tools/conformance/lab";
-import { durationSeconds } from "../tools/conformance/live";
-import { modelOf } from "../tools/conformance/vllm";
+import { overlay } from "./tiers/conformance/lab";
+import { durationSeconds } from "./tiers/conformance/live";
+import { modelOf } from "./tiers/conformance/vllm";
 
 const scratch = () => mkdtempSync(path.join(tmpdir(), "citadel-upstream-"));
 
@@ -141,7 +141,7 @@ describe("the Alloy checker's main", () => {
     );
     expect(components.length).toBeGreaterThan(3);
     const main = readFileSync(
-      path.join(__dirname, "..", "tools", "upstream", "mains", "alloy", "main.go"),
+      path.join(__dirname, "..", "lib", "upstream", "mains", "alloy", "main.go"),
       "utf8",
     );
     for (const name of new Set(components)) {

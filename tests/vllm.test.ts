@@ -1,15 +1,13 @@
 /** vLLM under mocks: the container's inputs, its secrets, its ordering and the config it refuses. */
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { LabConfigError, parseLabConfig } from "../components/config";
-import { CONTAINER_PORT, flagOf } from "../components/llm";
+import { LabConfigError } from "../components/config";
+import { parseLabConfig } from "../components/plan";
+import { flagOf } from "../components/plan";
 import { imageOf, PINS } from "../components/pins";
 import { COMPONENTS_DIR } from "../components/remote";
-import type { SynthResult } from "../tools/synth/harness";
-import { fromConfigMap, stackConfigSource } from "../tools/synth/stackfile";
+import type { SynthResult } from "../lib/synth/harness";
+import { fromConfigMap, stackConfigSource } from "../lib/synth/stackfile";
 import { LAB_SECRETS, labConfigMap } from "./support/lab";
 import { byName, dependencyNames, synthFailure, synthLab } from "./support/synth";
 
@@ -519,73 +517,6 @@ describe("vLLM config is refused with the key named", () => {
     expect(flagOf("--max_model_len=4096")).toBe("--max-model-len");
     expect(flagOf("-tp")).toBe("-tp");
     expect(flagOf("4096")).toBeUndefined();
-  });
-});
-
-describe("the readiness check itself", () => {
-  let server: Server;
-  let port: number;
-  beforeAll(async () => {
-    // Answers as vLLM does with both servers' models loaded; /v1/embeddings only while `embeds`.
-    server = createServer((req, res) => {
-      if (req.headers.authorization !== "Bearer right-key") {
-        res.writeHead(401).end("{}");
-        return;
-      }
-      const json = (body: unknown) =>
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
-      if (req.url === "/v1/models") json({ data: listed.map((id) => ({ id })) });
-      else if (req.url === "/v1/embeddings" && req.method === "POST" && embeds)
-        json({ data: [{ embedding: [0.1, 0.2, 0.3] }] });
-      else res.writeHead(404).end("{}");
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    port = (server.address() as AddressInfo).port;
-  });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
-
-  let embeds = true;
-  /** The models /v1/models lists: both servers' while both are loaded. */
-  let listed = ["qwen3-8b", "qwen3-embedding-0.6b"];
-  /** Runs a server's healthcheck python against the loopback server; resolves to its exit code. */
-  const check = (key: string, which = "chat") =>
-    new Promise<number>((resolve) => {
-      const [, python, flag, script] = raw(lab, which).healthcheck.tests as string[];
-      const local = (script as string).replace(`127.0.0.1:${CONTAINER_PORT}`, `127.0.0.1:${port}`);
-      const env = { VLLM_API_KEY: key, PATH: "/usr/bin:/bin" };
-      execFile(python as string, [flag as string, local], { env }, (err) =>
-        resolve(err ? ((err.code as number) ?? 1) : 0),
-      );
-    });
-
-  it("passes when the served model is listed for the key", async () => {
-    expect(await check("right-key")).toBe(0);
-  });
-
-  it("fails while the server answers but lists another model than its own", async () => {
-    listed = ["qwen3-embedding-0.6b"];
-    try {
-      expect(await check("right-key")).not.toBe(0);
-      expect(await check("right-key", "embed")).toBe(0);
-      listed = [];
-      expect(await check("right-key", "embed")).not.toBe(0);
-    } finally {
-      listed = ["qwen3-8b", "qwen3-embedding-0.6b"];
-    }
-  });
-
-  it("fails when the key is refused", async () => {
-    expect(await check("wrong-key")).not.toBe(0);
-  });
-
-  it("passes for the embed server only while /v1/embeddings answers with a vector", async () => {
-    embeds = true;
-    expect(await check("right-key", "embed")).toBe(0);
-    embeds = false;
-    expect(await check("right-key", "embed")).not.toBe(0);
-    // The chat server's check asks no embedding of it.
-    expect(await check("right-key")).toBe(0);
-    embeds = true;
   });
 });
 

@@ -1,14 +1,13 @@
 /** The VRAM plan: a pure model of how vLLM sizes memory per GPU. */
 import fc from "fast-check";
 import {
-  MODEL_CATALOG,
   planVram,
   describeVramFailure,
   kvBytesPerToken,
   weightBytes,
-  type ModelFacts,
   type VramInput,
-} from "../components/llm";
+} from "../components/plan";
+import { MODEL_CATALOG, type ModelFacts } from "../components/shared/models";
 
 const llama = MODEL_CATALOG["meta-llama/Llama-3.1-8B-Instruct"]!;
 const qwen3 = MODEL_CATALOG["Qwen/Qwen3-8B"]!;

@@ -16,14 +16,14 @@
  * Exit codes (also in `--help`): 0 recorded (or accepted); 1 a regression, nothing recorded; 2 bad
  * flags or config; 3 the vLLM host could not be reached over SSH; 4 anything else.
  */
-import "./compile-cache";
+import "../lib/compile-cache";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { servedModelName, serversOf, type LabConfig } from "../components/config";
 import { vllmContainer, type VllmServerConfig } from "../components/config/vllm";
-import { TEXTFILE_DIR } from "../components/ladon/stack";
-import { CONTAINER_PORT } from "../components/llm/resolve";
-import { sortKeys } from "../components/host/docker";
+import { TEXTFILE_DIR } from "../components/shared/lab";
+import { CONTAINER_PORT } from "../components/plan/vllm";
+import { sortKeys } from "../components/shared/render";
 import {
   baselineFileName,
   compare,
@@ -36,9 +36,9 @@ import {
   type Baseline,
 } from "../components/ops/baseline";
 import { renderScript, renderStandalone } from "../components/remote";
-import { runOnHost } from "./ssh";
-import { loadLab, parseFlags, runCli } from "./cli";
-import { StackFileError } from "./synth/stackfile";
+import { runOnHost } from "../lib/ssh";
+import { loadLab, parseFlags, runCli } from "../lib/cli";
+import { StackFileError } from "../lib/synth/stackfile";
 
 /** A benchmark of a few hundred requests takes minutes; an hour means something is stuck. */
 const BENCH_TIMEOUT_MS = 60 * 60 * 1000;

@@ -3,14 +3,14 @@
  * remote-command counts, the critical path, and the blast-radius table with what each change
  * touches. Measures; it asserts nothing (the tests do).
  */
-import "./compile-cache";
+import "../lib/compile-cache";
 import { performance } from "node:perf_hooks";
-import { BLAST_RADIUS, BLAST_SECRETS, criticalPath, diffPlans, programWith } from "./convergence";
-import { synthesize, type SynthResult } from "./synth/harness";
-import { runLab } from "./synth/program";
-import { parseFlags } from "./cli";
-import { runDiff } from "./diff/index";
-import { fromConfigMap, readStackFile, StackFileError } from "./synth/stackfile";
+import { BLAST_RADIUS, BLAST_SECRETS, criticalPath, diffPlans, programWith } from "../lib/convergence";
+import { synthesize, type SynthResult } from "../lib/synth/harness";
+import { runLab } from "../lib/synth/program";
+import { parseFlags } from "../lib/cli";
+import { runDiff } from "./diff";
+import { fromConfigMap, readStackFile, StackFileError } from "../lib/synth/stackfile";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -23,7 +23,7 @@ import {
   timeNpmStart,
   upstreamBuildSeconds,
   type CiRun,
-} from "./loop";
+} from "../lib/loop";
 import { parse } from "yaml";
 
 export const HELP = {

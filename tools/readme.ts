@@ -6,21 +6,21 @@
  * the blast radius of single-knob changes. `tests/readme.test.ts` fails when a page differs from
  * what this writes; `--check` does the same without writing.
  */
-import "./compile-cache";
+import "../lib/compile-cache";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { checkerRelease, imageOf, PINS, type PinName } from "../components/pins";
-import { runDiff } from "./diff/index";
-import { renderMarkdown } from "./diff/render";
-import { synthesize } from "./synth/harness";
-import { runLab } from "./synth/program";
-import { renderServiceTable, renderVramPlan } from "./synth/report";
-import { readStackFile } from "./synth/stackfile";
+import { runDiff } from "./diff";
+import { renderMarkdown } from "../lib/diff/render";
+import { synthesize } from "../lib/synth/harness";
+import { runLab } from "../lib/synth/program";
+import { renderServiceTable, renderVramPlan } from "../lib/synth/report";
+import { readStackFile } from "../lib/synth/stackfile";
 import { BLAST_HEAD, blastRadiusRows, table } from "./bench";
-import { parseFlags } from "./cli";
-import { criticalPath } from "./convergence";
+import { parseFlags } from "../lib/cli";
+import { criticalPath } from "../lib/convergence";
 import { renderConfigReference } from "./docs/configuration";
 
 const ROOT = path.join(__dirname, "..");

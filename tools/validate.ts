@@ -10,16 +10,16 @@
  * Exit codes (also in `--help`): 0 every check passed; 1 a check failed on a host it reached; 2 bad
  * flags or config; 3 a host could not be reached and no reached host failed a check; 4 anything else.
  */
-import "./compile-cache";
+import "../lib/compile-cache";
 import type { LabConfig } from "../components/config";
 import { evaluateHost, probeServers, renderResults, type CheckResult } from "../components/ops/validate";
-import { renderStandalone } from "../components/remote";
-import { runOnHost } from "./ssh";
-import { EXIT, loadLab, parseFlags, runCli } from "./cli";
+import { renderProbe } from "../components/ops/probe";
+import { runOnHost } from "../lib/ssh";
+import { EXIT, loadLab, parseFlags, runCli } from "../lib/cli";
 
 /** Runs the probe on one host over SSH and returns what it printed. */
 export function probeHost(lab: LabConfig, name: string): string {
-  const script = renderStandalone("ops/scripts/probe.sh", { VLLM_SERVERS: probeServers(lab, name) });
+  const script = renderProbe(probeServers(lab, name));
   try {
     return runOnHost(lab, name, script, { timeoutMs: 120_000 });
   } catch (err) {

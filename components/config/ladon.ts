@@ -1,6 +1,16 @@
 /** The `citadel:ladon` section: the observability stack and its placement. */
 import { z } from "zod";
+import { PINS, type PinName } from "../pins";
 import { SIZE_PATTERN } from "./units";
+
+/**
+ * The LadonStack's services, by name: every pin but vLLM's, in the pins' order (each has its module
+ * in components/plan/services/). Read from the pins, since config imports nothing above it.
+ */
+const LADON_SERVICES = (Object.keys(PINS) as PinName[]).filter((n) => n !== "vllm") as [
+  Exclude<PinName, "vllm">,
+  ...Exclude<PinName, "vllm">[],
+];
 
 const example = (value: unknown) => ({ example: value });
 const Name = z
@@ -190,20 +200,7 @@ export const LadonSchema = z.strictObject({
     .prefault({}),
   /** Memory limit overrides in MiB, by service. @default {} */
   memoryMiB: z
-    .partialRecord(
-      z.enum([
-        "grafana",
-        "prometheus",
-        "alertmanager",
-        "loki",
-        "alloy",
-        "phoenix",
-        "nodeExporter",
-        "gpuExporter",
-        "cadvisor",
-      ]),
-      z.number().int().min(32),
-    )
+    .partialRecord(z.enum(LADON_SERVICES), z.number().int().min(32))
     .default({})
     .meta(example({ prometheus: 1024 })),
   /** RAM kept free for the host itself when checking containers' memory limits. @default 2 */

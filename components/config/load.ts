@@ -3,10 +3,11 @@
  * problem at once, each with its key path, what is wrong and a valid example, and throws before
  * the program registers a single resource.
  */
-import * as pulumi from "@pulumi/pulumi";
+import type { Output } from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { z } from "zod";
-import { LabConfigSchema, type LabConfig } from "./schema";
+import type { Problem } from "../shared/problem";
+import { LabConfigSchema, labSchemaWith, type LabConfig, type PlanChecks } from "./schema";
 import { gatedServers, SECRETS, setSecretCommand, type SecretSpec } from "./secrets";
 import { SERVER_KEYS } from "./vllm";
 import { closest, labWarnings, namespaceFindings } from "./warnings";
@@ -25,17 +26,20 @@ export interface ConfigSource {
   foreignKeys?(): string[];
 }
 
-export interface Problem {
-  /** Full config path, e.g. `citadel:hosts.citadel.address`. */
-  path: string;
-  message: string;
-  /** A valid value for that path, when the schema knows one. */
-  example?: unknown;
-}
+/** A problem placed at its full config path, e.g. `citadel:hosts.citadel.address`. */
+export type ConfigProblem = Problem<string>;
 
-export class LabConfigError extends pulumi.RunError {
+/**
+ * A config error that the engine prints as its message alone. It is not a `pulumi.RunError`, so
+ * that config does not load all of @pulumi/pulumi (about a second of every command-line tool's
+ * start): the engine hides the stack of any error for which `RunError.isInstance` holds
+ * (@pulumi/pulumi@3.276.0 cmd/run/run.js), and that is this member being `true` (errors.js
+ * `isInstance(obj, "__pulumiRunError")`, utils.js `hasTrueBooleanMember`).
+ */
+export class LabConfigError extends Error {
+  readonly __pulumiRunError = true;
   constructor(
-    readonly problems: Problem[],
+    readonly problems: ConfigProblem[],
     source: string,
   ) {
     super(formatProblems(problems, source));
@@ -43,7 +47,7 @@ export class LabConfigError extends pulumi.RunError {
   }
 }
 
-export function formatProblems(problems: Problem[], source: string): string {
+export function formatProblems(problems: ConfigProblem[], source: string): string {
   const lines = problems.map((p) => {
     const ex = p.example === undefined ? "" : ` (example: ${JSON.stringify(p.example)})`;
     return `  - ${p.path}: ${p.message}${ex}`;
@@ -57,15 +61,23 @@ export interface LoadedConfig {
   /** The secrets this lab needs and the stack has, plus optional ones that are set. */
   secretKeys: string[];
   /** Settings that are legal but probably not meant; they never stop a run. */
-  warnings: Problem[];
+  warnings: ConfigProblem[];
 }
 
-/** Validates the whole namespace. Pure: it never touches the engine, so tests call it directly. */
 /** Set by tools that read a stack file themselves (npm start): the file errors should name. */
 export const CONFIG_SOURCE_ENV = "CITADEL_CONFIG_SOURCE";
 
-export function parseLabConfig(source: ConfigSource, sourceName = "the stack config"): LoadedConfig {
-  const problems: Problem[] = [];
+/**
+ * Validates the whole namespace, with the plan's cross-field rules handed in. Pure: it never
+ * touches the engine. The plan layer's `parseLabConfig` (components/plan) is the one to call.
+ */
+export function parseConfig(
+  source: ConfigSource,
+  sourceName: string,
+  /** The plan's cross-field rules (components/plan PlanChecker). */
+  plan: PlanChecks,
+): LoadedConfig {
+  const problems: ConfigProblem[] = [];
   const raw: Record<string, unknown> = {};
   const secretKeysSet: string[] = [];
   const namespaces = namespaceFindings(source.foreignKeys?.() ?? [], NAMESPACE);
@@ -96,7 +108,7 @@ export function parseLabConfig(source: ConfigSource, sourceName = "the stack con
     problems.push(legacy);
     delete raw.vllm;
   }
-  const parsed = LabConfigSchema.safeParse(raw);
+  const parsed = labSchemaWith(plan).safeParse(raw);
   if (!parsed.success) {
     // One mistake, one message: a value that breaks its pattern also breaks the rules after it
     // (a subnet that is not one has no host bits to report), so each key keeps its first problem.
@@ -118,7 +130,7 @@ export function parseLabConfig(source: ConfigSource, sourceName = "the stack con
     }
   }
   if (problems.length > 0 || !parsed.success) throw new LabConfigError(problems, sourceName);
-  const warnings: Problem[] = [
+  const warnings: ConfigProblem[] = [
     ...namespaces.warnings,
     ...labWarnings(parsed.data).map((w) => ({ path: formatPath(w.path), message: w.message })),
   ];
@@ -130,7 +142,7 @@ export function parseLabConfig(source: ConfigSource, sourceName = "the stack con
  * migration is one move: the server's keys go under `servers.<name>`; the problem prints the
  * section as it should read, with the name `chat` (or `embed`/`rerank` after its kind).
  */
-export function legacyVllmProblem(section: unknown): Problem | undefined {
+export function legacyVllmProblem(section: unknown): ConfigProblem | undefined {
   if (typeof section !== "object" || section === null || Array.isArray(section)) return undefined;
   const entries = Object.entries(section as Record<string, unknown>);
   const moved = entries.filter(([k]) => SERVER_KEYS.includes(k));
@@ -155,7 +167,7 @@ export function legacyVllmProblem(section: unknown): Problem | undefined {
   };
 }
 
-export function missingSecret(spec: SecretSpec, lab?: LabConfig): Problem {
+export function missingSecret(spec: SecretSpec, lab?: LabConfig): ConfigProblem {
   const gated = spec.key === "huggingfaceToken" && lab ? gatedServers(lab) : [];
   if (gated.length > 0) {
     const which = gated.map(([name, model]) => `vllm.servers.${name}.model ${model}`).join(", ");
@@ -179,7 +191,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function issueToProblems(issue: z.core.$ZodIssue): Problem[] {
+function issueToProblems(issue: z.core.$ZodIssue): ConfigProblem[] {
   if (issue.code === "unrecognized_keys") {
     const known = knownKeysAt(LabConfigSchema, issue.path);
     return issue.keys.map((key) => {
@@ -274,59 +286,7 @@ function knownKeysAt(schema: AnySchema, path: readonly PropertyKey[]): string[] 
   return [];
 }
 
-/** Adapts the engine's config to a `ConfigSource`. */
-export function pulumiConfigSource(): ConfigSource {
-  const prefix = `${NAMESPACE}:`;
-  const all = pulumi.runtime.allConfig();
-  const config = new pulumi.Config(NAMESPACE);
-  return {
-    keys: () =>
-      Object.keys(all)
-        .filter((k) => k.startsWith(prefix))
-        .map((k) => k.slice(prefix.length)),
-    foreignKeys: () => Object.keys(all).filter((k) => !k.startsWith(prefix)),
-    value: (key) => {
-      const text = config.get(key);
-      if (text === undefined) return undefined;
-      try {
-        return JSON.parse(text);
-      } catch {
-        return text;
-      }
-    },
-    isSecret: (key) => engineSecretKeys().includes(`${prefix}${key}`),
-  };
-}
-
-/** The keys the engine marked secret. `isConfigSecret` is internal to @pulumi/pulumi, so read its store the same way. */
-function engineSecretKeys(): string[] {
-  const runtime = pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean };
-  const all = Object.keys(pulumi.runtime.allConfig());
-  if (typeof runtime.isConfigSecret === "function") return all.filter((k) => runtime.isConfigSecret?.(k));
-  const fromEnv = process.env.PULUMI_CONFIG_SECRET_KEYS;
-  return fromEnv ? (JSON.parse(fromEnv) as string[]) : [];
-}
-
 export interface LabSecrets {
   /** Secret values by key; only secrets that are set are present. */
-  values: Record<string, pulumi.Output<string>>;
-}
-
-/**
- * Loads the lab once: validates everything, then reads each set secret with `requireSecret`.
- * Throws `LabConfigError` (no resource registered) when anything is wrong.
- */
-export function loadLabConfig(source: ConfigSource = pulumiConfigSource()): {
-  lab: LabConfig;
-  secrets: LabSecrets;
-} {
-  const name = process.env[CONFIG_SOURCE_ENV] ?? `Pulumi.${pulumi.getStack()}.yaml`;
-  const { lab, secretKeys, warnings } = parseLabConfig(source, name);
-  // Under the engine they show in preview and up; npm start and npm run diff print their own.
-  if (pulumi.runtime.hasEngine())
-    for (const w of warnings) void pulumi.log.warn(`${name}: ${w.path}: ${w.message}`);
-  const config = new pulumi.Config(NAMESPACE);
-  const values: Record<string, pulumi.Output<string>> = {};
-  for (const key of secretKeys) values[key] = config.requireSecret(key);
-  return { lab, secrets: { values } };
+  values: Record<string, Output<string>>;
 }

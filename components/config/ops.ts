@@ -96,7 +96,7 @@ export const OpsSchema = z.strictObject({
       adminSubnet: Cidr,
       /**
        * The lab's subnet. No port that can change data is open to all of it without
-       * authentication (the access model, components/ladon/access.ts).
+       * authentication (the access model, components/plan/access.ts).
        */
       labSubnet: Cidr,
       /**

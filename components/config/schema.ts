@@ -5,13 +5,12 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
-import { resolveVllm } from "../llm/resolve";
 import { HOST_PINS } from "../pins";
+import type { Problem } from "../shared/problem";
 import { SIZE_PATTERN, parseSize } from "./units";
 import { VllmSchema } from "./vllm";
 import { LadonSchema } from "./ladon";
 import { OnCalendar, OpsSchema } from "./ops";
-import { ladonProblems } from "../ladon/plan";
 import { DEFAULT_SCRUB_SCHEDULE, RAID_LEVELS, RAID_MIN_MEMBERS } from "./raid";
 
 const example = (value: unknown) => ({ example: value });
@@ -301,24 +300,45 @@ const HostName = z
     error: "host names are lower-case letters, digits and -, starting with a letter",
   });
 
-/** The whole lab. Keys are the Pulumi config keys under the `citadel:` namespace. */
-export const LabConfigSchema = z
-  .strictObject({
-    hosts: z
-      .record(HostName, HostSchema)
-      .refine((h) => Object.keys(h).length > 0, { error: "declare at least one host" })
-      .meta(example({ citadel: { address: "192.168.10.29" } })),
-    /** The vLLM model server. @default none (no vLLM) */
-    vllm: VllmSchema.optional(),
-    /** The observability stack. @default none */
-    ladon: LadonSchema.optional(),
-    /**
-     * Backups, firewall, post-deploy validation and the LLM baseline.
-     * @default {} (no backups, no firewall, no post-deploy validation, the default baseline workload)
-     */
-    ops: OpsSchema.prefault({}),
-  })
-  .superRefine(checkLab);
+/** The whole lab's shape, before the rules that span fields. */
+const LabShape = z.strictObject({
+  hosts: z
+    .record(HostName, HostSchema)
+    .refine((h) => Object.keys(h).length > 0, { error: "declare at least one host" })
+    .meta(example({ citadel: { address: "192.168.10.29" } })),
+  /** The vLLM model server. @default none (no vLLM) */
+  vllm: VllmSchema.optional(),
+  /** The observability stack. @default none */
+  ladon: LadonSchema.optional(),
+  /**
+   * Backups, firewall, post-deploy validation and the LLM baseline.
+   * @default {} (no backups, no firewall, no post-deploy validation, the default baseline workload)
+   */
+  ops: OpsSchema.prefault({}),
+});
+
+/**
+ * The whole lab. Keys are the Pulumi config keys under the `citadel:` namespace. The config's own
+ * rules only: `labSchemaWith` adds the plan's.
+ */
+export const LabConfigSchema = LabShape.superRefine((lab, ctx) => checkLab(lab, ctx));
+
+/**
+ * The cross-field rules of the plan layer (components/plan/checks.ts): vLLM's resolution (models,
+ * placement, VRAM, ports) and the LadonStack's (placement, memory, retention). Config imports
+ * nothing above it, so the plan hands them in; they run inside the schema's own check, at their
+ * place among its rules and only when every field they read is valid, so a lab's problems come out
+ * in one list, in one order. Paths are relative to the section checked.
+ */
+export interface PlanChecks {
+  vllm(lab: LabConfig, vllm: NonNullable<LabConfig["vllm"]>): readonly Problem[];
+  ladon(lab: LabConfig, ladon: NonNullable<LabConfig["ladon"]>): readonly Problem[];
+}
+
+/** The lab's schema with the plan's cross-field rules: what the plan's `parseLabConfig` checks. */
+export function labSchemaWith(plan: PlanChecks): typeof LabConfigSchema {
+  return LabShape.superRefine((lab, ctx) => checkLab(lab, ctx, plan));
+}
 
 export type LabConfig = z.output<typeof LabConfigSchema>;
 export type HostConfig = z.output<typeof HostSchema>;
@@ -339,7 +359,7 @@ export const CROSS_FIELD = { crossField: true } as const;
  * runs only when every field it reads is valid, so one mistake gives one message (a GPU count of 0
  * is reported on its key, not again as "GPU index 0 does not exist").
  */
-function checkLab(lab: LabConfig, ctx: Ctx): void {
+function checkLab(lab: LabConfig, ctx: Ctx, plan?: PlanChecks): void {
   // An unknown key breaks only itself; its object is otherwise read as usual. Issues added by the
   // rules below count too, so a later rule does not repeat an earlier one's mistake.
   const broken = () =>
@@ -382,8 +402,8 @@ function checkLab(lab: LabConfig, ctx: Ctx): void {
   }
   // Sections that read other hosts run only when the whole lab's hosts are valid.
   const hostsClean = clean("hosts");
-  if (lab.vllm && hostsClean && clean("vllm")) {
-    for (const p of resolveVllm(lab, lab.vllm).problems) {
+  if (plan && lab.vllm && hostsClean && clean("vllm")) {
+    for (const p of plan.vllm(lab, lab.vllm)) {
       ctx.addIssue({ code: "custom", path: ["vllm", ...p.path], message: p.message, params: CROSS_FIELD });
     }
   }
@@ -421,17 +441,11 @@ function checkLab(lab: LabConfig, ctx: Ctx): void {
       });
     }
   }
-  if (lab.ladon && hostsClean && clean("ladon") && clean("vllm")) {
-    for (const p of ladonProblems(lab, lab.ladon)) {
+  if (plan && lab.ladon && hostsClean && clean("ladon") && clean("vllm")) {
+    for (const p of plan.ladon(lab, lab.ladon)) {
       ctx.addIssue({ code: "custom", path: ["ladon", ...p.path], message: p.message, params: CROSS_FIELD });
     }
   }
-}
-
-/** A problem found by a cross-field rule, with its path relative to the object checked. */
-export interface FieldProblem {
-  path: (string | number)[];
-  message: string;
 }
 
 /**
@@ -444,8 +458,8 @@ export function storageProblems(storage: {
   lvm?: LvmConfig;
   disks: readonly DiskConfig[];
   raids?: readonly RaidConfig[];
-}): FieldProblem[] {
-  const problems: FieldProblem[] = [];
+}): Problem[] {
+  const problems: Problem[] = [];
   const raids = storage.raids ?? [];
   const lvm = storage.lvm;
   if (lvm && lvm.size !== "all-free") {
@@ -517,8 +531,8 @@ function raidProblems(
   raids: readonly RaidConfig[],
   disks: readonly DiskConfig[],
   lvm: LvmConfig | undefined,
-): FieldProblem[] {
-  const problems: FieldProblem[] = [];
+): Problem[] {
+  const problems: Problem[] = [];
   const owner = new Map<string, string>();
   const names = new Map<string, number>();
   const uuids = new Map<string, number>();

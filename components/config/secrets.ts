@@ -2,7 +2,7 @@
  * Every secret the lab reads. Secrets are top-level keys of the `citadel:` namespace, set with
  * `pulumi config set --secret`, never committed in plaintext. `required` says when the lab needs one.
  */
-import { isGated, MODEL_CATALOG } from "../llm/catalog";
+import { isGated, MODEL_CATALOG } from "../shared/models";
 import type { LabConfig } from "./schema";
 
 export interface SecretSpec {

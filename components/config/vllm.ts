@@ -1,5 +1,6 @@
 /** The `citadel:vllm` section: the model server on a GPU host. */
 import { z } from "zod";
+import { SERVER_KINDS } from "../shared/models";
 import { imageOf, PINS } from "../pins";
 import { SIZE_PATTERN } from "./units";
 
@@ -12,17 +13,6 @@ export const ImageRef = z
     error: "must be an image with an explicit tag, e.g. repo/name:v1.2.3 (a digest may follow)",
   })
   .refine((v) => !/:latest(@|$)/.test(v), { error: "must not use the latest tag; pin a version" });
-
-/**
- * What a server does, through vLLM's own pooling flags (vllm/config/model.py@v0.34.0: `runner`
- * is auto|generate|pooling, `convert` is auto|none|embed|classify):
- *  - `generate`: chat and completions (`--runner generate`);
- *  - `embed`: `/v1/embeddings` (`--runner pooling --convert embed`);
- *  - `rerank`: `/rerank` and `/score` with a cross-encoder (`--runner pooling --convert classify`;
- *    the `/v1/` paths log a deprecation warning, entrypoints/pooling/scoring/api_router.py@v0.34.0).
- */
-export const SERVER_KINDS = ["generate", "embed", "rerank"] as const;
-export type ServerKind = (typeof SERVER_KINDS)[number];
 
 export const ModelFactsSchema = z.strictObject({
   parametersB: z.number().positive().meta(example(8.03)),
@@ -40,7 +30,7 @@ export const ModelFactsSchema = z.strictObject({
    * (EncoderOnlyAttention.get_kv_cache_spec, model_executor/layers/attention@v0.34.0). @default unset: a model with a KV cache
    */
   encoderOnly: z.boolean().optional().meta(example(true)),
-  /** What the model was trained to serve (its model card). @default generate only (kindsOf in components/llm/catalog.ts) */
+  /** What the model was trained to serve (its model card). @default generate only (kindsOf in components/shared/models.ts) */
   kinds: z
     .array(z.enum(SERVER_KINDS))
     .min(1)

@@ -4,7 +4,7 @@
  * `citadel` namespace itself are refused, since they drop a whole section silently.
  */
 import { isIP } from "node:net";
-import { MODEL_CATALOG } from "../llm/catalog";
+import { MODEL_CATALOG } from "../shared/models";
 import { cidrContains } from "./ops";
 import type { LabConfig } from "./schema";
 

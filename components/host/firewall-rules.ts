@@ -2,6 +2,7 @@
  * The firewall as data: ufw rules for what the host itself serves, and the DOCKER-USER rules that
  * make the same policy hold for published container ports, which bypass ufw. Pure.
  */
+import { DOCKER_SUBNETS } from "../shared/lab";
 
 export interface FirewallPlan {
   sshPort: number;
@@ -9,7 +10,7 @@ export interface FirewallPlan {
   labSubnet: string;
   /**
    * Each host port that machines outside the host reach, with the sources the access model
-   * (components/ladon/access.ts) admits it from. Ports bound to 127.0.0.1 are not listed.
+   * (components/plan/access.ts) admits it from. Ports bound to 127.0.0.1 are not listed.
    */
   ports: { port: number; sources: string[] }[];
 }
@@ -20,9 +21,6 @@ function admitted(plan: FirewallPlan): [number, string][] {
   for (const p of plan.ports) for (const s of p.sources) pairs.set(`${p.port} ${s}`, [p.port, s]);
   return [...pairs.values()].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
 }
-
-/** Docker's address pools: container traffic between networks and out of them is not blocked. */
-export const DOCKER_SUBNETS = ["172.16.0.0/12"];
 
 /** `ufw` arguments, one rule each, tagged so stale ones can be found and removed. */
 export function ufwRules(plan: FirewallPlan): string[] {

@@ -17,7 +17,7 @@ export interface FirewallArgs {
   labSubnet: string;
   /**
    * Host ports machines outside the host reach, each with the sources the access model admits
-   * (`hostAccess` in components/ladon/access.ts). @default []
+   * (`hostAccess` in components/plan/access.ts). @default []
    */
   ports?: FirewallPlan["ports"];
   /**

@@ -5,8 +5,8 @@
 import type * as docker from "@pulumi/docker";
 import type { HostConfig } from "../config/schema";
 import { PINS } from "../pins";
-import { bindOf } from "./access";
-import { SERVICES, type ServiceName } from "./catalog";
+import { bindOf } from "../plan/access";
+import { SERVICES, type ServiceName } from "../plan/services";
 import { alertRules, renderRulesFile } from "./render/rules";
 import { renderAlloyConfig } from "./render/alloy";
 import { renderClientConfig } from "./webauth";
@@ -18,7 +18,7 @@ import {
   renderPrometheusConfig,
   WEB_AUTH_FILES,
 } from "./render/configs";
-import type { ResolvedLadon } from "./resolve";
+import type { ResolvedLadon } from "../plan/ladon-resolve";
 
 /** A set of files written together, and how the running service picks them up. */
 export interface FileGroup {

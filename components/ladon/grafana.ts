@@ -1,7 +1,7 @@
 import * as grafana from "@pulumiverse/grafana";
 import * as pulumi from "@pulumi/pulumi";
 import { publishFile } from "../remote";
-import { SERVICES } from "./catalog";
+import { SERVICES } from "../plan/services";
 import { dashboards, LOKI_DS, PROMETHEUS_DS, type DashboardDef } from "./dashboards";
 import { WEB_USER } from "./webauth";
 

@@ -1,9 +1,9 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { DockerConfig } from "../config";
-import { containerTimeouts, recreateLabel, sortKeys } from "../host/docker";
+import { containerTimeouts, recreateLabel, sortKeys } from "../shared/render";
 import { hostScript, publishFile, type HostTarget } from "../remote";
-import { LABELS, SERVICES } from "./catalog";
+import { LABELS, SERVICES } from "../plan/services";
 import type { ServicePlan } from "./containers";
 
 export interface ServiceArgs {

@@ -1,15 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Host } from "../host";
 import { hostScript, publishFile, renderStandalone, timerUnits } from "../remote";
-import { portRegistry, SERVICES } from "./catalog";
+import { portRegistry, SERVICES } from "../plan/services";
 import { parseSize } from "../config/units";
 import { planService, servicePaths } from "./containers";
 import type { DashboardDef } from "./dashboards";
 import { Grafana } from "./grafana";
-import { memoryMiB } from "./plan";
-import type { ResolvedLadon } from "./resolve";
-import { VLLM_PHOENIX_PROJECT } from "../llm/resolve";
+import { memoryMiB } from "../plan/ladon";
+import type { ResolvedLadon } from "../plan/ladon-resolve";
+import { VLLM_PHOENIX_PROJECT } from "../plan/vllm";
 import { Service } from "./service";
+import { TEXTFILE_DIR } from "../shared/lab";
 import { renderNetrc, renderWebConfig, webPasswordHash } from "./webauth";
 
 export interface LadonSecrets {
@@ -54,7 +55,6 @@ export interface LadonStackArgs {
   dashboards?: DashboardDef[];
 }
 
-export const TEXTFILE_DIR = "/var/lib/node_exporter/textfile";
 const TEXTFILE_SCRIPT = "/usr/local/lib/citadel/textfile-metrics.sh";
 
 /**

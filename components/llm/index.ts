@@ -1,4 +1,1 @@
-export * from "./catalog";
-export * from "./resolve";
 export * from "./vllm";
-export * from "./vram";

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { DockerConfig } from "../config";
-import { containerTimeouts, recreateLabel, sortKeys } from "../host/docker";
+import { containerTimeouts, recreateLabel, sortKeys } from "../shared/render";
 import {
   CONTAINER_PORT,
   HF_CACHE,
@@ -11,8 +11,8 @@ import {
   renderVllmEnv,
   type ResolvedServer,
   type ResolvedVllm,
-} from "./resolve";
-import { describeVramFailure, type VramPlan } from "./vram";
+} from "../plan/vllm";
+import { describeVramFailure, type VramPlan } from "../plan/vram";
 
 export interface VllmArgs {
   /** The resolved `citadel:vllm` section (see `resolveVllm`): every server, VRAM plans included. */

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import type { OpsConfig } from "../config/ops";
-import { SERVER_KINDS, type ServerKind } from "../config/vllm";
+import { SERVER_KINDS, type ServerKind } from "../shared/models";
 
 const Quantiles = z.strictObject({ p50: z.number(), p95: z.number(), p99: z.number() });
 

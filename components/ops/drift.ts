@@ -11,6 +11,7 @@ import {
   type HostTarget,
 } from "../remote";
 import type { Expectation } from "./validate";
+import { renderProbe } from "./probe";
 
 export const DRIFT_UNIT = "citadel-drift";
 export const DRIFT_SCRIPT = `/usr/local/lib/citadel/${DRIFT_UNIT}.sh`;
@@ -40,7 +41,7 @@ export function renderDriftScript(
 ): string {
   return renderStandalone("ops/scripts/drift.sh", {
     TEXTFILE_DIR: args.textfileDir,
-    PROBE_B64: base64(renderStandalone("ops/scripts/probe.sh", { VLLM_SERVERS: args.vllmServers })),
+    PROBE_B64: base64(renderProbe(args.vllmServers)),
     EVALUATOR_B64: base64(readFileSync(path.join(COMPONENTS_DIR, DRIFT_EVALUATOR), "utf8")),
     EXPECTATIONS: JSON.stringify(args.expectations),
   });

@@ -5,9 +5,10 @@
 import type { LabConfig } from "../config/schema";
 import { parseSize } from "../config/units";
 import { servedModelName, serversOf, vllmContainer } from "../config/vllm";
-import { SERVICES } from "../ladon/catalog";
+import { SERVICES } from "../plan/services";
 import { planService } from "../ladon/containers";
-import { resolveLadon } from "../ladon/resolve";
+import { resolveLadon } from "../plan/ladon-resolve";
+import { PROBE_HEALTH } from "./probe";
 
 export interface CheckResult {
   host: string;
@@ -139,7 +140,7 @@ export function hostExpectations(lab: LabConfig, host: string): Expectation[] {
   }
   if (lab.ladon?.host === host) {
     out.push({ check: "Prometheus targets up", kind: "prometheus-targets" });
-    for (const svc of ["grafana", "loki", "alertmanager", "phoenix"])
+    for (const { service: svc } of PROBE_HEALTH)
       out.push({ check: `${svc} healthy`, kind: "http-200", section: `health-${svc}` });
   }
   if (lab.ops.backups?.host === host) {

@@ -1,4 +1,5 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
+import { MONITORING_PORTS } from "../../components/shared/lab";
 import { hostPortsOf, serviceOf, TYPES } from "../lib/resources";
 
 export const enforceMonitoringPortRange: ResourceValidationPolicy = {
@@ -8,8 +9,8 @@ export const enforceMonitoringPortRange: ResourceValidationPolicy = {
   enforcementLevel: "advisory",
   configSchema: {
     properties: {
-      min: { type: "integer", default: 9900 },
-      max: { type: "integer", default: 9999 },
+      min: { type: "integer", default: MONITORING_PORTS.min },
+      max: { type: "integer", default: MONITORING_PORTS.max },
       exempt: {
         type: "array",
         items: { type: "string" },

@@ -1,5 +1,5 @@
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { accessOf } from "../../components/ladon/access";
+import { accessOf } from "../../components/plan/access";
 import { envMap, flagValue, providerAddress, scriptParams, serviceOf, TYPES } from "../lib/resources";
 
 /** An IPv4 CIDR as the range [first, last] of 32-bit addresses, or undefined. */
@@ -93,7 +93,7 @@ export function firewallOf(step: PolicyResource): HostFirewall {
 const LOOPBACK = /^(127\.|::1$|localhost$)/;
 
 /**
- * The access model says what each port can change (components/ladon/access.ts); the containers say
+ * The access model says what each port can change (components/plan/access.ts); the containers say
  * whether they authenticate; the firewall steps say who may connect. A port that can change data
  * needs one of: authentication, or sources that leave out part of the lab subnet.
  */
@@ -127,7 +127,7 @@ export const protectDataChangingPorts: StackValidationPolicy = {
         const access = accessOf(service, Number(p.internal));
         if (!access) {
           report(
-            `port ${port} (${service} on ${host}) has no entry in the access model; add one to components/ladon/access.ts, or publish it on 127.0.0.1.`,
+            `port ${port} (${service} on ${host}) has no entry in the access model; add one to components/plan/access.ts, or publish it on 127.0.0.1.`,
             r.urn,
           );
           continue;
@@ -145,7 +145,7 @@ export const protectDataChangingPorts: StackValidationPolicy = {
           ? "every address (no citadel:ops.firewall)"
           : `all of the lab subnet ${lab ?? "(unknown)"} (admitted from ${sources.filter((s) => !lab || overlaps(s, lab)).join(", ")})`;
         report(
-          `port ${port} (${service} on ${host}) can change data (${access.writes}) without authentication and is open to ${from}; admit only the hosts that need it in components/ladon/access.ts, publish it on 127.0.0.1, or give ${service} authentication.`,
+          `port ${port} (${service} on ${host}) can change data (${access.writes}) without authentication and is open to ${from}; admit only the hosts that need it in components/plan/access.ts, publish it on 127.0.0.1, or give ${service} authentication.`,
           r.urn,
         );
       }

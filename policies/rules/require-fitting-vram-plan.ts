@@ -1,6 +1,6 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { MODEL_CATALOG, type ModelFacts } from "../../components/llm/catalog";
-import { describeVramFailure, planVram, servedWeightBits } from "../../components/llm/vram";
+import { MODEL_CATALOG, type ModelFacts } from "../../components/shared/models";
+import { describeVramFailure, planVram, servedWeightBits } from "../../components/plan/vram";
 import { flagValue, serviceOf, TYPES } from "../lib/resources";
 import { requestedGpus } from "./require-gpu-requests";
 

@@ -34,8 +34,6 @@ export const SHIMMED = [
   "resize2fs",
   "ssh",
   "pvs",
-  "du",
-  "df",
   "vgcfgbackup",
   "ufw",
 ];
@@ -178,11 +176,9 @@ export function textfileHost(): SimHost {
   h.set("lvm-vg", "ubuntu-vg");
   h.set("lvm-vg-size", 3.5e12);
   h.set("lvm-free", 2.9e11);
-  h.set("du-bytes", 1234);
-  h.set("df-size", 1e12);
-  h.set("df-avail", 4e11);
+  // du and df are the real ones, over the scratch root: the data is real bytes.
   h.file("/srv/data/ladon/prometheus/.keep", "");
-  h.file("/srv/data/ladon/loki/.keep", "");
+  h.file("/srv/data/ladon/loki/chunk", "x".repeat(1234));
   const ladon = LadonSchema.parse({});
   h.file("/etc/citadel/prometheus/prometheus.yml", renderPrometheusConfig(ladon, []));
   h.file("/etc/citadel/loki/runtime.yaml", renderLokiRuntimeConfig(ladon));

@@ -7,8 +7,8 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { LabConfig } from "../../components/config";
-import { resolveLadon } from "../../components/ladon/resolve";
-import type { SynthResult } from "../../tools/synth/harness";
+import { resolveLadon } from "../../components/plan/ladon-resolve";
+import type { SynthResult } from "../../lib/synth/harness";
 import { synthLab } from "./synth";
 import { requireTool } from "./tools";
 

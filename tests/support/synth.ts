@@ -1,7 +1,7 @@
 /** Synthesises the lab (or a variant of it) under mocks for tests. */
-import { synthesize, SynthError, type ResourceRecord, type SynthResult } from "../../tools/synth/harness";
-import { runLab } from "../../tools/synth/program";
-import { fromConfigMap } from "../../tools/synth/stackfile";
+import { synthesize, SynthError, type ResourceRecord, type SynthResult } from "../../lib/synth/harness";
+import { runLab } from "../../lib/synth/program";
+import { fromConfigMap } from "../../lib/synth/stackfile";
 import { labConfigMap } from "./lab";
 
 /** Runs the real program against a config map (default: the committed lab). */

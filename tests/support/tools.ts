@@ -9,6 +9,8 @@ const PACKAGES: Record<string, string> = {
   amtool: "prometheus-alertmanager",
   "systemd-analyze": "systemd",
   "iptables-restore": "iptables",
+  ip: "iproute2",
+  unshare: "util-linux",
 };
 
 export function requireTool(tool: string): void {

@@ -157,7 +157,7 @@ export interface Candidate {
   diskWriteIops?: number;
 }
 
-/** Share of a data volume retention may plan to fill: the same 80% rule as the plan (components/ladon/plan.ts). */
+/** Share of a data volume retention may plan to fill: the same 80% rule as the plan (components/plan/ladon.ts). */
 export const FILL_LIMIT = 0.8;
 
 export interface Verdict {

@@ -20,7 +20,7 @@
  * (the message names the flag or key); 3 Prometheus could not be read or holds no cAdvisor series
  * for the stack host; 4 anything else that went wrong.
  */
-import "../compile-cache";
+import "../../lib/compile-cache";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import {
@@ -30,10 +30,10 @@ import {
   type HostConfig,
   type LabConfig,
 } from "../../components/config";
-import { SERVICES, SERVICE_NAMES, type ServiceName } from "../../components/ladon/catalog";
-import { placement, volumeOf } from "../../components/ladon/plan";
-import { loadLab, parseFlags } from "../cli";
-import { StackFileError } from "../synth/stackfile";
+import { SERVICES, SERVICE_NAMES, type ServiceName } from "../../components/plan/services";
+import { placement, volumeOf } from "../../components/plan/ladon";
+import { loadLab, parseFlags } from "../../lib/cli";
+import { StackFileError } from "../../lib/synth/stackfile";
 import {
   CapacityError,
   diskNeed,

@@ -5,7 +5,7 @@
  * module github.com/google/cadvisor/lib@v0.60.6, metrics/prometheus.go):
  *  - every container series carries `name`, the container's first alias, i.e. its Docker name
  *    (DefaultContainerLabels: LabelName = "name"), so `name="prometheus"` is the container
- *    components/ladon/catalog.ts names; the scrape config adds `job` and `host`.
+ *    components/plan/services/ names; the scrape config adds `job` and `host`.
  *  - `container_cpu_usage_seconds_total{cpu}`: a counter, one series with cpu="total" or one per
  *    CPU (cpu="cpu00"…), so it is summed over `cpu`.
  *  - `container_memory_working_set_bytes`: a gauge.

@@ -1,9 +1,9 @@
 /** Prometheus, Alertmanager and Loki configs, built as objects and serialised with `yaml`. Pure. */
 import { stringify } from "yaml";
 import type { LadonConfig } from "../../config/ladon";
-import { SERVICES } from "../catalog";
-import { prometheusSize, type ScrapeJob } from "../resolve";
-import { sortKeys } from "../../host/docker";
+import { SERVICES } from "../../plan/services";
+import { prometheusSize, type ScrapeJob } from "../../plan/ladon-resolve";
+import { sortKeys } from "../../shared/render";
 import { WEB_USER } from "../webauth";
 
 const yaml = (value: unknown) => stringify(value, { lineWidth: 0, sortMapEntries: false });

@@ -2,7 +2,10 @@
 # Read-only: prints what `npm run validate` checks, one section per probe, each headed
 # `### <name> rc=<exit code>`. It changes nothing on the host.
 set -euo pipefail
-PROMETHEUS_PORT="${PROMETHEUS_PORT:-9901}"
+# Ports and paths come from the port catalog (components/ops/probe.ts renders them): none typed here.
+PROMETHEUS_PORT="${PROMETHEUS_PORT:?the host port of Prometheus, from the port catalog}"
+# One word per health check: <service>|<url>|<netrc file, or nothing where no login is asked>.
+HEALTH_CHECKS="${HEALTH_CHECKS:-}"
 TEXTFILE="${TEXTFILE:-/var/lib/node_exporter/textfile/citadel_backup.prom}"
 # One word per vLLM server on this host: <container>|<kind>|<served model name>.
 VLLM_SERVERS="${VLLM_SERVERS:-}"
@@ -42,13 +45,16 @@ for server in $VLLM_SERVERS; do
 done
 # Prometheus and Alertmanager answer only with basic auth: the host's root-only netrc files
 # (written by the LadonStack) log in, so no password enters this script or its command line.
-PROMETHEUS_NETRC="${PROMETHEUS_NETRC:-/etc/citadel/clients/prometheus.netrc}"
-ALERTMANAGER_NETRC="${ALERTMANAGER_NETRC:-/etc/citadel/clients/alertmanager.netrc}"
+PROMETHEUS_NETRC="${PROMETHEUS_NETRC:?the netrc file root logs in to Prometheus with}"
 section prometheus-targets curl -fsS -m 10 --netrc-file "$PROMETHEUS_NETRC" "http://127.0.0.1:${PROMETHEUS_PORT}/api/v1/targets?state=active"
-section health-grafana http_code http://127.0.0.1:9900/api/health
-section health-loki http_code http://127.0.0.1:9903/ready
-section health-alertmanager http_code http://127.0.0.1:9902/-/healthy --netrc-file "$ALERTMANAGER_NETRC"
-section health-phoenix http_code http://127.0.0.1:9905/healthz
+for check in $HEALTH_CHECKS; do
+  IFS='|' read -r service url netrc <<<"$check"
+  if [ -n "$netrc" ]; then
+    section "health-${service}" http_code "$url" --netrc-file "$netrc"
+  else
+    section "health-${service}" http_code "$url"
+  fi
+done
 section timers systemctl is-active citadel-backup.timer citadel-backup-prune.timer citadel-backup-check.timer
 section backup-metrics cat "$TEXTFILE"
 section now date +%s

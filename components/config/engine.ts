@@ -1,0 +1,64 @@
+/**
+ * The config as the Pulumi engine hands it over: the one part of config that needs
+ * @pulumi/pulumi at run time, kept apart so that the command-line tools, which read stack files
+ * themselves, do not load it.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { CONFIG_SOURCE_ENV, NAMESPACE, parseConfig, type ConfigSource, type LabSecrets } from "./load";
+import type { LabConfig, PlanChecks } from "./schema";
+
+/** Adapts the engine's config to a `ConfigSource`. */
+export function pulumiConfigSource(): ConfigSource {
+  const prefix = `${NAMESPACE}:`;
+  const all = pulumi.runtime.allConfig();
+  const config = new pulumi.Config(NAMESPACE);
+  return {
+    keys: () =>
+      Object.keys(all)
+        .filter((k) => k.startsWith(prefix))
+        .map((k) => k.slice(prefix.length)),
+    foreignKeys: () => Object.keys(all).filter((k) => !k.startsWith(prefix)),
+    value: (key) => {
+      const text = config.get(key);
+      if (text === undefined) return undefined;
+      try {
+        return JSON.parse(text);
+      } catch {
+        return text;
+      }
+    },
+    isSecret: (key) => engineSecretKeys().includes(`${prefix}${key}`),
+  };
+}
+
+/** The keys the engine marked secret. `isConfigSecret` is internal to @pulumi/pulumi, so read its store the same way. */
+function engineSecretKeys(): string[] {
+  const runtime = pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean };
+  const all = Object.keys(pulumi.runtime.allConfig());
+  if (typeof runtime.isConfigSecret === "function") return all.filter((k) => runtime.isConfigSecret?.(k));
+  const fromEnv = process.env.PULUMI_CONFIG_SECRET_KEYS;
+  return fromEnv ? (JSON.parse(fromEnv) as string[]) : [];
+}
+
+/**
+ * Loads the lab once: validates everything, then reads each set secret with `requireSecret`.
+ * Throws `LabConfigError` (no resource registered) when anything is wrong.
+ */
+export function loadLabConfig(
+  /** The plan's cross-field rules (components/plan PlanChecker). */
+  plan: PlanChecks,
+  source: ConfigSource = pulumiConfigSource(),
+): {
+  lab: LabConfig;
+  secrets: LabSecrets;
+} {
+  const name = process.env[CONFIG_SOURCE_ENV] ?? `Pulumi.${pulumi.getStack()}.yaml`;
+  const { lab, secretKeys, warnings } = parseConfig(source, name, plan);
+  // Under the engine they show in preview and up; npm start and npm run diff print their own.
+  if (pulumi.runtime.hasEngine())
+    for (const w of warnings) void pulumi.log.warn(`${name}: ${w.path}: ${w.message}`);
+  const config = new pulumi.Config(NAMESPACE);
+  const values: Record<string, pulumi.Output<string>> = {};
+  for (const key of secretKeys) values[key] = config.requireSecret(key);
+  return { lab, secrets: { values } };
+}

@@ -1,0 +1,19 @@
+/** The node-exporter service: its pin, ports, limits and placement, and what checks and backups need of it. */
+import { imageOf, PINS } from "../../pins";
+import type { ServiceDef } from "./types";
+
+export const nodeExporter: ServiceDef = {
+  name: "nodeExporter",
+  container: "node-exporter",
+  image: imageOf(PINS.nodeExporter),
+  arches: PINS.nodeExporter.arches,
+  // Host network: it listens on the host port directly.
+  ports: { http: { container: 9910, host: 9910 } },
+  memoryMiB: 128,
+  placement: "everyHost",
+  uid: 65534,
+  metricsPort: 9910,
+  ready: { path: "/metrics", port: "http" },
+  job: "node",
+  access: { http: { from: ["stack"], auth: "none" } },
+};

@@ -1,0 +1,113 @@
+/**
+ * The development loop's figures, for `npm run bench`: `npm start` as a whole process, and what
+ * `.ci/run` recorded of its own tiers (it appends one line per run to `ciTimesFile()`, outside the
+ * repo). Medians, so that one run on a shared machine does not set the figure.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import type { PinName } from "../components/pins";
+import { cacheVersion, entryName, UPSTREAM } from "./upstream";
+import { cacheRoot, entryDir, readEntry } from "./upstream/cache";
+
+/** One `.ci/run`, as it records itself: whether its upstream cache started empty, and seconds per tier. */
+export interface CiRun {
+  at: string;
+  /** True when the upstream build cache had no complete entry when the run started. */
+  cold: boolean;
+  /** The run's exit status: only runs that passed (0) count towards the figures. */
+  status?: number;
+  seconds: Partial<Record<"install" | "test" | "upstream" | "conformance" | "e2e" | "total", number>>;
+}
+
+/** `$XDG_CACHE_HOME/citadel/ci-times.jsonl` (or under ~/.cache), where `.ci/run` appends its times. */
+export function ciTimesFile(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CACHE_HOME ? env.XDG_CACHE_HOME : path.join(homedir(), ".cache");
+  return path.join(base, "citadel", "ci-times.jsonl");
+}
+
+/** The recorded runs; lines that are not a run are skipped (a killed run may leave half a line). */
+export function readCiRuns(file: string): CiRun[] {
+  if (!existsSync(file)) return [];
+  const runs: CiRun[] = [];
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      const r = JSON.parse(line) as CiRun;
+      if (typeof r.cold === "boolean" && r.seconds && typeof r.seconds === "object") runs.push(r);
+    } catch {
+      // half a line from a killed run
+    }
+  }
+  return runs;
+}
+
+export function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** Median seconds of one tier over the recorded runs that match `cold`, with how many there were. */
+export function tierMedian(
+  runs: readonly CiRun[],
+  tier: keyof CiRun["seconds"],
+  cold?: boolean,
+): { seconds: number; runs: number } | undefined {
+  const values = runs
+    .filter((r) => (r.status ?? 0) === 0 && (cold === undefined || r.cold === cold))
+    .map((r) => r.seconds[tier])
+    .filter((v): v is number => typeof v === "number");
+  const m = median(values);
+  return m === undefined ? undefined : { seconds: m, runs: values.length };
+}
+
+/** Wall seconds of `npm start` as a user runs it (a new process each time), `runs` times. */
+export function timeNpmStart(root: string, config: string, outDir: string, runs: number): number[] {
+  const tsx = path.join(root, "node_modules", ".bin", "tsx");
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const r = spawnSync(tsx, ["tools/synth.ts", "--config", config, "--out", outDir], {
+      cwd: root,
+      encoding: "utf8",
+    });
+    if (r.status !== 0) throw new Error(`npm start exited ${r.status}: ${r.stderr.trim()}`);
+    times.push((performance.now() - t0) / 1000);
+  }
+  return times;
+}
+
+/**
+ * Seconds each upstream build at the current pins and recipes took, from its cache entry's record
+ * (lib/upstream/cache.ts); a program whose entry is not built yet is left out.
+ */
+export function upstreamBuildSeconds(root: string = cacheRoot()): { name: PinName; seconds: number }[] {
+  return UPSTREAM.flatMap((name) => {
+    const info = readEntry(entryDir(root, entryName(name), cacheVersion(name)));
+    return info ? [{ name, seconds: info.seconds }] : [];
+  });
+}
+
+/**
+ * Mutation scores per file from the last `npm run mutate` (StrykerJS's JSON report, in the
+ * mutation-testing-report-schema): killed and timed-out mutants over every mutant that ran.
+ */
+export function mutationScores(
+  file: string,
+): { file: string; score: number; killed: number; total: number }[] {
+  if (!existsSync(file)) return [];
+  const report = JSON.parse(readFileSync(file, "utf8")) as {
+    files: Record<string, { mutants: { status: string }[] }>;
+  };
+  return Object.entries(report.files)
+    .map(([name, f]) => {
+      const ran = f.mutants.filter((m) => ["Killed", "Timeout", "Survived", "NoCoverage"].includes(m.status));
+      const killed = ran.filter((m) => m.status === "Killed" || m.status === "Timeout").length;
+      return { file: name, score: ran.length ? (100 * killed) / ran.length : 0, killed, total: ran.length };
+    })
+    .sort((a, b) => a.file.localeCompare(b.file));
+}

@@ -1,0 +1,359 @@
+/**
+ * Builds a Go program at a pinned module version from a go.mod of ours, resolved by a lock.
+ *
+ * Why not `go install module/cmd/x@version`: Go refuses it when the module's own go.mod has
+ * replace or exclude directives (Prometheus, Loki and Alloy all have them), because the build
+ * would then differ from the module's own. So the build runs in a scratch module that requires the
+ * pinned module and copies its replace and exclude directives, which is what upstream's own build
+ * sees. A replace that points into upstream's own tree (`=> ./pkg/push`) cannot be copied; the
+ * catalog requires that module at the release's commit instead (`localReplaces`).
+ *
+ * The lock (lib/upstream/locks/<entry>/): the scratch module's go.mod and go.sum as
+ * `npm run upstream -- --lock NAME` resolved them, and module.sum, the pinned module's own hash.
+ * A build copies them and runs with -mod=readonly, so every machine compiles the same versions,
+ * each checked against go.sum; then `go version -m` of each binary is compared with the lock.
+ *
+ * The environment:
+ * - GOSUMDB=off: the checksum database answers 404 for most of these modules through the proxy
+ *   these machines reach; go.sum (from the lock) is what each download is checked against.
+ * - GOTOOLCHAIN=local: a module that needs a newer Go fails with Go's own message instead of
+ *   downloading a toolchain.
+ */
+import { spawn } from "node:child_process";
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import path from "node:path";
+import { releaseOf, type GoChecker } from "../../components/pins";
+
+export const GO_ENV = { GOSUMDB: "off", GOTOOLCHAIN: "local" } as const;
+
+/** Runs a command, with its output appended to `logFile`; rejects with the log's tail. */
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; logFile: string },
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env } });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("error", (e) => reject(new Error(`${cmd}: ${e.message}`)));
+    child.on("close", (code) => {
+      writeFileSync(opts.logFile, `$ ${cmd} ${args.join(" ")}\n${out}\n`, { flag: "a" });
+      if (code === 0) return resolve(out);
+      const tail = out
+        .split("\n")
+        .filter((l) => l && !l.startsWith("go: downloading"))
+        .slice(-12)
+        .join("\n");
+      reject(new Error(`${cmd} ${args.join(" ")} exited ${code}:\n${tail}`));
+    });
+  });
+}
+
+/** The replace and exclude directives of a go.mod that a go.mod of ours can copy, one per line. */
+export function copyableDirectives(goMod: string): { lines: string[]; local: string[] } {
+  const lines: string[] = [];
+  const local: string[] = [];
+  let block: "replace" | "exclude" | undefined;
+  for (const raw of goMod.split("\n")) {
+    const line = raw.replace(/\/\/.*$/, "").trim();
+    if (!line) continue;
+    if (block) {
+      if (line === ")") {
+        block = undefined;
+        continue;
+      }
+      take(block, line);
+      continue;
+    }
+    const m = /^(replace|exclude)\s*(\(?)\s*(.*)$/.exec(line);
+    if (!m) continue;
+    if (m[2] === "(") block = m[1] as "replace" | "exclude";
+    else take(m[1] as "replace" | "exclude", m[3] as string);
+  }
+  return { lines, local };
+
+  function take(kind: "replace" | "exclude", body: string) {
+    const target = kind === "replace" ? (body.split("=>")[1] ?? "").trim() : "";
+    if (kind === "replace" && /^\.{1,2}\//.test(target)) {
+      local.push((body.split("=>")[0] ?? "").trim().split(/\s+/)[0] as string);
+      return;
+    }
+    lines.push(`${kind} ${body}`);
+  }
+}
+
+/** Whether the build runs from a writable copy of the module (`replace module => ./module`). */
+export const needsCopy = (c: GoChecker): boolean => Boolean(c.generated?.length || c.inModule);
+
+/** The go.mod of our scratch module for one pinned checker, before the lock resolves it. */
+export function scratchGoMod(c: GoChecker, upstreamGoMod: string): string {
+  const { lines, local } = copyableDirectives(upstreamGoMod);
+  const missing = local.filter((m) => !c.localReplaces?.[m]);
+  if (missing.length > 0) {
+    throw new Error(
+      `${c.module}@${c.version} replaces ${missing.join(", ")} with its own tree; give each a version at the release's commit in localReplaces (components/pins.ts)`,
+    );
+  }
+  const goLine = /^go\s+(\S+)/m.exec(upstreamGoMod)?.[1] ?? "1.22";
+  const requires = [
+    `\t${c.module} ${c.version}`,
+    ...Object.entries(c.localReplaces ?? {}).map(([m, v]) => `\t${m} ${v}`),
+  ];
+  if (needsCopy(c)) lines.push(`replace ${c.module} => ./module`);
+  return [
+    "// Generated by lib/upstream/go.ts: builds the pinned upstream release with its own",
+    "// replace and exclude directives (go install refuses a module that has them).",
+    "module citadel.local/upstream",
+    "",
+    `go ${goLine}`,
+    "",
+    "require (",
+    ...requires,
+    ")",
+    "",
+    ...lines,
+    "",
+  ].join("\n");
+}
+
+/** Removes each line from `text`; every one must occur exactly once. */
+export function dropLines(text: string, drop: readonly string[], file: string): string {
+  let out = text.split("\n");
+  for (const d of drop) {
+    const at = out.flatMap((l, i) => (l.trim() === d.trim() ? [i] : []));
+    if (at.length !== 1) {
+      throw new Error(
+        `${file}: the line ${JSON.stringify(d)} occurs ${at.length} times, not once; re-read the file at the pinned version and update inModule.dropLines (components/pins.ts)`,
+      );
+    }
+    out = out.filter((_, i) => i !== at[0]);
+  }
+  return out.join("\n");
+}
+
+/** The files of a Go checker's lock. */
+export const GO_LOCK_FILES = ["go.mod", "go.sum", "module.sum"] as const;
+
+interface Prepared {
+  /** Import path (or ./dir) per binary. */
+  targets: [string, string][];
+  /** `module version h1:…` of the pinned module, as the proxy serves it. */
+  moduleSum: string;
+  upstreamGoMod: string;
+}
+
+/**
+ * Downloads the pinned module and lays out the scratch module in `src` (all but go.mod and
+ * go.sum): the module's copy with its edits where the recipe needs one, and our mains.
+ */
+async function prepare(c: GoChecker, src: string, logFile: string): Promise<Prepared> {
+  mkdirSync(src, { recursive: true });
+  const info = JSON.parse(
+    // Outside any module, so with no -mod flag: the download is the module alone.
+    await run("go", ["mod", "download", "-json", `${c.module}@${c.version}`], {
+      cwd: src,
+      env: { ...GO_ENV, GOFLAGS: "" },
+      logFile,
+    }),
+  ) as { GoMod?: string; Dir?: string; Sum?: string; Error?: string };
+  if (!info.GoMod || !info.Dir || !info.Sum)
+    throw new Error(`go mod download ${c.module}@${c.version}: ${info.Error ?? "no go.mod"}`);
+  if (needsCopy(c)) {
+    const copy = path.join(src, "module");
+    cpSync(info.Dir, copy, { recursive: true });
+    await run("chmod", ["-R", "u+w", copy], { cwd: src, logFile });
+    // Empty files where a release build generates its web UI bundles: the checks never open one.
+    for (const f of c.generated ?? []) {
+      mkdirSync(path.dirname(path.join(copy, f)), { recursive: true });
+      writeFileSync(path.join(copy, f), "");
+    }
+    for (const [file, lines] of Object.entries(c.inModule?.dropLines ?? {})) {
+      const at = path.join(copy, file);
+      writeFileSync(at, dropLines(readFileSync(at, "utf8"), lines, `${c.module}@${c.version}/${file}`));
+    }
+    for (const [file, ours] of Object.entries(c.inModule?.replaceFiles ?? {})) {
+      const at = path.join(copy, file);
+      if (!existsSync(at))
+        throw new Error(
+          `${c.module}@${c.version} has no ${file} to replace; update inModule.replaceFiles (components/pins.ts)`,
+        );
+      copyFileSync(path.join(__dirname, ours), at);
+    }
+  }
+  const targets: [string, string][] = Object.entries(c.binaries).map(([name, pkg]) => {
+    if (!pkg.startsWith("mains/")) {
+      return [name, pkg === "." ? c.module : `${c.module}/${pkg.replace(/^\.\//, "")}`];
+    }
+    const dir = pkg.slice("mains/".length);
+    // Only the main package's own files: subdirectories of ours (stubs/) are placed by the recipe.
+    const into = c.inModule ? path.join(src, "module", "citadel", dir) : path.join(src, pkg);
+    mkdirSync(into, { recursive: true });
+    const from = path.join(__dirname, pkg);
+    for (const f of readdirGo(from)) copyFileSync(path.join(from, f), path.join(into, f));
+    return [name, c.inModule ? `${c.module}/citadel/${dir}` : `./${pkg}`];
+  });
+  return {
+    targets,
+    moduleSum: `${c.module} ${c.version} ${info.Sum}`,
+    upstreamGoMod: readFileSync(info.GoMod, "utf8"),
+  };
+}
+
+function readdirGo(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith(".go"))
+    .map((e) => e.name)
+    .sort();
+}
+
+const buildEnv = (c: GoChecker, mod: "mod" | "readonly") => ({
+  ...GO_ENV,
+  GOFLAGS: `-mod=${mod}`,
+  CGO_ENABLED: c.cgo ? "1" : "0",
+});
+
+const tagArgs = (c: GoChecker) => (c.tags?.length ? ["-tags", c.tags.join(",")] : []);
+
+/**
+ * Resolves a checker's lock afresh into `lockDir`: the scratch go.mod gains every requirement the
+ * binaries' packages need (`go list -deps`, which downloads but compiles nothing), with go.sum.
+ */
+export async function lockGo(c: GoChecker, lockDir: string, work: string): Promise<void> {
+  const src = path.join(work, "src");
+  const logFile = path.join(work, "lock.log");
+  const p = await prepare(c, src, logFile);
+  writeFileSync(path.join(src, "go.mod"), scratchGoMod(c, p.upstreamGoMod));
+  await run("go", ["list", ...tagArgs(c), "-deps", ...p.targets.map(([, t]) => t)], {
+    cwd: src,
+    env: buildEnv(c, "mod"),
+    logFile,
+  });
+  mkdirSync(lockDir, { recursive: true });
+  copyFileSync(path.join(src, "go.mod"), path.join(lockDir, "go.mod"));
+  copyFileSync(path.join(src, "go.sum"), path.join(lockDir, "go.sum"));
+  writeFileSync(path.join(lockDir, "module.sum"), `${p.moduleSum}\n`);
+}
+
+/** `path version` per module, from `go version -m` (a replacement as `path version => path version`). */
+export function binaryModules(versionM: string): Map<string, string> {
+  const mods = new Map<string, string>();
+  let last: string | undefined;
+  for (const line of versionM.split("\n")) {
+    const f = line.trim().split("\t");
+    if (f[0] === "dep") {
+      last = f[1] as string;
+      mods.set(last, f[2] ?? "");
+    } else if (f[0] === "=>" && last) {
+      mods.set(last, `${mods.get(last)} => ${f[1]}${f[2] && f[2] !== "(devel)" ? ` ${f[2]}` : ""}`);
+    }
+  }
+  return mods;
+}
+
+/**
+ * `path version` per module, from `go list -deps -f '{{with .Module}}…'` (one line per package,
+ * `path version[ => path version]`), in the shape binaryModules gives.
+ */
+export function lockModules(listM: string): Map<string, string> {
+  const mods = new Map<string, string>();
+  for (const line of listM.split("\n")) {
+    const [mod, repl] = line
+      .trim()
+      .split(" => ")
+      .map((x) => x.trim());
+    if (!mod) continue;
+    const [p, v] = mod.split(" ");
+    if (!p) continue;
+    mods.set(p, repl ? `${v ?? ""} => ${repl}` : (v ?? ""));
+  }
+  return mods;
+}
+
+/** Where a binary's modules differ from the lock's, one line each; empty when they are equal. */
+export function compareWithLock(binary: Map<string, string>, lock: Map<string, string>): string[] {
+  const out: string[] = [];
+  for (const [p, v] of binary) {
+    const want = lock.get(p);
+    if (want !== v) out.push(`${p}: built ${v}, lock ${want ?? "(absent)"}`);
+  }
+  return out;
+}
+
+/**
+ * Builds every binary of a Go checker into `<dir>/bin` from its lock, then checks each binary's
+ * modules against the lock. Returns one summary line per binary.
+ */
+export async function buildGo(c: GoChecker, dir: string, lockDir: string): Promise<string[]> {
+  const src = path.join(dir, "src");
+  mkdirSync(path.join(dir, "bin"), { recursive: true });
+  const logFile = path.join(dir, "build.log");
+  for (const f of GO_LOCK_FILES) {
+    if (!existsSync(path.join(lockDir, f)))
+      throw new Error(`no lock for ${c.module}@${c.version} (${path.join(lockDir, f)} is missing)`);
+  }
+  const p = await prepare(c, src, logFile);
+  const lockedSum = readFileSync(path.join(lockDir, "module.sum"), "utf8").trim();
+  if (!lockedSum.startsWith(`${c.module} ${c.version} `)) {
+    throw new Error(
+      `the lock in ${lockDir} is for ${lockedSum.split(" ").slice(0, 2).join("@")}, not ${c.version}`,
+    );
+  }
+  if (lockedSum !== p.moduleSum) {
+    throw new Error(
+      `${c.module}@${c.version} as the proxy serves it (${p.moduleSum}) differs from the lock (${lockedSum})`,
+    );
+  }
+  copyFileSync(path.join(lockDir, "go.mod"), path.join(src, "go.mod"));
+  copyFileSync(path.join(lockDir, "go.sum"), path.join(src, "go.sum"));
+  const env = buildEnv(c, "readonly");
+  const summary: string[] = [];
+  for (const [name, target] of p.targets) {
+    const ldflags = [
+      "-s",
+      "-w",
+      ...(c.versionVar ? [`-X ${c.versionVar}=${releaseOf(c.version, c.module)}`] : []),
+    ];
+    const out = path.join(dir, "bin", name);
+    await run("go", ["build", "-trimpath", ...tagArgs(c), "-ldflags", ldflags.join(" "), "-o", out, target], {
+      cwd: src,
+      env,
+      logFile,
+    });
+    // The modules of every package the binary is built from, as the lock selects them.
+    const locked = lockModules(
+      await run(
+        "go",
+        [
+          "list",
+          ...tagArgs(c),
+          "-deps",
+          "-f",
+          "{{with .Module}}{{.Path}} {{.Version}}{{with .Replace}} => {{.Path}} {{.Version}}{{end}}{{end}}",
+          target,
+        ],
+        { cwd: src, env, logFile },
+      ),
+    );
+    const built = binaryModules(await run("go", ["version", "-m", out], { cwd: src, env, logFile }));
+    const diff = compareWithLock(built, locked);
+    if (diff.length > 0)
+      throw new Error(`${name} was built with modules the lock does not select:\n${diff.join("\n")}`);
+    const line = `lock check: ${name}: ${built.size} modules, each at the version ${path.relative(path.join(__dirname, "..", ".."), lockDir)}/go.mod selects`;
+    writeFileSync(logFile, `${line}\n`, { flag: "a" });
+    summary.push(line);
+  }
+  // The copy of the module is only needed while building.
+  rmSync(path.join(src, "module"), { recursive: true, force: true });
+  return summary;
+}
