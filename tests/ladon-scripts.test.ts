@@ -3,6 +3,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { renderStandalone } from "../components/remote/shell";
+import { timerUnits } from "../components/remote/systemd";
 import { mutations, SimHost, TEXTFILE_PARAMS, textfileHost, type RunResult } from "./support/hostsim";
 import { requireTool } from "./support/tools";
 
@@ -135,6 +137,31 @@ describe("install-timer.sh", () => {
       "changed: disabled mdcheck_start.timer, replaced by citadel-textfile-metrics.timer",
     );
     converged(h.run(script, replacing));
+  });
+
+  it("writes the script and units byte for byte as the program renders them (out/files), no extra newline", () => {
+    // The real renderers, as components/ladon/stack.ts calls them: each file ends in one newline.
+    // The e2e tier found the host's copies one newline longer (`printf '%s\n'` of these values).
+    const rendered = renderStandalone("ladon/scripts/textfile-metrics.sh", TEXTFILE_PARAMS);
+    const units = timerUnits({
+      description: "citadel textfile metrics (LVM, data volume)",
+      execStart: "/usr/local/lib/citadel/textfile-metrics.sh",
+      onBootSec: "2min",
+      everySec: "15min",
+    });
+    expect(rendered.endsWith("\n")).toBe(true);
+    expect(units.service.endsWith("\n")).toBe(true);
+    const h = new SimHost();
+    const run = h.run(script, {
+      ...params,
+      SCRIPT: rendered,
+      SERVICE_UNIT: units.service,
+      TIMER_UNIT: units.timer,
+    });
+    expect(run.status).toBe(0);
+    expect(h.read("/usr/local/lib/citadel/textfile-metrics.sh")).toBe(rendered);
+    expect(h.read("/etc/systemd/system/citadel-textfile-metrics.service")).toBe(units.service);
+    expect(h.read("/etc/systemd/system/citadel-textfile-metrics.timer")).toBe(units.timer);
   });
 
   it("does not reload systemd when only the script changed", () => {

@@ -7,10 +7,12 @@ set -euo pipefail
 : "${NAME:?}" "${SCRIPT_PATH:?}" "${SCRIPT:?}" "${SERVICE_UNIT:?}" "${TIMER_UNIT:?}"
 REPLACES="${REPLACES:-}"
 units="${ROOT}/etc/systemd/system"
-if printf '%s\n' "$SCRIPT" | write_file "${ROOT}${SCRIPT_PATH}" 0755; then changed "installed $SCRIPT_PATH"; fi
+# Written exactly as rendered (the renderers end every file in its newline; out/files shows the
+# same bytes), so `printf '%s'`, never '%s\n', which would add a second one.
+if printf '%s' "$SCRIPT" | write_file "${ROOT}${SCRIPT_PATH}" 0755; then changed "installed $SCRIPT_PATH"; fi
 reload=false
-if printf '%s\n' "$SERVICE_UNIT" | write_file "$units/$NAME.service" 0644; then changed "wrote $NAME.service"; reload=true; fi
-if printf '%s\n' "$TIMER_UNIT" | write_file "$units/$NAME.timer" 0644; then changed "wrote $NAME.timer"; reload=true; fi
+if printf '%s' "$SERVICE_UNIT" | write_file "$units/$NAME.service" 0644; then changed "wrote $NAME.service"; reload=true; fi
+if printf '%s' "$TIMER_UNIT" | write_file "$units/$NAME.timer" 0644; then changed "wrote $NAME.timer"; reload=true; fi
 if [ "$reload" = true ]; then systemctl daemon-reload; fi
 ensure_service "$NAME.timer" true
 for unit in $REPLACES; do

@@ -16,8 +16,11 @@ import path from "node:path";
 import { parseSize } from "../../../components/config/units";
 import { parseFlags } from "../../../lib/cli";
 import { apply, ApplyError, exec, LOCAL, REMOTE, stepsOf, type Step, type StepResult } from "./apply";
+import { requireBusybox } from "./images";
 import { baseConfig, loadE2eLab, stepParams, vmOverlay, type E2eLab } from "./lab";
+import { labGuestAddress, serviceChecks } from "./services";
 import { Vm, type Disk } from "./vm";
+import { standInListeners } from "./standins";
 
 const REPO = path.resolve(__dirname, "..", "..", "..");
 const CACHE = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "citadel", "e2e");
@@ -72,6 +75,8 @@ const TOOLS: [string, string][] = [
   ["ip", "iproute2"],
   ["unshare", "util-linux"],
   ["timeout", "coreutils"],
+  ["curl", "curl"],
+  ["tar", "tar"],
 ];
 
 function preflight(): void {
@@ -86,6 +91,7 @@ function preflight(): void {
       `missing: ${missing.map(([t]) => t).join(", ")}; install with: apt-get install -y ${[...new Set(missing.map(([, p]) => p))].join(" ")}`,
     );
   }
+  requireBusybox();
 }
 
 function sh(argv: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
@@ -142,7 +148,7 @@ function cleanStale(run: Run): void {
   for (const ns of must(["bash", NET, "list", `${PREFIX}-`])
     .split("\n")
     .filter(Boolean)) {
-    const id = ns.replace(/-(lab|out)$/, "");
+    const id = ns.replace(/-(lab|out|guest)$/, "");
     const owner = Number(id.split("-").pop());
     if (owner !== process.pid && !alive(owner)) {
       sh(["bash", NET, "down", id]);
@@ -334,37 +340,34 @@ async function main(): Promise<number> {
       vm.prepare();
       vms.push(vm);
     }
-    const guest = (vm: Vm, cmd: string, timeoutS = 300) => {
+    const sshArgv = (vm: Vm, cmd: string, timeoutS = 300) => {
       const host = lab.config.hosts[vm.spec.name];
-      return exec(
-        [
-          ...inLab,
-          "timeout",
-          String(timeoutS),
-          "ssh",
-          "-F",
-          "/dev/null",
-          "-T",
-          "-o",
-          "BatchMode=yes",
-          "-o",
-          "StrictHostKeyChecking=no",
-          "-o",
-          "UserKnownHostsFile=/dev/null",
-          "-o",
-          "LogLevel=ERROR",
-          "-o",
-          "ConnectTimeout=5",
-          "-i",
-          path.join(image, "client_ed25519"),
-          `${host?.ssh.user}@${host?.address}`,
-          "--",
-          cmd,
-        ],
-        undefined,
-        env,
-      );
+      return [
+        ...inLab,
+        "timeout",
+        String(timeoutS),
+        "ssh",
+        "-F",
+        "/dev/null",
+        "-T",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        "ConnectTimeout=5",
+        "-i",
+        path.join(image, "client_ed25519"),
+        `${host?.ssh.user}@${host?.address}`,
+        "--",
+        cmd,
+      ];
     };
+    const guest = (vm: Vm, cmd: string, timeoutS = 300) => exec(sshArgv(vm, cmd, timeoutS), undefined, env);
     const root = async (vm: Vm, cmd: string, timeoutS = 300) => {
       const r = await guest(vm, `sudo -n bash -c ${shq(cmd)}`, timeoutS);
       return { ...r, out: `${r.stdout}${r.stderr}`.trim() };
@@ -536,6 +539,31 @@ async function main(): Promise<number> {
     await timerChecks(run, lab, vm, root);
     await firewallChecks(run, lab, vm, root, inLab, inOut, runner.split("/")[0] as string);
 
+    // Prometheus and node-exporter from their registered inputs; issue 24's proof from a lab guest.
+    if (lab.config.ladon?.host === hostName && firewall) {
+      const guestCidr = labGuestAddress(
+        firewall.labSubnet,
+        firewall.adminSubnet,
+        new Set([...used, runner.split("/")[0] as string]),
+      );
+      must(["bash", NET, "guest", id, guestCidr]);
+      await serviceChecks({
+        lab,
+        host: hostName,
+        cache: CACHE,
+        check: (n, ok, d) => run.check(n, ok, d),
+        time: (w, s) => run.time(w, s),
+        log: (l) => run.log(l),
+        root: (cmd, t) => root(vm, cmd, t),
+        sshArgv: (cmd, t) => sshArgv(vm, cmd, t),
+        env,
+        inLab,
+        inGuest: ["ip", "netns", "exec", `${id}-guest`],
+        runnerIp: runner.split("/")[0] as string,
+        guestIp: guestCidr.split("/")[0] as string,
+      });
+    }
+
     // Fault: a wrong host key pinned for a real step, with the step's own dial settings.
     const probe = steps.find((s) => s.name === `${hostName}-drift-packages`);
     if (probe?.connection) {
@@ -647,7 +675,6 @@ async function hostChecks(run: Run, lab: E2eLab, vm: Vm, root: Root, when: strin
     ([p]) => p.startsWith(`${h}/`) && !p.startsWith(`${h}/commands/`),
   );
   const wrong: string[] = [];
-  let newlineOnly = 0;
   for (const [p, content] of files) {
     const hostPath = p.slice(h.length);
     if (hostPath === "/etc/ufw/after.rules.citadel") {
@@ -668,17 +695,17 @@ async function hostChecks(run: Run, lab: E2eLab, vm: Vm, root: Root, when: strin
     const r = await root(vm, `cat ${shq(hostPath)}`);
     if (r.code !== 0) wrong.push(`${hostPath}: missing`);
     else if (r.stdout !== content) {
-      if (r.stdout.replace(/\n+$/, "") === content.replace(/\n+$/, "")) newlineOnly += 1;
-      else wrong.push(`${hostPath}: differs`);
+      // Byte for byte: a difference in trailing newlines alone fails too (it once hid one).
+      const same = r.stdout.replace(/\n+$/, "") === content.replace(/\n+$/, "");
+      wrong.push(
+        `${hostPath}: differs${same ? ` only in trailing newlines (host ${trailing(r.stdout)}, out/files ${trailing(content)})` : ""}`,
+      );
     }
   }
   run.check(
-    `${h} ${when}: the ${files.length} rendered files are on the host as rendered`,
+    `${h} ${when}: the ${files.length} rendered files are on the host byte for byte as rendered`,
     wrong.length === 0,
-    [
-      ...wrong,
-      ...(newlineOnly > 0 ? [`${newlineOnly} differ only in trailing newlines (out/files vs the host)`] : []),
-    ].join("\n"),
+    wrong.join("\n"),
   );
   if (host.docker) {
     const r = await root(
@@ -798,10 +825,8 @@ async function firewallChecks(
   if (!fw || ports.length === 0) return;
   const admitted = (port: number) => opened.some((r) => r.port === port && inCidr(runnerIp, r.source));
   // Stand-in listeners on every opened port (the services themselves run in containers).
-  await root(
-    vm,
-    `for p in ${ports.join(" ")}; do systemd-run --unit=e2e-listen-$p python3 -m http.server --bind 0.0.0.0 $p >/dev/null; done; sleep 3`,
-  );
+  const listening = await root(vm, standInListeners("e2e-listen", ports), 240);
+  if (listening.code !== 0) throw new Error(listening.out);
   const probe = async (prefix: string[], port: number) =>
     (
       await exec(
@@ -879,6 +904,11 @@ function diffLines(a: string, b: string): string {
   ]
     .slice(0, 40)
     .join("\n");
+}
+
+function trailing(s: string): string {
+  const n = s.length - s.replace(/\n+$/, "").length;
+  return `${n} trailing newline${n === 1 ? "" : "s"}`;
 }
 
 function unitPath(p: string): string {
