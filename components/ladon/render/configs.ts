@@ -5,32 +5,15 @@ import { SERVICES } from "../../plan/services";
 import { prometheusSize, type ScrapeJob } from "../../plan/ladon-resolve";
 import { sortKeys } from "../../shared/render";
 import { WEB_USER } from "../webauth";
+import { WEB_AUTH_FILES } from "../../plan/services/container";
 
 const yaml = (value: unknown) => stringify(value, { lineWidth: 0, sortMapEntries: false });
 
 export const PROMETHEUS_RULES_DIR = "/etc/prometheus/rules";
 export const ALERTMANAGER_SMTP_PASSWORD_FILE = "/etc/alertmanager/secrets/smtp_password";
 
-/**
- * The files behind Prometheus's and Alertmanager's basic auth, as their containers see them (the
- * host's /etc/citadel/<service> is mounted read-only at /etc/<service>). `web` is the web config
- * (bcrypt hash), `password` the service's own password (for its healthcheck and, in Prometheus,
- * its self-scrape), `client` the promtool/amtool HTTP client config. Prometheus also holds
- * Alertmanager's password, to send alerts and scrape it.
- */
-export const WEB_AUTH_FILES = {
-  prometheus: {
-    web: "/etc/prometheus/secrets/web.yml",
-    password: "/etc/prometheus/secrets/password",
-    client: "/etc/prometheus/client.yml",
-    alertmanagerPassword: "/etc/prometheus/secrets/alertmanager_password",
-  },
-  alertmanager: {
-    web: "/etc/alertmanager/secrets/web.yml",
-    password: "/etc/alertmanager/secrets/password",
-    client: "/etc/alertmanager/client.yml",
-  },
-} as const;
+/** The files behind Prometheus's and Alertmanager's basic auth: the service modules own them. */
+export { WEB_AUTH_FILES };
 
 const basicAuth = (passwordFile: string) => ({
   basic_auth: { username: WEB_USER, password_file: passwordFile },

@@ -14,4 +14,14 @@ export const gpuExporter: ServiceDef = {
   metricsPort: 9835,
   job: "gpu",
   access: { http: { from: ["stack"], auth: "none" } },
+  containerPlan: (input) => ({
+    container: {
+      gpus: "all",
+      // Only the driver's utility libraries (nvidia-smi): docs/INSTALL.md@v1.14.0.
+      envs: ["NVIDIA_DRIVER_CAPABILITIES=utility"],
+      ports: input.published,
+      // No healthcheck: since 1.14.0 the image is distroless with no shell and no health
+      // command (Dockerfile@v1.14.0). Prometheus's `up{job="gpu"}` and its alert watch it.
+    },
+  }),
 };

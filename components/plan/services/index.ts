@@ -1,9 +1,10 @@
 /**
  * The LadonStack's services: one module per service (its pinned image, with the architectures it
  * publishes, container ports, host ports from the one registry, default memory limit, the UID that
- * owns its data, its readiness endpoint and what backups keep of it), registered in CATALOG. The
- * port registry, placement, the container plans, backups, drift and the conformance tier read this
- * catalog. Adding a service: one module here, one line in CATALOG (and its pin in components/pins.ts).
+ * owns its data, its readiness endpoint, what backups keep of it and its container plan: command,
+ * environment, volumes, healthcheck, the files it reads), registered in CATALOG. The port registry,
+ * placement, the containers, backups, drift and the conformance tier read this catalog. Adding a
+ * service: one module here, one line in CATALOG (and its pin in components/pins.ts).
  */
 import { grafana } from "./grafana";
 import { prometheus } from "./prometheus";

@@ -1,6 +1,7 @@
 /** What a LadonStack service is: the facts one service module (components/plan/services/) holds. */
 
 import type { PinName } from "../../pins";
+import type { ContainerInput, ContainerPlan } from "./container";
 
 /** Every pinned image but vLLM's is a LadonStack service. */
 export type ServiceName = Exclude<PinName, "vllm">;
@@ -73,4 +74,10 @@ export interface ServiceDef extends ServiceSpec {
   job: string;
   /** The access model for each of its ports, by the port's name in `ports`. */
   access: Readonly<Record<string, PortAccess>>;
+  /**
+   * Its container on one host: command, environment, volumes, healthcheck, user, and the config
+   * and secret files it reads. Pure; components/ladon/containers.ts hands it what only the
+   * component layer has (rendered config files, published ports) as plain data.
+   */
+  containerPlan: (input: ContainerInput) => ContainerPlan;
 }
