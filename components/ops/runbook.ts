@@ -1,7 +1,9 @@
 /**
- * The restore runbook: for each service, the commands that bring its data back from restic. The
- * README prints these, and the tests run them against a real repository. Pure.
+ * The restore runbook: for each service the catalog backs up (components/plan/services/), the
+ * commands that bring its data back from restic. The README prints these, and the tests run them
+ * against a real repository. Pure.
  */
+import { CATALOG, ordered } from "../plan/services";
 import { RESTIC_PASSWORD_FILE } from "./backups";
 
 export interface RestoreStep {
@@ -32,29 +34,38 @@ export function restoreRunbook(dataDir: string, repository: string, root = ""): 
       `docker start ${name}`,
     ],
   });
-  return [
-    service("grafana", 472, "dashboards' history, users and its database", [
-      `mv ${dir("grafana")}/grafana.db.citadel-backup ${dir("grafana")}/grafana.db`,
-    ]),
-    {
-      service: "prometheus",
-      what: "the TSDB, from the snapshot taken at backup time",
+  const services = ordered(
+    CATALOG.filter((s) => s.backup),
+    // The order the runbook has always listed them in.
+    ["grafana", "prometheus", "loki", "alertmanager", "phoenix"],
+  ).map((s): RestoreStep => {
+    const { what, sqlite = [], snapshot } = s.backup as NonNullable<typeof s.backup>;
+    const name = s.container;
+    if (!snapshot)
+      return service(
+        name,
+        s.uid,
+        what,
+        sqlite.map((db) => `mv ${dir(name)}/${db}.citadel-backup ${dir(name)}/${db}`),
+      );
+    // A TSDB snapshot: restore the snapshot directory, then move its blocks into the data directory.
+    return {
+      service: name,
+      what,
       commands: [
         env,
-        "docker stop prometheus",
-        `rm -rf ${dir("prometheus")}`,
-        restore(`${dir("prometheus")}/snapshots`),
-        `mv ${dir("prometheus")}/snapshots/*/* ${dir("prometheus")}/`,
-        `rm -rf ${dir("prometheus")}/snapshots`,
-        `chown -R 65534 ${dir("prometheus")}`,
-        "docker start prometheus",
+        `docker stop ${name}`,
+        `rm -rf ${dir(name)}`,
+        restore(`${dir(name)}/snapshots`),
+        `mv ${dir(name)}/snapshots/*/* ${dir(name)}/`,
+        `rm -rf ${dir(name)}/snapshots`,
+        `chown -R ${s.uid} ${dir(name)}`,
+        `docker start ${name}`,
       ],
-    },
-    service("loki", 10001, "log chunks and index"),
-    service("alertmanager", 65534, "silences and notification state"),
-    service("phoenix", 0, "traces and its database", [
-      `mv ${dir("phoenix")}/phoenix.db.citadel-backup ${dir("phoenix")}/phoenix.db`,
-    ]),
+    };
+  });
+  return [
+    ...services,
     {
       service: "config",
       what: "the services' config and secrets (pulumi up writes them again too)",

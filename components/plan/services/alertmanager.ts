@@ -14,7 +14,9 @@ export const alertmanager: ServiceDef = {
   uid: 65534,
   metricsPort: 9093,
   ready: { path: "/-/ready", port: "http" },
-  backup: {},
+  backup: { what: "silences and notification state" },
+  // httpserver/httpserver.go@v0.35.0: /-/healthy; every path behind the web config's login.
+  health: { path: "/-/healthy", netrc: CLIENT_NETRC.alertmanager },
   job: "alertmanager",
   access: {
     // Silences mute alerts; POST /-/reload re-reads the config (httpserver/httpserver.go@v0.35.0).

@@ -13,7 +13,9 @@ export const grafana: ServiceDef = {
   placement: "stack",
   uid: 472,
   metricsPort: 3000,
-  backup: { sqlite: ["grafana.db"] },
+  backup: { what: "dashboards' history, users and its database", sqlite: ["grafana.db"] },
+  // Grafana 13's HTTP API ("Other HTTP API", GET /api/health): no login.
+  health: { path: "/api/health" },
   job: "grafana",
   access: {
     http: { from: ["admin"], writes: "dashboards, datasources, users", auth: "Grafana login" },

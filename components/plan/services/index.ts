@@ -48,6 +48,18 @@ export const LABELS = {
 
 export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
 
+/**
+ * Services in an output's established order: those named in `first`, in that order, then the rest in
+ * CATALOG order (a new service needs no edit to appear).
+ */
+export function ordered(services: readonly ServiceDef[], first: readonly ServiceName[]): ServiceDef[] {
+  const rank = (s: ServiceDef) => {
+    const i = first.indexOf(s.name);
+    return i < 0 ? first.length + CATALOG.indexOf(s) : i;
+  };
+  return [...services].sort((a, b) => rank(a) - rank(b));
+}
+
 /** Every (service, port) with its host port, sorted by host port: the registry as a table. */
 export function portRegistry(): { service: ServiceName; port: string; container: number; host: number }[] {
   return SERVICE_NAMES.flatMap((service) =>

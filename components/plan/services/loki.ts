@@ -14,7 +14,9 @@ export const loki: ServiceDef = {
   uid: 10001,
   metricsPort: 3100,
   ready: { path: "/ready", port: "http" },
-  backup: {},
+  backup: { what: "log chunks and index" },
+  // pkg/loki/loki.go@v3.7.8: /ready on the HTTP server.
+  health: { path: "/ready" },
   job: "loki",
   access: {
     // auth_enabled: false; only the hosts that push to it may reach it.

@@ -20,7 +20,9 @@ export const phoenix: ServiceDef = {
   uid: 0,
   metricsPort: 9090,
   ready: { path: "/readyz", port: "http" },
-  backup: { sqlite: ["phoenix.db"] },
+  backup: { what: "traces and its database", sqlite: ["phoenix.db"] },
+  // phoenix/server/app.py@20.26.1 (@router.get("/healthz")): no login.
+  health: { path: "/healthz" },
   job: "phoenix",
   access: {
     http: { from: ["admin", "hades"], writes: "traces, projects, users", auth: "Phoenix login or API key" },

@@ -15,7 +15,7 @@ export const prometheus: ServiceDef = {
   metricsPort: 9090,
   ready: { path: "/-/ready", port: "http" },
   // Backups keep its data directory through a TSDB snapshot, taken over its API on the host port.
-  backup: { snapshot: true },
+  backup: { what: "the TSDB, from the snapshot taken at backup time", snapshot: true },
   job: "prometheus",
   access: {
     // The admin API (--web.enable-admin-api, only with backups, for the TSDB snapshot) deletes

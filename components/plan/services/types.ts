@@ -67,9 +67,16 @@ export interface ServiceDef extends ServiceSpec {
   /**
    * What a backup keeps of its data directory (only on the stack's host): the directory itself, the
    * SQLite databases in it (copied with .backup first), and for Prometheus a TSDB snapshot through
-   * its API. @default none (nothing of it is backed up)
+   * its API; `what` says what a restore brings back (the restore runbook, components/ops/runbook.ts).
+   * @default none (nothing of it is backed up)
    */
-  backup?: { sqlite?: readonly string[]; snapshot?: boolean };
+  backup?: { what: string; sqlite?: readonly string[]; snapshot?: boolean };
+  /**
+   * The path on its `http` host port that answers 200 when it is up, which `npm run validate`'s and
+   * the drift timer's probe ask (components/ops/probe.ts), and the host's netrc when it asks for a
+   * login. @default none (the probe does not ask it)
+   */
+  health?: { path: string; netrc?: string };
   /** Its Prometheus scrape job name. */
   job: string;
   /** The access model for each of its ports, by the port's name in `ports`. */
