@@ -72,7 +72,7 @@ export class Service extends pulumi.ComponentResource {
       );
     });
     const secretSteps = plan.secretFiles.map((f) => {
-      const value = args.secretValues?.[f.id];
+      const value = (args.secretValues ?? {})[f.id];
       if (value === undefined) throw new Error(`Service ${name}: no value for its secret file ${f.id}`);
       return hostScript(
         `${name}-${f.id}`,
