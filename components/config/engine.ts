@@ -4,7 +4,8 @@
  * themselves, do not load it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_SOURCE_ENV, NAMESPACE, parseConfig, type ConfigSource, type LabSecrets } from "./load";
+import { parseConfig } from "./load";
+import { CONFIG_SOURCE_ENV, NAMESPACE, type ConfigSource, type LabSecrets } from "./source";
 import type { LabConfig, PlanChecks } from "./schema";
 
 /** Adapts the engine's config to a `ConfigSource`. */

@@ -4,7 +4,8 @@
  * (`buildLab`), never resolve the config again.
  */
 import type { LabConfig, PlanChecks } from "../config/schema";
-import { parseConfig, type ConfigSource, type LoadedConfig } from "../config/load";
+import { parseConfig, type LoadedConfig } from "../config/load";
+import type { ConfigSource } from "../config/source";
 import type { Problem } from "../shared/problem";
 import { ladonProblems } from "./ladon";
 import { resolveLadon, type ResolvedLadon } from "./ladon-resolve";

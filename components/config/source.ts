@@ -1,0 +1,27 @@
+/**
+ * Where the stack's `citadel:` config comes from, and the namespace it lives in: the Pulumi engine
+ * in a real run (engine.ts), a parsed stack file in `npm start`; and the secret values it yields.
+ */
+import type { Output } from "@pulumi/pulumi";
+
+export const NAMESPACE = "citadel";
+
+/** Where config comes from: the Pulumi engine in a real run, a parsed stack file in `npm start`. */
+export interface ConfigSource {
+  /** Every key of the `citadel:` namespace that the stack sets, without the namespace. */
+  keys(): string[];
+  /** The value of a plain key, JSON-decoded when it is structured. */
+  value(key: string): unknown;
+  /** Whether the stack stores the key as a secret. */
+  isSecret(key: string): boolean;
+  /** Every key of other namespaces, in full (`pulumi:tags`, `citdel:vllm`). @default none */
+  foreignKeys?(): string[];
+}
+
+/** Set by tools that read a stack file themselves (npm start): the file errors should name. */
+export const CONFIG_SOURCE_ENV = "CITADEL_CONFIG_SOURCE";
+
+export interface LabSecrets {
+  /** Secret values by key; only secrets that are set are present. */
+  values: Record<string, Output<string>>;
+}
