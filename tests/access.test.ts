@@ -24,6 +24,7 @@ import { Prometheus, PrometheusError, PROMETHEUS_PASSWORD_ENV } from "../tools/a
 import type { SynthResult } from "../lib/synth/harness";
 import { SimHost } from "./support/hostsim";
 import { byName, ofType, synthLab } from "./support/synth";
+import { hostPort } from "./support/catalog";
 import { requireTool } from "./support/tools";
 
 const PASSWORD = "0123456789abcdef0123456789abcdef";
@@ -187,7 +188,7 @@ describe("the lab's Prometheus and Alertmanager", () => {
   it("reload with the host's login, where the backup's snapshot and the probe log in too", () => {
     const config = String(byName(lab, "ladon-citadel-prometheus-config").rawInputs.create);
     expect(config).toContain("export NETRC='/etc/citadel/clients/prometheus.netrc'");
-    expect(config).toContain("export RELOAD='http:http://127.0.0.1:9901/-/reload'");
+    expect(config).toContain(`export RELOAD='http:http://127.0.0.1:${hostPort("prometheus")}/-/reload'`);
     const backup = lab.files.get("citadel/usr/local/lib/citadel/citadel-backup.sh") ?? "";
     expect(backup).toContain("export PROMETHEUS_NETRC='/etc/citadel/clients/prometheus.netrc'");
   });
@@ -203,13 +204,13 @@ describe("host steps that log in", () => {
       DATA_DIR: "/srv/data/ladon/prometheus",
       CONFIG_DIR: "/etc/citadel/prometheus",
       FILES: JSON.stringify({ "prometheus.yml": "global: {}\n" }),
-      RELOAD: "http:http://127.0.0.1:9901/-/reload",
+      RELOAD: `http:http://127.0.0.1:${hostPort("prometheus")}/-/reload`,
       NETRC: "/etc/citadel/clients/prometheus.netrc",
     };
     const before = h.run("ladon/scripts/service-files.sh", params);
     expect(before.status).toBe(0);
     expect(before.calls.filter((c) => c.startsWith("curl"))).toEqual([
-      "curl -fsS -X POST http://127.0.0.1:9901/-/reload",
+      `curl -fsS -X POST http://127.0.0.1:${hostPort("prometheus")}/-/reload`,
     ]);
     h.file("/etc/citadel/clients/prometheus.netrc", renderNetrc(PASSWORD));
     const after = h.run("ladon/scripts/service-files.sh", {
@@ -218,7 +219,7 @@ describe("host steps that log in", () => {
     });
     const curl = after.calls.filter((c) => c.startsWith("curl"));
     expect(curl).toEqual([
-      `curl -fsS --netrc-file ${h.root}/etc/citadel/clients/prometheus.netrc -X POST http://127.0.0.1:9901/-/reload`,
+      `curl -fsS --netrc-file ${h.root}/etc/citadel/clients/prometheus.netrc -X POST http://127.0.0.1:${hostPort("prometheus")}/-/reload`,
     ]);
     expect(curl.join("\n")).not.toContain(PASSWORD);
   });
@@ -228,10 +229,10 @@ describe("host steps that log in", () => {
     const run = h.run("ops/scripts/probe.sh", probeParams(""));
     const curl = run.calls.filter((c) => c.startsWith("curl"));
     expect(curl).toContainEqual(
-      "curl -fsS -m 10 --netrc-file /etc/citadel/clients/prometheus.netrc http://127.0.0.1:9901/api/v1/targets?state=active",
+      `curl -fsS -m 10 --netrc-file /etc/citadel/clients/prometheus.netrc http://127.0.0.1:${hostPort("prometheus")}/api/v1/targets?state=active`,
     );
     expect(curl).toContainEqual(
-      "curl -s -o /dev/null -m 5 -w %{http_code} http://127.0.0.1:9902/-/healthy --netrc-file /etc/citadel/clients/alertmanager.netrc",
+      `curl -s -o /dev/null -m 5 -w %{http_code} http://127.0.0.1:${hostPort("alertmanager")}/-/healthy --netrc-file /etc/citadel/clients/alertmanager.netrc`,
     );
   });
 });

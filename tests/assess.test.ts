@@ -24,6 +24,7 @@ import {
 import { summaryQueries, writeIops, type Scope } from "../tools/assess/queries";
 import { chartSpec } from "../tools/assess/chart";
 import { expected, openMetrics } from "./support/assess-fixture";
+import { hostPort } from "./support/catalog";
 
 const GiB = 1024 ** 3;
 const TiB = 1024 ** 4;
@@ -170,7 +171,7 @@ describe("inputs from the stack config", () => {
   const lab = loadLab("Pulumi.citadel.yaml");
 
   it("finds Prometheus at the stack host's published port", () => {
-    expect(prometheusUrl(lab)).toBe("http://192.168.10.29:9901");
+    expect(prometheusUrl(lab)).toBe(`http://192.168.10.29:${hostPort("prometheus")}`);
   });
 
   it("takes retention from citadel:ladon", () => {

@@ -13,6 +13,7 @@ import { SimHost } from "./support/hostsim";
 import { requireTool } from "./support/tools";
 import { labConfigMap } from "./support/lab";
 import { synthLab } from "./support/synth";
+import { hostPort } from "./support/catalog";
 
 const SCRIPT = "ops/scripts/backup.sh";
 const DATA = "/srv/data/ladon";
@@ -70,7 +71,7 @@ function backupParams(h: SimHost, repo: string) {
     TEXTFILE_DIR: "/var/lib/node_exporter/textfile",
     LAYOUT_DIR: "/var/lib/citadel/layout",
     PROMETHEUS_DATA: `${DATA}/prometheus`,
-    PROMETHEUS_URL: "http://127.0.0.1:9901",
+    PROMETHEUS_URL: `http://127.0.0.1:${hostPort("prometheus")}`,
     PROMETHEUS_NETRC: "/etc/citadel/clients/prometheus.netrc",
     SQLITE_DBS: `${DATA}/grafana/grafana.db`,
   };
@@ -99,7 +100,7 @@ describe("backup and restore with real restic", () => {
     expect(first.stdout).toContain("Prometheus snapshot 20261121T031500Z-5c1e7a9b");
     // Prometheus answers only with basic auth: the login comes from the root-only netrc.
     expect(first.calls).toContainEqual(
-      `curl -fsS --netrc-file ${h.root}/etc/citadel/clients/prometheus.netrc -X POST http://127.0.0.1:9901/api/v1/admin/tsdb/snapshot`,
+      `curl -fsS --netrc-file ${h.root}/etc/citadel/clients/prometheus.netrc -X POST http://127.0.0.1:${hostPort("prometheus")}/api/v1/admin/tsdb/snapshot`,
     );
   });
 

@@ -10,6 +10,7 @@ import {
 } from "../components/host";
 import { mutations, SimHost } from "./support/hostsim";
 import { addMonitoringPi, labConfigMap } from "./support/lab";
+import { hostPort } from "./support/catalog";
 import { byName, ofType, synthLab } from "./support/synth";
 import { requireTool } from "./support/tools";
 
@@ -179,8 +180,10 @@ describe("the lab's firewall", () => {
     for (const p of ports.filter((x) => x.ip === "0.0.0.0"))
       expect(rules).toContain(`allow from 192.168.10.0/24 to any port ${p.port} proto tcp comment citadel`);
     // node-exporter listens on the host: the stack's own Prometheus reaches it from the Docker subnets.
-    expect(rules).toContain("allow from 172.16.0.0/12 to any port 9910 proto tcp comment citadel");
-    expect(rules).not.toContain("allow from 192.168.10.0/24 to any port 9910");
+    expect(rules).toContain(
+      `allow from 172.16.0.0/12 to any port ${hostPort("nodeExporter")} proto tcp comment citadel`,
+    );
+    expect(rules).not.toContain(`allow from 192.168.10.0/24 to any port ${hostPort("nodeExporter")}`);
     expect(rules).toContain("allow from 192.168.10.0/24 to any port 22 proto tcp comment citadel");
   });
 
@@ -194,14 +197,27 @@ describe("the lab's firewall", () => {
     const pi = ufwOf(lab, "pi");
     const citadel = ufwOf(lab, "citadel");
     // citadel's Alloy pushes to Loki and its vLLM sends traces to Phoenix, on the pi.
-    expect(pi).toContain("allow from 192.168.10.29/32 to any port 9903 proto tcp comment citadel");
-    expect(pi).not.toContain("allow from 192.168.10.0/24 to any port 9903");
-    expect(pi).toContain("allow from 192.168.10.29/32 to any port 9906 proto tcp comment citadel");
-    expect(pi).toContain("allow from 192.168.10.64/26 to any port 9906 proto tcp comment citadel");
+    expect(pi).toContain(
+      `allow from 192.168.10.29/32 to any port ${hostPort("loki")} proto tcp comment citadel`,
+    );
+    expect(pi).not.toContain(`allow from 192.168.10.0/24 to any port ${hostPort("loki")}`);
+    expect(pi).toContain(
+      `allow from 192.168.10.29/32 to any port ${hostPort("phoenix", "otlpGrpc")} proto tcp comment citadel`,
+    );
+    expect(pi).toContain(
+      `allow from 192.168.10.64/26 to any port ${hostPort("phoenix", "otlpGrpc")} proto tcp comment citadel`,
+    );
     // The pi's Prometheus scrapes citadel's exporters, Alloy and vLLM by address.
-    for (const port of [9904, 9910, 9911, 9912, 8000, 8001])
+    for (const port of [
+      hostPort("alloy"),
+      hostPort("nodeExporter"),
+      hostPort("gpuExporter"),
+      hostPort("cadvisor"),
+      8000,
+      8001,
+    ])
       expect(citadel).toContain(`allow from 192.168.10.40/32 to any port ${port} proto tcp comment citadel`);
-    expect(citadel).not.toContain("allow from 192.168.10.0/24 to any port 9912");
+    expect(citadel).not.toContain(`allow from 192.168.10.0/24 to any port ${hostPort("cadvisor")}`);
     expect(citadel).toContain("allow from 192.168.10.64/26 to any port 8000 proto tcp comment citadel");
   });
 

@@ -9,6 +9,7 @@ import { fromConfigMap, stackConfigSource } from "../lib/synth/stackfile";
 import { renderServiceTable } from "../lib/synth/report";
 import { addMonitoringPi, LAB_SECRETS, labConfigMap } from "./support/lab";
 import { byName, dependencyNames, ofType, synthLab } from "./support/synth";
+import { hostPort } from "./support/catalog";
 
 const CONTAINER = "docker:index/container:Container";
 let lab: SynthResult;
@@ -146,7 +147,7 @@ describe("secrets", () => {
     const provider = byName(lab, "ladon-grafana-provider");
     expect(provider.inputs.auth).toBe("[secret]");
     expect(provider.rawInputs).toMatchObject({
-      url: "http://192.168.10.29:9900",
+      url: `http://192.168.10.29:${hostPort("grafana")}`,
       retries: "12",
       retryWait: "5",
     });
@@ -194,7 +195,7 @@ describe("config changes reload instead of replacing containers", () => {
     const changed = changedBetween(lab, await synthLab(config));
     expect(changed).toEqual(["ladon-citadel-prometheus-rules"]);
     expect(String(byName(lab, "ladon-citadel-prometheus-rules").rawInputs.create)).toContain(
-      "export RELOAD='http:http://127.0.0.1:9901/-/reload'",
+      `export RELOAD='http:http://127.0.0.1:${hostPort("prometheus")}/-/reload'`,
     );
   });
 
@@ -221,7 +222,7 @@ describe("config changes reload instead of replacing containers", () => {
     const changed = await synthLab(config);
     expect(changedBetween(lab, changed)).toEqual(["ladon-citadel-prometheus-config"]);
     const create = String(byName(changed, "ladon-citadel-prometheus-config").rawInputs.create);
-    expect(create).toContain("export RELOAD='http:http://127.0.0.1:9901/-/reload'");
+    expect(create).toContain(`export RELOAD='http:http://127.0.0.1:${hostPort("prometheus")}/-/reload'`);
     expect(create).toContain("retention:\\n      size: 40GB\\n      time: 60d\\n");
   });
 });
@@ -266,17 +267,17 @@ describe("placement on the monitoring Raspberry Pi", () => {
 
   it("scrapes citadel's GPU exporter and vLLM across hosts, and ships citadel's logs to the Pi", () => {
     const prometheus = pi.files.get("pi/etc/citadel/prometheus/prometheus.yml") as string;
-    expect(prometheus).toContain("192.168.10.29:9911");
+    expect(prometheus).toContain(`192.168.10.29:${hostPort("gpuExporter")}`);
     // One target per vLLM server, labelled with its name.
     expect(prometheus).toContain("192.168.10.29:8000");
     expect(prometheus).toContain("192.168.10.29:8001");
     expect(prometheus).toMatch(/- 192\.168\.10\.29:8001\n\s+labels:\n\s+host: citadel\n\s+server: embed/);
-    expect(prometheus).toContain("192.168.10.29:9910");
+    expect(prometheus).toContain(`192.168.10.29:${hostPort("nodeExporter")}`);
     expect(pi.files.get("citadel/etc/citadel/alloy/config.alloy")).toContain(
-      'url = "http://192.168.10.40:9903/loki/api/v1/push"',
+      `url = "http://192.168.10.40:${hostPort("loki")}/loki/api/v1/push"`,
     );
     expect((byName(pi, "vllm-chat-container").rawInputs.command as string[]).slice(-1)).toEqual([
-      "grpc://192.168.10.40:9906",
+      `grpc://192.168.10.40:${hostPort("phoenix", "otlpGrpc")}`,
     ]);
   });
 
@@ -407,9 +408,12 @@ describe("exporters", () => {
 describe("outputs", () => {
   it("export Grafana's URL and Phoenix's OTLP endpoints for HADES", () => {
     expect(lab.outputs.ladon).toMatchObject({
-      grafanaUrl: "http://192.168.10.29:9900",
-      phoenixOtlp: { grpc: "grpc://192.168.10.29:9906", http: "http://192.168.10.29:9905/v1/traces" },
-      phoenixUi: "http://192.168.10.29:9905",
+      grafanaUrl: `http://192.168.10.29:${hostPort("grafana")}`,
+      phoenixOtlp: {
+        grpc: `grpc://192.168.10.29:${hostPort("phoenix", "otlpGrpc")}`,
+        http: `http://192.168.10.29:${hostPort("phoenix")}/v1/traces`,
+      },
+      phoenixUi: `http://192.168.10.29:${hostPort("phoenix")}`,
     });
   });
 });

@@ -1,5 +1,6 @@
 /** Prometheus, live: its targets up, its rules evaluated, the dashboards' PromQL accepted. */
 import { concreteQuery, dashboardQueries } from "../../../../components/ladon";
+import { CATALOG } from "../../../../components/plan/services";
 import type { Ctx } from "../static";
 import { withTool } from "../static";
 import { base, get, json, until } from "./harness";
@@ -11,8 +12,8 @@ interface Target {
   lastError: string;
 }
 
-/** Jobs whose service runs here: their targets must be up. */
-const RUNNING_JOBS = ["prometheus", "alertmanager", "loki", "alloy", "node", "phoenix"];
+/** Jobs whose service runs here (every service with a readiness endpoint): their targets must be up. */
+const RUNNING_JOBS = CATALOG.filter((s) => s.ready).map((s) => s.job);
 
 export async function prometheusChecks(ctx: Ctx): Promise<void> {
   const prom = base(ctx, "prometheus");
