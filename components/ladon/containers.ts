@@ -121,11 +121,16 @@ export function planService(
     grafanaUrl: ladon.grafanaUrl,
     files: renderedFiles(service, ladon, hostName),
   });
+  const def = SERVICES[service];
+  if ((def.hostNetwork ?? false) !== (plan.container.networkMode === "host"))
+    throw new Error(
+      `${service}: hostNetwork is ${def.hostNetwork ?? false} in its module, but its container's networkMode is ${plan.container.networkMode ?? "unset"}; make them agree`,
+    );
   return {
     dataDir: paths.data,
     fileGroups: plan.fileGroups ?? [],
     secretFiles: plan.secretFiles ?? [],
-    onLabNetwork: plan.onLabNetwork ?? true,
+    onLabNetwork: !def.hostNetwork,
     service,
     container: plan.container,
   };

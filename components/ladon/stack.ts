@@ -45,6 +45,13 @@ export function webAuthSecrets(
   };
 }
 
+/** A secret a service module names by its key (`secretEnvs`), from the stack's secrets. */
+function secretOf(secrets: LadonSecrets, key: string): pulumi.Input<string> {
+  const value = (secrets as unknown as Record<string, pulumi.Input<string> | undefined>)[key];
+  if (value === undefined) throw new Error(`LadonStack: no secret ${key} for a service's environment`);
+  return value;
+}
+
 export interface LadonStackArgs {
   /** The resolved `citadel:ladon` section (see `resolveLadon`). */
   ladon: ResolvedLadon;
@@ -104,15 +111,11 @@ export class LadonStack extends pulumi.ComponentResource {
             dockerReady: docker.ready,
             hostReady: [
               ...(dataStep && spec.placement === "stack" ? [dataStep] : []),
-              ...(service === "gpuExporter" && host.nvidia ? [host.nvidia.ready] : []),
+              ...(spec.placement === "gpuHosts" && host.nvidia ? [host.nvidia.ready] : []),
             ],
-            secretEnvs:
-              service === "phoenix"
-                ? [
-                    pulumi.interpolate`PHOENIX_SECRET=${args.secrets.phoenixSecret}`,
-                    pulumi.interpolate`PHOENIX_DEFAULT_ADMIN_INITIAL_PASSWORD=${args.secrets.phoenixAdminPassword}`,
-                  ]
-                : [],
+            secretEnvs: Object.entries(spec.secretEnvs ?? {}).map(
+              ([env, key]) => pulumi.interpolate`${env}=${secretOf(args.secrets, key)}`,
+            ),
             secretValues: {
               ...(service === "prometheus" || service === "alertmanager"
                 ? webAuthSecrets(service, args.secrets)

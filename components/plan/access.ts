@@ -6,7 +6,15 @@
  */
 import type { HostConfig, LabConfig } from "../config/schema";
 import { DOCKER_SUBNETS } from "../shared/lab";
-import { CATALOG, SERVICES, type Audience, type Auth, type PortAccess, type ServiceName } from "./services";
+import {
+  CATALOG,
+  onHostNetwork,
+  SERVICES,
+  type Audience,
+  type Auth,
+  type PortAccess,
+  type ServiceName,
+} from "./services";
 
 export type { Audience, Auth, PortAccess } from "./services";
 import type { ResolvedLadon } from "./ladon-resolve";
@@ -70,7 +78,7 @@ function applies(
   access: PortAccess,
 ): { audience: Audience; sources: (s: Subnets, hosts: Hosts) => string[] }[] {
   const onStack = ladon?.stackHostName === host;
-  const hostNetwork = service === "nodeExporter";
+  const hostNetwork = onHostNetwork(service);
   type Way = { audience: Audience; sources: (s: Subnets, hosts: Hosts) => string[] };
   return access.from.flatMap((audience): Way[] => {
     switch (audience) {
@@ -122,7 +130,7 @@ export function hostAccess(
   const out: HostPortAccess[] = [];
   const add = (container: string, service: string, portName: string, port: number, access: PortAccess) => {
     const ways = applies(ladon, host, service, portName, access);
-    const hostNetwork = service === "nodeExporter";
+    const hostNetwork = onHostNetwork(service);
     const bind = hostNetwork ? "host-network" : ways.length > 0 ? "0.0.0.0" : "127.0.0.1";
     out.push({
       container,

@@ -51,7 +51,7 @@ function addressOf(
 ): string {
   const spec = SERVICES[service];
   const p = spec.ports[port] as { container: number; host: number };
-  if (service === "nodeExporter") return `${(lab.hosts[onHost] as HostConfig).address}:${p.host}`;
+  if (spec.hostNetwork) return `${(lab.hosts[onHost] as HostConfig).address}:${p.host}`;
   if (onHost === stackHost) return `${spec.container}:${p.container}`;
   return `${(lab.hosts[onHost] as HostConfig).address}:${p.host}`;
 }

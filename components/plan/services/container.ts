@@ -103,8 +103,6 @@ export interface ContainerPlan {
   /** @default [] */
   secretFiles?: SecretFile[];
   container: ContainerSpec;
-  /** Uses the lab network (everything but host-network exporters). @default true */
-  onLabNetwork?: boolean;
 }
 
 /** Where host steps (reloads, the backup's snapshot, the probe) keep a service's login: root only. */

@@ -46,6 +46,10 @@ export const LABELS = {
   metricsPort: "org.hana-x.citadel.metrics-port",
 } as const;
 
+/** Whether `service` (a catalog service's name, or another container's such as vLLM's) runs on its host's network. */
+export const onHostNetwork = (service: string): boolean =>
+  CATALOG.some((s) => s.name === service && s.hostNetwork === true);
+
 export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
 
 /**

@@ -10,6 +10,7 @@ export const nodeExporter: ServiceDef = {
   arches: PINS.nodeExporter.arches,
   // Host network: it listens on the host port directly.
   ports: { http: { container: 9910, host: 9910 } },
+  hostNetwork: true,
   memoryMiB: 128,
   placement: "everyHost",
   uid: 65534,
@@ -18,7 +19,6 @@ export const nodeExporter: ServiceDef = {
   job: "node",
   access: { http: { from: ["stack"], auth: "none" } },
   containerPlan: () => ({
-    onLabNetwork: false,
     container: {
       command: [
         "--path.rootfs=/host",

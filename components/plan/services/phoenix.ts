@@ -28,6 +28,11 @@ export const phoenix: ServiceDef = {
     http: { from: ["admin", "hades"], writes: "traces, projects, users", auth: "Phoenix login or API key" },
     otlpGrpc: { from: ["hades", "pushers"], writes: "traces", auth: "Phoenix login or API key" },
   },
+  // Its session secret and first admin password come from the lab's secrets, never a rendered file.
+  secretEnvs: {
+    PHOENIX_SECRET: "phoenixSecret",
+    PHOENIX_DEFAULT_ADMIN_INITIAL_PASSWORD: "phoenixAdminPassword",
+  },
   containerPlan: (input) => ({
     container: {
       // Every name below is read in src/phoenix/config.py of the arize-phoenix 20.26.1 sdist.

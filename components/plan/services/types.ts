@@ -23,6 +23,11 @@ export interface ServiceSpec {
   uid: number;
   /** Container port of its Prometheus metrics endpoint. */
   metricsPort: number;
+  /**
+   * It runs on its host's network, not the lab network: it listens on its host port directly, and
+   * the stack's Prometheus scrapes it by the host's address. @default false
+   */
+  hostNetwork?: boolean;
 }
 
 /**
@@ -87,4 +92,9 @@ export interface ServiceDef extends ServiceSpec {
    * component layer has (rendered config files, published ports) as plain data.
    */
   containerPlan: (input: ContainerInput) => ContainerPlan;
+  /**
+   * Environment variables whose values are the lab's secrets: variable name -> the secret's key
+   * (`citadel:<key>`), which components/ladon/stack.ts reads. @default none
+   */
+  secretEnvs?: Readonly<Record<string, string>>;
 }
