@@ -85,7 +85,7 @@ export const HELP = {
   usage: USAGE,
   flags: {
     config: "the stack file of the lab whose LadonStack is measured (its host and Prometheus)",
-    prometheus: "the Prometheus to read (none: the stack host's address and Prometheus's host port, 9901)",
+    prometheus: `the Prometheus to read (none: the stack host's address and Prometheus's host port, ${SERVICES.prometheus.ports.http?.host})`,
     window: "how far back to measure, a Prometheus duration such as 7d or 36h",
     host: "the candidate: a host in citadel:hosts, giving its memoryGiB, cpus and the volume under dataDir",
     "host-config":

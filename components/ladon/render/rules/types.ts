@@ -1,4 +1,6 @@
 /** The shapes of the alert rules, and the label sets their promtool tests are written with. */
+import { SERVICES } from "../../../plan/services";
+
 export interface AlertTest {
   /** Input series, `promtool test rules` notation: `metric{labels}` -> `values`. */
   series: Record<string, string>;
@@ -29,13 +31,14 @@ export const FS = 'fstype!~"tmpfs|overlay|squashfs|iso9660|nsfs"';
 
 /** The series labels every concern's tests use, as the lab's scrape config sets them. */
 export function ruleFixtures() {
-  const node = { job: "node", host: "citadel", instance: "192.168.10.29:9910" };
+  const nodePort = SERVICES.nodeExporter.ports.http?.host;
+  const node = { job: "node", host: "citadel", instance: `192.168.10.29:${nodePort}` };
   const gpu = { job: "gpu", host: "citadel", instance: "gpu-exporter:9835", uuid: "GPU-1" };
   const vllmTarget = { job: "vllm", host: "citadel", instance: "vllm-chat:8000", server: "chat" };
   const vllm = { ...vllmTarget, model_name: "qwen3-8b", engine: "0" };
   const fs = { ...node, device: "/dev/nvme1n1", fstype: "ext4", mountpoint: "/srv/data" };
   // The monitoring Pi's array, as node-exporter names it (the kernel's md device, not /dev/md/<name>).
-  const md = { job: "node", host: "pi", instance: "192.168.10.40:9910", device: "md127" };
+  const md = { job: "node", host: "pi", instance: `192.168.10.40:${nodePort}`, device: "md127" };
   const sel = (labels: Record<string, string>) =>
     `{${Object.keys(labels)
       .sort()
