@@ -111,6 +111,7 @@ export function planService(
   host: HostConfig,
 ): ServicePlan {
   const paths = servicePaths(ladon, service);
+  const files = renderedFiles(service, ladon, hostName);
   const plan = SERVICES[service].containerPlan({
     config: ladon.config,
     hostName,
@@ -119,8 +120,12 @@ export function planService(
     published: published(service, ladon, hostName),
     adminApi: ladon.adminApi,
     grafanaUrl: ladon.grafanaUrl,
-    files: renderedFiles(service, ladon, hostName),
+    files,
   });
+  // Every rendered group reaches the host: a module that drops one would leave its file unwritten.
+  const unused = Object.keys(files).filter((id) => !(plan.fileGroups ?? []).some((g) => g.id === id));
+  if (unused.length > 0)
+    throw new Error(`${service}: its module has no file group for the rendered ${unused.join(", ")}`);
   const def = SERVICES[service];
   if ((def.hostNetwork ?? false) !== (plan.container.networkMode === "host"))
     throw new Error(
