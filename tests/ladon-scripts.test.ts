@@ -1,12 +1,19 @@
 /** The LadonStack's host scripts, run twice against shims: files, reloads, secrets, timers, metrics. */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, statfsSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { statfsSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { renderStandalone } from "../components/remote/shell";
 import { timerUnits } from "../components/remote/systemd";
-import { mutations, SimHost, TEXTFILE_PARAMS, textfileHost, type RunResult } from "./support/hostsim";
+import {
+  mutations,
+  SimHost,
+  TEXTFILE_LVM,
+  TEXTFILE_PARAMS,
+  textfileHost,
+  type RunResult,
+} from "./support/hostsim";
 import { requireTool } from "./support/tools";
+import { requireRoot } from "./support/loops";
 
 const converged = (run: RunResult) => {
   expect(run.stderr).toBe("");
@@ -178,12 +185,21 @@ describe("textfile-metrics.sh", () => {
 
   it("writes LVM, data and retention metrics that promtool accepts, atomically", () => {
     requireTool("promtool");
-    const h = host();
+    requireRoot("textfile metrics");
+    const { h, lvm } = host();
     const run = h.runStandalone("ladon/scripts/textfile-metrics.sh", TEXTFILE_PARAMS);
     expect(run.stderr).toBe("");
     const prom = h.read("/var/lib/node_exporter/textfile/citadel.prom");
-    expect(prom).toContain('citadel_lvm_vg_free_bytes{vg="ubuntu-vg"} 290000000000');
-    expect(prom).toContain('citadel_lvm_pv_size_bytes{pv="/dev/nvme0n1p3",vg="ubuntu-vg"} 3500000000000');
+    // The real vgs and pvs: the PV's extents start 1 MiB in (devices/default_data_alignment,
+    // lib/config/config_settings.h@v2_03_16) and are 4 MiB each (DEFAULT_EXTENT_SIZE,
+    // lib/config/defaults.h@v2_03_16); the LV takes its bytes from the VG's free space.
+    const MiB = 1024 ** 2;
+    const size = Math.floor((TEXTFILE_LVM.imageBytes - MiB) / (4 * MiB)) * 4 * MiB;
+    const free = size - TEXTFILE_LVM.lvBytes;
+    expect(prom).toContain(`citadel_lvm_vg_size_bytes{vg="${lvm.vg}"} ${size}\n`);
+    expect(prom).toContain(`citadel_lvm_vg_free_bytes{vg="${lvm.vg}"} ${free}\n`);
+    expect(prom).toContain(`citadel_lvm_pv_size_bytes{pv="${lvm.pv}",vg="${lvm.vg}"} ${size}\n`);
+    expect(prom).toContain(`citadel_lvm_pv_free_bytes{pv="${lvm.pv}",vg="${lvm.vg}"} ${free}\n`);
     // The real du -sb and df -B1 over the scratch root, against what the kernel says of the same
     // files (lstat sizes, apparent bytes as du -b counts them) and filesystem (statfs(2)).
     const lokiDir = path.join(h.root, "srv/data/ladon/loki");
@@ -191,9 +207,9 @@ describe("textfile-metrics.sh", () => {
     expect(prom).toContain(`citadel_data_dir_bytes{service="loki"} ${apparent}`);
     const fs = statfsSync(path.join(h.root, "srv/data/ladon"));
     expect(prom).toContain(`citadel_data_volume_size_bytes ${fs.blocks * fs.bsize}`);
-    const free = Number(/^citadel_data_volume_free_bytes (\d+)$/m.exec(prom)?.[1]);
-    expect(free).toBeGreaterThan(0);
-    expect(free).toBeLessThanOrEqual(fs.blocks * fs.bsize);
+    const volumeFree = Number(/^citadel_data_volume_free_bytes (\d+)$/m.exec(prom)?.[1]);
+    expect(volumeFree).toBeGreaterThan(0);
+    expect(volumeFree).toBeLessThanOrEqual(fs.blocks * fs.bsize);
     // Read live: 50GB from Prometheus's flags, 744h x 1 GiB/day from Loki's runtime config.
     expect(prom).toContain('citadel_retention_limit_bytes{service="prometheus"} 53687091200');
     expect(prom).toContain('citadel_retention_limit_bytes{service="loki"} 33285996544');
@@ -204,12 +220,7 @@ describe("textfile-metrics.sh", () => {
       if (line.startsWith("# TYPE ")) family = line.split(" ")[2] as string;
       else if (!line.startsWith("#")) expect([line, line.split(/[{ ]/)[0]]).toEqual([line, family]);
     }
-    const d = mkdtempSync(path.join(tmpdir(), "citadel-prom-"));
-    writeFileSync(path.join(d, "citadel.prom"), prom);
-    const check = spawnSync("sh", ["-c", "promtool check metrics < citadel.prom"], {
-      cwd: d,
-      encoding: "utf8",
-    });
+    const check = spawnSync("promtool", ["check", "metrics"], { input: prom, encoding: "utf8" });
     expect(check.stdout + check.stderr).toBe("");
     expect(check.status).toBe(0);
     const leftovers = spawnSync("sh", ["-c", `ls ${path.join(h.root, "var/lib/node_exporter/textfile")}`], {

@@ -5,10 +5,11 @@
 import { spawnSync } from "node:child_process";
 import { mutations, SimHost, type RunResult } from "./support/hostsim";
 import { requireTool } from "./support/tools";
+import { requireRoot } from "./support/loops";
 import { DOCKER_MOUNTS_DROP_IN, renderDockerMountsDropIn } from "../components/host/docker";
 
+const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
-const TiB = 1024 ** 4;
 
 function expectConverged(run: RunResult): void {
   expect(run.stderr).toBe("");
@@ -24,68 +25,92 @@ function expectChanged(run: RunResult): void {
 }
 
 describe("grow-lvm.sh", () => {
+  // Real lvm2 and e2fsprogs (SimHost.lvm): a volume group on a loop device over a 512 MiB image
+  // (127 extents of 4 MiB after the first MiB: 508 MiB), a 100 MiB LV holding ext4. Sizes are in
+  // MiB, not the lab's TiB, so the real mkfs and resize2fs stay quick; the script's arithmetic is
+  // the same.
   const script = "host/scripts/grow-lvm.sh";
-  const params = { VG: "ubuntu-vg", LV: "ubuntu-lv", TARGET: String(3 * TiB), FILESYSTEM: "ext4" };
-  const host = () => {
+  const VG_BYTES = 508 * MiB;
+  const host = (lvBytes = 100 * MiB, fsBytes = lvBytes) => {
+    requireRoot("grow-lvm.sh");
     const h = new SimHost();
-    h.set("lvm-vg", "ubuntu-vg");
-    h.set("lvm-size", 100 * GiB);
-    h.set("fs-size", 100 * GiB);
-    h.set("lvm-free", Math.round(3.2 * TiB));
-    return h;
+    const lvm = h.lvm(512 * MiB, { name: "data-lv", bytes: lvBytes, fsBytes });
+    const lvPath = lvm.lvPath as string;
+    const params = { VG: lvm.vg, LV: "data-lv", TARGET: String(300 * MiB), FILESYSTEM: "ext4" };
+    const lvSize = () => h.lvmBytes("lvs", "lv_size", lvPath);
+    const vgFree = () => h.lvmBytes("vgs", "vg_free", lvm.vg);
+    /** The ext4 filesystem's size, from the real dumpe2fs on the LV's blocks. */
+    const fsSize = () => {
+      const d = h.exec(`dumpe2fs -h ${lvPath}`);
+      const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)$`, "m").exec(d.stdout)?.[1]);
+      return field("Block count") * field("Block size");
+    };
+    return { h, lvPath, params, lvSize, vgFree, fsSize };
   };
 
   it("grows the LV to the target and then the filesystem, and a second run changes nothing", () => {
-    const h = host();
+    const { h, lvPath, params, lvSize, vgFree, fsSize } = host();
     const first = h.run(script, params);
     expectChanged(first);
-    expect(mutations(first)).toEqual([
-      `lvextend -L ${3 * TiB}b /dev/ubuntu-vg/ubuntu-lv`,
-      "resize2fs /dev/ubuntu-vg/ubuntu-lv",
-    ]);
-    expect(h.get("lvm-size")).toBe(String(3 * TiB));
+    expect(mutations(first)).toEqual([`lvextend -L ${300 * MiB}b ${lvPath}`, `resize2fs ${lvPath}`]);
+    expect([lvSize(), vgFree(), fsSize()]).toEqual([300 * MiB, VG_BYTES - 300 * MiB, 300 * MiB]);
     expectConverged(h.run(script, params));
   });
 
   it("takes every free extent with all-free", () => {
-    const h = host();
+    const { h, params, lvSize, vgFree, fsSize } = host();
     expectChanged(h.run(script, { ...params, TARGET: "all-free" }));
-    expect(h.get("lvm-free")).toBe("0");
+    expect([lvSize(), vgFree(), fsSize()]).toEqual([VG_BYTES, 0, VG_BYTES]);
     expectConverged(h.run(script, { ...params, TARGET: "all-free" }));
   });
 
   it("never shrinks a volume that is already larger than the target", () => {
-    const h = host();
-    h.set("lvm-size", 4 * TiB);
-    h.set("fs-size", 4 * TiB);
+    const { h, params, lvSize, fsSize } = host(400 * MiB);
     const run = h.run(script, params);
     expectConverged(run);
     expect(run.stdout).toContain("it is never shrunk");
+    expect([lvSize(), fsSize()]).toEqual([400 * MiB, 400 * MiB]);
   });
 
   it("finishes the filesystem when a previous run stopped after growing the LV", () => {
-    const h = host();
-    h.set("lvm-size", 3 * TiB);
+    const { h, lvPath, params, fsSize } = host(300 * MiB, 100 * MiB);
     const run = h.run(script, params);
-    expect(mutations(run)).toEqual(["resize2fs /dev/ubuntu-vg/ubuntu-lv"]);
+    expect(mutations(run)).toEqual([`resize2fs ${lvPath}`]);
+    expect(fsSize()).toBe(300 * MiB);
     expectConverged(h.run(script, params));
   });
 
   it("stops without touching the LV when the VG lacks the free space", () => {
-    const h = host();
-    h.set("lvm-free", 10 * GiB);
-    const run = h.run(script, params);
+    const { h, params, lvSize, vgFree } = host();
+    const run = h.run(script, { ...params, TARGET: String(GiB) });
     expect(run.status).not.toBe(0);
-    expect(run.stderr).toMatch(
-      /needs \d+ free bytes but ubuntu-vg has \d+; lower storage.lvm.size or add a PV/,
+    expect(run.stderr).toContain(
+      `needs ${GiB - 100 * MiB} free bytes but ${params.VG} has ${VG_BYTES - 100 * MiB}; lower storage.lvm.size or add a PV`,
     );
     expect(mutations(run)).toEqual([]);
+    expect([lvSize(), vgFree()]).toEqual([100 * MiB, VG_BYTES - 100 * MiB]);
   });
 
   it("names the config key when the VG does not exist", () => {
-    const run = new SimHost().run(script, params);
+    // No volume group at all: the real vgs fails (exit 5), and the script says which key to fix.
+    const run = new SimHost().run(script, {
+      VG: "ubuntu-vg",
+      LV: "ubuntu-lv",
+      TARGET: "all-free",
+      FILESYSTEM: "ext4",
+    });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain("volume group ubuntu-vg does not exist on this host; check storage.lvm.vg");
+  });
+
+  it("names the config key when the VG has no such LV", () => {
+    const { h, params } = host();
+    const run = h.run(script, { ...params, LV: "other-lv" });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(
+      `logical volume /dev/${params.VG}/other-lv does not exist; check storage.lvm.lv`,
+    );
+    expect(mutations(run)).toEqual([]);
   });
 });
 
