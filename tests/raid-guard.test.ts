@@ -40,7 +40,10 @@ function pi(memberPrep: (((image: string) => void) | undefined)[] = []) {
   };
   const run = (extra: Record<string, string> = {}) => {
     const result = host.run(script, { ...params, ...extra });
-    if (result.status === 0) loops.mountedAt(path.join(host.root, "srv/ladon"));
+    // Whatever the exit status: a run that fails after its mount step leaves the mount behind.
+    const target = path.join(host.root, "srv/ladon");
+    if (spawnSync("findmnt", ["-rno", "TARGET", "--mountpoint", target]).status === 0)
+      loops.mountedAt(target);
     return result;
   };
   return { host, members, array, params, run };
