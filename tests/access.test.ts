@@ -197,6 +197,7 @@ describe("host steps that log in", () => {
   it("reload Prometheus with the netrc once it exists, and without it before", () => {
     const h = new SimHost();
     h.set("running-prometheus", "");
+    h.serve("http://127.0.0.1:9901/-/reload", "");
     const params = {
       CONTAINER: "prometheus",
       OWNER_UID: "65534",

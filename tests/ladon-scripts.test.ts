@@ -48,11 +48,25 @@ describe("service-files.sh", () => {
   it("reloads the running service over HTTP when a file changed, and only then", () => {
     const h = new SimHost();
     h.set("running-prometheus", "");
+    h.serve("http://127.0.0.1:9901/-/reload", "");
     h.run(script, params({ "prometheus.yml": "a\n" }));
     const changed = h.run(script, params({ "prometheus.yml": "b\n" }));
+    expect(changed.status).toBe(0);
+    expect(changed.stdout).toContain("changed: reloaded prometheus (http://127.0.0.1:9901/-/reload)");
     expect(mutations(changed)).toEqual(["curl -fsS -X POST http://127.0.0.1:9901/-/reload"]);
     expect(changed.calls.some((c) => c.startsWith("docker restart"))).toBe(false);
     converged(h.run(script, params({ "prometheus.yml": "b\n" })));
+  });
+
+  it("fails, naming the container and the URL, when the reload endpoint does not answer", () => {
+    const h = new SimHost();
+    h.set("running-prometheus", "");
+    h.run(script, params({ "prometheus.yml": "a\n" }));
+    const run = h.run(script, params({ "prometheus.yml": "b\n" }));
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("curl: (22) The requested URL returned error: 404");
+    expect(run.stderr).toContain("error: could not reload prometheus at http://127.0.0.1:9901/-/reload");
+    expect(run.stdout).not.toContain("changed: reloaded");
   });
 
   it("restarts a service that has no reload, and leaves one that re-reads its own file alone", () => {
@@ -99,6 +113,7 @@ describe("secret-file.sh", () => {
     h.set("running-grafana", "");
     h.run(script, params, { SECRET: "first password here" });
     const run = h.run(script, params, { SECRET: "second password here" });
+    expect(run.status).toBe(0);
     expect(mutations(run)).toEqual([
       "docker exec -i grafana grafana cli --homepath /usr/share/grafana admin reset-admin-password --password-from-stdin",
     ]);

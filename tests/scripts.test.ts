@@ -3,6 +3,9 @@
  * the second makes none and says so. Failures stop with a message that names the fix.
  */
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { mutations, SimHost, type RunResult } from "./support/hostsim";
 import { requireTool } from "./support/tools";
 import { requireRoot } from "./support/loops";
@@ -174,11 +177,35 @@ describe("nvidia-iommu.sh", () => {
   });
 });
 
+/**
+ * An ASCII-armored block the real gpg made of random bytes (hex digits, so they pass through the
+ * runner's text stdin unchanged), served where an apt key is: what the scripts fetch and
+ * dearmor is then checked byte for byte.
+ */
+function armored(h: SimHost): { raw: Buffer; armor: string } {
+  const raw = Buffer.from(randomBytes(32).toString("hex"));
+  const run = h.exec("gpg --batch --enarmor", raw.toString());
+  if (run.status !== 0) throw new Error(`gpg --enarmor failed: ${run.stderr}`);
+  return { raw, armor: run.stdout };
+}
+const NVIDIA_KEY_URL = "https://nvidia.github.io/libnvidia-container/gpgkey";
+const DOCKER_KEY_URL = "https://download.docker.com/linux/ubuntu/gpg";
+
 describe("nvidia-toolkit.sh", () => {
   const script = "host/scripts/nvidia-toolkit.sh";
-  it("pins every toolkit package, lets nvidia-ctk add the runtime, then converges", () => {
+  const host = () => {
     const h = new SimHost();
+    const key = armored(h);
+    h.serve(NVIDIA_KEY_URL, key.armor);
+    return { h, key };
+  };
+  it("pins every toolkit package, lets nvidia-ctk add the runtime, then converges", () => {
+    const { h, key } = host();
     const first = h.run(script, { TOOLKIT_VERSION: "1.18.0-1" });
+    // The key as the real gpg dearmored it, byte for byte.
+    expect(
+      readFileSync(path.join(h.root, "usr/share/keyrings/nvidia-container-toolkit-keyring.gpg")),
+    ).toEqual(key.raw);
     expectChanged(first);
     expect(first.calls).toContainEqual(
       expect.stringMatching(
@@ -194,8 +221,28 @@ describe("nvidia-toolkit.sh", () => {
     expectConverged(h.run(script, { TOOLKIT_VERSION: "1.18.0-1" }));
   });
 
-  it("moves every package to a new pinned version", () => {
+  it("stops, naming the key's URL, when NVIDIA's repository does not serve its key, and adds no repository", () => {
     const h = new SimHost();
+    const run = h.run(script, { TOOLKIT_VERSION: "1.18.0-1" });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("curl: (22) The requested URL returned error: 404");
+    expect(run.stderr).toContain(`error: could not download NVIDIA's apt key from ${NVIDIA_KEY_URL}`);
+    expect(h.exists("/etc/apt/sources.list.d/nvidia-container-toolkit.list")).toBe(false);
+    expect(run.calls.filter((c) => /^apt-get .* install .*nvidia-container/.test(c))).toEqual([]);
+  });
+
+  it("stops at nvidia-ctk's error when daemon.json is not JSON, and leaves the file as it was", () => {
+    const { h } = host();
+    h.file("/etc/docker/daemon.json", "{ not json");
+    const run = h.run(script, { TOOLKIT_VERSION: "1.18.0-1" });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("unable to load config for runtime docker");
+    expect(h.read("/etc/docker/daemon.json")).toBe("{ not json");
+    expect(run.stdout).not.toContain("nvidia-ctk added the nvidia runtime");
+  });
+
+  it("moves every package to a new pinned version", () => {
+    const { h } = host();
     h.run(script, { TOOLKIT_VERSION: "1.18.0-1" });
     const run = h.run(script, { TOOLKIT_VERSION: "1.18.1-1" });
     expect(run.calls).toContainEqual(
@@ -279,6 +326,17 @@ describe("wait-for-reboot.sh (runs where pulumi runs)", () => {
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain("did not come back within 1 s");
   });
+
+  it("keeps trying while ssh cannot connect (exit 255), then gives up naming the host", () => {
+    const run = new SimHost().run(script, {
+      ...base,
+      TIMEOUT_SECONDS: 1,
+      REBOOT_OUTPUT: "boot-id=boot-1\nreboot=scheduled",
+    });
+    expect(run.status).toBe(1);
+    expect(run.calls.filter((c) => c.startsWith("ssh ")).length).toBeGreaterThan(0);
+    expect(run.stderr).toContain("error: 192.168.10.29 did not come back within 1 s after the reboot");
+  });
 });
 
 describe("nvidia-verify.sh", () => {
@@ -317,6 +375,7 @@ describe("docker-engine.sh", () => {
   const params = { DOCKER_VERSION: "28.5.1", ADMIN_USER: "hxadmin", HOST_NAME: "citadel" };
   const host = () => {
     const h = new SimHost();
+    h.serve(DOCKER_KEY_URL, armored(h).armor);
     h.set(
       "madison-docker-ce",
       [
@@ -342,6 +401,39 @@ describe("docker-engine.sh", () => {
     expect(first.calls).toContain("usermod -aG docker hxadmin");
     expect(first.calls).toContain("apt-mark hold docker-ce");
     expectConverged(h.run(script, params));
+  });
+
+  it("stops, naming the key's URL, when Docker's repository does not serve its key", () => {
+    const h = new SimHost();
+    const run = h.run(script, params);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("curl: (22) The requested URL returned error: 404");
+    expect(run.stderr).toContain(`error: could not download Docker's apt key from ${DOCKER_KEY_URL}`);
+    expect(h.exists("/etc/apt/keyrings/docker.asc")).toBe(false);
+    expect(h.exists("/etc/apt/sources.list.d/docker.list")).toBe(false);
+  });
+
+  it("stops at enabling docker when its unit does not exist, with systemctl's own words", () => {
+    const h = host();
+    h.set("systemd/docker.not-found", "");
+    const run = h.run(script, params);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(
+      "error: could not enable docker: Failed to enable unit: Unit file docker does not exist.",
+    );
+    expect(run.calls).not.toContain("systemctl start docker");
+  });
+
+  it("stops with the config key when the admin user does not exist on the host", () => {
+    const h = host();
+    h.set("no-user-hxadmin", "");
+    const run = h.run(script, params);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("id: ‘hxadmin’: no such user");
+    expect(run.stderr).toContain(
+      "error: user hxadmin does not exist on this host; check hosts.citadel.ssh.user",
+    );
+    expect(run.calls).not.toContainEqual(expect.stringMatching(/^usermod /));
   });
 
   it("stops with the config key when the version is not in the repository", () => {
@@ -435,6 +527,13 @@ describe("docker-verify.sh", () => {
     const h = new SimHost();
     h.set("docker-info.json", JSON.stringify(info));
     expectConverged(h.run(script, params));
+  });
+
+  it("fails, saying what to check, when the docker daemon does not answer", () => {
+    const run = new SimHost().run(script, params);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("Cannot connect to the Docker daemon at unix:///var/run/docker.sock");
+    expect(run.stderr).toContain("error: docker info failed; is the docker service running?");
   });
 
   it("fails when the nvidia runtime is missing", () => {

@@ -172,6 +172,14 @@ export class SimHost {
     writeFileSync(path.join(this.state, name), String(value));
   }
 
+  /**
+   * Serves `body` at `url` to the curl shim (200); every other URL answers 404, so `curl -f`
+   * fails there with exit 22.
+   */
+  serve(url: string, body: string): void {
+    this.set(`serve/${Buffer.from(url).toString("base64url")}`, body);
+  }
+
   get(name: string): string {
     return readFileSync(path.join(this.state, name), "utf8").trim();
   }

@@ -33,7 +33,8 @@ running=$(docker inspect -f '{{.State.Running}}' "$CONTAINER" 2>/dev/null || ech
 if [ "$files_changed" -gt 0 ] && [ "$running" = true ]; then
   case "$RELOAD" in
     http:*)
-      curl -fsS "${login[@]}" -X POST "${RELOAD#http:}" >/dev/null
+      curl -fsS "${login[@]}" -X POST "${RELOAD#http:}" >/dev/null ||
+        die "could not reload $CONTAINER at ${RELOAD#http:} (curl's error above); its files are written and it still runs the old ones"
       changed "reloaded $CONTAINER (${RELOAD#http:})" ;;
     restart)
       docker restart "$CONTAINER" >/dev/null
