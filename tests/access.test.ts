@@ -217,6 +217,7 @@ describe("host steps that log in", () => {
       ...params,
       FILES: JSON.stringify({ "prometheus.yml": "global: {scrape_interval: 1m}\n" }),
     });
+    expect(after.status).toBe(0);
     const curl = after.calls.filter((c) => c.startsWith("curl"));
     expect(curl).toEqual([
       `curl -fsS --netrc-file ${h.root}/etc/citadel/clients/prometheus.netrc -X POST http://127.0.0.1:9901/-/reload`,
@@ -227,6 +228,7 @@ describe("host steps that log in", () => {
   it("probe Prometheus's targets and Alertmanager's health with the netrc files, never a password", () => {
     const h = new SimHost();
     const run = h.run("ops/scripts/probe.sh", probeParams(""));
+    expect(run.status).toBe(0);
     const curl = run.calls.filter((c) => c.startsWith("curl"));
     expect(curl).toContainEqual(
       "curl -fsS -m 10 --netrc-file /etc/citadel/clients/prometheus.netrc http://127.0.0.1:9901/api/v1/targets?state=active",

@@ -134,6 +134,7 @@ describe("install-timer.sh", () => {
   it("installs the script and units, reloads systemd once, enables the timer, then converges", () => {
     const h = new SimHost();
     const first = h.run(script, params);
+    expect(first.status).toBe(0);
     expect(mutations(first)).toEqual([
       "systemctl daemon-reload",
       "systemctl enable citadel-textfile-metrics.timer",
@@ -149,6 +150,7 @@ describe("install-timer.sh", () => {
     h.set("systemd/mdcheck_continue.timer.enabled", "");
     const replacing = { ...params, REPLACES: "mdcheck_start.timer mdcheck_continue.timer" };
     const first = h.run(script, replacing);
+    expect(first.status).toBe(0);
     expect(mutations(first)).toEqual(
       expect.arrayContaining([
         "systemctl disable --now mdcheck_start.timer",
@@ -190,6 +192,7 @@ describe("install-timer.sh", () => {
     const h = new SimHost();
     h.run(script, params);
     const run = h.run(script, { ...params, SCRIPT: "#!/usr/bin/env bash\nset -euo pipefail\necho v2" });
+    expect(run.status).toBe(0);
     expect(mutations(run)).toEqual([]);
     expect(run.stdout).toContain("changed: installed /usr/local/lib/citadel/textfile-metrics.sh");
   });
@@ -203,7 +206,7 @@ describe("textfile-metrics.sh", () => {
     requireRoot("textfile metrics");
     const { h, lvm } = host();
     const run = h.runStandalone("ladon/scripts/textfile-metrics.sh", TEXTFILE_PARAMS);
-    expect(run.stderr).toBe("");
+    expect([run.status, run.stderr]).toEqual([0, ""]);
     const prom = h.read("/var/lib/node_exporter/textfile/citadel.prom");
     // The real vgs and pvs: the PV's extents start 1 MiB in (devices/default_data_alignment,
     // lib/config/config_settings.h@v2_03_16) and are 4 MiB each (DEFAULT_EXTENT_SIZE,

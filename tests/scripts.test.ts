@@ -78,6 +78,7 @@ describe("grow-lvm.sh", () => {
   it("finishes the filesystem when a previous run stopped after growing the LV", () => {
     const { h, lvPath, params, fsSize } = host(300 * MiB, 100 * MiB);
     const run = h.run(script, params);
+    expect(run.status).toBe(0);
     expect(mutations(run)).toEqual([`resize2fs ${lvPath}`]);
     expect(fsSize()).toBe(300 * MiB);
     expectConverged(h.run(script, params));
@@ -140,6 +141,7 @@ describe("nvidia-driver.sh", () => {
   it("installs the full driver package when not headless", () => {
     const h = new SimHost();
     const run = h.run(script, { ...params, HEADLESS: false, DRIVER_FLAVOR: "desktop" });
+    expect(run.status).toBe(0);
     expect(run.calls).toContainEqual(
       expect.stringMatching(/install --no-install-recommends nvidia-driver-580$/),
     );
@@ -245,6 +247,7 @@ describe("nvidia-toolkit.sh", () => {
     const { h } = host();
     h.run(script, { TOOLKIT_VERSION: "1.18.0-1" });
     const run = h.run(script, { TOOLKIT_VERSION: "1.18.1-1" });
+    expect(run.status).toBe(0);
     expect(run.calls).toContainEqual(
       expect.stringMatching(/--allow-downgrades .*nvidia-container-toolkit=1.18.1-1/),
     );
@@ -472,6 +475,7 @@ describe("docker-daemon.sh", () => {
       script,
       daemon(fragment, renderDockerMountsDropIn("/srv/data/docker", ["/srv/models"])),
     );
+    expect(moved.status).toBe(0);
     expect(moved.calls).toContain("systemctl daemon-reload");
     // Ordering takes effect at Docker's next start: changing it restarts nothing.
     expect(moved.calls).not.toContain("systemctl restart docker");
