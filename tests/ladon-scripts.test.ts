@@ -58,7 +58,7 @@ describe("service-files.sh", () => {
     converged(h.run(script, params({ "prometheus.yml": "b\n" })));
   });
 
-  it("fails, naming the container and the URL, when the reload endpoint does not answer", () => {
+  it("fails, naming the container and the URL, when the reload endpoint does not answer, and reloads on the next run", () => {
     const h = new SimHost();
     h.set("running-prometheus", "");
     h.run(script, params({ "prometheus.yml": "a\n" }));
@@ -67,6 +67,12 @@ describe("service-files.sh", () => {
     expect(run.stderr).toContain("curl: (22) The requested URL returned error: 404");
     expect(run.stderr).toContain("error: could not reload prometheus at http://127.0.0.1:9901/-/reload");
     expect(run.stdout).not.toContain("changed: reloaded");
+    // The files are written, so nothing differs next time: the failed reload is still redone.
+    h.serve("http://127.0.0.1:9901/-/reload", "");
+    const retry = h.run(script, params({ "prometheus.yml": "b\n" }));
+    expect(retry.status).toBe(0);
+    expect(mutations(retry)).toEqual(["curl -fsS -X POST http://127.0.0.1:9901/-/reload"]);
+    converged(h.run(script, params({ "prometheus.yml": "b\n" })));
   });
 
   it("restarts a service that has no reload, and leaves one that re-reads its own file alone", () => {
