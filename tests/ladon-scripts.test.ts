@@ -1,6 +1,6 @@
 /** The LadonStack's host scripts, run twice against shims: files, reloads, secrets, timers, metrics. */
 import { spawnSync } from "node:child_process";
-import { statfsSync, statSync } from "node:fs";
+import { rmSync, statfsSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { renderStandalone } from "../components/remote/shell";
 import { timerUnits } from "../components/remote/systemd";
@@ -124,6 +124,24 @@ describe("secret-file.sh", () => {
       "docker exec -i grafana grafana cli --homepath /usr/share/grafana admin reset-admin-password --password-from-stdin",
     ]);
     expect(h.get("exec-stdin")).toBe("second password here");
+  });
+
+  it("stops naming the step when Grafana's CLI fails, and resets the password on the next run", () => {
+    const h = new SimHost();
+    h.set("running-grafana", "");
+    h.run(script, params, { SECRET: "first password here" });
+    h.set("exec-fails-grafana", "");
+    const failed = h.run(script, params, { SECRET: "second password here" });
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toContain("error: could not reset Grafana's admin password in grafana");
+    expect(failed.stdout + failed.stderr).not.toContain("second password");
+    rmSync(path.join(h.state, "exec-fails-grafana"));
+    const retry = h.run(script, params, { SECRET: "second password here" });
+    expect(retry.status).toBe(0);
+    expect(mutations(retry)).toEqual([
+      "docker exec -i grafana grafana cli --homepath /usr/share/grafana admin reset-admin-password --password-from-stdin",
+    ]);
+    converged(h.run(script, params, { SECRET: "second password here" }));
   });
 });
 
