@@ -6,7 +6,7 @@
  * mdadm-4.3's formats (tests/support/shims/shim); needs root, as CI has.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { mutations, SimHost, type RunResult } from "./support/hostsim";
 import { Loops, readFileOn, requireRoot, sh, withData, withMdSuperblock } from "./support/loops";
@@ -136,6 +136,24 @@ describe("prepare-raid.sh: create once, then converge", () => {
     expect(host.read("/etc/fstab")).toBe(fstab);
     expect(host.read("/etc/mdadm/mdadm.conf")).toBe(conf);
     expect(blkid(array, "UUID")).toBe(fsUuid);
+  });
+
+  it("stops when the initramfs rebuild fails, and the next run rebuilds it though mdadm.conf already has the line", () => {
+    const { host, members, array, run } = pi();
+    existingArray(host, { name: "pi:ladon", uuid: UUID, state: "running", device: array, members });
+    host.set("initramfs-fails", 1);
+    const failed = run();
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toContain("update-initramfs: failed for /boot/initrd.img-6.8.0-48-generic with 1.");
+    expect(failed.stderr).toContain("error: rebuilding the initramfs for the new ARRAY line failed");
+    expect(host.read("/etc/mdadm/mdadm.conf")).toContain(`ARRAY /dev/md/ladon metadata=1.2 UUID=${UUID}\n`);
+    expect(host.exists("/var/lib/citadel/raid-ladon.initramfs-pending")).toBe(true);
+    rmSync(path.join(host.state, "initramfs-fails"));
+    const retry = run();
+    expect(retry.status).toBe(0);
+    expect(mutations(retry)).toContain("update-initramfs -u");
+    expect(host.exists("/var/lib/citadel/raid-ladon.initramfs-pending")).toBe(false);
+    expect(mutations(run())).toEqual([]);
   });
 
   it("replaces an older ARRAY line for the same array, and redoes an initramfs rebuild that failed", () => {
