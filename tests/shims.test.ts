@@ -155,8 +155,14 @@ describe("docker's shim", () => {
 });
 
 describe("the other shims' failures", () => {
-  it("dpkg-query, id, usermod, ssh and nvidia-ctk fail where the real programs do", () => {
+  it("dpkg-query, apt-mark, id, usermod, ssh and nvidia-ctk fail where the real programs do", () => {
     const h = new SimHost();
+    h.set("apt-missing-ghost-pkg", "");
+    expect(h.exec("apt-mark hold ghost-pkg")).toMatchObject({
+      status: 100,
+      stderr: "E: Unable to locate package ghost-pkg\nE: No packages found\n",
+    });
+    expect(h.exec("apt-mark showhold").stdout).toBe("");
     expect(h.exec("dpkg-query -W -f='${Version}' nosuch")).toMatchObject({
       status: 1,
       stderr: "dpkg-query: no packages found matching nosuch\n",
