@@ -166,7 +166,7 @@ export class SimHost {
     return existsSync(path.join(this.root, p));
   }
 
-  /** Sets fake host state read by the shims (e.g. `lvm-size`). */
+  /** Sets fake host state read by the shims (e.g. `gpu-count`). */
   set(name: string, value: string | number): void {
     mkdirSync(path.dirname(path.join(this.state, name)), { recursive: true });
     writeFileSync(path.join(this.state, name), String(value));
