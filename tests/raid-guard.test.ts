@@ -196,14 +196,16 @@ describe("prepare-raid.sh: the guard", () => {
   });
 
   it("names every member that is not blank at once: another machine's RAID superblock and an LVM PV", () => {
-    const { members, run } = pi([
+    const { host, members, run } = pi([
       withMdSuperblock("otherbox:photos", "0123456789abcdef0123456789abcdef"),
       undefined,
       undefined,
       withData("scratch"),
     ]);
     const lvm = members[1]!;
-    spawnSync("pvcreate", ["-q", lvm], { stdio: "ignore" });
+    // The real pvcreate, in the host's lvm2 sandbox: this machine's LVM never sees the PV.
+    host.lvmDevices([lvm]);
+    host.lvmTool("pvcreate", ["-q", lvm]);
     try {
       const result = run();
       expect(result.status).not.toBe(0);
@@ -218,7 +220,7 @@ describe("prepare-raid.sh: the guard", () => {
       expect(creates(result)).toEqual([]);
       expect(blkid(members[0]!, "TYPE")).toBe("linux_raid_member");
     } finally {
-      spawnSync("pvremove", ["-q", lvm], { stdio: "ignore" });
+      host.lvmTool("pvremove", ["-q", lvm]);
     }
   });
 

@@ -210,6 +210,11 @@ export class SimHost {
     return { vg, pv, lvPath: `/dev/${vg}/${lv.name}` };
   }
 
+  /** Lets this host's lvm2 sandbox see `devices` (loop devices the test made) and nothing else. */
+  lvmDevices(devices: readonly string[]): void {
+    this.set("lvm/lvm.conf", lvmConf(devices));
+  }
+
   /** An lvm2 command in this host's sandbox, e.g. a report to check what a script did. */
   lvmTool(cmd: string, args: string[]): string {
     return execFileSync(cmd, args, {
