@@ -7,6 +7,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -127,6 +128,7 @@ export class SimHost {
   /** The scratch directory holding root, state and bin: all this host made. */
   readonly base: string;
   private readonly loops: string[] = [];
+  private readonly vgs: string[] = [];
   readonly root: string;
   readonly state: string;
   /** The shims, first on PATH. */
@@ -193,6 +195,7 @@ export class SimHost {
    */
   lvm(imageBytes: number, lv?: { name: string; bytes: number; fsBytes?: number }): SimLvm {
     const vg = `citadel-sim${process.pid}-${++sandboxes}`;
+    this.vgs.push(vg);
     const image = path.join(this.base, "pv.img");
     execFileSync("truncate", ["-s", String(imageBytes), image]);
     const pv = execFileSync("losetup", ["--find", "--show", image], { encoding: "utf8" }).trim();
@@ -242,7 +245,22 @@ export class SimHost {
       .sort()
       .reverse();
     for (const m of mounts) spawnSync("umount", ["-l", m], { stdio: "ignore" });
-    for (const d of this.loops) spawnSync("losetup", ["-d", d], { stdio: "ignore" });
+    // The PV label first, so no scan of this machine's LVM finds the VG while the loop device's
+    // detach waits for a reader to close it.
+    for (const d of this.loops) {
+      spawnSync("wipefs", ["-a", "-q", d], { stdio: "ignore" });
+      spawnSync("losetup", ["-d", d], { stdio: "ignore" });
+    }
+    // The host's own lvm2 sees the loop device too, and a report it runs meanwhile (another
+    // test's vgs, a monitoring agent) writes a metadata backup of our VG under /etc/lvm (lvm2
+    // backs up a VG it reads without one). Those files are about this VG alone: removed.
+    for (const vg of this.vgs) {
+      rmSync(path.join("/etc/lvm/backup", vg), { force: true });
+      const archive = "/etc/lvm/archive";
+      if (existsSync(archive))
+        for (const f of readdirSync(archive))
+          if (f.startsWith(`${vg}_`) && f.endsWith(".vg")) rmSync(path.join(archive, f), { force: true });
+    }
     if (mounts.every((m) => !readFileSync("/proc/self/mounts", "utf8").includes(` ${m} `))) {
       rmSync(this.base, { recursive: true, force: true });
     }
