@@ -198,6 +198,7 @@ describe("host steps that log in", () => {
   it("reload Prometheus with the netrc once it exists, and without it before", () => {
     const h = new SimHost();
     h.set("running-prometheus", "");
+    h.serve("http://127.0.0.1:9901/-/reload", "");
     const params = {
       CONTAINER: "prometheus",
       OWNER_UID: "65534",
@@ -217,6 +218,7 @@ describe("host steps that log in", () => {
       ...params,
       FILES: JSON.stringify({ "prometheus.yml": "global: {scrape_interval: 1m}\n" }),
     });
+    expect(after.status).toBe(0);
     const curl = after.calls.filter((c) => c.startsWith("curl"));
     expect(curl).toEqual([
       `curl -fsS --netrc-file ${h.root}/etc/citadel/clients/prometheus.netrc -X POST http://127.0.0.1:${hostPort("prometheus")}/-/reload`,
@@ -227,6 +229,7 @@ describe("host steps that log in", () => {
   it("probe Prometheus's targets and Alertmanager's health with the netrc files, never a password", () => {
     const h = new SimHost();
     const run = h.run("ops/scripts/probe.sh", probeParams(""));
+    expect(run.status).toBe(0);
     const curl = run.calls.filter((c) => c.startsWith("curl"));
     expect(curl).toContainEqual(
       `curl -fsS -m 10 --netrc-file /etc/citadel/clients/prometheus.netrc http://127.0.0.1:${hostPort("prometheus")}/api/v1/targets?state=active`,
@@ -241,18 +244,23 @@ describe("npm run assess's Prometheus client", () => {
   let server: Server;
   let url = "";
   const seen: (string | undefined)[] = [];
+  const paths: (string | undefined)[] = [];
   beforeAll(async () => {
     // Answers like the web config's handler: 401 unless the login matches (web/handler.go@v0.20.0).
     const good = `Basic ${Buffer.from(`citadel:${PASSWORD}`).toString("base64")}`;
     server = createServer((req, res) => {
       seen.push(req.headers.authorization);
+      paths.push(req.url);
       if (req.headers.authorization !== good) {
         res.writeHead(401, { "WWW-Authenticate": "Basic" }).end("Unauthorized\n");
         return;
       }
-      res
-        .writeHead(200, { "Content-Type": "application/json" })
-        .end(JSON.stringify({ status: "success", data: { resultType: "vector", result: [] } }));
+      res.writeHead(200, { "Content-Type": "application/json" }).end(
+        JSON.stringify({
+          status: "success",
+          data: { resultType: "vector", result: [{ metric: { job: "prometheus" }, value: [0, "1"] }] },
+        }),
+      );
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -261,7 +269,9 @@ describe("npm run assess's Prometheus client", () => {
 
   it("logs in with the password it is given", async () => {
     const prom = new Prometheus(url, 5000, { username: "citadel", password: PASSWORD });
-    expect(await prom.instant("up", 0)).toEqual([]);
+    expect(await prom.instant("up", 0)).toEqual([{ metric: { job: "prometheus" }, value: 1 }]);
+    // The instant-query endpoint of Prometheus's HTTP API (web/api/v1/api.go@v0.316.0: /query).
+    expect(paths.at(-1)).toBe("/api/v1/query?query=up&time=0");
   });
 
   it("names where the password goes when Prometheus refuses, and never quotes one", async () => {

@@ -56,6 +56,8 @@ function labTree(h: SimHost): void {
   h.file("/etc/citadel/prometheus/prometheus.yml", "global: {}\n");
   h.file("/etc/fstab", "UUID=1234 /srv/data ext4 defaults,nofail 0 2\n");
   h.file(RESTIC_PASSWORD_FILE, "correct horse battery staple");
+  // The stack's containers, running: the runbook stops and starts them around a restore.
+  for (const c of ["grafana", "prometheus", "loki", "alertmanager"]) h.set(`running-${c}`, "");
 }
 
 function backupParams(h: SimHost, repo: string) {

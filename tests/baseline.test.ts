@@ -319,6 +319,7 @@ describe("the baseline scripts on a host", () => {
       TEXTFILE_DIR,
       SERVER: "chat",
     });
+    expect(run.status).toBe(0);
     expect(run.stdout).toContain(
       `changed: removed the single-server baseline file ${h.root}${TEXTFILE_DIR}/citadel_vllm_baseline.prom`,
     );

@@ -106,6 +106,7 @@ describe("firewall.sh against a stubbed ufw", () => {
     expect(after.startsWith("# ufw's own after.rules\n*filter\nCOMMIT\n")).toBe(true);
     expect(after).toContain(dockerUserRules(plan));
     const second = h.run(script, params(), {}, fromLab);
+    expect([second.status, second.stderr]).toEqual([0, ""]);
     expect(mutations(second)).toEqual([]);
     expect(second.stdout.trim().split("\n").pop()).toBe("no changes: firewall already converged");
     expect(h.read("/etc/ufw/after.rules")).toBe(after);
@@ -116,6 +117,7 @@ describe("firewall.sh against a stubbed ufw", () => {
     h.run(script, params(), {}, fromLab);
     const smaller = { ...plan, ports: [{ port: 8000, sources: ["192.168.10.0/25"] }] };
     const run = h.run(script, params(smaller), {}, fromLab);
+    expect(run.status).toBe(0);
     expect(mutations(run)).toEqual([
       "ufw allow from 192.168.10.0/25 to any port 8000 proto tcp comment citadel",
       "ufw delete allow from 10.9.0.0/24 to any port 8000 proto tcp",

@@ -1,12 +1,19 @@
 /** The LadonStack's host scripts, run twice against shims: files, reloads, secrets, timers, metrics. */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, statfsSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, statfsSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { renderStandalone } from "../components/remote/shell";
 import { timerUnits } from "../components/remote/systemd";
-import { mutations, SimHost, TEXTFILE_PARAMS, textfileHost, type RunResult } from "./support/hostsim";
+import {
+  mutations,
+  SimHost,
+  TEXTFILE_LVM,
+  TEXTFILE_PARAMS,
+  textfileHost,
+  type RunResult,
+} from "./support/hostsim";
 import { requireTool } from "./support/tools";
+import { requireRoot } from "./support/loops";
 
 const converged = (run: RunResult) => {
   expect(run.stderr).toBe("");
@@ -41,10 +48,30 @@ describe("service-files.sh", () => {
   it("reloads the running service over HTTP when a file changed, and only then", () => {
     const h = new SimHost();
     h.set("running-prometheus", "");
+    h.serve("http://127.0.0.1:9901/-/reload", "");
     h.run(script, params({ "prometheus.yml": "a\n" }));
     const changed = h.run(script, params({ "prometheus.yml": "b\n" }));
+    expect(changed.status).toBe(0);
+    expect(changed.stdout).toContain("changed: reloaded prometheus (http://127.0.0.1:9901/-/reload)");
     expect(mutations(changed)).toEqual(["curl -fsS -X POST http://127.0.0.1:9901/-/reload"]);
     expect(changed.calls.some((c) => c.startsWith("docker restart"))).toBe(false);
+    converged(h.run(script, params({ "prometheus.yml": "b\n" })));
+  });
+
+  it("fails, naming the container and the URL, when the reload endpoint does not answer, and reloads on the next run", () => {
+    const h = new SimHost();
+    h.set("running-prometheus", "");
+    h.run(script, params({ "prometheus.yml": "a\n" }));
+    const run = h.run(script, params({ "prometheus.yml": "b\n" }));
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("curl: (22) The requested URL returned error: 404");
+    expect(run.stderr).toContain("error: could not reload prometheus at http://127.0.0.1:9901/-/reload");
+    expect(run.stdout).not.toContain("changed: reloaded");
+    // The files are written, so nothing differs next time: the failed reload is still redone.
+    h.serve("http://127.0.0.1:9901/-/reload", "");
+    const retry = h.run(script, params({ "prometheus.yml": "b\n" }));
+    expect(retry.status).toBe(0);
+    expect(mutations(retry)).toEqual(["curl -fsS -X POST http://127.0.0.1:9901/-/reload"]);
     converged(h.run(script, params({ "prometheus.yml": "b\n" })));
   });
 
@@ -92,10 +119,29 @@ describe("secret-file.sh", () => {
     h.set("running-grafana", "");
     h.run(script, params, { SECRET: "first password here" });
     const run = h.run(script, params, { SECRET: "second password here" });
+    expect(run.status).toBe(0);
     expect(mutations(run)).toEqual([
       "docker exec -i grafana grafana cli --homepath /usr/share/grafana admin reset-admin-password --password-from-stdin",
     ]);
     expect(h.get("exec-stdin")).toBe("second password here");
+  });
+
+  it("stops naming the step when Grafana's CLI fails, and resets the password on the next run", () => {
+    const h = new SimHost();
+    h.set("running-grafana", "");
+    h.run(script, params, { SECRET: "first password here" });
+    h.set("exec-fails-grafana", "");
+    const failed = h.run(script, params, { SECRET: "second password here" });
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toContain("error: could not reset Grafana's admin password in grafana");
+    expect(failed.stdout + failed.stderr).not.toContain("second password");
+    rmSync(path.join(h.state, "exec-fails-grafana"));
+    const retry = h.run(script, params, { SECRET: "second password here" });
+    expect(retry.status).toBe(0);
+    expect(mutations(retry)).toEqual([
+      "docker exec -i grafana grafana cli --homepath /usr/share/grafana admin reset-admin-password --password-from-stdin",
+    ]);
+    converged(h.run(script, params, { SECRET: "second password here" }));
   });
 });
 
@@ -112,6 +158,7 @@ describe("install-timer.sh", () => {
   it("installs the script and units, reloads systemd once, enables the timer, then converges", () => {
     const h = new SimHost();
     const first = h.run(script, params);
+    expect(first.status).toBe(0);
     expect(mutations(first)).toEqual([
       "systemctl daemon-reload",
       "systemctl enable citadel-textfile-metrics.timer",
@@ -127,6 +174,7 @@ describe("install-timer.sh", () => {
     h.set("systemd/mdcheck_continue.timer.enabled", "");
     const replacing = { ...params, REPLACES: "mdcheck_start.timer mdcheck_continue.timer" };
     const first = h.run(script, replacing);
+    expect(first.status).toBe(0);
     expect(mutations(first)).toEqual(
       expect.arrayContaining([
         "systemctl disable --now mdcheck_start.timer",
@@ -168,6 +216,7 @@ describe("install-timer.sh", () => {
     const h = new SimHost();
     h.run(script, params);
     const run = h.run(script, { ...params, SCRIPT: "#!/usr/bin/env bash\nset -euo pipefail\necho v2" });
+    expect(run.status).toBe(0);
     expect(mutations(run)).toEqual([]);
     expect(run.stdout).toContain("changed: installed /usr/local/lib/citadel/textfile-metrics.sh");
   });
@@ -178,12 +227,21 @@ describe("textfile-metrics.sh", () => {
 
   it("writes LVM, data and retention metrics that promtool accepts, atomically", () => {
     requireTool("promtool");
-    const h = host();
+    requireRoot("textfile metrics");
+    const { h, lvm } = host();
     const run = h.runStandalone("ladon/scripts/textfile-metrics.sh", TEXTFILE_PARAMS);
-    expect(run.stderr).toBe("");
+    expect([run.status, run.stderr]).toEqual([0, ""]);
     const prom = h.read("/var/lib/node_exporter/textfile/citadel.prom");
-    expect(prom).toContain('citadel_lvm_vg_free_bytes{vg="ubuntu-vg"} 290000000000');
-    expect(prom).toContain('citadel_lvm_pv_size_bytes{pv="/dev/nvme0n1p3",vg="ubuntu-vg"} 3500000000000');
+    // The real vgs and pvs: the PV's extents start 1 MiB in (devices/default_data_alignment,
+    // lib/config/config_settings.h@v2_03_16) and are 4 MiB each (DEFAULT_EXTENT_SIZE,
+    // lib/config/defaults.h@v2_03_16); the LV takes its bytes from the VG's free space.
+    const MiB = 1024 ** 2;
+    const size = Math.floor((TEXTFILE_LVM.imageBytes - MiB) / (4 * MiB)) * 4 * MiB;
+    const free = size - TEXTFILE_LVM.lvBytes;
+    expect(prom).toContain(`citadel_lvm_vg_size_bytes{vg="${lvm.vg}"} ${size}\n`);
+    expect(prom).toContain(`citadel_lvm_vg_free_bytes{vg="${lvm.vg}"} ${free}\n`);
+    expect(prom).toContain(`citadel_lvm_pv_size_bytes{pv="${lvm.pv}",vg="${lvm.vg}"} ${size}\n`);
+    expect(prom).toContain(`citadel_lvm_pv_free_bytes{pv="${lvm.pv}",vg="${lvm.vg}"} ${free}\n`);
     // The real du -sb and df -B1 over the scratch root, against what the kernel says of the same
     // files (lstat sizes, apparent bytes as du -b counts them) and filesystem (statfs(2)).
     const lokiDir = path.join(h.root, "srv/data/ladon/loki");
@@ -191,9 +249,9 @@ describe("textfile-metrics.sh", () => {
     expect(prom).toContain(`citadel_data_dir_bytes{service="loki"} ${apparent}`);
     const fs = statfsSync(path.join(h.root, "srv/data/ladon"));
     expect(prom).toContain(`citadel_data_volume_size_bytes ${fs.blocks * fs.bsize}`);
-    const free = Number(/^citadel_data_volume_free_bytes (\d+)$/m.exec(prom)?.[1]);
-    expect(free).toBeGreaterThan(0);
-    expect(free).toBeLessThanOrEqual(fs.blocks * fs.bsize);
+    const volumeFree = Number(/^citadel_data_volume_free_bytes (\d+)$/m.exec(prom)?.[1]);
+    expect(volumeFree).toBeGreaterThan(0);
+    expect(volumeFree).toBeLessThanOrEqual(fs.blocks * fs.bsize);
     // Read live: 50GB from Prometheus's flags, 744h x 1 GiB/day from Loki's runtime config.
     expect(prom).toContain('citadel_retention_limit_bytes{service="prometheus"} 53687091200');
     expect(prom).toContain('citadel_retention_limit_bytes{service="loki"} 33285996544');
@@ -204,12 +262,7 @@ describe("textfile-metrics.sh", () => {
       if (line.startsWith("# TYPE ")) family = line.split(" ")[2] as string;
       else if (!line.startsWith("#")) expect([line, line.split(/[{ ]/)[0]]).toEqual([line, family]);
     }
-    const d = mkdtempSync(path.join(tmpdir(), "citadel-prom-"));
-    writeFileSync(path.join(d, "citadel.prom"), prom);
-    const check = spawnSync("sh", ["-c", "promtool check metrics < citadel.prom"], {
-      cwd: d,
-      encoding: "utf8",
-    });
+    const check = spawnSync("promtool", ["check", "metrics"], { input: prom, encoding: "utf8" });
     expect(check.stdout + check.stderr).toBe("");
     expect(check.status).toBe(0);
     const leftovers = spawnSync("sh", ["-c", `ls ${path.join(h.root, "var/lib/node_exporter/textfile")}`], {

@@ -6,7 +6,7 @@
  * mdadm-4.3's formats (tests/support/shims/shim); needs root, as CI has.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { mutations, SimHost, type RunResult } from "./support/hostsim";
 import { Loops, readFileOn, requireRoot, sh, withData, withMdSuperblock } from "./support/loops";
@@ -40,7 +40,10 @@ function pi(memberPrep: (((image: string) => void) | undefined)[] = []) {
   };
   const run = (extra: Record<string, string> = {}) => {
     const result = host.run(script, { ...params, ...extra });
-    if (result.status === 0) loops.mountedAt(path.join(host.root, "srv/ladon"));
+    // Whatever the exit status: a run that fails after its mount step leaves the mount behind.
+    const target = path.join(host.root, "srv/ladon");
+    if (spawnSync("findmnt", ["-rno", "TARGET", "--mountpoint", target]).status === 0)
+      loops.mountedAt(target);
     return result;
   };
   return { host, members, array, params, run };
@@ -135,6 +138,24 @@ describe("prepare-raid.sh: create once, then converge", () => {
     expect(blkid(array, "UUID")).toBe(fsUuid);
   });
 
+  it("stops when the initramfs rebuild fails, and the next run rebuilds it though mdadm.conf already has the line", () => {
+    const { host, members, array, run } = pi();
+    existingArray(host, { name: "pi:ladon", uuid: UUID, state: "running", device: array, members });
+    host.set("initramfs-fails", 1);
+    const failed = run();
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toContain("update-initramfs: failed for /boot/initrd.img-6.8.0-48-generic with 1.");
+    expect(failed.stderr).toContain("error: rebuilding the initramfs for the new ARRAY line failed");
+    expect(host.read("/etc/mdadm/mdadm.conf")).toContain(`ARRAY /dev/md/ladon metadata=1.2 UUID=${UUID}\n`);
+    expect(host.exists("/var/lib/citadel/raid-ladon.initramfs-pending")).toBe(true);
+    rmSync(path.join(host.state, "initramfs-fails"));
+    const retry = run();
+    expect(retry.status).toBe(0);
+    expect(mutations(retry)).toContain("update-initramfs -u");
+    expect(host.exists("/var/lib/citadel/raid-ladon.initramfs-pending")).toBe(false);
+    expect(mutations(run())).toEqual([]);
+  });
+
   it("replaces an older ARRAY line for the same array, and redoes an initramfs rebuild that failed", () => {
     const { host, members, array, run } = pi();
     existingArray(host, { name: "pi:ladon", uuid: UUID, state: "running", device: array, members });
@@ -175,14 +196,16 @@ describe("prepare-raid.sh: the guard", () => {
   });
 
   it("names every member that is not blank at once: another machine's RAID superblock and an LVM PV", () => {
-    const { members, run } = pi([
+    const { host, members, run } = pi([
       withMdSuperblock("otherbox:photos", "0123456789abcdef0123456789abcdef"),
       undefined,
       undefined,
       withData("scratch"),
     ]);
     const lvm = members[1]!;
-    spawnSync("pvcreate", ["-q", lvm], { stdio: "ignore" });
+    // The real pvcreate, in the host's lvm2 sandbox: this machine's LVM never sees the PV.
+    host.lvmDevices([lvm]);
+    host.lvmTool("pvcreate", ["-q", lvm]);
     try {
       const result = run();
       expect(result.status).not.toBe(0);
@@ -197,7 +220,7 @@ describe("prepare-raid.sh: the guard", () => {
       expect(creates(result)).toEqual([]);
       expect(blkid(members[0]!, "TYPE")).toBe("linux_raid_member");
     } finally {
-      spawnSync("pvremove", ["-q", lvm], { stdio: "ignore" });
+      host.lvmTool("pvremove", ["-q", lvm]);
     }
   });
 

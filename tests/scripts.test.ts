@@ -3,12 +3,16 @@
  * the second makes none and says so. Failures stop with a message that names the fix.
  */
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { mutations, SimHost, type RunResult } from "./support/hostsim";
 import { requireTool } from "./support/tools";
+import { requireRoot } from "./support/loops";
 import { DOCKER_MOUNTS_DROP_IN, renderDockerMountsDropIn } from "../components/host/docker";
 
+const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
-const TiB = 1024 ** 4;
 
 function expectConverged(run: RunResult): void {
   expect(run.stderr).toBe("");
@@ -24,68 +28,93 @@ function expectChanged(run: RunResult): void {
 }
 
 describe("grow-lvm.sh", () => {
+  // Real lvm2 and e2fsprogs (SimHost.lvm): a volume group on a loop device over a 512 MiB image
+  // (127 extents of 4 MiB after the first MiB: 508 MiB), a 100 MiB LV holding ext4. Sizes are in
+  // MiB, not the lab's TiB, so the real mkfs and resize2fs stay quick; the script's arithmetic is
+  // the same.
   const script = "host/scripts/grow-lvm.sh";
-  const params = { VG: "ubuntu-vg", LV: "ubuntu-lv", TARGET: String(3 * TiB), FILESYSTEM: "ext4" };
-  const host = () => {
+  const VG_BYTES = 508 * MiB;
+  const host = (lvBytes = 100 * MiB, fsBytes = lvBytes) => {
+    requireRoot("grow-lvm.sh");
     const h = new SimHost();
-    h.set("lvm-vg", "ubuntu-vg");
-    h.set("lvm-size", 100 * GiB);
-    h.set("fs-size", 100 * GiB);
-    h.set("lvm-free", Math.round(3.2 * TiB));
-    return h;
+    const lvm = h.lvm(512 * MiB, { name: "data-lv", bytes: lvBytes, fsBytes });
+    const lvPath = lvm.lvPath as string;
+    const params = { VG: lvm.vg, LV: "data-lv", TARGET: String(300 * MiB), FILESYSTEM: "ext4" };
+    const lvSize = () => h.lvmBytes("lvs", "lv_size", lvPath);
+    const vgFree = () => h.lvmBytes("vgs", "vg_free", lvm.vg);
+    /** The ext4 filesystem's size, from the real dumpe2fs on the LV's blocks. */
+    const fsSize = () => {
+      const d = h.exec(`dumpe2fs -h ${lvPath}`);
+      const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)$`, "m").exec(d.stdout)?.[1]);
+      return field("Block count") * field("Block size");
+    };
+    return { h, lvPath, params, lvSize, vgFree, fsSize };
   };
 
   it("grows the LV to the target and then the filesystem, and a second run changes nothing", () => {
-    const h = host();
+    const { h, lvPath, params, lvSize, vgFree, fsSize } = host();
     const first = h.run(script, params);
     expectChanged(first);
-    expect(mutations(first)).toEqual([
-      `lvextend -L ${3 * TiB}b /dev/ubuntu-vg/ubuntu-lv`,
-      "resize2fs /dev/ubuntu-vg/ubuntu-lv",
-    ]);
-    expect(h.get("lvm-size")).toBe(String(3 * TiB));
+    expect(mutations(first)).toEqual([`lvextend -L ${300 * MiB}b ${lvPath}`, `resize2fs ${lvPath}`]);
+    expect([lvSize(), vgFree(), fsSize()]).toEqual([300 * MiB, VG_BYTES - 300 * MiB, 300 * MiB]);
     expectConverged(h.run(script, params));
   });
 
   it("takes every free extent with all-free", () => {
-    const h = host();
+    const { h, params, lvSize, vgFree, fsSize } = host();
     expectChanged(h.run(script, { ...params, TARGET: "all-free" }));
-    expect(h.get("lvm-free")).toBe("0");
+    expect([lvSize(), vgFree(), fsSize()]).toEqual([VG_BYTES, 0, VG_BYTES]);
     expectConverged(h.run(script, { ...params, TARGET: "all-free" }));
   });
 
   it("never shrinks a volume that is already larger than the target", () => {
-    const h = host();
-    h.set("lvm-size", 4 * TiB);
-    h.set("fs-size", 4 * TiB);
+    const { h, params, lvSize, fsSize } = host(400 * MiB);
     const run = h.run(script, params);
     expectConverged(run);
     expect(run.stdout).toContain("it is never shrunk");
+    expect([lvSize(), fsSize()]).toEqual([400 * MiB, 400 * MiB]);
   });
 
   it("finishes the filesystem when a previous run stopped after growing the LV", () => {
-    const h = host();
-    h.set("lvm-size", 3 * TiB);
+    const { h, lvPath, params, fsSize } = host(300 * MiB, 100 * MiB);
     const run = h.run(script, params);
-    expect(mutations(run)).toEqual(["resize2fs /dev/ubuntu-vg/ubuntu-lv"]);
+    expect(run.status).toBe(0);
+    expect(mutations(run)).toEqual([`resize2fs ${lvPath}`]);
+    expect(fsSize()).toBe(300 * MiB);
     expectConverged(h.run(script, params));
   });
 
   it("stops without touching the LV when the VG lacks the free space", () => {
-    const h = host();
-    h.set("lvm-free", 10 * GiB);
-    const run = h.run(script, params);
+    const { h, params, lvSize, vgFree } = host();
+    const run = h.run(script, { ...params, TARGET: String(GiB) });
     expect(run.status).not.toBe(0);
-    expect(run.stderr).toMatch(
-      /needs \d+ free bytes but ubuntu-vg has \d+; lower storage.lvm.size or add a PV/,
+    expect(run.stderr).toContain(
+      `needs ${GiB - 100 * MiB} free bytes but ${params.VG} has ${VG_BYTES - 100 * MiB}; lower storage.lvm.size or add a PV`,
     );
     expect(mutations(run)).toEqual([]);
+    expect([lvSize(), vgFree()]).toEqual([100 * MiB, VG_BYTES - 100 * MiB]);
   });
 
   it("names the config key when the VG does not exist", () => {
-    const run = new SimHost().run(script, params);
+    // No volume group at all: the real vgs fails (exit 5), and the script says which key to fix.
+    const run = new SimHost().run(script, {
+      VG: "ubuntu-vg",
+      LV: "ubuntu-lv",
+      TARGET: "all-free",
+      FILESYSTEM: "ext4",
+    });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain("volume group ubuntu-vg does not exist on this host; check storage.lvm.vg");
+  });
+
+  it("names the config key when the VG has no such LV", () => {
+    const { h, params } = host();
+    const run = h.run(script, { ...params, LV: "other-lv" });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(
+      `logical volume /dev/${params.VG}/other-lv does not exist; check storage.lvm.lv`,
+    );
+    expect(mutations(run)).toEqual([]);
   });
 });
 
@@ -112,6 +141,7 @@ describe("nvidia-driver.sh", () => {
   it("installs the full driver package when not headless", () => {
     const h = new SimHost();
     const run = h.run(script, { ...params, HEADLESS: false, DRIVER_FLAVOR: "desktop" });
+    expect(run.status).toBe(0);
     expect(run.calls).toContainEqual(
       expect.stringMatching(/install --no-install-recommends nvidia-driver-580$/),
     );
@@ -149,11 +179,35 @@ describe("nvidia-iommu.sh", () => {
   });
 });
 
+/**
+ * An ASCII-armored block the real gpg made of random bytes (hex digits, so they pass through the
+ * runner's text stdin unchanged), served where an apt key is: what the scripts fetch and
+ * dearmor is then checked byte for byte.
+ */
+function armored(h: SimHost): { raw: Buffer; armor: string } {
+  const raw = Buffer.from(randomBytes(32).toString("hex"));
+  const run = h.exec("gpg --batch --enarmor", raw.toString());
+  if (run.status !== 0) throw new Error(`gpg --enarmor failed: ${run.stderr}`);
+  return { raw, armor: run.stdout };
+}
+const NVIDIA_KEY_URL = "https://nvidia.github.io/libnvidia-container/gpgkey";
+const DOCKER_KEY_URL = "https://download.docker.com/linux/ubuntu/gpg";
+
 describe("nvidia-toolkit.sh", () => {
   const script = "host/scripts/nvidia-toolkit.sh";
-  it("pins every toolkit package, lets nvidia-ctk add the runtime, then converges", () => {
+  const host = () => {
     const h = new SimHost();
+    const key = armored(h);
+    h.serve(NVIDIA_KEY_URL, key.armor);
+    return { h, key };
+  };
+  it("pins every toolkit package, lets nvidia-ctk add the runtime, then converges", () => {
+    const { h, key } = host();
     const first = h.run(script, { TOOLKIT_VERSION: "1.18.0-1" });
+    // The key as the real gpg dearmored it, byte for byte.
+    expect(
+      readFileSync(path.join(h.root, "usr/share/keyrings/nvidia-container-toolkit-keyring.gpg")),
+    ).toEqual(key.raw);
     expectChanged(first);
     expect(first.calls).toContainEqual(
       expect.stringMatching(
@@ -169,10 +223,31 @@ describe("nvidia-toolkit.sh", () => {
     expectConverged(h.run(script, { TOOLKIT_VERSION: "1.18.0-1" }));
   });
 
-  it("moves every package to a new pinned version", () => {
+  it("stops, naming the key's URL, when NVIDIA's repository does not serve its key, and adds no repository", () => {
     const h = new SimHost();
+    const run = h.run(script, { TOOLKIT_VERSION: "1.18.0-1" });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("curl: (22) The requested URL returned error: 404");
+    expect(run.stderr).toContain(`error: could not download NVIDIA's apt key from ${NVIDIA_KEY_URL}`);
+    expect(h.exists("/etc/apt/sources.list.d/nvidia-container-toolkit.list")).toBe(false);
+    expect(run.calls.filter((c) => /^apt-get .* install .*nvidia-container/.test(c))).toEqual([]);
+  });
+
+  it("stops at nvidia-ctk's error when daemon.json is not JSON, and leaves the file as it was", () => {
+    const { h } = host();
+    h.file("/etc/docker/daemon.json", "{ not json");
+    const run = h.run(script, { TOOLKIT_VERSION: "1.18.0-1" });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("unable to load config for runtime docker");
+    expect(h.read("/etc/docker/daemon.json")).toBe("{ not json");
+    expect(run.stdout).not.toContain("nvidia-ctk added the nvidia runtime");
+  });
+
+  it("moves every package to a new pinned version", () => {
+    const { h } = host();
     h.run(script, { TOOLKIT_VERSION: "1.18.0-1" });
     const run = h.run(script, { TOOLKIT_VERSION: "1.18.1-1" });
+    expect(run.status).toBe(0);
     expect(run.calls).toContainEqual(
       expect.stringMatching(/--allow-downgrades .*nvidia-container-toolkit=1.18.1-1/),
     );
@@ -254,6 +329,17 @@ describe("wait-for-reboot.sh (runs where pulumi runs)", () => {
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain("did not come back within 1 s");
   });
+
+  it("keeps trying while ssh cannot connect (exit 255), then gives up naming the host", () => {
+    const run = new SimHost().run(script, {
+      ...base,
+      TIMEOUT_SECONDS: 1,
+      REBOOT_OUTPUT: "boot-id=boot-1\nreboot=scheduled",
+    });
+    expect(run.status).toBe(1);
+    expect(run.calls.filter((c) => c.startsWith("ssh ")).length).toBeGreaterThan(0);
+    expect(run.stderr).toContain("error: 192.168.10.29 did not come back within 1 s after the reboot");
+  });
 });
 
 describe("nvidia-verify.sh", () => {
@@ -292,6 +378,7 @@ describe("docker-engine.sh", () => {
   const params = { DOCKER_VERSION: "28.5.1", ADMIN_USER: "hxadmin", HOST_NAME: "citadel" };
   const host = () => {
     const h = new SimHost();
+    h.serve(DOCKER_KEY_URL, armored(h).armor);
     h.set(
       "madison-docker-ce",
       [
@@ -317,6 +404,39 @@ describe("docker-engine.sh", () => {
     expect(first.calls).toContain("usermod -aG docker hxadmin");
     expect(first.calls).toContain("apt-mark hold docker-ce");
     expectConverged(h.run(script, params));
+  });
+
+  it("stops, naming the key's URL, when Docker's repository does not serve its key", () => {
+    const h = new SimHost();
+    const run = h.run(script, params);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("curl: (22) The requested URL returned error: 404");
+    expect(run.stderr).toContain(`error: could not download Docker's apt key from ${DOCKER_KEY_URL}`);
+    expect(h.exists("/etc/apt/keyrings/docker.asc")).toBe(false);
+    expect(h.exists("/etc/apt/sources.list.d/docker.list")).toBe(false);
+  });
+
+  it("stops at enabling docker when its unit does not exist, with systemctl's own words", () => {
+    const h = host();
+    h.set("systemd/docker.not-found", "");
+    const run = h.run(script, params);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(
+      "error: could not enable docker: Failed to enable unit: Unit file docker does not exist.",
+    );
+    expect(run.calls).not.toContain("systemctl start docker");
+  });
+
+  it("stops with the config key when the admin user does not exist on the host", () => {
+    const h = host();
+    h.set("no-user-hxadmin", "");
+    const run = h.run(script, params);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("id: ‘hxadmin’: no such user");
+    expect(run.stderr).toContain(
+      "error: user hxadmin does not exist on this host; check hosts.citadel.ssh.user",
+    );
+    expect(run.calls).not.toContainEqual(expect.stringMatching(/^usermod /));
   });
 
   it("stops with the config key when the version is not in the repository", () => {
@@ -355,6 +475,7 @@ describe("docker-daemon.sh", () => {
       script,
       daemon(fragment, renderDockerMountsDropIn("/srv/data/docker", ["/srv/models"])),
     );
+    expect(moved.status).toBe(0);
     expect(moved.calls).toContain("systemctl daemon-reload");
     // Ordering takes effect at Docker's next start: changing it restarts nothing.
     expect(moved.calls).not.toContain("systemctl restart docker");
@@ -410,6 +531,13 @@ describe("docker-verify.sh", () => {
     const h = new SimHost();
     h.set("docker-info.json", JSON.stringify(info));
     expectConverged(h.run(script, params));
+  });
+
+  it("fails, saying what to check, when the docker daemon does not answer", () => {
+    const run = new SimHost().run(script, params);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("Cannot connect to the Docker daemon at unix:///var/run/docker.sock");
+    expect(run.stderr).toContain("error: docker info failed; is the docker service running?");
   });
 
   it("fails when the nvidia runtime is missing", () => {

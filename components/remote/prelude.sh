@@ -65,6 +65,11 @@ write_file() {
 # Enables (and starts, when START=true) a systemd unit unless it already is.
 ensure_service() {
   local unit="$1" start="$2"
-  if ! systemctl is-enabled --quiet "$unit"; then systemctl enable "$unit" >/dev/null 2>&1; changed "enabled $unit"; fi
+  local out
+  if ! systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+    # systemctl reports the symlinks it made on stderr: shown only when enabling fails.
+    out=$(systemctl enable "$unit" 2>&1) || die "could not enable $unit: ${out:-systemctl enable failed}"
+    changed "enabled $unit"
+  fi
   if [ "$start" = true ] && ! systemctl is-active --quiet "$unit"; then systemctl start "$unit"; changed "started $unit"; fi
 }

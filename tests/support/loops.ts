@@ -4,7 +4,16 @@
  * blkid and wipefs. Needs root, as CI has.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 
@@ -23,10 +32,13 @@ export function requireRoot(what: string): void {
 export class Loops {
   private readonly attached: string[] = [];
   private readonly mounted: string[] = [];
+  private readonly scratch: string[] = [];
 
   /** A loop device over a new sparse image of `size`, prepared (e.g. formatted) before it is attached. */
   device(prepare?: (image: string) => void, size = "64M"): string {
-    const image = path.join(mkdtempSync(path.join(tmpdir(), "citadel-disk-")), "disk.img");
+    const dir = mkdtempSync(path.join(tmpdir(), "citadel-disk-"));
+    this.scratch.push(dir);
+    const image = path.join(dir, "disk.img");
     execFileSync("truncate", ["-s", size, image]);
     prepare?.(image);
     const dev = sh("losetup", ["--find", "--show", image]);
@@ -39,10 +51,14 @@ export class Loops {
     if (!this.mounted.includes(target)) this.mounted.push(target);
   }
 
-  /** Unmounts and detaches everything, going on past a failure so one never strands the rest. */
+  /**
+   * Unmounts and detaches everything, going on past a failure so one never strands the rest, then
+   * removes the images it made.
+   */
   release(): void {
     for (const m of this.mounted.reverse()) spawnSync("umount", ["-l", m], { stdio: "ignore" });
     for (const d of this.attached) spawnSync("losetup", ["-d", d], { stdio: "ignore" });
+    for (const d of this.scratch) rmSync(d, { recursive: true, force: true });
   }
 }
 
@@ -54,6 +70,7 @@ export function withData(label: string) {
     execFileSync("mount", ["-o", "loop", image, mnt]);
     writeFileSync(path.join(mnt, "precious.txt"), "do not lose me\n");
     execFileSync("umount", [mnt]);
+    rmdirSync(mnt);
   };
 }
 
@@ -64,6 +81,7 @@ export function readFileOn(dev: string, file: string): string {
     return readFileSync(path.join(mnt, file), "utf8");
   } finally {
     execFileSync("umount", [mnt]);
+    rmdirSync(mnt);
   }
 }
 

@@ -9,7 +9,8 @@ sources="${ROOT}/etc/apt/sources.list.d/docker.list"
 ensure_packages ca-certificates curl gnupg jq
 if [ ! -s "$keyring" ]; then
   mkdir -p "$(dirname "$keyring")"
-  curl -fsSL https://download.docker.com/linux/ubuntu/gpg -o "$keyring"
+  curl -fsSL https://download.docker.com/linux/ubuntu/gpg -o "$keyring" ||
+    die "could not download Docker's apt key from https://download.docker.com/linux/ubuntu/gpg; check that this host reaches download.docker.com"
   chmod 0644 "$keyring"
   changed "added Docker's apt key"
 fi
@@ -36,7 +37,9 @@ esac
 hold_packages docker-ce docker-ce-cli
 ensure_service docker true
 
-if ! id -nG "$ADMIN_USER" | tr ' ' '\n' | grep -qx docker; then
+groups=$(id -nG "$ADMIN_USER") ||
+  die "user $ADMIN_USER does not exist on this host; check hosts.${HOST_NAME}.ssh.user"
+if ! printf '%s\n' "$groups" | tr ' ' '\n' | grep -qx docker; then
   usermod -aG docker "$ADMIN_USER"
   changed "added $ADMIN_USER to the docker group"
 fi

@@ -11,7 +11,9 @@ daemon_json="${ROOT}/etc/docker/daemon.json"
 ensure_packages ca-certificates curl gnupg jq
 if [ ! -s "$keyring" ]; then
   mkdir -p "$(dirname "$keyring")"
-  curl -fsSL https://nvidia.github.io/libnvidia-container/gpgkey | gpg --batch --yes --dearmor -o "$keyring"
+  key=$(curl -fsSL https://nvidia.github.io/libnvidia-container/gpgkey) ||
+    die "could not download NVIDIA's apt key from https://nvidia.github.io/libnvidia-container/gpgkey; check that this host reaches nvidia.github.io"
+  printf '%s\n' "$key" | gpg --batch --yes --dearmor -o "$keyring"
   changed "added NVIDIA's apt key"
 fi
 # $(ARCH) is expanded by apt, not by the shell.

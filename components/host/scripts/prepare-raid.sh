@@ -226,7 +226,7 @@ if [ ! -f "$conf" ] || ! grep -qxF "$line" "$conf"; then
   changed "mdadm.conf: $line"
 fi
 if [ -f "$pending" ]; then
-  update-initramfs -u
+  update-initramfs -u || die "rebuilding the initramfs for the new ARRAY line failed (its error above); fix that, then run again: the next run rebuilds it"
   rm -f "$pending"
   changed "rebuilt the initramfs with the new ARRAY line"
 fi

@@ -9,22 +9,34 @@ NETRC="${NETRC:-}"
 login=()
 if [ -n "$NETRC" ] && [ -r "${ROOT}${NETRC}" ]; then login=(--netrc-file "${ROOT}${NETRC}"); fi
 path="${ROOT}${SECRET_PATH}"
+# Set when the secret changes under a running container and cleared once it has applied it, so a
+# failed password reset or reload is redone by the next run (the file is already written then).
+pending="${ROOT}/var/lib/citadel/${CONTAINER}-$(basename "$SECRET_PATH").apply-pending"
 if printf '%s' "$SECRET" | write_file "$path" 0400; then
   chown "$OWNER_UID" "$path"
   changed "wrote $SECRET_PATH"
+  mkdir -p "$(dirname "$pending")"
+  touch "$pending"
+fi
+if [ -f "$pending" ]; then
   running=$(docker inspect -f '{{.State.Running}}' "$CONTAINER" 2>/dev/null || echo false)
   if [ "$running" = true ]; then
     case "$ON_CHANGE" in
       grafana-admin-password)
         # GF_SECURITY_ADMIN_PASSWORD__FILE only applies when Grafana creates its database.
-        printf '%s\n' "$SECRET" | docker exec -i "$CONTAINER" grafana cli --homepath /usr/share/grafana admin reset-admin-password --password-from-stdin >/dev/null
+        printf '%s\n' "$SECRET" | docker exec -i "$CONTAINER" grafana cli --homepath /usr/share/grafana admin reset-admin-password --password-from-stdin >/dev/null ||
+          die "could not reset Grafana's admin password in $CONTAINER (its error above); the next run tries again"
         changed "reset Grafana's admin password" ;;
       http:*)
-        curl -fsS "${login[@]}" -X POST "${ON_CHANGE#http:}" >/dev/null
+        curl -fsS "${login[@]}" -X POST "${ON_CHANGE#http:}" >/dev/null ||
+          die "could not reload $CONTAINER at ${ON_CHANGE#http:} (curl's error above); the next run tries again"
         changed "reloaded $CONTAINER" ;;
       none) ;;
       *) die "unknown ON_CHANGE $ON_CHANGE" ;;
     esac
   fi
+  # Only a running container is told, as before; one that is not running reads the file when it
+  # starts.
+  rm -f "$pending"
 fi
 report "secret $SECRET_PATH"

@@ -5,6 +5,9 @@ set -euo pipefail
 : "${CONTAINER:?}" "${OWNER_UID:?}" "${DATA_DIR:?}" "${FILES:?}" "${RELOAD:?}"
 CONFIG_DIR="${CONFIG_DIR:-}"
 data="${ROOT}${DATA_DIR}"
+# Set when files change under a running container and cleared once it has applied them, so a
+# reload or restart that failed is redone by the next run rather than lost.
+pending="${ROOT}/var/lib/citadel/${CONTAINER}.apply-pending"
 if [ ! -d "$data" ]; then
   mkdir -p "$data"
   changed "created $DATA_DIR"
@@ -30,10 +33,13 @@ NETRC="${NETRC:-}"
 login=()
 if [ -n "$NETRC" ] && [ -r "${ROOT}${NETRC}" ]; then login=(--netrc-file "${ROOT}${NETRC}"); fi
 running=$(docker inspect -f '{{.State.Running}}' "$CONTAINER" 2>/dev/null || echo false)
-if [ "$files_changed" -gt 0 ] && [ "$running" = true ]; then
+if [ "$running" = true ] && { [ "$files_changed" -gt 0 ] || [ -f "$pending" ]; }; then
+  mkdir -p "$(dirname "$pending")"
+  touch "$pending"
   case "$RELOAD" in
     http:*)
-      curl -fsS "${login[@]}" -X POST "${RELOAD#http:}" >/dev/null
+      curl -fsS "${login[@]}" -X POST "${RELOAD#http:}" >/dev/null ||
+        die "could not reload $CONTAINER at ${RELOAD#http:} (curl's error above); its files are written and it still runs the old ones; the next run reloads it again"
       changed "reloaded $CONTAINER (${RELOAD#http:})" ;;
     restart)
       docker restart "$CONTAINER" >/dev/null
@@ -41,5 +47,6 @@ if [ "$files_changed" -gt 0 ] && [ "$running" = true ]; then
     none) ;;
     *) die "unknown reload mode $RELOAD" ;;
   esac
+  rm -f "$pending"
 fi
 report "$CONTAINER files"

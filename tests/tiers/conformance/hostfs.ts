@@ -66,10 +66,11 @@ function writeJournal(fs: string): void {
 function writeTextfiles(ctx: Ctx, fs: string): void {
   const textfile = path.join(fs, "var/lib/node_exporter/textfile");
   mkdirSync(textfile, { recursive: true });
-  const h = textfileHost();
+  const { h } = textfileHost();
   const run = h.runStandalone("ladon/scripts/textfile-metrics.sh", TEXTFILE_PARAMS);
   if (run.status !== 0) throw new Error(`textfile-metrics.sh failed: ${run.stderr}`);
   writeFileSync(path.join(textfile, "citadel.prom"), h.read("/var/lib/node_exporter/textfile/citadel.prom"));
+  h.dispose();
   // A `vllm bench serve --save-result` file, as npm run baseline records it.
   const fixture = path.join(__dirname, "..", "..", "fixtures", "baseline", "qwen3-8b-run1.json");
   const vllm = ctx.lab.config.vllm;

@@ -20,21 +20,16 @@ import { hostExpectations } from "../../../../components/ops/validate";
 import { COMPONENTS_DIR } from "../../../../components/remote";
 import { fromConfigMap, stackConfigSource } from "../../../../lib/synth/stackfile";
 import { LAB_SECRETS, labConfigMap } from "../../../support/lab";
-import { Loops, requireRoot, sh } from "../../../support/loops";
+import { SimHost } from "../../../support/hostsim";
+import { requireRoot } from "../../../support/loops";
 import { citadelProbes } from "../../../support/probe";
 import { cachedUpstream } from "../../../support/upstream";
 import { synthLab } from "../../../support/synth";
 
 const config = parseLabConfig(stackConfigSource(fromConfigMap(labConfigMap()), LAB_SECRETS)).lab;
-// Jest's worker holds pipes open that LVM would otherwise warn about on every call.
-process.env.LVM_SUPPRESS_FD_WARNINGS = "1";
-const loops = new Loops();
-const vg = `citadeltf${process.pid}`;
 let exporter: ChildProcess | undefined;
 afterAll(() => {
   if (exporter && exporter.exitCode === null) exporter.kill("SIGKILL");
-  spawnSync("vgremove", ["-f", vg], { stdio: "ignore" });
-  loops.release();
 });
 
 /** Scrapes `url`, retrying while the exporter is still starting (connection refused). */
@@ -78,15 +73,21 @@ describe("the textfile script's metrics, through node_exporter", () => {
       mkdirSync(path.join(root, param("DATA_DIR"), service), { recursive: true });
       writeFileSync(path.join(root, param("DATA_DIR"), service, "chunk"), "x".repeat(4096));
     }
-    // A volume group the real vgs and pvs report (LVM metadata only: no LV is activated).
-    const dev = loops.device(undefined, "32M");
-    sh("pvcreate", ["-q", dev]);
-    sh("vgcreate", ["-q", vg, dev]);
+    // A volume group the real vgs and pvs report, in a sandbox that sees only its loop device
+    // (SimHost.lvm: the host's own volume groups are neither listed nor touched); the script
+    // reaches lvm2 through the logging passthrough on the sandbox's PATH.
+    const sim = new SimHost();
+    const { vg } = sim.lvm(32 * 2 ** 20);
 
     const run = spawnSync("bash", ["-s"], {
       input: script,
       encoding: "utf8",
-      env: { ...process.env, CITADEL_ROOT: root },
+      env: {
+        ...process.env,
+        CITADEL_ROOT: root,
+        SHIM_STATE: sim.state,
+        PATH: `${sim.bin}:${process.env.PATH ?? ""}`,
+      },
     });
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
