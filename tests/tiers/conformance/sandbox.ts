@@ -41,13 +41,31 @@ function sh(args: string[]): Result {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Namespaces left by earlier runs that were killed before they could clean up. */
-export function staleRuns(): string[] {
+/** Whether a process with this PID exists (signal 0 checks without sending anything). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Namespaces left by earlier runs that were killed before they could clean up: a run's namespaces
+ * are named after its PID (`citc-<pid>-<service>`), so a run whose process still exists (another
+ * conformance run beside this one) keeps its namespaces.
+ */
+export function staleRuns(isAlive: (pid: number) => boolean = alive): string[] {
   const r = spawnSync("ip", ["netns", "list"], { encoding: "utf8" });
   const names = (r.stdout ?? "").split("\n").map((l) => l.split(" ")[0] ?? "");
-  return [
-    ...new Set(names.filter((n) => n.startsWith(PREFIX)).map((n) => n.split("-").slice(0, 2).join("-"))),
-  ];
+  const runs = new Set(
+    names.filter((n) => n.startsWith(PREFIX)).map((n) => n.split("-").slice(0, 2).join("-")),
+  );
+  return [...runs].filter((run) => {
+    const pid = Number(run.slice(PREFIX.length));
+    return !Number.isInteger(pid) || pid === process.pid || !isAlive(pid);
+  });
 }
 
 export class Sandbox {
