@@ -1,5 +1,5 @@
 /**
- * The e2e tier's container stand-in (tools/e2e/containers.ts), without VMs: the Engine API body it
+ * The e2e tier's container stand-in (tests/tiers/e2e/containers.ts), without VMs: the Engine API body it
  * sends for each container the program registers carries every registered input, and an input it
  * cannot translate stops the run naming it instead of being dropped.
  */

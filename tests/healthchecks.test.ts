@@ -3,7 +3,7 @@
  * read from the container resource the program registers (the port Docker forwards to, or, on the
  * host network, the listen address in its command), and equal to the catalog's container port.
  * The conformance tier runs each of these commands against the real service
- * (tools/conformance/healthchecks.ts), which is where a wrong path or flag fails.
+ * (tests/tiers/conformance/healthchecks.ts), which is where a wrong path or flag fails.
  */
 import { SERVICES, SERVICE_NAMES } from "../components/plan/services";
 import { ofType, synthLab } from "./support/synth";

@@ -3,7 +3,7 @@
  * timer installs (decoded from the rendered citadel-drift.sh) is run on a simulated host, and each
  * URL it asks is compared with the host port the service's Docker container publishes, read from
  * the container resource the program registers, not from the catalog the probe is rendered from.
- * The paths answer 200 on the real services in the conformance tier (tools/conformance/live.ts, the
+ * The paths answer 200 on the real services in the conformance tier (tests/tiers/conformance/live/access.ts, the
  * drift probe check).
  */
 import { PROBE_HEALTH } from "../components/ops/probe";
