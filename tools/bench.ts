@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import {
   ciTimesFile,
+  coldBuildSeconds,
   median,
   mutationScores,
   readCiRuns,
@@ -202,10 +203,17 @@ function loopRows(stackFile: string, startRuns: number): string[][] {
       : "not recorded yet: run bash .ci/run";
   };
   const builds = upstreamBuildSeconds();
+  const cold = coldBuildSeconds(builds);
   return [
     ["npm start, whole process", `${fmt(median(start) as number)} (${startRuns} runs)`],
     ["npm test (.ci/run)", recorded("test")],
     ["upstream builds, cold (.ci/run)", recorded("upstream", true)],
+    [
+      "upstream builds, cold, in their lanes (cache records)",
+      cold
+        ? `${fmt(cold.seconds)}: the longest of ${cold.lanes.map((l) => `${l.names.join(" + ")} ${fmt(l.seconds)}`).join(", ")}`
+        : "not every build is cached: run npm run upstream",
+    ],
     [
       "upstream builds, each (cache records)",
       builds.length > 0 ? builds.map((b) => `${b.name} ${fmt(b.seconds)}`).join(", ") : "none cached",
