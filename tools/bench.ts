@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     import("../lib/synth/harness.js"),
     import("../lib/synth/program.js"),
     import("../lib/convergence.js"),
-    import("./diff.js"),
+    import("../lib/diff/run.js"),
   ]);
   progress(`synth of ${stackFile}: warm-up, then ${runs} timed runs…`);
   await synthesize({ stack, program: runLab }); // warm-up: module loading is not synth time

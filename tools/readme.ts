@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { checkerRelease, imageOf, PINS, type PinName } from "../components/pins";
-import { runDiff } from "./diff";
+import { runDiff } from "../lib/diff/run";
 import { renderMarkdown } from "../lib/diff/render";
 import { synthesize } from "../lib/synth/harness";
 import { runLab } from "../lib/synth/program";
