@@ -3,12 +3,15 @@
  * change, and whether each provider updates them in place or replaces them. Plus the blast-radius
  * table (single-knob changes and what they may touch) and the critical path of remote steps.
  */
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
 import { dashboards } from "../components/ladon/dashboards";
 import { buildLab, loadLab, type LabOverrides } from "../components/lab";
 import { diffPlans as planDiff } from "./diff/diff";
 import { COMMAND_TYPES, type Effect } from "./semantics";
 import { planFromSynth } from "./diff/plan";
-import type { ResourceRecord, SynthResult } from "./synth/harness";
+import { synthesize, type ResourceRecord, type SynthResult } from "./synth/harness";
+import { fromConfigMap } from "./synth/stackfile";
 
 export { CONTAINER_UNAPPLIED, effectOf, unappliedKeys, type Effect } from "./semantics";
 
@@ -195,4 +198,70 @@ export function criticalPath(result: SynthResult): { length: number; chain: stri
       longest = p;
   }
   return longest;
+}
+
+export const BLAST_HEAD = [
+  "change",
+  "changed",
+  "updates",
+  "replaces",
+  "creates",
+  "containers replaced",
+  "running services",
+  "resources",
+];
+
+/** What each single-knob change of BLAST_RADIUS does to the plan of `stackFile`, as table rows. */
+export async function blastRadiusRows(
+  stackFile: string,
+  result: SynthResult,
+  progress: (i: number, change: string) => void = () => undefined,
+): Promise<string[][]> {
+  const rows: string[][] = [];
+  const configMap = () => parse(readFileSync(stackFile, "utf8")).config as Record<string, unknown>;
+  for (const [i, row] of BLAST_RADIUS.entries()) {
+    progress(i, row.change);
+    const config = configMap();
+    row.config?.(config);
+    const variant = await synthesize({
+      stack: fromConfigMap(config),
+      program: programWith(row.overrides?.()),
+      secrets: BLAST_SECRETS[row.change] ?? {},
+    });
+    const changes = diffPlans(result, variant);
+    const count = (effect: string) => String(changes.filter((c) => c.effect === effect).length);
+    const containersReplaced = changes.filter(
+      (c) => c.effect === "replace" && c.type === "docker:index/container:Container",
+    ).length;
+    rows.push([
+      row.change,
+      String(changes.length),
+      count("update"),
+      count("replace"),
+      count("create"),
+      String(containersReplaced),
+      appliedBy(
+        variant,
+        changes.map((c) => c.name),
+      ),
+      changes.map((c) => c.name).join(", "),
+    ]);
+  }
+  return rows;
+}
+
+/**
+ * How the changed config steps reach their running service (service-files.sh's RELOAD): `reload`
+ * (an HTTP reload), `restart`, or `re-read` (the service watches the file itself).
+ */
+function appliedBy(variant: SynthResult, names: string[]): string {
+  const how = names.flatMap((name) => {
+    const create = String(variant.resources.find((r) => r.name === name)?.rawInputs.create ?? "");
+    const reload = /^export RELOAD='([^']*)'$/m.exec(create)?.[1];
+    const container = /^export CONTAINER='([^']*)'$/m.exec(create)?.[1];
+    if (reload === undefined || container === undefined) return [];
+    const verb = reload.startsWith("http:") ? "reload" : reload === "restart" ? "restart" : "re-read";
+    return [`${container} ${verb}`];
+  });
+  return [...new Set(how)].join(", ") || "-";
 }

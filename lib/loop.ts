@@ -9,7 +9,7 @@ import { homedir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { PinName } from "../components/pins";
-import { cacheVersion, entryName, UPSTREAM } from "./upstream";
+import { buildLanes, cacheVersion, entryName, UPSTREAM } from "./upstream";
 import { cacheRoot, entryDir, readEntry } from "./upstream/cache";
 
 /** One `.ci/run`, as it records itself: whether its upstream cache started empty, and seconds per tier. */
@@ -90,6 +90,24 @@ export function upstreamBuildSeconds(root: string = cacheRoot()): { name: PinNam
     const info = readEntry(entryDir(root, entryName(name), cacheVersion(name)));
     return info ? [{ name, seconds: info.seconds }] : [];
   });
+}
+
+/**
+ * The cold upstream build as `.ci/run` runs it (ensureAll's lanes side by side, each lane's builds
+ * one after another), from the builds' recorded seconds: each lane's sum, and the longest of them.
+ * The records were themselves made in those lanes, sharing the cores. Undefined while a build at
+ * the current pins has no record.
+ */
+export function coldBuildSeconds(
+  builds: readonly { name: PinName; seconds: number }[],
+  names: readonly PinName[] = UPSTREAM,
+): { seconds: number; lanes: { names: PinName[]; seconds: number }[] } | undefined {
+  const recorded = new Map(builds.map((b) => [b.name, b.seconds]));
+  if (names.some((n) => !recorded.has(n))) return undefined;
+  const lanes = buildLanes(names)
+    .filter((lane) => lane.length > 0)
+    .map((lane) => ({ names: lane, seconds: lane.reduce((s, n) => s + (recorded.get(n) as number), 0) }));
+  return { seconds: Math.max(...lanes.map((l) => l.seconds)), lanes };
 }
 
 /**

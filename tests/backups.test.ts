@@ -4,7 +4,17 @@
  * and the prune policy keeps exactly the snapshots it should.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { restoreRunbook, renderRunbook } from "../components/ops/runbook";
@@ -18,9 +28,34 @@ import { hostPort } from "./support/catalog";
 const SCRIPT = "ops/scripts/backup.sh";
 const DATA = "/srv/data/ladon";
 
+/** An initialised, empty repository whose password is "pw", made once: see emptyRepository. */
+let template: string;
+
 beforeAll(() => {
   for (const tool of ["restic", "jq", "sqlite3", "promtool"]) requireTool(tool);
+  const dir = mkdtempSync(path.join(tmpdir(), "citadel-restic-"));
+  writeFileSync(path.join(dir, "pw"), "pw");
+  template = path.join(dir, "repo");
+  execFileSync("restic", ["init", "-q"], {
+    env: { ...process.env, RESTIC_REPOSITORY: template, RESTIC_PASSWORD_FILE: path.join(dir, "pw") },
+  });
 });
+
+/**
+ * A fresh copy of the template repository, for the tests that only need an empty one with the
+ * password "pw" (the backup script's own test needs none: the script must initialise it). A
+ * `restic init` costs seconds of CPU: restic 0.14.0 calibrates scrypt for the new key
+ * (internal/repository/key.go@v0.14.0, AddKey: crypto.Calibrate(KDFTimeout = 500 ms, KDFMemory =
+ * 60 MiB); simple-scrypt@v1.3.0's Calibrate raises p until one derivation takes about 500 ms, and
+ * then every command spends that opening the key). Neither limit can be set from the command line
+ * or the environment in 0.14.0; only restic's own Go tests lower them
+ * (internal/repository/testing.go). A copy of the repository's directory is the same repository.
+ */
+function emptyRepository(): string {
+  const repo = path.join(mkdtempSync(path.join(tmpdir(), "citadel-restic-")), "repo");
+  cpSync(template, repo, { recursive: true });
+  return repo;
+}
 
 /** Every file under a directory, with its bytes. */
 function snapshotTree(dir: string): Map<string, string> {
@@ -178,7 +213,7 @@ describe("the prune policy on dated snapshots", () => {
     const rendered = lab.files.get("citadel/usr/local/lib/citadel/citadel-backup-prune.sh");
     if (rendered === undefined) throw new Error("the program rendered no prune script for citadel");
     const h = new SimHost();
-    const repo = path.join(mkdtempSync(path.join(tmpdir(), "citadel-restic-")), "repo");
+    const repo = emptyRepository();
     h.file(RESTIC_PASSWORD_FILE, "pw");
     h.file("/data/file", "x");
     const env = {
@@ -188,7 +223,6 @@ describe("the prune policy on dated snapshots", () => {
       RESTIC_PASSWORD_FILE: path.join(h.root, RESTIC_PASSWORD_FILE),
       RESTIC_CACHE_DIR: path.join(h.root, "cache"),
     };
-    execFileSync("restic", ["init", "-q"], { env });
     // Monthly in the autumn and winter, weekly in early March, then daily from March 20.
     const days = [
       "2025-10-15",
@@ -242,7 +276,7 @@ describe("the prune policy on dated snapshots", () => {
 describe("restic check", () => {
   it("passes on a sound repository and fails on a damaged one", () => {
     const h = new SimHost();
-    const repo = path.join(mkdtempSync(path.join(tmpdir(), "citadel-restic-")), "repo");
+    const repo = emptyRepository();
     h.file(RESTIC_PASSWORD_FILE, "pw");
     h.file("/data/file", "some data to pack");
     const env = {
@@ -251,7 +285,6 @@ describe("restic check", () => {
       RESTIC_PASSWORD_FILE: path.join(h.root, RESTIC_PASSWORD_FILE),
       RESTIC_CACHE_DIR: path.join(h.root, "cache"),
     };
-    execFileSync("restic", ["init", "-q"], { env });
     execFileSync("restic", ["backup", "-q", path.join(h.root, "data")], { env });
     const check = () =>
       spawnSync("bash", ["-s"], {
@@ -260,9 +293,24 @@ describe("restic check", () => {
         encoding: "utf8",
       });
     expect(check().status).toBe(0);
-    const packs = path.join(repo, "data");
-    const sub = readdirSync(packs).find((d) => readdirSync(path.join(packs, d)).length > 0) as string;
-    writeFileSync(path.join(packs, sub, readdirSync(path.join(packs, sub))[0] as string), "damaged");
-    expect(check().status).not.toBe(0);
+    // The pack that holds the file's data, from the repository's index (its JSON:
+    // internal/repository/index.go@v0.14.0, jsonIndex). restic check finds its changed size in its
+    // first pass (internal/checker/checker.go@v0.14.0, "unexpected file size"). Damage to the pack
+    // of the trees fails too, but later: the tree walk reloads it through restic's retrying
+    // backend, 10 tries with exponential backoff (cmd/restic/global.go@v0.14.0,
+    // NewRetryBackend(be, 10, …)), about 45 s asleep, and which pack came first by name was chance.
+    const [index] = execFileSync("restic", ["list", "index"], { env, encoding: "utf8" }).trim().split("\n");
+    const { packs } = JSON.parse(
+      execFileSync("restic", ["cat", "index", index as string], { env, encoding: "utf8" }),
+    ) as { packs: { id: string; blobs: { type: string }[] }[] };
+    const data = packs.filter((p) => p.blobs.every((b) => b.type === "data"));
+    expect(data).toHaveLength(1);
+    const pack = path.join(repo, "data", data[0]!.id.slice(0, 2), data[0]!.id);
+    expect(existsSync(pack)).toBe(true);
+    chmodSync(pack, 0o600); // restic writes its packs read-only
+    writeFileSync(pack, "damaged");
+    const damaged = check();
+    expect(damaged.status).not.toBe(0);
+    expect(damaged.stdout + damaged.stderr).toContain(`pack ${data[0]!.id}: unexpected file size`);
   });
 });

@@ -9,7 +9,7 @@ import path from "node:path";
 import { stringify } from "yaml";
 import { BLAST_RADIUS } from "../lib/convergence";
 import { diffPlans, summaryLine } from "../lib/diff/diff";
-import { runDiff, SideError } from "../tools/diff";
+import { runDiff, SideError } from "../lib/diff/run";
 import { planFromSynth, type Plan } from "../lib/diff/plan";
 import { renderJson, renderMarkdown, renderText } from "../lib/diff/render";
 import { runPolicies } from "../lib/synth/policies";

@@ -2,7 +2,8 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ciTimesFile, median, mutationScores, readCiRuns, tierMedian } from "../lib/loop";
+import { ciTimesFile, coldBuildSeconds, median, mutationScores, readCiRuns, tierMedian } from "../lib/loop";
+import { GO_LANES, UPSTREAM } from "../lib/upstream";
 
 function recorded(lines: string[]): string {
   const file = path.join(mkdtempSync(path.join(tmpdir(), "citadel-loop-")), "ci-times.jsonl");
@@ -39,6 +40,30 @@ describe("the development loop's figures", () => {
   it("keeps the records outside the repo, under the user's cache", () => {
     expect(ciTimesFile({ XDG_CACHE_HOME: "/var/cache/x" })).toBe("/var/cache/x/citadel/ci-times.jsonl");
     expect(ciTimesFile({})).toMatch(/\/\.cache\/citadel\/ci-times\.jsonl$/);
+  });
+});
+
+describe("the cold upstream build npm run bench reports", () => {
+  it("runs the lanes side by side and each lane's builds one after another, as ensureAll does", () => {
+    // Distinct powers of two: every lane's sum names exactly the builds it added.
+    const builds = UPSTREAM.map((name, i) => ({ name, seconds: 2 ** i }));
+    const cold = coldBuildSeconds(builds);
+    if (!cold) throw new Error("every build has a record, so the cold build has a figure");
+    const secondsOf = (names: readonly string[]) =>
+      names.reduce((sum, n) => sum + (builds.find((b) => b.name === n)?.seconds ?? NaN), 0);
+    expect(cold.lanes.map((l) => l.names)).toEqual([
+      [...GO_LANES[0]],
+      [...GO_LANES[1]],
+      UPSTREAM.filter((n) => !GO_LANES.flat().includes(n)),
+    ]);
+    expect(cold.lanes.map((l) => l.seconds)).toEqual(cold.lanes.map((l) => secondsOf(l.names)));
+    expect(cold.seconds).toBe(Math.max(...cold.lanes.map((l) => secondsOf(l.names))));
+    // Every build is in exactly one lane.
+    expect(cold.lanes.flatMap((l) => l.names).sort()).toEqual([...UPSTREAM].sort());
+  });
+
+  it("has no figure while a build at the current pins has no record", () => {
+    expect(coldBuildSeconds(UPSTREAM.slice(1).map((name) => ({ name, seconds: 60 })))).toBeUndefined();
   });
 });
 

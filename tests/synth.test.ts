@@ -13,6 +13,22 @@ function start(args: string[]) {
   return spawnSync(TSX, ["tools/synth.ts", ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
 }
 
+/**
+ * `npm start` on a committed stack file into a new folder, run once per stack file however many
+ * tests read its exit, output and folder (none of them writes there). A run is a whole process
+ * that plans the lab, about 1.5 s of CPU.
+ */
+const committedRuns = new Map<string, { run: ReturnType<typeof start>; out: string }>();
+function committedRun(file: string): { run: ReturnType<typeof start>; out: string } {
+  let done = committedRuns.get(file);
+  if (!done) {
+    const out = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
+    done = { run: start(["--config", file, "--out", out]), out };
+    committedRuns.set(file, done);
+  }
+  return done;
+}
+
 function stackFile(config: Record<string, unknown>, name = "citadel"): string {
   const file = path.join(mkdtempSync(path.join(tmpdir(), "citadel-stack-")), `Pulumi.${name}.yaml`);
   writeFileSync(file, stringify({ config }));
@@ -30,8 +46,7 @@ describe("npm start", () => {
   let out: string;
   let run: ReturnType<typeof start>;
   beforeAll(() => {
-    out = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
-    run = start(["--config", STACK_FILE, "--out", out]);
+    ({ run, out } = committedRun(STACK_FILE));
   });
 
   it("exits 0 and prints the host layer as a tree with counts", () => {
@@ -134,8 +149,7 @@ describe("npm start on the monitoring Pi's example stack", () => {
   let out: string;
   let run: ReturnType<typeof start>;
   beforeAll(() => {
-    out = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
-    run = start(["--config", PI_STACK_FILE, "--out", out]);
+    ({ run, out } = committedRun(PI_STACK_FILE));
   });
 
   it("exits 0 with no mandatory violation, the array's step protected and retained, and its scrub timer", () => {
@@ -174,12 +188,8 @@ describe("npm start on the monitoring Pi's example stack", () => {
   });
 
   it("prints no RAID section for a lab without arrays", () => {
-    const citadel = start([
-      "--config",
-      STACK_FILE,
-      "--out",
-      mkdtempSync(path.join(tmpdir(), "citadel-out-")),
-    ]);
+    const citadel = committedRun(STACK_FILE).run;
+    expect(citadel.status).toBe(0);
     expect(citadel.stdout).not.toContain("RAID arrays");
   });
 
@@ -224,7 +234,7 @@ describe("npm start on a bad or secret-bearing stack", () => {
   });
 
   it("names, one line per host, the committed placeholders that pulumi up would refuse, and still exits 0", () => {
-    const run = start(["--config", STACK_FILE, "--out", mkdtempSync(path.join(tmpdir(), "citadel-out-"))]);
+    const { run } = committedRun(STACK_FILE);
     expect(run.status).toBe(0);
     const lines = run.stdout.split("\n").filter((l) => l.startsWith("placeholder: "));
     expect(lines.filter((l) => l.startsWith("placeholder: host "))).toEqual([
@@ -234,7 +244,7 @@ describe("npm start on a bad or secret-bearing stack", () => {
     expect(lines).toContain(
       'placeholder: secret citadel:vllmApiKey is not set in this stack (pulumi up would refuse); run `pulumi config set --secret citadel:vllmApiKey "$(openssl rand -hex 32)"`',
     );
-    const pi = start(["--config", PI_STACK_FILE, "--out", mkdtempSync(path.join(tmpdir(), "citadel-out-"))]);
+    const pi = committedRun(PI_STACK_FILE).run;
     expect(pi.status).toBe(0);
     expect(pi.stdout).toContain(
       "placeholder: host pi: ssh.hostKey is the committed stand-in, so every command refuses to connect; pin the real key: ssh-keyscan -t ed25519 192.168.10.40 | cut -d' ' -f2-; storage.raids[0].members[0], storage.raids[0].members[1], storage.raids[0].members[2], storage.raids[0].members[3] name drives whose serials are not recorded",

@@ -5,17 +5,15 @@
  */
 import "../lib/compile-cache";
 import { performance } from "node:perf_hooks";
-import { BLAST_RADIUS, BLAST_SECRETS, criticalPath, diffPlans, programWith } from "../lib/convergence";
-import { synthesize, type SynthResult } from "../lib/synth/harness";
-import { runLab } from "../lib/synth/program";
+import type { SynthResult } from "../lib/synth/harness";
 import { parseFlags } from "../lib/cli";
-import { runDiff } from "./diff";
-import { fromConfigMap, readStackFile, StackFileError } from "../lib/synth/stackfile";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readStackFile, StackFileError } from "../lib/synth/stackfile";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
   ciTimesFile,
+  coldBuildSeconds,
   median,
   mutationScores,
   readCiRuns,
@@ -24,7 +22,6 @@ import {
   upstreamBuildSeconds,
   type CiRun,
 } from "../lib/loop";
-import { parse } from "yaml";
 
 export const HELP = {
   usage: "npm run bench -- [--config <stack yaml>] [--runs <n>] [--start-runs <n>]",
@@ -55,6 +52,18 @@ async function main(): Promise<void> {
   if (!Number.isInteger(runs) || runs < 1)
     throw new StackFileError(`--runs takes a whole number of at least 1, not ${args.runs}`);
   const stack = readStackFile(stackFile);
+  // The program and Pulumi's runtime load only now: --help and a bad flag answer without them.
+  const [
+    { synthesize },
+    { runLab },
+    { BLAST_RADIUS, blastRadiusRows, BLAST_HEAD, criticalPath },
+    { runDiff },
+  ] = await Promise.all([
+    import("../lib/synth/harness.js"),
+    import("../lib/synth/program.js"),
+    import("../lib/convergence.js"),
+    import("../lib/diff/run.js"),
+  ]);
   progress(`synth of ${stackFile}: warm-up, then ${runs} timed runs…`);
   await synthesize({ stack, program: runLab }); // warm-up: module loading is not synth time
   const times: number[] = [];
@@ -113,72 +122,6 @@ async function main(): Promise<void> {
   console.log(table(BLAST_HEAD, rows));
 }
 
-export const BLAST_HEAD = [
-  "change",
-  "changed",
-  "updates",
-  "replaces",
-  "creates",
-  "containers replaced",
-  "running services",
-  "resources",
-];
-
-/** What each single-knob change of BLAST_RADIUS does to the plan of `stackFile`, as table rows. */
-export async function blastRadiusRows(
-  stackFile: string,
-  result: SynthResult,
-  progress: (i: number, change: string) => void = () => undefined,
-): Promise<string[][]> {
-  const rows: string[][] = [];
-  const configMap = () => parse(readFileSync(stackFile, "utf8")).config as Record<string, unknown>;
-  for (const [i, row] of BLAST_RADIUS.entries()) {
-    progress(i, row.change);
-    const config = configMap();
-    row.config?.(config);
-    const variant = await synthesize({
-      stack: fromConfigMap(config),
-      program: programWith(row.overrides?.()),
-      secrets: BLAST_SECRETS[row.change] ?? {},
-    });
-    const changes = diffPlans(result, variant);
-    const count = (effect: string) => String(changes.filter((c) => c.effect === effect).length);
-    const containersReplaced = changes.filter(
-      (c) => c.effect === "replace" && c.type === "docker:index/container:Container",
-    ).length;
-    rows.push([
-      row.change,
-      String(changes.length),
-      count("update"),
-      count("replace"),
-      count("create"),
-      String(containersReplaced),
-      appliedBy(
-        variant,
-        changes.map((c) => c.name),
-      ),
-      changes.map((c) => c.name).join(", "),
-    ]);
-  }
-  return rows;
-}
-
-/**
- * How the changed config steps reach their running service (service-files.sh's RELOAD): `reload`
- * (an HTTP reload), `restart`, or `re-read` (the service watches the file itself).
- */
-function appliedBy(variant: SynthResult, names: string[]): string {
-  const how = names.flatMap((name) => {
-    const create = String(variant.resources.find((r) => r.name === name)?.rawInputs.create ?? "");
-    const reload = /^export RELOAD='([^']*)'$/m.exec(create)?.[1];
-    const container = /^export CONTAINER='([^']*)'$/m.exec(create)?.[1];
-    if (reload === undefined || container === undefined) return [];
-    const verb = reload.startsWith("http:") ? "reload" : reload === "restart" ? "restart" : "re-read";
-    return [`${container} ${verb}`];
-  });
-  return [...new Set(how)].join(", ") || "-";
-}
-
 export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] as number)).join(" | ")} |`;
@@ -202,10 +145,17 @@ function loopRows(stackFile: string, startRuns: number): string[][] {
       : "not recorded yet: run bash .ci/run";
   };
   const builds = upstreamBuildSeconds();
+  const cold = coldBuildSeconds(builds);
   return [
     ["npm start, whole process", `${fmt(median(start) as number)} (${startRuns} runs)`],
     ["npm test (.ci/run)", recorded("test")],
     ["upstream builds, cold (.ci/run)", recorded("upstream", true)],
+    [
+      "upstream builds, cold, in their lanes (cache records)",
+      cold
+        ? `${fmt(cold.seconds)}: the longest of ${cold.lanes.map((l) => `${l.names.join(" + ")} ${fmt(l.seconds)}`).join(", ")}`
+        : "not every build is cached: run npm run upstream",
+    ],
     [
       "upstream builds, each (cache records)",
       builds.length > 0 ? builds.map((b) => `${b.name} ${fmt(b.seconds)}`).join(", ") : "none cached",

@@ -12,15 +12,15 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { checkerRelease, imageOf, PINS, type PinName } from "../components/pins";
-import { runDiff } from "./diff";
+import { runDiff } from "../lib/diff/run";
 import { renderMarkdown } from "../lib/diff/render";
 import { synthesize } from "../lib/synth/harness";
 import { runLab } from "../lib/synth/program";
 import { renderServiceTable, renderVramPlan } from "../lib/synth/report";
 import { readStackFile } from "../lib/synth/stackfile";
-import { BLAST_HEAD, blastRadiusRows, table } from "./bench";
+import { table } from "./bench";
 import { parseFlags } from "../lib/cli";
-import { criticalPath } from "../lib/convergence";
+import { BLAST_HEAD, blastRadiusRows, criticalPath } from "../lib/convergence";
 import { renderConfigReference } from "./docs/configuration";
 
 const ROOT = path.join(__dirname, "..");

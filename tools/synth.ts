@@ -37,7 +37,8 @@ async function main(): Promise<number> {
     import("../lib/synth/policies.js"),
     import("../lib/synth/report.js"),
   ]);
-  const { renderRaids, renderTree, renderVramPlan, writeOut } = report;
+  const { checkOutDir, renderRaids, renderTree, renderVramPlan, writeOut } = report;
+  checkOutDir(args.out);
   const result = await synthesize({ stack, program: runLab });
   writeOut(args.out, result);
   console.log(`citadel: plan for stack "${stack.stack}" from ${args.config}\n`);

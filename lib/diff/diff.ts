@@ -74,7 +74,7 @@ export interface HostNote {
 }
 
 export interface DiffOptions {
-  /** Resource name -> top-level inputs that carry a changed secret (secretConsumers in tools/diff.ts). */
+  /** Resource name -> top-level inputs that carry a changed secret (secretConsumers in lib/diff/run.ts). */
   secretInputs?: Map<string, string[]>;
   secretsChanged?: string[];
   /** Host names, to group resources and files by host. @default the files' first path segments */

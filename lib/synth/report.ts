@@ -45,6 +45,16 @@ const OUT_FILES = [
  * marker. Everything under it is cleared only then, so `--out` can never delete someone's files.
  */
 export function claimOutDir(dir: string): void {
+  checkOutDir(dir);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, OUT_MARKER), "written by npm start (tools/synth.ts); safe to delete\n");
+}
+
+/**
+ * claimOutDir's refusal without its writes: `npm start` asks before it plans, so a folder it may
+ * not use is refused at once instead of after the synth.
+ */
+export function checkOutDir(dir: string): void {
   if (existsSync(dir)) {
     if (!statSync(dir).isDirectory()) {
       throw new StackFileError(`--out ${dir} is a file, not a folder; name a new folder, e.g. --out out`);
@@ -57,8 +67,6 @@ export function claimOutDir(dir: string): void {
       );
     }
   }
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, OUT_MARKER), "written by npm start (tools/synth.ts); safe to delete\n");
 }
 
 /** Writes resources.json, outputs.json and every rendered file; clears stale output first. */

@@ -166,6 +166,19 @@ export const GO_LANES: readonly [readonly PinName[], readonly PinName[]] = [
   ["alertmanager", "loki"],
 ];
 
+/** The lanes ensureAll runs `names` in: the two Go lanes, then the PyPI installs, each in order. */
+export function buildLanes(names: readonly PinName[]): PinName[][] {
+  const isPypi = (n: PinName) => PINS[n].checker.kind === "pypi";
+  const laned = new Set(GO_LANES.flat());
+  const goNames = names.filter((n) => !isPypi(n));
+  return [
+    // A Go checker that no lane names (a new pin) joins the first lane, after the others.
+    [...GO_LANES[0].filter((n) => goNames.includes(n)), ...goNames.filter((n) => !laned.has(n))],
+    GO_LANES[1].filter((n) => goNames.includes(n)),
+    names.filter(isPypi),
+  ];
+}
+
 export async function ensureAll(
   names: readonly PinName[],
   log: (line: string) => void = (l) => console.log(l),
@@ -177,14 +190,6 @@ export async function ensureAll(
       done.set(n, await ensureUpstream(n, log).catch((e: Error) => e));
     }
   };
-  const isPypi = (n: PinName) => PINS[n].checker.kind === "pypi";
-  const laned = new Set(GO_LANES.flat());
-  const goNames = names.filter((n) => !isPypi(n));
-  await Promise.all([
-    // A Go checker that no lane names (a new pin) joins the first lane, after the others.
-    lane([...GO_LANES[0].filter((n) => goNames.includes(n)), ...goNames.filter((n) => !laned.has(n))]),
-    lane(GO_LANES[1].filter((n) => goNames.includes(n))),
-    lane(names.filter(isPypi)),
-  ]);
+  await Promise.all(buildLanes(names).map(lane));
   return new Map(names.map((n) => [n, done.get(n) as Installed | Error]));
 }
