@@ -225,7 +225,8 @@ describe("npm start on a bad or secret-bearing stack", () => {
   it("reports one plaintext secret once, and nothing false about the others", () => {
     const config = labConfigMap();
     config["citadel:vllmApiKey"] = "plaintext-key-0123456789";
-    const run = start(["--config", stackFile(config)]);
+    const out = path.join(mkdtempSync(path.join(tmpdir(), "citadel-out-")), "out");
+    const run = start(["--config", stackFile(config), "--out", out]);
     expect(run.status).toBe(2);
     expect(run.stderr).toContain("(1 problem); nothing was applied:");
     expect(run.stderr).toContain("citadel:vllmApiKey: is stored in plaintext");
@@ -369,6 +370,29 @@ describe("npm start on a bad or secret-bearing stack", () => {
     expect(onFile.status).toBe(2);
     expect(onFile.stderr).toContain(`--out ${file} is a file, not a folder`);
     expect(onFile.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("writes into out/ beside what the other tools of the project wrote there, and keeps it", () => {
+    // What a developer's out/ holds after npm test, the conformance and e2e tiers, npm run assess,
+    // npm run mutate and a refused baseline, and before npm start's first run there.
+    const out = mkdtempSync(path.join(tmpdir(), "citadel-tools-out-"));
+    const theirs = [
+      "test-summary.json",
+      "conformance.json",
+      "assess-conformance.png",
+      "e2e.json",
+      "assess.png",
+      "rejected-2026-12-06T10-00-00Z-qwen3-8b.json",
+    ];
+    for (const f of theirs) writeFileSync(path.join(out, f), f);
+    mkdirSync(path.join(out, "mutation"));
+    writeFileSync(path.join(out, "mutation", "mutation.json"), "{}");
+    const run = start(["--config", STACK_FILE, "--out", out]);
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    for (const f of theirs) expect(readFileSync(path.join(out, f), "utf8")).toBe(f);
+    expect(readFileSync(path.join(out, "mutation", "mutation.json"), "utf8")).toBe("{}");
+    expect(existsSync(path.join(out, "resources.json"))).toBe(true);
   });
 
   it("rewrites its own output folder, marked as its own", () => {

@@ -28,7 +28,14 @@ export function resourcesJson(result: SynthResult): string {
 /** The file that marks a folder as `npm start`'s own output, which it may clear and rewrite. */
 export const OUT_MARKER = ".citadel-out";
 
-/** What the project's own tools write into out/ (a folder of only these is ours, marker or not). */
+/**
+ * What the project's own tools write into out/ (a folder of only these is ours, marker or not):
+ * npm start's files; jest's summary (tests/support/summary-reporter.js); the conformance tier's
+ * results and chart (tests/tiers/conformance/checks.ts, assess.ts); the e2e tier's results
+ * (tests/tiers/e2e/index.ts); `npm run assess`'s default chart (tools/assess/index.ts); Stryker's
+ * report (stryker.config.json); and the runs `npm run baseline` refused (tools/baseline.ts,
+ * `rejected-<file>`). npm start clears only its own files/ folder in it.
+ */
 const OUT_FILES = [
   OUT_MARKER,
   "files",
@@ -38,7 +45,12 @@ const OUT_FILES = [
   "policy-report.json",
   "test-summary.json",
   "conformance.json",
+  "assess-conformance.png",
+  "e2e.json",
+  "assess.png",
+  "mutation",
 ];
+const isOurs = (entry: string) => OUT_FILES.includes(entry) || /^rejected-.+\.json$/.test(entry);
 
 /**
  * Refuses an output folder that `npm start` did not make: it must be new (or empty), or carry the
@@ -60,7 +72,7 @@ export function checkOutDir(dir: string): void {
       throw new StackFileError(`--out ${dir} is a file, not a folder; name a new folder, e.g. --out out`);
     }
     const entries = readdirSync(dir);
-    const ours = entries.every((e) => OUT_FILES.includes(e));
+    const ours = entries.every(isOurs);
     if (!ours && !entries.includes(OUT_MARKER)) {
       throw new StackFileError(
         `--out ${dir} already holds files that npm start did not write (it has no ${OUT_MARKER}); name a new or empty folder`,
