@@ -59,6 +59,8 @@ in_chroot() {
 }
 
 if [ -d "$image" ]; then
+  # Its mtime marks its last use: the pruning below keeps the most recently used layers.
+  touch "$image"
   echo "image: cached $image"
   echo "$image"
   exit 0
@@ -107,8 +109,25 @@ mkfs.ext4 -q -F -L e2e-root -d "$root" "$out/root.img" "$ROOT_SIZE"
 mv "$out" "$image"
 rm -rf "$work"
 trap - EXIT
-# Older layers of this cache are superseded (the cache holds only e2e's own layers).
-find "$CACHE" -maxdepth 1 \( -name 'image-*' -o -name 'base-*.tar' \) \
-  ! -name "$(basename "$image")" ! -name "$(basename "$base")" -exec rm -rf {} +
+# The cache holds only e2e's own layers, shared by every checkout on this machine: branches with
+# other shims or packages have other keys. Keep the two most recently used of each layer (this one
+# and the one before, so two branches do not rebuild each other's), and never remove one that a
+# running process holds open (a VM booted from it).
+touch "$image" "$base"
+prune() {
+  local old
+  find "$CACHE" -maxdepth 1 -name "$1" -printf '%T@ %p\n' | sort -rn | tail -n +3 | cut -d' ' -f2- |
+    while read -r old; do
+      # (A command substitution, not a pipe: find fails on processes that end while it reads.)
+      if [ -n "$(find /proc/[0-9]*/fd -lname "$old*" -print -quit 2>/dev/null)" ]; then
+        echo "image: kept $(basename "$old"): a running process holds it open"
+      else
+        rm -rf "$old"
+        echo "image: removed the older layer $(basename "$old")"
+      fi
+    done
+}
+prune 'image-*'
+prune 'base-*.tar'
 echo "image: built in $(($(date +%s) - t0)) s"
 echo "$image"
