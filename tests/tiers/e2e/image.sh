@@ -109,25 +109,8 @@ mkfs.ext4 -q -F -L e2e-root -d "$root" "$out/root.img" "$ROOT_SIZE"
 mv "$out" "$image"
 rm -rf "$work"
 trap - EXIT
-# The cache holds only e2e's own layers, shared by every checkout on this machine: branches with
-# other shims or packages have other keys. Keep the two most recently used of each layer (this one
-# and the one before, so two branches do not rebuild each other's), and never remove one that a
-# running process holds open (a VM booted from it).
+# Keep the two most recently used keys of each layer, so two branches do not rebuild each other's.
 touch "$image" "$base"
-prune() {
-  local old
-  find "$CACHE" -maxdepth 1 -name "$1" -printf '%T@ %p\n' | sort -rn | tail -n +3 | cut -d' ' -f2- |
-    while read -r old; do
-      # (A command substitution, not a pipe: find fails on processes that end while it reads.)
-      if [ -n "$(find /proc/[0-9]*/fd -lname "$old*" -print -quit 2>/dev/null)" ]; then
-        echo "image: kept $(basename "$old"): a running process holds it open"
-      else
-        rm -rf "$old"
-        echo "image: removed the older layer $(basename "$old")"
-      fi
-    done
-}
-prune 'image-*'
-prune 'base-*.tar'
+bash "$HERE/prune-cache.sh" "$CACHE" 2 'image-*' 'base-*.tar'
 echo "image: built in $(($(date +%s) - t0)) s"
 echo "$image"
