@@ -20,7 +20,8 @@ const MEMBERS = [1, 2, 3, 4].map((n) => `/dev/disk/by-id/virtio-e2e-bay${n}`);
 describe("the e2e Pi suite and citadel faults", () => {
   let image: string;
   let hostKey: string;
-  beforeAll(() => {
+  let lab: Awaited<ReturnType<typeof loadPiLab>>;
+  beforeAll(async () => {
     image = mkdtempSync(path.join(os.tmpdir(), "e2e-pi-image-"));
     // A real ed25519 public key, as image.sh writes host_ed25519.pub.
     const made = spawnSync("ssh-keygen", [
@@ -39,11 +40,11 @@ describe("the e2e Pi suite and citadel faults", () => {
       .slice(0, 2)
       .join(" ");
     writeFileSync(path.join(image, "docker-version"), "20.10.24+dfsg1\n");
+    lab = await loadPiLab(image, "e2e", MEMBERS);
   });
   afterAll(() => rmSync(image, { recursive: true, force: true }));
 
-  it("boots the Pi's own stack with an overlay of arch, SSH user and host key, Docker's version and the members only", async () => {
-    const lab = await loadPiLab(image, "e2e", MEMBERS);
+  it("boots the Pi's own stack with an overlay of arch, SSH user and host key, Docker's version and the members only", () => {
     expect(lab.overlay).toEqual({
       hosts: {
         pi: {
@@ -67,8 +68,7 @@ describe("the e2e Pi suite and citadel faults", () => {
     expect(timers).toContain("pi/etc/systemd/system/citadel-raid-scrub.timer");
   });
 
-  it("finds the rendered HostRaidDegraded rule over the two node_exporter series the suite reads", async () => {
-    const lab = await loadPiLab(image, "e2e", MEMBERS);
+  it("finds the rendered HostRaidDegraded rule over the two node_exporter series the suite reads", () => {
     const expr = raidAlertExpr(lab);
     expect(expr).toContain("node_md_disks_required");
     expect(expr).toContain('node_md_disks{state="active"}');
