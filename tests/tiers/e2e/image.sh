@@ -59,6 +59,8 @@ in_chroot() {
 }
 
 if [ -d "$image" ]; then
+  # Its mtime marks its last use: the pruning below keeps the most recently used layers.
+  touch "$image"
   echo "image: cached $image"
   echo "$image"
   exit 0
@@ -107,8 +109,8 @@ mkfs.ext4 -q -F -L e2e-root -d "$root" "$out/root.img" "$ROOT_SIZE"
 mv "$out" "$image"
 rm -rf "$work"
 trap - EXIT
-# Older layers of this cache are superseded (the cache holds only e2e's own layers).
-find "$CACHE" -maxdepth 1 \( -name 'image-*' -o -name 'base-*.tar' \) \
-  ! -name "$(basename "$image")" ! -name "$(basename "$base")" -exec rm -rf {} +
+# Keep the two most recently used keys of each layer, so two branches do not rebuild each other's.
+touch "$image" "$base"
+bash "$HERE/prune-cache.sh" "$CACHE" 2 'image-*' 'base-*.tar'
 echo "image: built in $(($(date +%s) - t0)) s"
 echo "$image"

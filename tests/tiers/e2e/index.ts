@@ -7,7 +7,10 @@
  * writes out/e2e.json; exits 1 when any check failed. Needs root; tears down everything it made,
  * also on failure, and a run after a killed run first removes what that run left.
  *
- *   npm run e2e -- [--config Pulumi.citadel.yaml] [--out out] [--keep]
+ * By default the Pi (tests/tiers/e2e/pi.ts) runs beside citadel in a VM of its own, and citadel's
+ * faults (tests/tiers/e2e/faults.ts) follow its checks.
+ *
+ *   npm run e2e -- [--config Pulumi.citadel.yaml] [--out out] [--suite all|citadel|pi] [--keep]
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,6 +22,8 @@ import { apply, ApplyError, exec, LOCAL, REMOTE, stepsOf, type Step, type StepRe
 import { requireBusybox } from "./images";
 import { baseConfig, loadE2eLab, stepParams, vmOverlay, type E2eLab } from "./lab";
 import { labGuestAddress, serviceChecks } from "./services";
+import { citadelFaults } from "./faults";
+import { PI_TAP, piSuite } from "./pi";
 import { Vm, type Disk } from "./vm";
 import { standInListeners } from "./standins";
 
@@ -172,11 +177,14 @@ function inCidr(ip: string, cidr: string): boolean {
 }
 
 async function main(): Promise<number> {
-  const args = parseFlags(process.argv.slice(2), { config: "Pulumi.citadel.yaml", out: "out" }, ["keep"], {
-    usage: "npm run e2e -- [--config <stack yaml>] [--out <dir>] [--keep]",
+  const flags = { config: "Pulumi.citadel.yaml", out: "out", suite: "all" };
+  const args = parseFlags(process.argv.slice(2), flags, ["keep"], {
+    usage: "npm run e2e -- [--config <stack yaml>] [--out <dir>] [--suite all|citadel|pi] [--keep]",
     flags: {
       config: "the lab's stack file; the VMs get it plus the overlay the run prints",
       out: "where out/e2e.json (every check with its result and the timings) is written",
+      suite:
+        "all (CI: citadel with its faults, and the Pi beside it), citadel (its checks and faults), or pi (examples/Pulumi.monitoring-pi.yaml alone)",
       keep: "leave the VMs, namespaces and files of the run in place for a look (tear down by hand)",
     },
     exits: {
@@ -185,6 +193,10 @@ async function main(): Promise<number> {
       2: "bad flags or stack config",
     },
   });
+  if (!["all", "citadel", "pi"].includes(args.suite)) {
+    console.error(`e2e: --suite ${args.suite}: use all, citadel or pi`);
+    return 2;
+  }
   const run = new Run();
   const t0 = Date.now();
   console.log(
@@ -262,12 +274,14 @@ async function main(): Promise<number> {
   const dir = path.join(CACHE, "runs", id);
   mkdirSync(dir, { recursive: true });
   const vms: Vm[] = [];
+  /** The VMs of the suites in other modules (the Pi, tests/tiers/e2e/pi.ts): torn down with the run's. */
+  const suiteVms: Vm[] = [];
   let agentPid: number | undefined;
   const labNs = `${id}-lab`;
   const inLab = ["ip", "netns", "exec", labNs];
   const inOut = ["ip", "netns", "exec", `${id}-out`];
   const teardown = async () => {
-    for (const vm of vms) await vm.kill();
+    for (const vm of [...vms, ...suiteVms]) await vm.kill();
     if (agentPid && alive(agentPid)) process.kill(agentPid, "SIGTERM");
     sh(["bash", NET, "down", id]);
     if (!args.keep) rmSync(dir, { recursive: true, force: true });
@@ -277,8 +291,9 @@ async function main(): Promise<number> {
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  let piRun: Promise<void> | undefined;
   try {
-    const taps = hostNames.map((_, i) => `tap${i}`);
+    const taps = [...hostNames.map((_, i) => `tap${i}`), ...(args.suite === "citadel" ? [] : [PI_TAP])];
     must(["bash", NET, "up", id, runner, outsider, ...taps]);
     for (const h of hostNames) must(["bash", NET, "route", id, lab.config.hosts[h]?.address as string]);
     console.log(
@@ -293,6 +308,23 @@ async function main(): Promise<number> {
     const env = { ...process.env, SSH_AUTH_SOCK: sock };
     const added = spawnSync("ssh-add", ["-q", path.join(image, "client_ed25519")], { env, encoding: "utf8" });
     if (added.status !== 0) throw new Error(`ssh-add failed: ${added.stderr}`);
+    // The Pi (tests/tiers/e2e/pi.ts) runs beside citadel, in a VM of its own on the same bridge.
+    const ctx = {
+      run,
+      image,
+      dir,
+      labNs,
+      inLab,
+      env,
+      adminBits: adminBits as string,
+      outsider,
+      vms: suiteVms,
+    };
+    if (args.suite !== "citadel")
+      piRun = piSuite(ctx, user).catch(
+        (e: unknown) => void run.check("the pi suite finished", false, String(e)),
+      );
+    if (args.suite === "pi") throw new SuiteDone();
 
     // 3. One VM per host.
     for (const [i, h] of hostNames.entries()) {
@@ -596,14 +628,18 @@ async function main(): Promise<number> {
         `${seconds.toFixed(0)} s: dialErrorLimit ${probe.connection.dialErrorLimit} retries a host-key mismatch like any dial error (components/remote/host.ts)`,
       );
     }
+    // The faults (tests/tiers/e2e/faults.ts): power cut mid-disk-step, data disk detached, sshd killed.
+    await citadelFaults(ctx, lab, vm, args.config, over);
   } catch (err) {
-    run.check("the e2e run finished", false, err instanceof Error ? err.message : String(err));
+    if (!(err instanceof SuiteDone))
+      run.check("the e2e run finished", false, err instanceof Error ? err.message : String(err));
   } finally {
+    await piRun;
     await teardown();
     const left = must(["bash", NET, "list", id]).trim();
     run.check(
       "teardown: no VM, namespace, bridge or tap of this run is left",
-      !vms.some((v) => v.running) && left === "",
+      ![...vms, ...suiteVms].some((v) => v.running) && left === "",
       left,
     );
   }
@@ -618,6 +654,9 @@ async function main(): Promise<number> {
   console.log(`\n${run.passed} passed, ${run.failed} failed`);
   return run.failed > 0 ? 1 : 0;
 }
+
+/** Thrown when the selected suites need nothing of citadel's flow (--suite pi). */
+class SuiteDone extends Error {}
 
 type Root = (
   vm: Vm,

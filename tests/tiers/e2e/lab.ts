@@ -55,10 +55,14 @@ export function vmOverlay(config: LabConfig, image: string): Record<string, unkn
   return { hosts };
 }
 
-export async function loadE2eLab(stackFile: string, over: Record<string, unknown>): Promise<E2eLab> {
+/** `secrets`: the run's own (a re-synthesis for a fault keeps the secrets the VM already holds). */
+export async function loadE2eLab(
+  stackFile: string,
+  over: Record<string, unknown>,
+  secrets: Record<string, string> = throwawaySecrets(),
+): Promise<E2eLab> {
   const file = readStackFile(stackFile);
   const values = overlay(file.values, over) as typeof file.values;
-  const secrets = throwawaySecrets();
   const result = await synthesize({
     stack: { ...file, values },
     program: runLab,

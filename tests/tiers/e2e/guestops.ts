@@ -1,0 +1,164 @@
+/**
+ * What the e2e suites outside index.ts's main() share (tests/tiers/e2e/pi.ts, tests/tiers/e2e/faults.ts): the
+ * run's context, root commands in a guest over SSH, waiting for a boot, and applying the steps
+ * once with the stand-in (tests/tiers/e2e/apply.ts).
+ */
+import path from "node:path";
+import type { LabConfig } from "../../../components/config";
+import { apply, ApplyError, exec, type ApplyOptions, type Step, type StepResult } from "./apply";
+import type { Vm } from "./vm";
+
+export interface Reporter {
+  check(name: string, ok: boolean, detail: string): boolean;
+  time(what: string, seconds: number): void;
+  log(line: string): void;
+}
+
+/** What a suite gets from the run: the image, the network, the agent, and where its VMs go. */
+export interface SuiteContext {
+  run: Reporter;
+  /** The image directory (vmlinuz, initrd.img, root.img, client_ed25519, host_ed25519.pub). */
+  image: string;
+  /** This run's directory (disks, overlays, console logs). */
+  dir: string;
+  labNs: string;
+  /** argv prefix that runs a command on the build machine's side of the bridge. */
+  inLab: string[];
+  /** Environment with SSH_AUTH_SOCK (the agent holding the image's client key). */
+  env: NodeJS.ProcessEnv;
+  /** The prefix length of the admin subnet (the VMs' addresses use it). */
+  adminBits: string;
+  /** The outsider's address with its prefix (VMs get an on-link route to its subnet). */
+  outsider: string;
+  /** Every VM of the run: a suite adds its own, so the run's teardown kills it too. */
+  vms: Vm[];
+}
+
+export interface RootResult {
+  code: number | null;
+  stdout: string;
+  /** stdout and stderr, trimmed. */
+  out: string;
+}
+
+/** Runs `cmd` as root (sudo -n) in the guest over SSH with the image's client key. */
+export async function root(
+  ctx: SuiteContext,
+  config: LabConfig,
+  vm: Vm,
+  cmd: string,
+  timeoutS = 300,
+): Promise<RootResult> {
+  const host = config.hosts[vm.spec.name];
+  const r = await exec(
+    [
+      ...ctx.inLab,
+      "timeout",
+      String(timeoutS),
+      "ssh",
+      "-F",
+      "/dev/null",
+      "-T",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "LogLevel=ERROR",
+      "-o",
+      "ConnectTimeout=5",
+      "-i",
+      path.join(ctx.image, "client_ed25519"),
+      `${host?.ssh.user}@${host?.address}`,
+      "--",
+      `sudo -n bash -c ${shq(cmd)}`,
+    ],
+    undefined,
+    ctx.env,
+  );
+  return { code: r.code, stdout: r.stdout, out: `${r.stdout}${r.stderr}`.trim() };
+}
+
+/** Waits until the guest answers SSH with a boot id other than `bootId`; returns the new one. */
+export async function waitSsh(
+  ctx: SuiteContext,
+  config: LabConfig,
+  vm: Vm,
+  what: string,
+  bootId?: string,
+): Promise<string> {
+  const started = Date.now();
+  for (;;) {
+    const r = await root(ctx, config, vm, "cat /proc/sys/kernel/random/boot_id", 15);
+    const id = r.stdout.trim();
+    if (r.code === 0 && id && id !== bootId) {
+      ctx.run.time(`${vm.spec.name}: ${what} until ssh answers`, (Date.now() - started) / 1000);
+      return id;
+    }
+    if (Date.now() - started > 600_000) {
+      throw new Error(
+        `${vm.spec.name} did not answer ssh within 600 s; console:\n${vm.consoleSince().slice(-3000)}`,
+      );
+    }
+    await sleep(3000);
+  }
+}
+
+export interface ApplyOutcome {
+  ok: boolean;
+  results: StepResult[];
+  /** The ApplyError's message when the apply failed. */
+  error: string;
+  seconds: number;
+}
+
+/** One apply of `steps` with the stand-in; never throws (a failure is in the outcome). */
+export async function applyOnce(
+  ctx: SuiteContext,
+  steps: Step[],
+  what: string,
+  onStart?: ApplyOptions["onStart"],
+): Promise<ApplyOutcome> {
+  ctx.run.log(`${what}:`);
+  const started = Date.now();
+  try {
+    const results = await apply(steps, {
+      netnsPrefix: ctx.inLab,
+      env: ctx.env,
+      log: (l) => ctx.run.log(l),
+      ...(onStart ? { onStart } : {}),
+    });
+    const seconds = (Date.now() - started) / 1000;
+    ctx.run.time(what, seconds);
+    return { ok: true, results, error: "", seconds };
+  } catch (e) {
+    const seconds = (Date.now() - started) / 1000;
+    ctx.run.time(what, seconds);
+    return {
+      ok: false,
+      results: e instanceof ApplyError ? e.results : [],
+      error: (e as Error).message,
+      seconds,
+    };
+  }
+}
+
+/** Steps of `results` that reported a change (the secret steps' output is not read). */
+export function changedSteps(steps: Step[], results: StepResult[]): string[] {
+  return results
+    .filter((r) => {
+      const quiet = steps.find((s) => s.name === r.name)?.quiet;
+      return quiet ? !/no changes:/.test(r.stdout) : !r.report.startsWith("no changes:");
+    })
+    .map((r) => `${r.name}: ${r.report}`);
+}
+
+export function shq(s: string): string {
+  return `'${s.replace(/'/g, "'\\''")}'`;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
