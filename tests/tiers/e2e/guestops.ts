@@ -34,6 +34,44 @@ export interface SuiteContext {
   vms: Vm[];
 }
 
+/**
+ * The argv of one SSH session to a guest as the image's client key (root commands go through
+ * `sudo -n`), from the build machine's side of the bridge, ended after `timeoutS`. Host keys are not
+ * checked here: these are the tier's own probes, not the steps (apply.ts pins the host key).
+ */
+export function guestSshArgv(
+  inLab: readonly string[],
+  image: string,
+  host: { address: string; ssh: { user: string } } | undefined,
+  cmd: string,
+  timeoutS: number,
+): string[] {
+  return [
+    ...inLab,
+    "timeout",
+    String(timeoutS),
+    "ssh",
+    "-F",
+    "/dev/null",
+    "-T",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    "ConnectTimeout=5",
+    "-i",
+    path.join(image, "client_ed25519"),
+    `${host?.ssh.user}@${host?.address}`,
+    "--",
+    cmd,
+  ];
+}
+
 export interface RootResult {
   code: number | null;
   stdout: string;
@@ -49,32 +87,8 @@ export async function root(
   cmd: string,
   timeoutS = 300,
 ): Promise<RootResult> {
-  const host = config.hosts[vm.spec.name];
   const r = await exec(
-    [
-      ...ctx.inLab,
-      "timeout",
-      String(timeoutS),
-      "ssh",
-      "-F",
-      "/dev/null",
-      "-T",
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "StrictHostKeyChecking=no",
-      "-o",
-      "UserKnownHostsFile=/dev/null",
-      "-o",
-      "LogLevel=ERROR",
-      "-o",
-      "ConnectTimeout=5",
-      "-i",
-      path.join(ctx.image, "client_ed25519"),
-      `${host?.ssh.user}@${host?.address}`,
-      "--",
-      `sudo -n bash -c ${shq(cmd)}`,
-    ],
+    guestSshArgv(ctx.inLab, ctx.image, config.hosts[vm.spec.name], `sudo -n bash -c ${shq(cmd)}`, timeoutS),
     undefined,
     ctx.env,
   );

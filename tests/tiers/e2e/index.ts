@@ -23,6 +23,7 @@ import { requireBusybox } from "./images";
 import { baseConfig, loadE2eLab, stepParams, vmOverlay, type E2eLab } from "./lab";
 import { labGuestAddress, serviceChecks } from "./services";
 import { citadelFaults } from "./faults";
+import { guestSshArgv } from "./guestops";
 import { PI_TAP, piSuite } from "./pi";
 import { Vm, type Disk } from "./vm";
 import { standInListeners } from "./standins";
@@ -372,33 +373,8 @@ async function main(): Promise<number> {
       vm.prepare();
       vms.push(vm);
     }
-    const sshArgv = (vm: Vm, cmd: string, timeoutS = 300) => {
-      const host = lab.config.hosts[vm.spec.name];
-      return [
-        ...inLab,
-        "timeout",
-        String(timeoutS),
-        "ssh",
-        "-F",
-        "/dev/null",
-        "-T",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "LogLevel=ERROR",
-        "-o",
-        "ConnectTimeout=5",
-        "-i",
-        path.join(image, "client_ed25519"),
-        `${host?.ssh.user}@${host?.address}`,
-        "--",
-        cmd,
-      ];
-    };
+    const sshArgv = (vm: Vm, cmd: string, timeoutS = 300) =>
+      guestSshArgv(inLab, image, lab.config.hosts[vm.spec.name], cmd, timeoutS);
     const guest = (vm: Vm, cmd: string, timeoutS = 300) => exec(sshArgv(vm, cmd, timeoutS), undefined, env);
     const root = async (vm: Vm, cmd: string, timeoutS = 300) => {
       const r = await guest(vm, `sudo -n bash -c ${shq(cmd)}`, timeoutS);
