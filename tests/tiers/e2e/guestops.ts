@@ -176,3 +176,15 @@ export function shq(s: string): string {
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** The lines only one of two snapshots has (`- ` first, `+ ` second), at most 40. */
+export function diffLines(a: string, b: string): string {
+  const as = new Set(a.split("\n"));
+  const bs = new Set(b.split("\n"));
+  return [
+    ...[...as].filter((l) => !bs.has(l)).map((l) => `- ${l}`),
+    ...[...bs].filter((l) => !as.has(l)).map((l) => `+ ${l}`),
+  ]
+    .slice(0, 40)
+    .join("\n");
+}

@@ -23,7 +23,7 @@ import { requireBusybox } from "./images";
 import { baseConfig, loadE2eLab, stepParams, vmOverlay, type E2eLab } from "./lab";
 import { labGuestAddress, serviceChecks } from "./services";
 import { citadelFaults } from "./faults";
-import { guestSshArgv } from "./guestops";
+import { diffLines, guestSshArgv } from "./guestops";
 import { PI_TAP, piSuite } from "./pi";
 import { Vm, type Disk } from "./vm";
 import { standInListeners } from "./standins";
@@ -908,17 +908,6 @@ async function snapshot(vm: Vm, root: Root, lab: E2eLab): Promise<string> {
     ].join("\n"),
   );
   return r.out;
-}
-
-function diffLines(a: string, b: string): string {
-  const as = new Set(a.split("\n"));
-  const bs = new Set(b.split("\n"));
-  return [
-    ...[...as].filter((l) => !bs.has(l)).map((l) => `- ${l}`),
-    ...[...bs].filter((l) => !as.has(l)).map((l) => `+ ${l}`),
-  ]
-    .slice(0, 40)
-    .join("\n");
 }
 
 function trailing(s: string): string {

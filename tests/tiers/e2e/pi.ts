@@ -24,7 +24,7 @@ import { runLab } from "../../../lib/synth/program";
 import { readStackFile } from "../../../lib/synth/stackfile";
 import { ensureUpstream } from "../../../lib/upstream";
 import { exec, LOCAL, REMOTE, stdoutMarker, stepsOf } from "./apply";
-import { applyOnce, changedSteps, root, waitSsh, type SuiteContext } from "./guestops";
+import { applyOnce, changedSteps, diffLines, root, waitSsh, type SuiteContext } from "./guestops";
 import { vmOverlay, type E2eLab } from "./lab";
 import { Vm, type Disk } from "./vm";
 
@@ -264,7 +264,7 @@ export async function piSuite(ctx: SuiteContext, user: string): Promise<void> {
   run.check(
     "pi second apply: no file, unit, mount, array or rule differs from after the first",
     snap1 === snap2,
-    diff(snap1, snap2),
+    diffLines(snap1, snap2),
   );
 
   // RAID fault: one member failed, as the kernel fails a dying disk (it stays listed, faulty),
@@ -367,15 +367,4 @@ export async function piSuite(ctx: SuiteContext, user: string): Promise<void> {
     `${scp.stderr}${m.out}`.trim(),
   );
   run.time("pi suite (boot, three applies, checks)", (Date.now() - t0) / 1000);
-}
-
-function diff(a: string, b: string): string {
-  const as = new Set(a.split("\n"));
-  const bs = new Set(b.split("\n"));
-  return [
-    ...[...as].filter((l) => !bs.has(l)).map((l) => `- ${l}`),
-    ...[...bs].filter((l) => !as.has(l)).map((l) => `+ ${l}`),
-  ]
-    .slice(0, 40)
-    .join("\n");
 }
