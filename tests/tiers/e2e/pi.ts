@@ -31,6 +31,8 @@ import { Vm, type Disk } from "./vm";
 export const PI_STACK = "examples/Pulumi.monitoring-pi.yaml";
 export const PI_TAP = "tappi";
 const HOST = "pi";
+/** The run's own sysctl.d file that keeps md's resync throttled across the Pi's reboot. */
+const RESYNC_SYSCTL = "/etc/sysctl.d/90-e2e-raid-resync.conf";
 /** The node_exporter scrape port inside the guest for the metric check (loopback only). */
 const EXPORTER_PORT = 19100;
 
@@ -153,6 +155,10 @@ export async function piSuite(ctx: SuiteContext, user: string): Promise<void> {
       "printf '%s\\n' '#!/bin/sh' '# citadel e2e stand-in: the VM boots the image initrd directly' 'echo \"$*\" >>/var/lib/e2e/update-initramfs.calls' >/usr/local/sbin/update-initramfs",
       "chmod 0755 /usr/local/sbin/update-initramfs",
       "sysctl -qw dev.raid.speed_limit_max=2000",
+      // The same throttle for the boots after a reboot: systemd-sysctl.service applies
+      // /etc/sysctl.d at boot (sysctl.d(5), systemd 252); md_mod is loaded by then (the image's
+      // initramfs carries mdadm's hook, which loads it).
+      `echo 'dev.raid.speed_limit_max = 2000' >${RESYNC_SYSCTL}`,
     ].join("\n"),
   );
   if (prep.code !== 0) throw new Error(`pi: could not prepare the guest: ${prep.out}`);
@@ -210,25 +216,33 @@ export async function piSuite(ctx: SuiteContext, user: string): Promise<void> {
   const timers = [...lab.result.files.keys()]
     .filter((p) => p.startsWith(`${HOST}/etc/systemd/system/`) && p.endsWith(".timer"))
     .map((p) => path.basename(p));
-  const tm = await sh(
-    `for t in ${timers.join(" ")}; do echo "$t $(systemctl is-enabled $t) $(systemctl is-active $t)"; done`,
-  );
-  run.check(
-    `pi after the first apply: the timers are enabled and active, the RAID scrub's among them (${timers.join(", ")})`,
-    timers.includes("citadel-raid-scrub.timer") &&
-      tm.out.split("\n").filter((l) => / enabled active$/.test(l)).length === timers.length,
-    tm.out,
-  );
   const dataRoot = host.docker?.dataRoot ?? "";
-  const dk = await sh(
-    `systemctl is-active docker; docker info --format '{{.DockerRootDir}}'; findmnt -rno SOURCE -T ${dataRoot}`,
-  );
-  const [dActive, dRoot, dSrc] = dk.out.split("\n");
-  run.check(
-    `pi after the first apply: Docker is active with its data-root ${dataRoot} on the array`,
-    dActive === "active" && dRoot === dataRoot && dSrc === s1.v.dev,
-    dk.out,
-  );
+  /** The timers, ufw and Docker on the array: after the first apply, and after a reboot. */
+  const serviceState = async (when: string, dev: string | undefined) => {
+    const tm = await sh(
+      `for t in ${timers.join(" ")}; do echo "$t $(systemctl is-enabled $t) $(systemctl is-active $t)"; done`,
+    );
+    run.check(
+      `pi ${when}: the timers are enabled and active, the RAID scrub's among them (${timers.join(", ")})`,
+      timers.includes("citadel-raid-scrub.timer") &&
+        tm.out.split("\n").filter((l) => / enabled active$/.test(l)).length === timers.length,
+      tm.out,
+    );
+    const dk = await sh(
+      `systemctl is-active docker; docker info --format '{{.DockerRootDir}}'; findmnt -rno SOURCE -T ${dataRoot}; ufw status verbose | grep -E '^(Status|Default):'`,
+    );
+    const [dActive, dRoot, dSrc, ufwStatus = "", ufwDefault = ""] = dk.out.split("\n");
+    run.check(
+      `pi ${when}: Docker is active with its data-root ${dataRoot} on the array, and ufw is active with deny incoming`,
+      dActive === "active" &&
+        dRoot === dataRoot &&
+        dSrc === dev &&
+        ufwStatus === "Status: active" &&
+        /deny \(incoming\)/.test(ufwDefault),
+      dk.out,
+    );
+  };
+  await serviceState("after the first apply", s1.v.dev);
   const initramfs = await sh("cat /var/lib/e2e/update-initramfs.calls 2>/dev/null | wc -l");
   run.check(
     "pi after the first apply: the initramfs was rebuilt once for the new ARRAY line (update-initramfs stand-in)",
@@ -266,6 +280,24 @@ export async function piSuite(ctx: SuiteContext, user: string): Promise<void> {
     snap1 === snap2,
     diffLines(snap1, snap2),
   );
+
+  // Reboot by hand: the array is assembled again (by mdadm's udev rules, from its ARRAY line),
+  // mounted by UUID, and Docker, ufw and the timers come back on it.
+  const bootId = (await sh("cat /proc/sys/kernel/random/boot_id")).out;
+  await sh("systemd-run --on-active=2 --unit=e2e-reboot systemctl reboot");
+  await waitSsh(ctx, config, vm, "reboot", bootId);
+  const sr = await state();
+  run.check(
+    `pi after a reboot: ${md} is assembled again, complete (md UUID ${s1.v.MD_UUID}), and mounted at ${mount} by UUID with the file written after the first apply`,
+    sr.v.MD_UUID === s1.v.MD_UUID &&
+      sr.v.MD_DEVICES === "4" &&
+      sr.v.degraded === "0" &&
+      sr.v.fs_uuid === s1.v.fs_uuid &&
+      sr.v.mounted === sr.v.dev &&
+      sr.v.marker === marker,
+    sr.out,
+  );
+  await serviceState("after a reboot", sr.v.dev);
 
   // RAID fault: one member failed, as the kernel fails a dying disk (it stays listed, faulty),
   // the apply again; then the member removed by hand, and the apply again.
@@ -308,7 +340,7 @@ export async function piSuite(ctx: SuiteContext, user: string): Promise<void> {
     s3.v.MD_UUID === s1.v.MD_UUID &&
       s3.v.fs_uuid === s1.v.fs_uuid &&
       s3.v.marker === marker &&
-      s3.v.mounted === s1.v.dev &&
+      s3.v.mounted === sr.v.dev &&
       s3.v.degraded === "1",
     s3.out,
   );
@@ -353,7 +385,7 @@ export async function piSuite(ctx: SuiteContext, user: string): Promise<void> {
     ].join("\n"),
     180,
   );
-  const dev = path.basename(s1.v.dev ?? "");
+  const dev = path.basename(s3.v.dev ?? "");
   const num = (re: RegExp) => Number(re.exec(m.out)?.[1] ?? NaN);
   const required = num(new RegExp(`^node_md_disks_required\\{device="${dev}"\\} (\\d+)`, "m"));
   const active = num(new RegExp(`^node_md_disks\\{device="${dev}",state="active"\\} (\\d+)`, "m"));
@@ -366,5 +398,5 @@ export async function piSuite(ctx: SuiteContext, user: string): Promise<void> {
       active === 3,
     `${scp.stderr}${m.out}`.trim(),
   );
-  run.time("pi suite (boot, three applies, checks)", (Date.now() - t0) / 1000);
+  run.time("pi suite (boot, four applies, a reboot, checks)", (Date.now() - t0) / 1000);
 }
