@@ -3,6 +3,8 @@
  * run's context, root commands in a guest over SSH, waiting for a boot, and applying the steps
  * once with the stand-in (tests/tiers/e2e/apply.ts).
  */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { LabConfig } from "../../../components/config";
 import { apply, ApplyError, exec, type ApplyOptions, type Step, type StepResult } from "./apply";
@@ -34,23 +36,18 @@ export interface SuiteContext {
   vms: Vm[];
 }
 
-/**
- * The argv of one SSH session to a guest as the image's client key (root commands go through
- * `sudo -n`), from the build machine's side of the bridge, ended after `timeoutS`. Host keys are not
- * checked here: these are the tier's own probes, not the steps (apply.ts pins the host key).
- */
-export function guestSshArgv(
-  inLab: readonly string[],
-  image: string,
-  host: { address: string; ssh: { user: string } } | undefined,
-  cmd: string,
-  timeoutS: number,
-): string[] {
+/** What the tier's own SSH sessions need to reach a guest (not the steps: apply.ts has its own). */
+export interface GuestSsh {
+  inLab: readonly string[];
+  image: string;
+  host: { address: string; ssh: { user: string } } | undefined;
+  vm: Vm;
+  dir: string;
+}
+
+/** Options every tier probe's ssh shares (the master too). */
+function probeOpts(image: string): string[] {
   return [
-    ...inLab,
-    "timeout",
-    String(timeoutS),
-    "ssh",
     "-F",
     "/dev/null",
     "-T",
@@ -66,6 +63,98 @@ export function guestSshArgv(
     "ConnectTimeout=5",
     "-i",
     path.join(image, "client_ed25519"),
+  ];
+}
+
+/**
+ * Connection sharing for the tier's own probes (never for the steps, which apply.ts runs one SSH
+ * connection each, as pulumi-command does). Under emulation a new SSH connection costs a key
+ * exchange and a PAM login in the guest; the checks make well over a hundred of them. One master
+ * per VM and boot (`ssh -M -N`, started by this process, ended by PID in `stopMuxes` or when its
+ * connection dies: ServerAliveInterval 5 s x 3), and the probes ride it with `ControlMaster=no`,
+ * which falls back to a connection of their own when the socket is absent or dead (ssh_config(5),
+ * ControlMaster; OpenSSH mux.c muxclient). At most MUX_SESSIONS at once: sshd's MaxSessions is 10
+ * by default (sshd_config(5)).
+ */
+const MUX_SESSIONS = 8;
+const masters = new Map<string, { child: ChildProcess; sock: string; inflight: number }>();
+
+function masterAlive(m: { child: ChildProcess }): boolean {
+  return m.child.exitCode === null && m.child.signalCode === null;
+}
+
+/** Runs `f` with the mux options for this VM's current boot ([] when none can be used). */
+export async function withMux<T>(g: GuestSsh, f: (mux: string[]) => Promise<T>): Promise<T> {
+  const key = `${g.vm.spec.name}-${g.vm.boots}`;
+  let m = masters.get(key);
+  if (m && (!masterAlive(m) || !g.vm.running)) {
+    if (masterAlive(m)) m.child.kill("SIGTERM");
+    masters.delete(key);
+    m = undefined;
+  }
+  if (!m && g.vm.running && g.host) {
+    const sock = path.join(g.dir, `mux-${key}.sock`);
+    rmSync(sock, { force: true });
+    const child = spawn(
+      g.inLab[0] as string,
+      [
+        ...g.inLab.slice(1),
+        "ssh",
+        ...probeOpts(g.image),
+        "-M",
+        "-N",
+        "-o",
+        `ControlPath=${sock}`,
+        "-o",
+        "ServerAliveInterval=5",
+        "-o",
+        "ServerAliveCountMax=3",
+        `${g.host.ssh.user}@${g.host.address}`,
+      ],
+      { stdio: "ignore" },
+    );
+    child.on("error", () => undefined);
+    masters.set(key, { child, sock, inflight: 0 });
+    return f([]);
+  }
+  if (!m || m.inflight >= MUX_SESSIONS || !existsSync(m.sock)) return f([]);
+  m.inflight += 1;
+  try {
+    return await f(["-o", "ControlMaster=no", "-o", `ControlPath=${m.sock}`]);
+  } finally {
+    m.inflight -= 1;
+  }
+}
+
+/** Ends every SSH master this process started (by PID), for the run's teardown. */
+export function stopMuxes(): void {
+  for (const [key, m] of masters) {
+    if (masterAlive(m)) m.child.kill("SIGTERM");
+    masters.delete(key);
+  }
+}
+
+/**
+ * The argv of one SSH session to a guest as the image's client key (root commands go through
+ * `sudo -n`), from the build machine's side of the bridge, ended after `timeoutS`. Host keys are not
+ * checked here: these are the tier's own probes, not the steps (apply.ts pins the host key). `mux`
+ * are the connection-sharing options from `withMux`.
+ */
+export function guestSshArgv(
+  inLab: readonly string[],
+  image: string,
+  host: { address: string; ssh: { user: string } } | undefined,
+  cmd: string,
+  timeoutS: number,
+  mux: readonly string[] = [],
+): string[] {
+  return [
+    ...inLab,
+    "timeout",
+    String(timeoutS),
+    "ssh",
+    ...probeOpts(image),
+    ...mux,
     `${host?.ssh.user}@${host?.address}`,
     "--",
     cmd,
@@ -87,10 +176,13 @@ export async function root(
   cmd: string,
   timeoutS = 300,
 ): Promise<RootResult> {
-  const r = await exec(
-    guestSshArgv(ctx.inLab, ctx.image, config.hosts[vm.spec.name], `sudo -n bash -c ${shq(cmd)}`, timeoutS),
-    undefined,
-    ctx.env,
+  const host = config.hosts[vm.spec.name];
+  const r = await withMux({ inLab: ctx.inLab, image: ctx.image, host, vm, dir: ctx.dir }, (mux) =>
+    exec(
+      guestSshArgv(ctx.inLab, ctx.image, host, `sudo -n bash -c ${shq(cmd)}`, timeoutS, mux),
+      undefined,
+      ctx.env,
+    ),
   );
   return { code: r.code, stdout: r.stdout, out: `${r.stdout}${r.stderr}`.trim() };
 }

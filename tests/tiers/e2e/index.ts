@@ -23,7 +23,7 @@ import { requireBusybox } from "./images";
 import { baseConfig, loadE2eLab, stepParams, vmOverlay, type E2eLab } from "./lab";
 import { labGuestAddress, serviceChecks } from "./services";
 import { citadelFaults } from "./faults";
-import { diffLines, guestSshArgv } from "./guestops";
+import { diffLines, guestSshArgv, stopMuxes, withMux } from "./guestops";
 import { PI_TAP, piSuite } from "./pi";
 import { Vm, type Disk } from "./vm";
 import { standInListeners } from "./standins";
@@ -40,18 +40,22 @@ interface Check {
   name: string;
   result: "passed" | "failed";
   detail: string;
+  /** Seconds since the run started when the check was made (where the run's time goes). */
+  at: number;
 }
 
 class Run {
+  readonly started = Date.now();
   readonly checks: Check[] = [];
   readonly timings: { what: string; seconds: number }[] = [];
   log(line: string): void {
     console.log(line);
   }
   check(name: string, ok: boolean, detail: string): boolean {
-    this.checks.push({ name, result: ok ? "passed" : "failed", detail });
+    const at = Math.round((Date.now() - this.started) / 100) / 10;
+    this.checks.push({ name, result: ok ? "passed" : "failed", detail, at });
     console.log(
-      `${ok ? "PASS" : "FAIL"}  ${name}${detail ? `\n      ${detail.split("\n").join("\n      ")}` : ""}`,
+      `${ok ? "PASS" : "FAIL"}  [${at.toFixed(0).padStart(4)} s] ${name}${detail ? `\n      ${detail.split("\n").join("\n      ")}` : ""}`,
     );
     return ok;
   }
@@ -283,6 +287,7 @@ async function main(): Promise<number> {
   const inOut = ["ip", "netns", "exec", `${id}-out`];
   const teardown = async () => {
     for (const vm of [...vms, ...suiteVms]) await vm.kill();
+    stopMuxes();
     if (agentPid && alive(agentPid)) process.kill(agentPid, "SIGTERM");
     sh(["bash", NET, "down", id]);
     if (!args.keep) rmSync(dir, { recursive: true, force: true });
@@ -375,7 +380,12 @@ async function main(): Promise<number> {
     }
     const sshArgv = (vm: Vm, cmd: string, timeoutS = 300) =>
       guestSshArgv(inLab, image, lab.config.hosts[vm.spec.name], cmd, timeoutS);
-    const guest = (vm: Vm, cmd: string, timeoutS = 300) => exec(sshArgv(vm, cmd, timeoutS), undefined, env);
+    const guest = (vm: Vm, cmd: string, timeoutS = 300) => {
+      const host = lab.config.hosts[vm.spec.name];
+      return withMux({ inLab, image, host, vm, dir }, (mux) =>
+        exec(guestSshArgv(inLab, image, host, cmd, timeoutS, mux), undefined, env),
+      );
+    };
     const root = async (vm: Vm, cmd: string, timeoutS = 300) => {
       const r = await guest(vm, `sudo -n bash -c ${shq(cmd)}`, timeoutS);
       return { ...r, out: `${r.stdout}${r.stderr}`.trim() };
@@ -547,6 +557,47 @@ async function main(): Promise<number> {
     await timerChecks(run, lab, vm, root);
     await firewallChecks(run, lab, vm, root, inLab, inOut, runner.split("/")[0] as string);
 
+    // Fault: a wrong host key pinned for a real step, with the step's own dial settings. It only
+    // dials (and is refused before any command runs), so it runs beside the service checks.
+    const wrongHostKey = async (): Promise<void> => {
+      const probe = steps.find((s) => s.name === `${hostName}-drift-packages`);
+      if (probe?.connection) {
+        const wrongKey = readFileSync(path.join(image, "wrong_host_ed25519.pub"), "utf8")
+          .trim()
+          .split(/\s+/)
+          .slice(0, 2)
+          .join(" ");
+        const wrong: Step = { ...probe, deps: [], connection: { ...probe.connection, hostKey: wrongKey } };
+        const started = Date.now();
+        let message = "";
+        try {
+          await apply([wrong], { netnsPrefix: inLab, env, log: (l) => console.log(l) });
+        } catch (e) {
+          message = (e as Error).message;
+        }
+        const seconds = (Date.now() - started) / 1000;
+        run.time(`wrong host key: until ${probe.name} fails`, seconds);
+        run.check(
+          `fault: a wrong host key fails ${probe.name}, naming the host and its key`,
+          message.includes(probe.name) &&
+            message.includes(probe.connection.host) &&
+            /host key/i.test(message),
+          message
+            .split("\n")
+            .filter((l) => /failed|Host key|fingerprint/i.test(l))
+            .join("\n"),
+        );
+        run.check(
+          "fault: a wrong host key fails within 60 s",
+          message !== "" && seconds <= 60,
+          `${seconds.toFixed(0)} s: dialErrorLimit ${probe.connection.dialErrorLimit} retries a host-key mismatch like any dial error (components/remote/host.ts)`,
+        );
+      }
+    };
+    const wrongKeyDone = wrongHostKey().catch(
+      (e: unknown) => void run.check("fault: the wrong host key check finished", false, String(e)),
+    );
+
     // Prometheus and node-exporter from their registered inputs; issue 24's proof from a lab guest.
     if (lab.config.ladon?.host === hostName && firewall) {
       const guestCidr = labGuestAddress(
@@ -571,39 +622,8 @@ async function main(): Promise<number> {
         guestIp: guestCidr.split("/")[0] as string,
       });
     }
+    await wrongKeyDone;
 
-    // Fault: a wrong host key pinned for a real step, with the step's own dial settings.
-    const probe = steps.find((s) => s.name === `${hostName}-drift-packages`);
-    if (probe?.connection) {
-      const wrongKey = readFileSync(path.join(image, "wrong_host_ed25519.pub"), "utf8")
-        .trim()
-        .split(/\s+/)
-        .slice(0, 2)
-        .join(" ");
-      const wrong: Step = { ...probe, deps: [], connection: { ...probe.connection, hostKey: wrongKey } };
-      const started = Date.now();
-      let message = "";
-      try {
-        await apply([wrong], { netnsPrefix: inLab, env, log: (l) => console.log(l) });
-      } catch (e) {
-        message = (e as Error).message;
-      }
-      const seconds = (Date.now() - started) / 1000;
-      run.time(`wrong host key: until ${probe.name} fails`, seconds);
-      run.check(
-        `fault: a wrong host key fails ${probe.name}, naming the host and its key`,
-        message.includes(probe.name) && message.includes(probe.connection.host) && /host key/i.test(message),
-        message
-          .split("\n")
-          .filter((l) => /failed|Host key|fingerprint/i.test(l))
-          .join("\n"),
-      );
-      run.check(
-        "fault: a wrong host key fails within 60 s",
-        message !== "" && seconds <= 60,
-        `${seconds.toFixed(0)} s: dialErrorLimit ${probe.connection.dialErrorLimit} retries a host-key mismatch like any dial error (components/remote/host.ts)`,
-      );
-    }
     // The faults (tests/tiers/e2e/faults.ts): power cut mid-disk-step, data disk detached, sshd killed.
     await citadelFaults(ctx, lab, vm, args.config, over);
   } catch (err) {
