@@ -6,7 +6,7 @@
  * When the program changes under them, these fail in seconds instead of after a VM run.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseSize } from "../components/config/units";
@@ -14,6 +14,7 @@ import { stepsOf } from "./tiers/e2e/apply";
 import { GROWN, SSHD_STEP } from "./tiers/e2e/faults";
 import { loadE2eLab, stepParams, vmOverlay, baseConfig } from "./tiers/e2e/lab";
 import { loadPiLab, raidAlertExpr } from "./tiers/e2e/pi";
+import { newcArchive } from "./tiers/e2e/vm";
 
 const MEMBERS = [1, 2, 3, 4].map((n) => `/dev/disk/by-id/virtio-e2e-bay${n}`);
 
@@ -93,5 +94,25 @@ describe("the e2e Pi suite and citadel faults", () => {
     const step = stepsOf(grown.result.resources).find((s) => s.name === `citadel-${SSHD_STEP}`);
     expect(step?.blockedBy).toBeUndefined();
     expect(step?.create).toContain(`# citadel script: host/scripts/${SSHD_STEP}.sh`);
+  });
+});
+
+describe("the initrd of the Pi's next boot", () => {
+  it("is a newc archive that busybox's cpio reads back: the directories, then the file, byte for byte", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "e2e-newc-"));
+    try {
+      const conf = "HOMEHOST <system>\nARRAY /dev/md/ladon metadata=1.2 UUID=0a:0b:0c:0d name=pi:ladon\n";
+      writeFileSync(path.join(dir, "a.cpio"), newcArchive("etc/mdadm/mdadm.conf", Buffer.from(conf)));
+      const list = spawnSync("busybox", ["cpio", "-t", "-F", "a.cpio"], { cwd: dir, encoding: "utf8" });
+      expect(list.error).toBeUndefined();
+      expect(list.stdout.split("\n").filter(Boolean)).toEqual(["etc", "etc/mdadm", "etc/mdadm/mdadm.conf"]);
+      const out = path.join(dir, "out");
+      mkdirSync(out);
+      const x = spawnSync("busybox", ["cpio", "-i", "-d", "-F", "../a.cpio"], { cwd: out, encoding: "utf8" });
+      expect(x.status).toBe(0);
+      expect(readFileSync(path.join(out, "etc/mdadm/mdadm.conf"), "utf8")).toBe(conf);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

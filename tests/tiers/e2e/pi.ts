@@ -1,7 +1,7 @@
 /**
  * The Pi as a VM (issue 20): the Pi's own stack file (examples/Pulumi.monitoring-pi.yaml) plus a
  * small printed overlay, four emulated SSDs (sparse qcow2 of the config's memberSize) for its
- * RAID10, applied twice with the stand-in, then one member failed and the apply run again.
+ * RAID10, applied twice with the stand-in, rebooted, then one member failed and the apply run again.
  *
  * The overlay, and why each key differs from the Pi:
  *   - hosts.pi.arch: amd64, because the VM is x86 (qemu emulates q35, not the Pi's BCM2711);
@@ -10,9 +10,9 @@
  *   - hosts.pi.storage.raids[0].members: the four virtio disks by id (/dev/disk/by-id/virtio-<serial>),
  *     in the place of the HAT's bays.
  * In the guest, before the first apply: `update-initramfs` is a stand-in that records its call
- * (the VM boots the image's kernel and initrd directly, so a rebuilt initramfs is never read, and
- * rebuilding one under emulation takes many minutes), and md's resync is throttled to
- * 2 MB/s (dev.raid.speed_limit_max) so that a 2 TiB resync does not take the run's CPU.
+ * and hands mdadm.conf to the runner for the next boot's initrd (the VM boots the image's kernel
+ * and initrd directly, and rebuilding one under emulation takes many minutes), and md's resync is
+ * throttled to 2 MB/s (dev.raid.speed_limit_max) so that a 2 TiB resync does not take the run's CPU.
  */
 import path from "node:path";
 import { parse } from "yaml";
@@ -26,7 +26,7 @@ import { ensureUpstream } from "../../../lib/upstream";
 import { exec, LOCAL, REMOTE, stdoutMarker, stepsOf } from "./apply";
 import { applyOnce, changedSteps, diffLines, root, waitSsh, type SuiteContext } from "./guestops";
 import { vmOverlay, type E2eLab } from "./lab";
-import { Vm, type Disk } from "./vm";
+import { BOOTCFG_INITRAMFS_OFFSET, Vm, type Disk } from "./vm";
 
 export const PI_STACK = "examples/Pulumi.monitoring-pi.yaml";
 export const PI_TAP = "tappi";
@@ -152,7 +152,20 @@ export async function piSuite(ctx: SuiteContext, user: string): Promise<void> {
     [
       "set -euo pipefail",
       "install -d /var/lib/e2e",
-      "printf '%s\\n' '#!/bin/sh' '# citadel e2e stand-in: the VM boots the image initrd directly' 'echo \"$*\" >>/var/lib/e2e/update-initramfs.calls' >/usr/local/sbin/update-initramfs",
+      // The stand-in records its call and hands the runner what mdadm's initramfs hook copies
+      // into a rebuilt initramfs: /etc/mdadm/mdadm.conf, its CREATE lines commented out
+      // (/usr/share/initramfs-tools/hooks/mdadm, the image's mdadm 4.2-5). The runner appends
+      // it to the next boot's initrd (Vm.initrd), so that boot assembles the array by its ARRAY
+      // line, as the lab's does after the real update-initramfs.
+      "cat >/usr/local/sbin/update-initramfs <<'EOF'",
+      "#!/bin/sh",
+      "# citadel e2e stand-in for update-initramfs (tests/tiers/e2e/pi.ts)",
+      "set -eu",
+      'echo "$*" >>/var/lib/e2e/update-initramfs.calls',
+      "[ -f /etc/mdadm/mdadm.conf ] || exit 0",
+      "conf=$(sed '/^CREATE/s/^/#/' /etc/mdadm/mdadm.conf)",
+      `{ printf 'e2e-initramfs /etc/mdadm/mdadm.conf %d\\n' "$(printf '%s\\n' "$conf" | wc -c)"; printf '%s\\n' "$conf"; } | dd of=/dev/disk/by-id/virtio-e2e-bootcfg bs=4096 seek=${BOOTCFG_INITRAMFS_OFFSET / 4096} conv=sync,fsync status=none`,
+      "EOF",
       "chmod 0755 /usr/local/sbin/update-initramfs",
       "sysctl -qw dev.raid.speed_limit_max=2000",
       // The same throttle for the boots after a reboot: systemd-sysctl.service applies
@@ -228,8 +241,10 @@ export async function piSuite(ctx: SuiteContext, user: string): Promise<void> {
         tm.out.split("\n").filter((l) => / enabled active$/.test(l)).length === timers.length,
       tm.out,
     );
+    // After a boot, Docker's unit is "activating" until dockerd reports ready, which under
+    // emulation comes well after sshd answers: wait for the boot's jobs to finish first.
     const dk = await sh(
-      `systemctl is-active docker; docker info --format '{{.DockerRootDir}}'; findmnt -rno SOURCE -T ${dataRoot}; ufw status verbose | grep -E '^(Status|Default):'`,
+      `timeout 300 systemctl is-system-running --wait >/dev/null 2>&1 || true; systemctl is-active docker; docker info --format '{{.DockerRootDir}}'; findmnt -rno SOURCE -T ${dataRoot}; ufw status verbose | grep -E '^(Status|Default):'`,
     );
     const [dActive, dRoot, dSrc, ufwStatus = "", ufwDefault = ""] = dk.out.split("\n");
     run.check(

@@ -83,6 +83,34 @@ export class Vm {
     if (!existsSync(this.bootcfg)) writeFileSync(this.bootcfg, Buffer.alloc(1024 * 1024));
   }
 
+  /**
+   * The initrd of the next boot: the image's, plus what the guest's update-initramfs stand-in
+   * (tests/tiers/e2e/pi.ts) wrote at BOOTCFG_INITRAMFS_OFFSET of the bootcfg disk, the files a
+   * rebuilt initramfs would carry, appended as one more newc archive (the kernel unpacks
+   * concatenated initramfs archives in order, later files over earlier ones:
+   * Documentation/driver-api/early-userspace/buffer-format.rst).
+   */
+  initrd(): string {
+    const base = path.join(this.spec.image, "initrd.img");
+    const fd = openSync(this.bootcfg, "r");
+    const head = Buffer.alloc(4096);
+    readSync(fd, head, 0, head.length, BOOTCFG_INITRAMFS_OFFSET);
+    const m = /^e2e-initramfs (\S+) (\d+)\n/.exec(head.toString("latin1"));
+    if (!m) {
+      closeSync(fd);
+      return base;
+    }
+    const name = m[1] as string;
+    const data = Buffer.alloc(Number(m[2]));
+    readSync(fd, data, 0, data.length, BOOTCFG_INITRAMFS_OFFSET + m[0].length);
+    closeSync(fd);
+    const out = path.join(this.spec.dir, `${this.spec.name}.initrd.img`);
+    const img = readFileSync(base);
+    const pad = Buffer.alloc((4 - (img.length % 4)) % 4);
+    writeFileSync(out, Buffer.concat([img, pad, newcArchive(name.replace(/^\//, ""), data)]));
+    return out;
+  }
+
   /** The kernel arguments the guest's update-grub stand-in asked for. */
   bootArgs(): string[] {
     const fd = openSync(this.bootcfg, "r");
@@ -124,7 +152,7 @@ export class Vm {
       "-kernel",
       path.join(s.image, "vmlinuz"),
       "-initrd",
-      path.join(s.image, "initrd.img"),
+      this.initrd(),
       "-append",
       this.cmdline(),
       "-drive",
@@ -221,4 +249,48 @@ export class Vm {
 function run(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${r.stderr || r.error?.message}`);
+}
+
+/** Where on the bootcfg disk the update-initramfs stand-in writes the file for the next initrd. */
+export const BOOTCFG_INITRAMFS_OFFSET = 64 * 1024;
+
+/**
+ * A newc cpio archive (cpio(5), "New ASCII Format": the format the kernel's initramfs unpacker
+ * reads) holding `file` (a path without its leading slash), its parent directories and the trailer.
+ */
+export function newcArchive(file: string, data: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let ino = 1;
+  const entry = (name: string, mode: number, body: Buffer) => {
+    const fields = [
+      ino++,
+      mode,
+      0,
+      0,
+      mode & 0o040000 ? 2 : 1,
+      0,
+      body.length,
+      0,
+      0,
+      0,
+      0,
+      name.length + 1,
+      0,
+    ];
+    const header = Buffer.from(
+      `070701${fields.map((f) => f.toString(16).padStart(8, "0")).join("")}${name}\0`,
+      "latin1",
+    );
+    parts.push(
+      header,
+      Buffer.alloc((4 - (header.length % 4)) % 4),
+      body,
+      Buffer.alloc((4 - (body.length % 4)) % 4),
+    );
+  };
+  const dirs = file.split("/").slice(0, -1);
+  dirs.forEach((_, i) => entry(dirs.slice(0, i + 1).join("/"), 0o040755, Buffer.alloc(0)));
+  entry(file, 0o100644, data);
+  entry("TRAILER!!!", 0, Buffer.alloc(0));
+  return Buffer.concat(parts);
 }
