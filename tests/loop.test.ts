@@ -2,7 +2,16 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ciTimesFile, coldBuildSeconds, median, mutationScores, readCiRuns, tierMedian } from "../lib/loop";
+import {
+  ciTimesFile,
+  coldBuildSeconds,
+  median,
+  mergeMutationRun,
+  mutationScores,
+  readCiRuns,
+  tierMedian,
+  type MutationReport,
+} from "../lib/loop";
 import { GO_LANES, UPSTREAM } from "../lib/upstream";
 
 function recorded(lines: string[]): string {
@@ -88,6 +97,74 @@ describe("the mutation scores npm run bench reports", () => {
     expect(mutationScores(file)).toEqual([
       { file: "a.ts", score: 100, killed: 1, total: 1 },
       { file: "b.ts", score: 50, killed: 2, total: 4 },
+    ]);
+  });
+
+  // A Stryker run numbers its tests from 0 and names them in testFiles (mutation-testing-report-schema).
+  const strykerRun = (files: MutationReport["files"], tests: string[]): MutationReport => ({
+    schemaVersion: "1.0",
+    files,
+    testFiles: { "tests/t.test.ts": { tests: tests.map((name, i) => ({ id: String(i), name })) } },
+  });
+
+  it("keeps the files of earlier runs when a run measures other files, each with its own run", () => {
+    const first = mergeMutationRun(
+      undefined,
+      strykerRun({ "b.ts": { mutants: [{ status: "Survived", coveredBy: ["0"] }] } }, ["b works"]),
+      { commit: "aaa", date: "2026-12-06T13:00:00.000Z" },
+    );
+    const second = mergeMutationRun(
+      first,
+      strykerRun({ "a.ts": { mutants: [{ status: "Killed", killedBy: ["1"], coveredBy: ["0", "1"] }] } }, [
+        "a starts",
+        "a ends",
+      ]),
+      { commit: "bbb", date: "2026-12-06T14:00:00.000Z" },
+    );
+    const file = recorded([JSON.stringify(second)]);
+    expect(mutationScores(file)).toEqual([
+      {
+        file: "a.ts",
+        score: 100,
+        killed: 1,
+        total: 1,
+        run: { commit: "bbb", date: "2026-12-06T14:00:00.000Z" },
+      },
+      {
+        file: "b.ts",
+        score: 0,
+        killed: 0,
+        total: 1,
+        run: { commit: "aaa", date: "2026-12-06T13:00:00.000Z" },
+      },
+    ]);
+    // Test ids mean nothing outside their run: the kept report names the tests instead.
+    expect(second.files["a.ts"]?.mutants[0]).toMatchObject({
+      killedBy: ["tests/t.test.ts › a ends"],
+      coveredBy: ["tests/t.test.ts › a starts", "tests/t.test.ts › a ends"],
+    });
+    expect(second.files["b.ts"]?.mutants[0]?.coveredBy).toEqual(["tests/t.test.ts › b works"]);
+    expect(Object.keys(second.files)).toEqual(["a.ts", "b.ts"]);
+  });
+
+  it("replaces a file's whole entry when a later run measures it again", () => {
+    const before = mergeMutationRun(
+      undefined,
+      strykerRun({ "a.ts": { mutants: [{ status: "Survived" }, { status: "Survived" }] } }, []),
+      { commit: "aaa", date: "2026-12-06T13:00:00.000Z" },
+    );
+    const after = mergeMutationRun(before, strykerRun({ "a.ts": { mutants: [{ status: "Killed" }] } }, []), {
+      commit: "bbb-dirty",
+      date: "2026-12-06T14:00:00.000Z",
+    });
+    expect(mutationScores(recorded([JSON.stringify(after)]))).toEqual([
+      {
+        file: "a.ts",
+        score: 100,
+        killed: 1,
+        total: 1,
+        run: { commit: "bbb-dirty", date: "2026-12-06T14:00:00.000Z" },
+      },
     ]);
   });
 });
