@@ -115,6 +115,8 @@ export interface MutationReport {
   schemaVersion: string;
   files: Record<string, MutationFile>;
   testFiles?: Record<string, { tests: { id: string; name: string }[] }>;
+  /** The options of the run (Stryker writes them into its report). */
+  config?: { testFiles?: string[] };
 }
 
 /** A mutated file in a report; in the ledger it also carries the run that measured it. */
@@ -125,24 +127,31 @@ export interface MutationFile {
   run?: MutationRun;
 }
 
-/** The run that measured a file: which code, and when. */
+/** The run that measured a file: which code, when, and against which tests. */
 export interface MutationRun {
   commit: string;
   date: string;
+  /**
+   * The run's `--testFiles` when it was narrowed to them: the score counts only what those tests
+   * kill. @default every test jest finds related to the file
+   */
+  testFiles?: string[];
 }
 
 /**
  * The kept report (`out/mutation/mutation.json`) with one run's files merged in by path. A file the
  * run measured replaces its kept entry whole (its source may have changed) and carries the run's
- * commit and date; files the run did not measure keep theirs, so scores of `npm run mutate -- --mutate
+ * commit and date (and its `--testFiles`, when it was narrowed to them); files the run did not measure keep theirs, so scores of `npm run mutate -- --mutate
  * <file>` runs add up. Stryker numbers the tests anew in each run, so the test ids in `killedBy` and
  * `coveredBy` are replaced by the tests' names (`file › name`), which mean the same in every run.
  */
 export function mergeMutationRun(
   kept: MutationReport | undefined,
   run: MutationReport,
-  stamp: MutationRun,
+  stamp: Omit<MutationRun, "testFiles">,
 ): MutationReport {
+  const testFiles = run.config?.testFiles ?? [];
+  const measured: MutationRun = testFiles.length > 0 ? { ...stamp, testFiles: [...testFiles] } : { ...stamp };
   const names = new Map<string, string>();
   for (const [file, t] of Object.entries(run.testFiles ?? {}))
     for (const test of t.tests) names.set(test.id, file ? `${file} › ${test.name}` : test.name);
@@ -156,7 +165,7 @@ export function mergeMutationRun(
         ...(m.killedBy ? { killedBy: named(m.killedBy) } : {}),
         ...(m.coveredBy ? { coveredBy: named(m.coveredBy) } : {}),
       })),
-      run: stamp,
+      run: measured,
     };
   return {
     schemaVersion: run.schemaVersion,

@@ -147,6 +147,25 @@ describe("the mutation scores npm run bench reports", () => {
     expect(Object.keys(second.files)).toEqual(["a.ts", "b.ts"]);
   });
 
+  it("records the tests a run was narrowed to, since its score counts only what they kill", () => {
+    const narrowed = {
+      ...strykerRun({ "a.ts": { mutants: [{ status: "Killed" }] } }, []),
+      config: { testFiles: ["tests/a.test.ts"] },
+    };
+    const merged = mergeMutationRun(undefined, narrowed, { commit: "ccc", date: "2026-12-06T15:00:00.000Z" });
+    expect(merged.files["a.ts"]?.run).toEqual({
+      commit: "ccc",
+      date: "2026-12-06T15:00:00.000Z",
+      testFiles: ["tests/a.test.ts"],
+    });
+    const whole = mergeMutationRun(
+      merged,
+      { ...narrowed, config: { testFiles: [] } },
+      { commit: "ddd", date: "2026-12-06T16:00:00.000Z" },
+    );
+    expect(whole.files["a.ts"]?.run).toEqual({ commit: "ddd", date: "2026-12-06T16:00:00.000Z" });
+  });
+
   it("replaces a file's whole entry when a later run measures it again", () => {
     const before = mergeMutationRun(
       undefined,
