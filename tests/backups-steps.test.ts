@@ -5,12 +5,23 @@
  */
 import { statSync } from "node:fs";
 import * as path from "node:path";
-import { BACKUP_LAYOUT_DIR, RESTIC_PASSWORD_FILE } from "../components/ops/backups";
+import * as pulumi from "@pulumi/pulumi";
+import { CLIENT_NETRC } from "../components/ladon/containers";
+import { Backups, BACKUP_LAYOUT_DIR, RESTIC_PASSWORD_FILE } from "../components/ops/backups";
+import { parseLabConfig } from "../components/plan";
+import { CATALOG, SERVICES } from "../components/plan/services";
+import { hostTarget } from "../components/remote";
 import type { SynthResult } from "../lib/synth/harness";
 import { runLab } from "../lib/synth/program";
+import { fromConfigMap, stackConfigSource } from "../lib/synth/stackfile";
+import { hostPort } from "./support/catalog";
 import { SimHost } from "./support/hostsim";
-import { addMonitoringPi, labConfigMap } from "./support/lab";
+import { addMonitoringPi, LAB_SECRETS, labConfigMap } from "./support/lab";
 import { byName, dependencyNames, synthLab } from "./support/synth";
+
+/** The value a rendered script exports for `name`. */
+const exported = (text: string, name: string): string | undefined =>
+  new RegExp(`^export ${name}='([^']*)'$`, "m").exec(text)?.[1];
 
 describe("the backup steps the program registers", () => {
   const PASSWORD = "restic password from the stack's secret";
@@ -24,8 +35,6 @@ describe("the backup steps the program registers", () => {
     config["citadel:ops"].backups.extraPaths = EXTRA;
     return synthLab(config, runLab, { resticPassword: PASSWORD });
   };
-  const exported = (text: string, name: string): string | undefined =>
-    new RegExp(`^export ${name}='([^']*)'$`, "m").exec(text)?.[1];
   const job = (l: SynthResult, unit: string): string => {
     const text = l.files.get(`citadel/usr/local/lib/citadel/${unit}.sh`);
     if (text === undefined) throw new Error(`the program rendered no ${unit}.sh for citadel`);
@@ -99,6 +108,40 @@ describe("the backup steps the program registers", () => {
     expect(exported(job(lab, "citadel-backup"), "LAYOUT_DIR")).toBe(BACKUP_LAYOUT_DIR);
   });
 
+  it("hands the job Prometheus's snapshot API and every SQLite database the catalog names, on the stack's host", async () => {
+    const lab = await synth();
+    const text = job(lab, "citadel-backup");
+    const dataDir = labConfigMap()["citadel:ladon"].dataDir as string;
+    const databases = CATALOG.flatMap((s) =>
+      (s.backup?.sqlite ?? []).map((db) => `${dataDir}/${s.container}/${db}`),
+    );
+    expect(databases.length).toBeGreaterThan(1);
+    expect((exported(text, "SQLITE_DBS") ?? "").split(" ").sort()).toEqual(databases.sort());
+    expect(exported(text, "PROMETHEUS_DATA")).toBe(`${dataDir}/${SERVICES.prometheus.container}`);
+    expect(exported(text, "PROMETHEUS_URL")).toBe(`http://127.0.0.1:${hostPort("prometheus")}`);
+    expect(exported(text, "PROMETHEUS_NETRC")).toBe(CLIENT_NETRC.prometheus);
+  });
+
+  it("starts each job only with the repository's disk mounted, and the backup with every disk it reads", async () => {
+    const mounts = (l: SynthResult, unit: string) =>
+      /^RequiresMountsFor=(.*)$/m
+        .exec(l.files.get(`citadel/etc/systemd/system/${unit}.service`) ?? "")?.[1]
+        ?.split(" ") ?? [];
+    const lab = await synth();
+    const repository = labConfigMap()["citadel:ops"].backups.repository as string;
+    const paths = (exported(job(lab, "citadel-backup"), "PATHS") ?? "").split(" ");
+    expect(mounts(lab, "citadel-backup").sort()).toEqual([repository, ...paths].sort());
+    expect(mounts(lab, "citadel-backup-prune")).toEqual([repository]);
+    expect(mounts(lab, "citadel-backup-check")).toEqual([repository]);
+    // A repository over SFTP is no mount: only what the backup reads is.
+    const config = labConfigMap();
+    config["citadel:ops"].backups.extraPaths = EXTRA;
+    config["citadel:ops"].backups.repository = "sftp:hxadmin@192.168.10.40:/srv/backup/restic-citadel";
+    const remote = await synthLab(config);
+    expect(mounts(remote, "citadel-backup").sort()).toEqual([...paths].sort());
+    expect(mounts(remote, "citadel-backup-prune")).toEqual([]);
+  });
+
   it("backs up no service data and takes no Prometheus snapshot on a host the stack left", async () => {
     const config = labConfigMap();
     addMonitoringPi(config, "192.168.10.40", true);
@@ -109,5 +152,38 @@ describe("the backup steps the program registers", () => {
     for (const name of ["PROMETHEUS_DATA", "PROMETHEUS_URL", "PROMETHEUS_NETRC", "SQLITE_DBS"])
       expect([name, exported(text, name)]).toEqual([name, ""]);
     expect((exported(text, "PATHS") ?? "").split(" ").every((p) => p.startsWith("/etc/"))).toBe(true);
+  });
+});
+
+describe("the Backups component on its own", () => {
+  /** A program that registers only a Backups on citadel, with the lab's backups config. */
+  const program = (paths: string[]) => () => {
+    const { lab } = parseLabConfig(stackConfigSource(fromConfigMap(labConfigMap()), LAB_SECRETS));
+    new Backups("bk", {
+      host: hostTarget("citadel", lab.hosts.citadel!),
+      backups: lab.ops.backups!,
+      password: pulumi.secret("pw"),
+      paths,
+      textfileDir: "/var/lib/node_exporter/textfile",
+    });
+    return {};
+  };
+
+  it("refuses to back up nothing", async () => {
+    const failure = await synthLab(labConfigMap(), program([])).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(String((failure as Error | undefined)?.message)).toContain("Backups bk: nothing to back up");
+  });
+
+  it("needs no snapshot, database or earlier step: the job then backs up the paths alone", async () => {
+    const result = await synthLab(labConfigMap(), program(["/etc/citadel"]));
+    const text = result.files.get("citadel/usr/local/lib/citadel/citadel-backup.sh") ?? "";
+    expect(exported(text, "PATHS")).toBe("/etc/citadel");
+    for (const name of ["PROMETHEUS_DATA", "PROMETHEUS_URL", "PROMETHEUS_NETRC", "SQLITE_DBS"])
+      expect([name, exported(text, name)]).toEqual([name, ""]);
+    expect(dependencyNames(result, byName(result, "bk-packages"))).toEqual([]);
+    expect(dependencyNames(result, byName(result, "bk-password"))).toEqual([]);
   });
 });
