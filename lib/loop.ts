@@ -121,7 +121,13 @@ export interface MutationReport {
 
 /** A mutated file in a report; in the ledger it also carries the run that measured it. */
 export interface MutationFile {
-  mutants: { status: string; killedBy?: string[]; coveredBy?: string[]; [key: string]: unknown }[];
+  mutants: {
+    status: string;
+    killedBy?: string[];
+    coveredBy?: string[];
+    testsCompleted?: number;
+    [key: string]: unknown;
+  }[];
   [key: string]: unknown;
   /** Ledger only: the commit (with `-dirty` when the worktree had changes) and date of the run. */
   run?: MutationRun;
@@ -176,21 +182,28 @@ export function mergeMutationRun(
 /**
  * Mutation scores per file from the kept report of `npm run mutate` (see `mergeMutationRun`):
  * killed and timed-out mutants over every mutant that ran, with the run that measured the file.
+ * `untested` counts the survivors no test ran against (`testsCompleted: 0`): Stryker 10.0.0 runs a
+ * static mutant with the `--testFiles` paths as its test filter (`globalTestFilter` in
+ * @stryker-mutator/core@10.0.0 dist/src/mutants/mutant-test-planner.js), and the jest runner
+ * takes a filter as test names (`testNamePattern` in @stryker-mutator/jest-runner@10.0.0
+ * dist/src/jest-test-runner.js), so in a narrowed run such a mutant survives a run of no test.
  */
 export function mutationScores(
   file: string,
-): { file: string; score: number; killed: number; total: number; run?: MutationRun }[] {
+): { file: string; score: number; killed: number; total: number; untested: number; run?: MutationRun }[] {
   if (!existsSync(file)) return [];
   const report = JSON.parse(readFileSync(file, "utf8")) as MutationReport;
   return Object.entries(report.files)
     .map(([name, f]) => {
       const ran = f.mutants.filter((m) => ["Killed", "Timeout", "Survived", "NoCoverage"].includes(m.status));
       const killed = ran.filter((m) => m.status === "Killed" || m.status === "Timeout").length;
+      const untested = ran.filter((m) => m.status === "Survived" && m.testsCompleted === 0).length;
       return {
         file: name,
         score: ran.length ? (100 * killed) / ran.length : 0,
         killed,
         total: ran.length,
+        untested,
         ...(f.run ? { run: f.run } : {}),
       };
     })

@@ -95,8 +95,8 @@ describe("the mutation scores npm run bench reports", () => {
       }),
     ]);
     expect(mutationScores(file)).toEqual([
-      { file: "a.ts", score: 100, killed: 1, total: 1 },
-      { file: "b.ts", score: 50, killed: 2, total: 4 },
+      { file: "a.ts", score: 100, killed: 1, total: 1, untested: 0 },
+      { file: "b.ts", score: 50, killed: 2, total: 4, untested: 0 },
     ]);
   });
 
@@ -128,6 +128,7 @@ describe("the mutation scores npm run bench reports", () => {
         score: 100,
         killed: 1,
         total: 1,
+        untested: 0,
         run: { commit: "bbb", date: "2026-12-06T14:00:00.000Z" },
       },
       {
@@ -135,6 +136,7 @@ describe("the mutation scores npm run bench reports", () => {
         score: 0,
         killed: 0,
         total: 1,
+        untested: 0,
         run: { commit: "aaa", date: "2026-12-06T13:00:00.000Z" },
       },
     ]);
@@ -166,6 +168,26 @@ describe("the mutation scores npm run bench reports", () => {
     expect(whole.files["a.ts"]?.run).toEqual({ commit: "ddd", date: "2026-12-06T16:00:00.000Z" });
   });
 
+  it("counts apart the survivors no test ran against, as a run narrowed with --testFiles leaves static ones", () => {
+    const file = recorded([
+      JSON.stringify({
+        schemaVersion: "1.0",
+        files: {
+          "a.ts": {
+            mutants: [
+              { status: "Survived", testsCompleted: 0, static: true },
+              { status: "Survived", testsCompleted: 3 },
+              { status: "Killed", testsCompleted: 1 },
+            ],
+          },
+        },
+      }),
+    ]);
+    expect(mutationScores(file)).toEqual([
+      { file: "a.ts", score: (100 * 1) / 3, killed: 1, total: 3, untested: 1 },
+    ]);
+  });
+
   it("replaces a file's whole entry when a later run measures it again", () => {
     const before = mergeMutationRun(
       undefined,
@@ -182,6 +204,7 @@ describe("the mutation scores npm run bench reports", () => {
         score: 100,
         killed: 1,
         total: 1,
+        untested: 0,
         run: { commit: "bbb-dirty", date: "2026-12-06T14:00:00.000Z" },
       },
     ]);

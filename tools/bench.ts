@@ -168,7 +168,7 @@ function loopRows(stackFile: string, startRuns: number): string[][] {
       mutationScores(path.join(__dirname, "..", "out", "mutation", "mutation.json"))
         .map(
           (m) =>
-            `${m.file} ${m.score.toFixed(1)}% (${m.killed}/${m.total}${m.run ? ` at ${m.run.commit}` : ""}${m.run?.testFiles ? `, tests: ${m.run.testFiles.join(" ")}` : ""})`,
+            `${m.file} ${m.score.toFixed(1)}% (${m.killed}/${m.total}${m.run ? ` at ${m.run.commit}` : ""}${m.run?.testFiles ? `, tests: ${m.run.testFiles.join(" ")}` : ""}${m.untested ? `, ${m.untested} survived untested` : ""})`,
         )
         .join(", ") || "not run yet: npm run mutate",
     ],

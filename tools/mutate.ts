@@ -54,7 +54,7 @@ export function main(argv: string[]): number {
   console.log(`mutate: kept in ${path.relative(ROOT, MUTATION_LEDGER)} (npm run bench reports it):`);
   for (const m of mutationScores(MUTATION_LEDGER))
     console.log(
-      `  ${m.file} ${m.score.toFixed(1)}% (${m.killed}/${m.total}) ${m.run ? `at ${m.run.commit}, ${m.run.date}` : "run not recorded"}${m.run?.testFiles ? `, tests: ${m.run.testFiles.join(" ")}` : ""}`,
+      `  ${m.file} ${m.score.toFixed(1)}% (${m.killed}/${m.total}) ${m.run ? `at ${m.run.commit}, ${m.run.date}` : "run not recorded"}${m.run?.testFiles ? `, tests: ${m.run.testFiles.join(" ")}` : ""}${m.untested ? `; ${m.untested} survived with no test run (see lib/loop.ts mutationScores)` : ""}`,
     );
   return 0;
 }
