@@ -106,6 +106,7 @@ describe("the backup steps the program registers", () => {
     expect(paths).toEqual([...new Set(paths)].sort());
     // The layout record the restore guide reads back.
     expect(exported(job(lab, "citadel-backup"), "LAYOUT_DIR")).toBe(BACKUP_LAYOUT_DIR);
+    expect(BACKUP_LAYOUT_DIR).toMatch(/^\/[^\s']+$/);
   });
 
   it("hands the job Prometheus's snapshot API and every SQLite database the catalog names, on the stack's host", async () => {
