@@ -110,22 +110,102 @@ export function coldBuildSeconds(
   return { seconds: Math.max(...lanes.map((l) => l.seconds)), lanes };
 }
 
+/** One StrykerJS JSON report (mutation-testing-report-schema), as far as the ledger reads it. */
+export interface MutationReport {
+  schemaVersion: string;
+  files: Record<string, MutationFile>;
+  testFiles?: Record<string, { tests: { id: string; name: string }[] }>;
+  /** The options of the run (Stryker writes them into its report). */
+  config?: { testFiles?: string[] };
+}
+
+/** A mutated file in a report; in the ledger it also carries the run that measured it. */
+export interface MutationFile {
+  mutants: {
+    status: string;
+    killedBy?: string[];
+    coveredBy?: string[];
+    testsCompleted?: number;
+    [key: string]: unknown;
+  }[];
+  [key: string]: unknown;
+  /** Ledger only: the commit (with `-dirty` when the worktree had changes) and date of the run. */
+  run?: MutationRun;
+}
+
+/** The run that measured a file: which code, when, and against which tests. */
+export interface MutationRun {
+  commit: string;
+  date: string;
+  /**
+   * The run's `--testFiles` when it was narrowed to them: the score counts only what those tests
+   * kill. @default every test jest finds related to the file
+   */
+  testFiles?: string[];
+}
+
 /**
- * Mutation scores per file from the last `npm run mutate` (StrykerJS's JSON report, in the
- * mutation-testing-report-schema): killed and timed-out mutants over every mutant that ran.
+ * The kept report (`out/mutation/mutation.json`) with one run's files merged in by path. A file the
+ * run measured replaces its kept entry whole (its source may have changed) and carries the run's
+ * commit and date (and its `--testFiles`, when it was narrowed to them); files the run did not measure keep theirs, so scores of `npm run mutate -- --mutate
+ * <file>` runs add up. Stryker numbers the tests anew in each run, so the test ids in `killedBy` and
+ * `coveredBy` are replaced by the tests' names (`file › name`), which mean the same in every run.
+ */
+export function mergeMutationRun(
+  kept: MutationReport | undefined,
+  run: MutationReport,
+  stamp: Omit<MutationRun, "testFiles">,
+): MutationReport {
+  const testFiles = run.config?.testFiles ?? [];
+  const measured: MutationRun = testFiles.length > 0 ? { ...stamp, testFiles: [...testFiles] } : { ...stamp };
+  const names = new Map<string, string>();
+  for (const [file, t] of Object.entries(run.testFiles ?? {}))
+    for (const test of t.tests) names.set(test.id, file ? `${file} › ${test.name}` : test.name);
+  const named = (ids: string[] | undefined): string[] | undefined => ids?.map((id) => names.get(id) ?? id);
+  const files: Record<string, MutationFile> = { ...(kept?.files ?? {}) };
+  for (const [file, f] of Object.entries(run.files))
+    files[file] = {
+      ...f,
+      mutants: f.mutants.map((m) => ({
+        ...m,
+        ...(m.killedBy ? { killedBy: named(m.killedBy) } : {}),
+        ...(m.coveredBy ? { coveredBy: named(m.coveredBy) } : {}),
+      })),
+      run: measured,
+    };
+  return {
+    schemaVersion: run.schemaVersion,
+    files: Object.fromEntries(Object.entries(files).sort(([a], [b]) => a.localeCompare(b))),
+  };
+}
+
+/**
+ * Mutation scores per file from the kept report of `npm run mutate` (see `mergeMutationRun`):
+ * killed and timed-out mutants over every mutant that ran, with the run that measured the file.
+ * `untested` counts the survivors no test ran against (`testsCompleted: 0`): Stryker 10.0.0 runs a
+ * static mutant with the `--testFiles` paths as its test filter (`globalTestFilter` in
+ * @stryker-mutator/core@10.0.0 dist/src/mutants/mutant-test-planner.js), and the jest runner
+ * takes a filter as test names (`testNamePattern` in @stryker-mutator/jest-runner@10.0.0
+ * dist/src/jest-test-runner.js), so in a narrowed run such a mutant survives a run of no test.
  */
 export function mutationScores(
   file: string,
-): { file: string; score: number; killed: number; total: number }[] {
+): { file: string; score: number; killed: number; total: number; untested: number; run?: MutationRun }[] {
   if (!existsSync(file)) return [];
-  const report = JSON.parse(readFileSync(file, "utf8")) as {
-    files: Record<string, { mutants: { status: string }[] }>;
-  };
+  const report = JSON.parse(readFileSync(file, "utf8")) as MutationReport;
   return Object.entries(report.files)
     .map(([name, f]) => {
       const ran = f.mutants.filter((m) => ["Killed", "Timeout", "Survived", "NoCoverage"].includes(m.status));
       const killed = ran.filter((m) => m.status === "Killed" || m.status === "Timeout").length;
-      return { file: name, score: ran.length ? (100 * killed) / ran.length : 0, killed, total: ran.length };
+      const untested = ran.filter((m) => m.status === "Survived" && m.testsCompleted === 0).length;
+      return {
+        file: name,
+        score: ran.length ? (100 * killed) / ran.length : 0,
+        killed,
+        total: ran.length,
+        untested,
+        ...(f.run ? { run: f.run } : {}),
+      };
     })
     .sort((a, b) => a.file.localeCompare(b.file));
 }

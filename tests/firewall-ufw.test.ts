@@ -92,6 +92,7 @@ describe("firewall.sh against the real ufw", () => {
       step("docker-user", "iptables -S DOCKER-USER"),
       step("smaller", 'bash "$1/smaller.sh"'),
       step("added-after", "ufw show added"),
+      step("docker-user-after", "iptables -S DOCKER-USER"),
     ]);
     expect(out.first).toMatch(/^changed: enabled ufw$/m);
     expect(out.first).toMatch(/rc=0$/);
@@ -116,5 +117,11 @@ describe("firewall.sh against the real ufw", () => {
     expect(citadelRules(out["added-after"])).toEqual(
       ufwRules(smaller).map((r) => `ufw ${r.replace(/ comment citadel$/, " comment 'citadel'")}`),
     );
+    // ufw's reload restores after.rules on top of what is loaded, not into an empty table: the
+    // block itself must take the larger plan's rules out (iptables-restore flushes a user chain
+    // the block declares, `:DOCKER-USER - [0:0]`, and the block's `-F` does the same), so the chain
+    // holds the smaller block's rules only, with no stale port left open.
+    const rules = (text = "") => text.split("\n").filter((l) => l.startsWith("-A DOCKER-USER"));
+    expect(rules(out["docker-user-after"])).toEqual(rules(dockerUserRules(smaller)));
   });
 });

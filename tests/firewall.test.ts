@@ -37,6 +37,38 @@ describe("the rendered rules", () => {
     ]);
   });
 
+  it("are the same text whatever order the plan lists its ports and sources in", () => {
+    const ports = [
+      { port: 9901, sources: ["192.168.10.0/24", "10.9.0.0/24", "10.8.0.0/24"] },
+      { port: 443, sources: ["10.9.0.0/24"] },
+      { port: 8000, sources: ["10.9.0.0/24", "192.168.10.0/24", "10.8.0.0/24"] },
+    ];
+    const render = (p: FirewallPlan["ports"]) => {
+      const variant = { ...plan, ports: p };
+      return [...ufwRules(variant), dockerUserRules(variant)];
+    };
+    const expected = render(ports);
+    // Ports by number (443 before 8000, which a sort as text would not give), then sources as text.
+    expect(expected.filter((r) => r.includes(" port 9901 ")).map((r) => r.split(" ")[2])).toEqual([
+      "10.8.0.0/24",
+      "10.9.0.0/24",
+      "192.168.10.0/24",
+    ]);
+    expect(expected.slice(1, 3).map((r) => r.split(" ")[6])).toEqual(["443", "8000"]);
+    const rotations = <T>(xs: T[]): T[][] => xs.map((_, i) => [...xs.slice(i), ...xs.slice(0, i)]);
+    for (const order of rotations(ports))
+      for (const flip of [false, true])
+        for (const turn of [0, 1, 2])
+          expect(
+            render(
+              order.map((p) => {
+                const sources = rotations(p.sources)[turn % p.sources.length] as string[];
+                return { port: p.port, sources: flip ? [...sources].reverse() : sources };
+              }),
+            ),
+          ).toEqual(expected);
+  });
+
   it("close published container ports to everyone but replies, containers and each port's sources, and pass iptables-restore", () => {
     const block = dockerUserRules(plan);
     expect(block.split("\n").slice(-3)).toEqual(["-A DOCKER-USER -j DROP", "COMMIT", AFTER_RULES_END]);

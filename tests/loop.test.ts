@@ -2,7 +2,16 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ciTimesFile, coldBuildSeconds, median, mutationScores, readCiRuns, tierMedian } from "../lib/loop";
+import {
+  ciTimesFile,
+  coldBuildSeconds,
+  median,
+  mergeMutationRun,
+  mutationScores,
+  readCiRuns,
+  tierMedian,
+  type MutationReport,
+} from "../lib/loop";
 import { GO_LANES, UPSTREAM } from "../lib/upstream";
 
 function recorded(lines: string[]): string {
@@ -86,8 +95,118 @@ describe("the mutation scores npm run bench reports", () => {
       }),
     ]);
     expect(mutationScores(file)).toEqual([
-      { file: "a.ts", score: 100, killed: 1, total: 1 },
-      { file: "b.ts", score: 50, killed: 2, total: 4 },
+      { file: "a.ts", score: 100, killed: 1, total: 1, untested: 0 },
+      { file: "b.ts", score: 50, killed: 2, total: 4, untested: 0 },
+    ]);
+  });
+
+  // A Stryker run numbers its tests from 0 and names them in testFiles (mutation-testing-report-schema).
+  const strykerRun = (files: MutationReport["files"], tests: string[]): MutationReport => ({
+    schemaVersion: "1.0",
+    files,
+    testFiles: { "tests/t.test.ts": { tests: tests.map((name, i) => ({ id: String(i), name })) } },
+  });
+
+  it("keeps the files of earlier runs when a run measures other files, each with its own run", () => {
+    const first = mergeMutationRun(
+      undefined,
+      strykerRun({ "b.ts": { mutants: [{ status: "Survived", coveredBy: ["0"] }] } }, ["b works"]),
+      { commit: "aaa", date: "2026-12-06T13:00:00.000Z" },
+    );
+    const second = mergeMutationRun(
+      first,
+      strykerRun({ "a.ts": { mutants: [{ status: "Killed", killedBy: ["1"], coveredBy: ["0", "1"] }] } }, [
+        "a starts",
+        "a ends",
+      ]),
+      { commit: "bbb", date: "2026-12-06T14:00:00.000Z" },
+    );
+    const file = recorded([JSON.stringify(second)]);
+    expect(mutationScores(file)).toEqual([
+      {
+        file: "a.ts",
+        score: 100,
+        killed: 1,
+        total: 1,
+        untested: 0,
+        run: { commit: "bbb", date: "2026-12-06T14:00:00.000Z" },
+      },
+      {
+        file: "b.ts",
+        score: 0,
+        killed: 0,
+        total: 1,
+        untested: 0,
+        run: { commit: "aaa", date: "2026-12-06T13:00:00.000Z" },
+      },
+    ]);
+    // Test ids mean nothing outside their run: the kept report names the tests instead.
+    expect(second.files["a.ts"]?.mutants[0]).toMatchObject({
+      killedBy: ["tests/t.test.ts › a ends"],
+      coveredBy: ["tests/t.test.ts › a starts", "tests/t.test.ts › a ends"],
+    });
+    expect(second.files["b.ts"]?.mutants[0]?.coveredBy).toEqual(["tests/t.test.ts › b works"]);
+    expect(Object.keys(second.files)).toEqual(["a.ts", "b.ts"]);
+  });
+
+  it("records the tests a run was narrowed to, since its score counts only what they kill", () => {
+    const narrowed = {
+      ...strykerRun({ "a.ts": { mutants: [{ status: "Killed" }] } }, []),
+      config: { testFiles: ["tests/a.test.ts"] },
+    };
+    const merged = mergeMutationRun(undefined, narrowed, { commit: "ccc", date: "2026-12-06T15:00:00.000Z" });
+    expect(merged.files["a.ts"]?.run).toEqual({
+      commit: "ccc",
+      date: "2026-12-06T15:00:00.000Z",
+      testFiles: ["tests/a.test.ts"],
+    });
+    const whole = mergeMutationRun(
+      merged,
+      { ...narrowed, config: { testFiles: [] } },
+      { commit: "ddd", date: "2026-12-06T16:00:00.000Z" },
+    );
+    expect(whole.files["a.ts"]?.run).toEqual({ commit: "ddd", date: "2026-12-06T16:00:00.000Z" });
+  });
+
+  it("counts apart the survivors no test ran against, as a run narrowed with --testFiles leaves static ones", () => {
+    const file = recorded([
+      JSON.stringify({
+        schemaVersion: "1.0",
+        files: {
+          "a.ts": {
+            mutants: [
+              { status: "Survived", testsCompleted: 0, static: true },
+              { status: "Survived", testsCompleted: 3 },
+              { status: "Killed", testsCompleted: 1 },
+            ],
+          },
+        },
+      }),
+    ]);
+    expect(mutationScores(file)).toEqual([
+      { file: "a.ts", score: (100 * 1) / 3, killed: 1, total: 3, untested: 1 },
+    ]);
+  });
+
+  it("replaces a file's whole entry when a later run measures it again", () => {
+    const before = mergeMutationRun(
+      undefined,
+      strykerRun({ "a.ts": { mutants: [{ status: "Survived" }, { status: "Survived" }] } }, []),
+      { commit: "aaa", date: "2026-12-06T13:00:00.000Z" },
+    );
+    const after = mergeMutationRun(before, strykerRun({ "a.ts": { mutants: [{ status: "Killed" }] } }, []), {
+      commit: "bbb-dirty",
+      date: "2026-12-06T14:00:00.000Z",
+    });
+    expect(mutationScores(recorded([JSON.stringify(after)]))).toEqual([
+      {
+        file: "a.ts",
+        score: 100,
+        killed: 1,
+        total: 1,
+        untested: 0,
+        run: { commit: "bbb-dirty", date: "2026-12-06T14:00:00.000Z" },
+      },
     ]);
   });
 });

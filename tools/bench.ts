@@ -164,9 +164,12 @@ function loopRows(stackFile: string, startRuns: number): string[][] {
     [".ci/run, cold", recorded("total", true)],
     [".ci/run, warm", recorded("total", false)],
     [
-      "mutation score (last npm run mutate)",
+      "mutation score (each file's last npm run mutate)",
       mutationScores(path.join(__dirname, "..", "out", "mutation", "mutation.json"))
-        .map((m) => `${m.file} ${m.score.toFixed(1)}% (${m.killed}/${m.total})`)
+        .map(
+          (m) =>
+            `${m.file} ${m.score.toFixed(1)}% (${m.killed}/${m.total}${m.run ? ` at ${m.run.commit}` : ""}${m.run?.testFiles ? `, tests: ${m.run.testFiles.join(" ")}` : ""}${m.untested ? `, ${m.untested} survived untested` : ""})`,
+        )
         .join(", ") || "not run yet: npm run mutate",
     ],
   ];

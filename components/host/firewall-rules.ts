@@ -15,11 +15,14 @@ export interface FirewallPlan {
   ports: { port: number; sources: string[] }[];
 }
 
-/** (port, source) pairs, once each, sorted by port then source. */
+/**
+ * (port, source) pairs, once each, sorted by port then source. The pairs are distinct, so two with
+ * one port never share a source and the comparator needs no "equal" branch.
+ */
 function admitted(plan: FirewallPlan): [number, string][] {
   const pairs = new Map<string, [number, string]>();
   for (const p of plan.ports) for (const s of p.sources) pairs.set(`${p.port} ${s}`, [p.port, s]);
-  return [...pairs.values()].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  return [...pairs.values()].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1));
 }
 
 /** `ufw` arguments, one rule each, tagged so stale ones can be found and removed. */
