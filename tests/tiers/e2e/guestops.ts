@@ -45,12 +45,11 @@ export interface GuestSsh {
   dir: string;
 }
 
-/** Options every tier probe's ssh shares (the master too). */
-function probeOpts(image: string): string[] {
+/** Options every tier probe's ssh and scp share (the master too): the image's key, no host key check. */
+export function probeOpts(image: string): string[] {
   return [
     "-F",
     "/dev/null",
-    "-T",
     "-o",
     "BatchMode=yes",
     "-o",
@@ -100,6 +99,7 @@ export async function withMux<T>(g: GuestSsh, f: (mux: string[]) => Promise<T>):
       [
         ...g.inLab.slice(1),
         "ssh",
+        "-T",
         ...probeOpts(g.image),
         "-M",
         "-N",
@@ -153,6 +153,7 @@ export function guestSshArgv(
     "timeout",
     String(timeoutS),
     "ssh",
+    "-T",
     ...probeOpts(image),
     ...mux,
     `${host?.ssh.user}@${host?.address}`,

@@ -24,7 +24,7 @@ import { runLab } from "../../../lib/synth/program";
 import { readStackFile } from "../../../lib/synth/stackfile";
 import { ensureUpstream } from "../../../lib/upstream";
 import { exec, LOCAL, REMOTE, stdoutMarker, stepsOf } from "./apply";
-import { applyOnce, changedSteps, diffLines, root, waitSsh, type SuiteContext } from "./guestops";
+import { applyOnce, changedSteps, diffLines, probeOpts, root, waitSsh, type SuiteContext } from "./guestops";
 import { vmOverlay, type E2eLab } from "./lab";
 import { BOOTCFG_INITRAMFS_OFFSET, Vm, type Disk } from "./vm";
 
@@ -369,18 +369,7 @@ export async function piSuite(ctx: SuiteContext, user: string): Promise<void> {
       ...ctx.inLab,
       "scp",
       "-q",
-      "-F",
-      "/dev/null",
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "StrictHostKeyChecking=no",
-      "-o",
-      "UserKnownHostsFile=/dev/null",
-      "-o",
-      "LogLevel=ERROR",
-      "-i",
-      path.join(ctx.image, "client_ed25519"),
+      ...probeOpts(ctx.image),
       exporter.bin("node_exporter"),
       `${hostCfg?.ssh.user}@${hostCfg?.address}:/tmp/e2e-node-exporter`,
     ],
