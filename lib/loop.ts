@@ -154,9 +154,9 @@ export interface MutationRun {
 export function mergeMutationRun(
   kept: MutationReport | undefined,
   run: MutationReport,
-  stamp: Omit<MutationRun, "testFiles">,
+  stamp: MutationRun,
 ): MutationReport {
-  const testFiles = run.config?.testFiles ?? [];
+  const testFiles = stamp.testFiles ?? run.config?.testFiles ?? [];
   const measured: MutationRun = testFiles.length > 0 ? { ...stamp, testFiles: [...testFiles] } : { ...stamp };
   const names = new Map<string, string>();
   for (const [file, t] of Object.entries(run.testFiles ?? {}))
