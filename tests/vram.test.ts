@@ -4,6 +4,7 @@ import {
   planVram,
   describeVramFailure,
   kvBytesPerToken,
+  servedWeightBits,
   weightBytes,
   type VramInput,
 } from "../components/plan";
@@ -192,5 +193,150 @@ describe("properties", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+/**
+ * A made-up model whose numbers come out whole: 1 GiB of parameters, one layer, one KV head of
+ * dimension 128 (2 × 1 × 1 × 128 × 2 bytes = 512 bytes of KV cache per token in bf16).
+ */
+const whole = (over: Partial<ModelFacts> = {}): ModelFacts => ({
+  parametersB: 1.073741824,
+  weightBits: 16,
+  layers: 1,
+  attentionHeads: 1,
+  kvHeads: 1,
+  headDim: 128,
+  maxContext: 1 << 20,
+  vocabSize: 1024,
+  hiddenSize: 1024,
+  tiedEmbeddings: true,
+  ...over,
+});
+const GiB = 1024 ** 3;
+
+describe("the weights' bytes, by the formula in weightBytes", () => {
+  const params = 1.073741824e9;
+  const embedding = 1024 * 1024;
+
+  it("counts 32-bit weights at 4 bytes each, and a 16-bit model smaller than its embeddings at its parameters", () => {
+    expect(weightBytes(whole({ weightBits: 32 }))).toBe(params * 4);
+    const tiny = whole({ parametersB: 0.001 });
+    expect(weightBytes(tiny)).toBe(0.001e9 * 2);
+  });
+
+  it("adds a 16-bit scale and a packed zero point per group of 128 only to 4-bit weights, and none to 8-bit", () => {
+    expect(weightBytes(whole({ weightBits: 8 }))).toBe(embedding * 2 + (params - embedding));
+    expect(weightBytes(whole({ weightBits: 4 }))).toBe(
+      embedding * 2 + (params - embedding) / 2 + ((params - embedding) * 2.5) / 128,
+    );
+  });
+
+  it("serves a 16-bit checkpoint at 8 bits under fp8_per_tensor, and any other at its own bits", () => {
+    expect(servedWeightBits("fp8_per_tensor", whole())).toBe(8);
+    expect(servedWeightBits("fp8_per_tensor", whole({ weightBits: 4 }))).toBe(4);
+    expect(servedWeightBits("awq", whole())).toBe(16);
+    expect(servedWeightBits(undefined, whole({ weightBits: 8 }))).toBe(8);
+  });
+});
+
+describe("the edges of the plan", () => {
+  // Weights 2 GiB (1 GiB parameters in bf16); budget 4 GiB × 0.75 = 3 GiB.
+  const edge = (over: Partial<VramInput> = {}, model: Partial<ModelFacts> = {}): VramInput => ({
+    gpuMemoryGiB: 4,
+    tensorParallelSize: 1,
+    gpuMemoryUtilization: 0.75,
+    model: whole(model),
+    kvCacheBytes: 2,
+    maxModelLen: 1024,
+    reserveGiB: 0.5,
+    ...over,
+  });
+
+  it("fits with no fixes and no reason when the budget holds the weights, reserve and one request", () => {
+    const plan = planVram(edge());
+    expect(plan).toMatchObject({ fits: true, reason: null, problems: [], fixes: [] });
+    expect(plan.perGpu.tokensThatFit).toBe((0.5 * GiB) / 512);
+  });
+
+  it("counts weights plus reserve exactly at the budget as fitting weights, then fails on the KV cache", () => {
+    const plan = planVram(edge({ reserveGiB: 1 }));
+    expect(plan.reason).toBe("kvCache");
+    expect(plan.perGpu.tokensThatFit).toBe(0);
+    // No max-model-len fits at all, so none is offered.
+    expect(plan.fixes).toEqual([
+      "raise vllm.gpuMemoryUtilization to 0.76",
+      "spread the model over more GPUs (vllm.gpus, vllm.tensorParallelSize)",
+      'set vllm.quantization to "fp8_per_tensor" to halve the weights',
+      "serve a quantized build of the model (AWQ/GPTQ 4-bit)",
+      'set vllm.kvCacheDtype to "fp8" to halve the KV cache',
+    ]);
+  });
+
+  it("offers the largest max-model-len in whole KV blocks that fits, below the model's context", () => {
+    // 0.5 GiB of KV budget at 256 bytes per token (fp8 KV): 2097152 tokens, a whole number of blocks.
+    const plan = planVram(edge({ maxModelLen: 3_000_000, kvCacheBytes: 1 }, { maxContext: 1 << 22 }));
+    expect(plan.perGpu.tokensThatFit).toBe(2 * 1048576);
+    expect(plan.fixes[0]).toBe(`lower vllm.maxModelLen to ${2 * 1048576} or less`);
+    const odd = planVram(
+      edge({ maxModelLen: 2_000_000, reserveGiB: 0.5 + 100 / GiB }, { maxContext: 1 << 22 }),
+    );
+    expect(odd.perGpu.tokensThatFit % 64).not.toBe(0);
+    expect(odd.fixes[0]).toBe(
+      `lower vllm.maxModelLen to ${Math.floor(odd.perGpu.tokensThatFit / 64) * 64} or less`,
+    );
+  });
+
+  it("offers gpu-memory-utilization 0.95 but nothing above it", () => {
+    // need = 2 + 0.5 + 1024 × 512 B = 2.5005 GiB; of 2.646 GiB that is 94.5%, rounded up to 0.95.
+    const at95 = planVram(edge({ gpuMemoryGiB: 2.5005 / 0.945, gpuMemoryUtilization: 0.9 }));
+    expect(at95.fits).toBe(false);
+    expect(at95.fixes).toContain("raise vllm.gpuMemoryUtilization to 0.95");
+    const at96 = planVram(edge({ gpuMemoryGiB: 2.5005 / 0.955, gpuMemoryUtilization: 0.9 }));
+    expect(at96.fits).toBe(false);
+    expect(at96.fixes.filter((f) => f.includes("gpuMemoryUtilization"))).toEqual([]);
+  });
+
+  it("offers fp8 weights only above 8 bits, a 4-bit build only above 4, and an fp8 KV cache only to a bf16 one whose weights fit", () => {
+    const fixesOf = (over: Partial<VramInput>, model: Partial<ModelFacts>) =>
+      planVram(edge({ maxModelLen: 1 << 23, at: "m", ...over }, model)).fixes.filter(
+        (f) => !f.startsWith("lower"),
+      );
+    const spread = "spread the model over more GPUs (m.gpus, m.tensorParallelSize)";
+    expect(fixesOf({ kvCacheBytes: 1 }, { weightBits: 8 })).toEqual([
+      "raise m.gpuMemoryUtilization to 0.88",
+      spread,
+      "serve a quantized build of the model (AWQ/GPTQ 4-bit)",
+    ]);
+    expect(fixesOf({}, { weightBits: 4 })).toEqual([
+      spread,
+      'set m.kvCacheDtype to "fp8" to halve the KV cache',
+    ]);
+    // Weights that do not fit: a smaller KV cache would not help.
+    expect(planVram(edge({ gpuMemoryUtilization: 0.5, at: "m" })).fixes).toEqual([
+      "raise m.gpuMemoryUtilization to 0.63",
+      spread,
+      'set m.quantization to "fp8_per_tensor" to halve the weights',
+      "serve a quantized build of the model (AWQ/GPTQ 4-bit)",
+    ]);
+  });
+
+  it("gives an encoder-only model no KV cache: its whole max-model-len fits once the weights do", () => {
+    const plan = planVram(edge({ maxModelLen: 8192, reserveGiB: 1 }, { encoderOnly: true }));
+    expect(plan).toMatchObject({ fits: true, reason: null, fixes: [] });
+    expect(plan.perGpu).toMatchObject({ kvBudgetGiB: 0, kvBytesPerToken: 0, tokensThatFit: 8192 });
+    const tight = planVram(edge({ gpuMemoryUtilization: 0.6 }, { encoderOnly: true }));
+    expect(tight.reason).toBe("weights");
+    expect(tight.fixes).not.toContain('set vllm.kvCacheDtype to "fp8" to halve the KV cache');
+  });
+
+  it("writes the failure as the model, the host, the problems and every fix", () => {
+    const plan = planVram(edge({ reserveGiB: 1 }));
+    expect(describeVramFailure("m", "h", plan)).toBe(
+      `vLLM could not start m on h: ${plan.problems[0]}. Fix: ${plan.fixes.join("; or ")}`,
+    );
+    expect(plan.problems).toEqual([
+      "one request of max-model-len 1024 tokens needs 0 GiB of KV cache per GPU, but only 0 GiB (0 tokens) is left after 2 GiB of weights and the 1 GiB reserve",
+    ]);
   });
 });
