@@ -10,6 +10,9 @@ import { bindOf } from "../components/plan/access";
 import { resolveLadon } from "../components/plan/ladon-resolve";
 import { SERVICES, type ServiceName } from "../components/plan/services";
 import { loadLab } from "../lib/cli";
+import path from "node:path";
+import { parse } from "yaml";
+import { alertRules } from "../components/ladon/render/rules";
 
 function citadel(dataDir?: string) {
   const loaded = loadLab("Pulumi.citadel.yaml");
@@ -73,6 +76,37 @@ describe("planService", () => {
           expect([a.service, file, inContainer(a, file)]).toEqual([a.service, file, undefined]);
   });
 
+  it("writes Prometheus's alert rules where its rule_files glob reads them, every alert of the lab in them", () => {
+    const { ladon, plans } = citadel();
+    const prometheus = plans.find((p) => p.service === "prometheus")!;
+    const config = prometheus.fileGroups
+      .flatMap((g) => Object.entries(g.files))
+      .find(([f]) => f === "prometheus.yml")!;
+    const globs = (parse(config[1]) as { rule_files: string[] }).rule_files;
+    expect(globs.length).toBeGreaterThan(0);
+    // The rendered files the container sees under each glob (one directory, `*.yml`).
+    const read = prometheus.fileGroups.flatMap((g) =>
+      Object.entries(g.files).filter(([f]) =>
+        globs.some((glob) => {
+          const seen = inContainer(prometheus, `${g.dir}/${f}`);
+          return (
+            seen !== undefined && path.posix.dirname(seen) === path.posix.dirname(glob) && f.endsWith(".yml")
+          );
+        }),
+      ),
+    );
+    const alerts = read.flatMap(([, text]) =>
+      (parse(text) as { groups: { rules: { alert: string }[] }[] }).groups.flatMap((g) =>
+        g.rules.map((r) => r.alert),
+      ),
+    );
+    expect(alerts.sort()).toEqual(
+      alertRules(ladon.config.thresholds)
+        .flatMap((g) => g.rules.map((r) => r.alert))
+        .sort(),
+    );
+  });
+
   it("writes Loki's runtime overrides where its config tells it to read them", () => {
     const { plans } = citadel();
     const loki = plans.find((p) => p.service === "loki")!;
@@ -129,5 +163,48 @@ describe("planService", () => {
     expect(open).toBeGreaterThan(0);
     for (const p of plans.filter((x) => x.container.networkMode === "host"))
       expect(p.onLabNetwork).toBe(false);
+  });
+
+  describe("refuses a service module that disagrees with what the stack rendered for it", () => {
+    afterEach(() => jest.restoreAllMocks());
+    const lab = loadLab("Pulumi.citadel.yaml");
+    const ladon = resolveLadon(lab, lab.ladon!);
+
+    it("when the module drops a rendered file group, which would leave the file unwritten", () => {
+      const module = SERVICES.prometheus;
+      const real = module.containerPlan;
+      jest.spyOn(module, "containerPlan").mockImplementation((input) => {
+        const plan = real(input);
+        return { ...plan, fileGroups: (plan.fileGroups ?? []).filter((g) => g.id !== "rules") };
+      });
+      expect(() => planService("prometheus", ladon, "citadel", lab.hosts.citadel!)).toThrow(
+        "prometheus: its module has no file group for the rendered rules",
+      );
+    });
+
+    it("when the module's hostNetwork and its container's network mode differ", () => {
+      const module = SERVICES.prometheus;
+      const real = module.containerPlan;
+      jest
+        .spyOn(module, "containerPlan")
+        .mockImplementation((input) => ({
+          ...real(input),
+          container: { ...real(input).container, networkMode: "host" },
+        }));
+      expect(() => planService("prometheus", ladon, "citadel", lab.hosts.citadel!)).toThrow(
+        "prometheus: hostNetwork is false in its module, but its container's networkMode is host; make them agree",
+      );
+      const hostNet = Object.values(SERVICES).find((s) => s.hostNetwork)!;
+      const name = Object.keys(SERVICES).find((k) => SERVICES[k as ServiceName] === hostNet) as ServiceName;
+      const realHost = hostNet.containerPlan;
+      jest.spyOn(hostNet, "containerPlan").mockImplementation((input) => {
+        const { networkMode: _dropped, ...container } = realHost(input).container;
+        return { ...realHost(input), container };
+      });
+      const host = Object.entries(ladon.placement).find(([, s]) => s.includes(name))![0];
+      expect(() => planService(name, ladon, host, lab.hosts[host]!)).toThrow(
+        `${name}: hostNetwork is true in its module, but its container's networkMode is unset; make them agree`,
+      );
+    });
   });
 });
