@@ -157,3 +157,64 @@ describe("hostAccess with the stack on the Pi", () => {
     for (const a of pi) expect(a.sources).not.toContain(address("pi"));
   });
 });
+
+describe("hostAccess at the edges of placement", () => {
+  it("gives nobody the pushers' way in on a lab of one host, and keeps Loki's push port on loopback there", () => {
+    const { lab, ladon } = parsed();
+    const access = hostAccess(lab, "citadel", ladon, SUBNETS);
+    for (const a of access)
+      expect([a.container, a.audiences]).not.toEqual([a.container, expect.arrayContaining(["pushers"])]);
+    const loki = access.find((a) => a.service === "loki" && a.port === SERVICES.loki.ports.http!.host)!;
+    expect([loki.bind, loki.sources]).toEqual(["127.0.0.1", []]);
+  });
+
+  it("opens Phoenix's OTLP port on the Pi only to a vLLM host, not to the hosts that push logs", () => {
+    const { lab, ladon, address } = parsed((config) => {
+      onPi(config);
+      delete config["citadel:vllm"];
+    });
+    const pi = hostAccess(lab, "pi", ladon, SUBNETS);
+    const otlp = pi.find((a) => a.service === "phoenix" && a.port === SERVICES.phoenix.ports.otlpGrpc!.host)!;
+    expect(otlp.audiences).toEqual(["hades"]);
+    expect(otlp.sources).toEqual([SUBNETS.hadesSubnet]);
+    // Loki still takes citadel's Alloy.
+    const loki = pi.find((a) => a.service === "loki" && a.port === SERVICES.loki.ports.http!.host)!;
+    expect(loki.sources).toEqual([address("citadel")]);
+  });
+
+  it("publishes vLLM's servers only on the vLLM host, and a host without the stack or vLLM publishes nothing", () => {
+    const { lab, ladon } = parsed(onPi);
+    expect(hostAccess(lab, "pi", ladon, SUBNETS).filter((a) => a.service === "vllm")).toEqual([]);
+    const { lab: bare } = parsed((config) => {
+      onPi(config);
+      delete config["citadel:vllm"];
+    });
+    expect(hostAccess(bare, "pi", undefined, SUBNETS)).toEqual([]);
+  });
+
+  it("without a LadonStack, admits vLLM from the admin and HADES subnets only", () => {
+    const { lab } = parsed();
+    const access = hostAccess(lab, "citadel", undefined, SUBNETS);
+    expect(access.map((a) => a.service)).toEqual(Object.keys(lab.vllm!.servers).map(() => "vllm"));
+    for (const a of access)
+      expect([a.container, a.audiences, a.sources]).toEqual([
+        a.container,
+        ["admin", "hades"],
+        [SUBNETS.adminSubnet, SUBNETS.hadesSubnet].sort(),
+      ]);
+  });
+
+  it("sorts each port's sources, whatever order the subnets come in", () => {
+    const { lab, ladon } = parsed();
+    const reversed: Subnets = {
+      adminSubnet: "10.9.0.0/24",
+      labSubnet: "10.2.0.0/24",
+      hadesSubnet: "10.3.0.0/24",
+    };
+    const access = hostAccess(lab, "citadel", ladon, reversed);
+    const both = access.filter((a) => a.sources.length > 1);
+    expect(both.length).toBeGreaterThan(0);
+    for (const a of both) expect([a.container, a.sources]).toEqual([a.container, [...a.sources].sort()]);
+    expect(both.some((a) => a.sources[0] === "10.3.0.0/24" && a.sources.includes("10.9.0.0/24"))).toBe(true);
+  });
+});
