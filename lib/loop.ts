@@ -186,7 +186,9 @@ export function mergeMutationRun(
  * static mutant with the `--testFiles` paths as its test filter (`globalTestFilter` in
  * @stryker-mutator/core@10.0.0 dist/src/mutants/mutant-test-planner.js), and the jest runner
  * takes a filter as test names (`testNamePattern` in @stryker-mutator/jest-runner@10.0.0
- * dist/src/jest-test-runner.js), so in a narrowed run such a mutant survives a run of no test.
+ * dist/src/jest-test-runner.js), so in a run narrowed that way such a mutant survived a run of no
+ * test. tools/mutate.ts now narrows jest itself and hands Stryker no `--testFiles`, so new runs
+ * have none; an entry kept from an older run may.
  */
 export function mutationScores(
   file: string,
