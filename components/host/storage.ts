@@ -96,7 +96,6 @@ export class Storage extends pulumi.ComponentResource {
     this.registerOutputs({ mountPoints: Object.keys(mounts), raids: raids.map(raidName) });
   }
 
-  /** The step that provides `path`: the disk mounted at it or above it, if any. */
   /** Every step of this component: what a reboot of the host must wait for. */
   steps(): command.remote.Command[] {
     return [
@@ -106,6 +105,7 @@ export class Storage extends pulumi.ComponentResource {
     ];
   }
 
+  /** The step that provides `path`: the disk or array mounted at it or above it (the deepest), if any. */
   mountFor(path: string): command.remote.Command | undefined {
     const owner = Object.keys(this.mounts)
       .filter((m) => path === m || path.startsWith(`${m}/`))
