@@ -4,38 +4,8 @@
  * and the defaults a stack that leaves the key out gets. Pure and fast (no synthesis), from the
  * committed stack file with one key changed.
  */
-import { LabConfigError } from "../components/config";
-import { parseLabConfig } from "../components/plan";
-import { fromConfigMap, stackConfigSource } from "../lib/synth/stackfile";
-import { LAB_SECRETS, labConfigMap } from "./support/lab";
-
-type Config = Record<string, any>;
-
-/** The committed lab with `key` (a dotted path under citadel:ladon) set to `value`, or deleted. */
-function withLadon(key: string, value: unknown): Config {
-  const config = labConfigMap();
-  const parts = key.split(".");
-  let node = config["citadel:ladon"];
-  for (const p of parts.slice(0, -1)) node = node[p] ??= {};
-  const last = parts[parts.length - 1] as string;
-  if (value === undefined) delete node[last];
-  else node[last] = value;
-  return config;
-}
-
-const load = (config: Config) =>
-  parseLabConfig(stackConfigSource(fromConfigMap(config), LAB_SECRETS), "Pulumi.citadel.yaml");
-
-/** `path: message` of every problem the config has, or `accepted`. */
-function verdict(config: Config): string[] | "accepted" {
-  try {
-    load(config);
-    return "accepted";
-  } catch (err) {
-    if (err instanceof LabConfigError) return err.problems.map((p) => `${p.path}: ${p.message}`);
-    throw err;
-  }
-}
+import { labConfigMap } from "./support/lab";
+import { loadLab, messagesAt, verdict, withKey } from "./support/verdict";
 
 const at = (key: string) => `citadel:ladon.${key}`;
 
@@ -117,10 +87,9 @@ describe("the LadonStack's config checks refuse, at the key, with a fix", () => 
       "must be host:port",
     ],
   ])("%s: %j", (key, value, message) => {
-    const problems = verdict(withLadon(key, value));
+    const problems = verdict(withKey(at(key), value));
     expect(problems).not.toBe("accepted");
-    const mine = (problems as string[]).filter((p) => p.startsWith(at(key)));
-    expect(mine.map((p) => p.replace(/^[^:]+:[^:]*?: /, ""))).toContain(message);
+    expect(messagesAt(problems, at(key))).toContain(message);
   });
 });
 
@@ -139,7 +108,7 @@ describe("the edge values they accept", () => {
     ["phoenix.hadesProject", "HADES.rag_v2-1"],
     ["dataDir", "/srv/data/ladon-2.0"],
   ])("%s: %j", (key, value) => {
-    expect(verdict(withLadon(key, value))).toBe("accepted");
+    expect(verdict(withKey(at(key), value))).toBe("accepted");
   });
 });
 
@@ -147,7 +116,7 @@ describe("the defaults a stack that leaves a key out gets", () => {
   it("retention, scrape interval, data directory and thresholds", () => {
     const config = labConfigMap();
     config["citadel:ladon"] = { host: "citadel" };
-    const ladon = load(config).lab.ladon!;
+    const ladon = loadLab(config).lab.ladon!;
     expect(ladon.dataDir).toBe("/srv/data/ladon");
     expect(ladon.prometheus).toEqual({ retentionTime: "30d", retentionSize: "50GiB", scrapeInterval: "30s" });
     expect(ladon.loki).toEqual({ retentionPeriod: "744h", expectedDailyIngest: "1GiB" });

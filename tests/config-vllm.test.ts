@@ -3,40 +3,10 @@
  * refuses, refused at its own key with its own message, the edge values it accepts, and the
  * defaults. Pure and fast (no synthesis), from the committed stack file with one key changed.
  */
-import { LabConfigError } from "../components/config";
 import { serversOf } from "../components/config/vllm";
 import { imageOf, PINS } from "../components/pins";
-import { parseLabConfig } from "../components/plan";
-import { fromConfigMap, stackConfigSource } from "../lib/synth/stackfile";
-import { LAB_SECRETS, labConfigMap } from "./support/lab";
-
-type Config = Record<string, any>;
-
-/** The committed lab with `key` (a dotted path under citadel:vllm) set to `value`, or deleted. */
-function withVllm(key: string, value: unknown): Config {
-  const config = labConfigMap();
-  const parts = key.split(".");
-  let node = config["citadel:vllm"];
-  for (const p of parts.slice(0, -1)) node = node[p] ??= {};
-  const last = parts[parts.length - 1] as string;
-  if (value === undefined) delete node[last];
-  else node[last] = value;
-  return config;
-}
-
-const load = (config: Config) =>
-  parseLabConfig(stackConfigSource(fromConfigMap(config), LAB_SECRETS), "Pulumi.citadel.yaml");
-
-/** `path: message` of every problem the config has, or `accepted`. */
-function verdict(config: Config): string[] | "accepted" {
-  try {
-    load(config);
-    return "accepted";
-  } catch (err) {
-    if (err instanceof LabConfigError) return err.problems.map((p) => `${p.path}: ${p.message}`);
-    throw err;
-  }
-}
+import { labConfigMap } from "./support/lab";
+import { loadLab, messagesAt, verdict, withKey } from "./support/verdict";
 
 const at = (key: string) => `citadel:vllm.${key}`;
 const UUID = "GPU-0123abcd-4567-89ab-cdef-0123456789ab";
@@ -105,10 +75,9 @@ describe("vLLM's config checks refuse, at the key, with a fix", () => {
     ["otlpTracesEndpoint", "phoenix:4317", "must be a grpc:// or http(s):// URL"],
     ["otlpTracesEndpoint", "grpc://phoenix:4317x", "must be a grpc:// or http(s):// URL"],
   ])("%s: %j", (key, value, message) => {
-    const problems = verdict(withVllm(key, value));
+    const problems = verdict(withKey(at(key), value));
     expect(problems).not.toBe("accepted");
-    const mine = (problems as string[]).filter((p) => p.startsWith(at(key)));
-    expect(mine.map((p) => p.replace(/^[^:]+:[^:]*?: /, ""))).toContain(message);
+    expect(messagesAt(problems, at(key))).toContain(message);
   });
 
   it("names a server whose name is not one", () => {
@@ -131,7 +100,7 @@ describe("the edge values they accept", () => {
     ["otlpTracesEndpoint", "grpc://phoenix:4317"],
     ["otlpTracesEndpoint", "https://phoenix.lab/v1/traces"],
   ])("%s: %j", (key, value) => {
-    expect(verdict(withVllm(key, value))).toBe("accepted");
+    expect(verdict(withKey(at(key), value))).toBe("accepted");
   });
 });
 
@@ -151,7 +120,7 @@ describe("the defaults and names a stack gets", () => {
       delete chat[k];
     // chat alone: on every GPU it would not leave embed its share.
     config["citadel:vllm"] = { servers: { chat } };
-    const vllm = load(config).lab.vllm!;
+    const vllm = loadLab(config).lab.vllm!;
     expect(vllm).toMatchObject({
       host: "citadel",
       image: PINNED,
@@ -176,6 +145,6 @@ describe("the defaults and names a stack gets", () => {
     const config = labConfigMap();
     const { chat, embed } = config["citadel:vllm"].servers;
     config["citadel:vllm"].servers = { embed, chat };
-    expect(serversOf(load(config).lab.vllm!).map(([n]) => n)).toEqual(["chat", "embed"]);
+    expect(serversOf(loadLab(config).lab.vllm!).map(([n]) => n)).toEqual(["chat", "embed"]);
   });
 });
