@@ -1,0 +1,142 @@
+/**
+ * The host and ops config checks that read more than one key (components/config/schema.ts
+ * `checkLab`, `storageProblems`, `checkDocker`, the host key's blob): each refusal at its key with
+ * its message, and the edge values accepted. Pure and fast (no synthesis), from the committed
+ * stack file with a key or two changed.
+ */
+import { isSameDiskOrPartition } from "../components/config";
+import { addMonitoringPi } from "./support/lab";
+import { messagesAt, verdict, withKey, type ConfigMap } from "./support/verdict";
+
+const HOST = "citadel:hosts.citadel";
+
+/** An SSH wire string: a 4-byte big-endian length, then the bytes (RFC 4251 5). */
+const sshString = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+/** A host key line of `type` over a blob naming `inner` with a key of `bytes` bytes (RFC 8709 4). */
+const hostKey = (type: string, inner: string, bytes: number) =>
+  `${type} ${Buffer.concat([sshString(Buffer.from(inner)), sshString(Buffer.alloc(bytes, 7))]).toString("base64")}`;
+
+describe("hosts", () => {
+  it("refuses one address for two hosts, whatever its case", () => {
+    const config = withKey(`${HOST}.address`, "Citadel.LAB");
+    addMonitoringPi(config, "citadel.lab");
+    expect(messagesAt(verdict(config), "citadel:hosts.pi.address")).toEqual([
+      'citadel.lab is already the address of host "citadel"; each host is declared once',
+    ]);
+  });
+
+  it("asks a user that is not root for passwordless sudo, and lets root be", () => {
+    expect(messagesAt(verdict(withKey(`${HOST}.sudo`, "none")), `${HOST}.sudo`)).toEqual([
+      'user "hxadmin" is not root, so it needs passwordless sudo; set sudo: passwordless',
+    ]);
+    const root = withKey(`${HOST}.ssh.user`, "root", withKey(`${HOST}.sudo`, "none"));
+    expect(verdict(root)).toBe("accepted");
+  });
+
+  it("takes an ed25519 host key whose blob names its type and holds 32 bytes, and nothing else", () => {
+    expect(verdict(withKey(`${HOST}.ssh.hostKey`, hostKey("ssh-ed25519", "ssh-ed25519", 32)))).toBe(
+      "accepted",
+    );
+    const refused = (key: string) =>
+      messagesAt(verdict(withKey(`${HOST}.ssh.hostKey`, key)), `${HOST}.ssh.hostKey`);
+    const notA = (type: string) =>
+      `the base64 part does not encode a ${type} key (encoding: the key's type is also written inside it, RFC 4253 6.6); copy the line ssh-keyscan -t ed25519 <address> | cut -d' ' -f2- prints, unchanged`;
+    expect(refused(hostKey("ssh-ed25519", "ssh-ed25519", 31))).toEqual([notA("ssh-ed25519")]);
+    expect(refused(hostKey("ssh-ed25519", "ssh-ed25519", 33))).toEqual([notA("ssh-ed25519")]);
+    expect(refused(hostKey("ssh-rsa", "ssh-ed25519", 32))).toEqual([notA("ssh-rsa")]);
+    expect(refused(hostKey("ssh-ed25519", "ssh-ed25519x", 32))).toEqual([notA("ssh-ed25519")]);
+    expect(refused("ssh-ed25519 AAA=")).toEqual([notA("ssh-ed25519")]);
+    // Another key type is checked for its name only: its length is its own.
+    expect(verdict(withKey(`${HOST}.ssh.hostKey`, hostKey("ssh-rsa", "ssh-rsa", 300)))).toBe("accepted");
+  });
+
+  it("refuses an LV smaller than it is today, and takes today's size", () => {
+    expect(
+      messagesAt(verdict(withKey(`${HOST}.storage.lvm.size`, "99GiB")), `${HOST}.storage.lvm.size`),
+    ).toEqual([
+      '99GiB is smaller than today\'s 100GiB; storage only grows, so use 100GiB or more, or "all-free"',
+    ]);
+    expect(verdict(withKey(`${HOST}.storage.lvm.size`, "100GiB"))).toBe("accepted");
+  });
+
+  it("puts Docker's data root inside a declared mount, or at Docker's own default", () => {
+    const docker = (dataRoot: string): ConfigMap =>
+      withKey(`${HOST}.docker`, { version: "28.5.2", dataRoot });
+    expect(verdict(docker("/srv/data/docker"))).toBe("accepted");
+    expect(verdict(docker("/var/lib/docker"))).toBe("accepted");
+    for (const root of ["/opt/docker", "/srv/data", "/srv/database/docker"])
+      expect([root, messagesAt(verdict(docker(root)), `${HOST}.docker.dataRoot`)]).toEqual([
+        root,
+        [
+          `${root} is not inside a mount declared in storage.disks or storage.raids (/srv/data, /srv/backup); put it under one, or use /var/lib/docker`,
+        ],
+      ]);
+    const bare = withKey(`${HOST}.storage`, undefined, docker("/opt/docker"));
+    expect(messagesAt(verdict(bare), `${HOST}.docker.dataRoot`)).toEqual([
+      "/opt/docker is not inside a mount declared in storage.disks or storage.raids (none); put it under one, or use /var/lib/docker",
+    ]);
+  });
+
+  it("needs a log rotation size above zero", () => {
+    const config = withKey(`${HOST}.docker`, { version: "28.5.2", log: { maxSize: "0m" } });
+    expect(messagesAt(verdict(config), `${HOST}.docker.log.maxSize`)).toEqual([
+      '0m is no size: log rotation needs a positive max-size; use "50m"',
+    ]);
+  });
+});
+
+describe("ops", () => {
+  it("refuses SSH from anywhere unless acknowledged", () => {
+    const open = withKey("citadel:ops.firewall.adminSubnet", "0.0.0.0/0");
+    expect(messagesAt(verdict(open), "citadel:ops.firewall.adminSubnet")).toEqual([
+      "0.0.0.0/0 lets SSH in from the whole internet; give the subnet of the machine that runs pulumi (e.g. 192.168.10.0/24), or acknowledge it with ops.firewall.adminFromAnywhere: true",
+    ]);
+    expect(verdict(withKey("citadel:ops.firewall.adminFromAnywhere", true, open))).toBe("accepted");
+  });
+
+  it("backs up to a host that exists, outside the data it backs up", () => {
+    expect(
+      messagesAt(verdict(withKey("citadel:ops.backups.host", "vault")), "citadel:ops.backups.host"),
+    ).toEqual(['no host named "vault" in citadel:hosts (citadel)']);
+    expect(
+      messagesAt(
+        verdict(withKey("citadel:ops.backups.repository", "/srv/data/ladon/restic")),
+        "citadel:ops.backups.repository",
+      ),
+    ).toEqual([
+      "/srv/data/ladon/restic is inside the data it backs up (/srv/data/ladon); put it on the backup disk",
+    ]);
+    expect(verdict(withKey("citadel:ops.backups.repository", "/srv/data/ladon-restic"))).toBe("accepted");
+  });
+
+  it("checks the backup host only once the hosts themselves are valid, so one mistake is not reported twice", () => {
+    const config = withKey("citadel:ops.backups.host", "vault", withKey(`${HOST}.sudo`, "none"));
+    const problems = verdict(config);
+    expect(messagesAt(problems, `${HOST}.sudo`)).toHaveLength(1);
+    expect(messagesAt(problems, "citadel:ops.backups.host")).toEqual([]);
+    // The firewall reads no host: its check runs beside a broken host.
+    const both = withKey("citadel:ops.firewall.adminSubnet", "0.0.0.0/0", withKey(`${HOST}.sudo`, "none"));
+    expect(messagesAt(verdict(both), "citadel:ops.firewall.adminSubnet")).toHaveLength(1);
+  });
+});
+
+describe("a drive and its partitions", () => {
+  it.each([
+    ["/dev/sda", "/dev/sda", true],
+    ["/dev/sda", "/dev/sda2", true],
+    ["/dev/sda", "/dev/sdab", false],
+    ["/dev/sda", "/dev/sda2x", false],
+    ["/dev/nvme0n1", "/dev/nvme0n1p3", true],
+    ["/dev/nvme0n1", "/dev/nvme0n10", false],
+    ["/dev/nvme0n1", "/dev/nvme0n1p3x", false],
+    ["/dev/nvme0n1", "/dev/nvme0n1xp3", false],
+    ["/dev/disk/by-id/nvme-X", "/dev/disk/by-id/nvme-X-part3", true],
+    ["/dev/disk/by-id/nvme-X", "/dev/disk/by-id/nvme-Xa-part3", false],
+    ["/dev/disk/by-id/nvme-X", "/dev/disk/by-id/nvme-X-part3a", false],
+    ["/dev/disk/by-id/nvme-X", "/dev/disk/by-id/nvme-X-part", false],
+    ["/dev/md1", "/dev/md1p2", true],
+    ["/dev/md1", "/dev/md12", false],
+  ])("%s and %s: %s", (disk, pv, same) => {
+    expect(isSameDiskOrPartition(disk, pv)).toBe(same);
+  });
+});
