@@ -96,3 +96,54 @@ describe("the storage steps", () => {
     expect(storageSteps(await synthLab(labConfigMap()), "citadel").has("citadel-storage-scrub")).toBe(false);
   });
 });
+
+describe("which storage step a path waits for", () => {
+  it("vLLM's containers wait for the disk mounted at or above the model cache, the deepest one, else the root LV's growth", async () => {
+    const config = labConfigMap();
+    const [host, h] = hostOf(config);
+    // A third drive mounted inside the first one's mount point.
+    h.storage.disks.push({
+      device: "/dev/sdb",
+      filesystem: "ext4",
+      label: "models",
+      size: "1TiB",
+      mountPoint: "/srv/data/models",
+      mountOptions: ["defaults", "noatime"],
+    });
+    const waitsFor = async (cacheDir: string) => {
+      config["citadel:vllm"].cacheDir = cacheDir;
+      const result = await synthLab(config);
+      const containers = result.resources.filter(
+        (r) => r.type === "docker:index/container:Container" && r.name.startsWith("vllm-"),
+      );
+      expect(containers.length).toBeGreaterThan(0);
+      const storage = new Set(storageSteps(result, host).keys());
+      return [
+        ...new Set(containers.flatMap((c) => dependencyNames(result, c).filter((d) => storage.has(d)))),
+      ];
+    };
+    expect(await waitsFor("/srv/data")).toEqual([`${host}-storage-disk-data`]);
+    expect(await waitsFor("/srv/data/models")).toEqual([`${host}-storage-disk-models`]);
+    expect(await waitsFor("/srv/data/models/hf")).toEqual([`${host}-storage-disk-models`]);
+    expect(await waitsFor("/srv/data/modelsx")).toEqual([`${host}-storage-disk-data`]);
+    expect(await waitsFor("/srv/models")).toEqual([`${host}-storage-lvm`]);
+  });
+
+  it("names the scrub citadel-raid-scrub and retires the mdcheck timers mdadm ships", async () => {
+    // mdadm's own monthly check: systemd/mdcheck_start.timer and mdcheck_continue.timer in
+    // mdadm-4.2 (Debian bookworm) and 4.3 (Ubuntu noble), which install-timer.sh disables.
+    expect(DISTRO_SCRUB_TIMERS).toEqual(["mdcheck_start.timer", "mdcheck_continue.timer"]);
+    const config = piConfigMap();
+    const [host] = hostOf(config);
+    const result = await synthLab(config);
+    const scrub = storageSteps(result, host).get(`${host}-storage-scrub`);
+    expect(exported(scrub, "NAME")).toBe("citadel-raid-scrub");
+    expect(exported(scrub, "SCRIPT_PATH")).toBe("/usr/local/lib/citadel/citadel-raid-scrub.sh");
+    const service = result.files.get(`${host}/etc/systemd/system/citadel-raid-scrub.service`);
+    expect(service).toMatch(/^ExecStart=\/usr\/local\/lib\/citadel\/citadel-raid-scrub\.sh$/m);
+    expect(service).toMatch(/^Description=citadel RAID scrub \(md check of every array\)$/m);
+    expect(result.files.get(`${host}/usr/local/lib/citadel/citadel-raid-scrub.sh`)).toMatch(
+      /^#!\/usr\/bin\/env bash/,
+    );
+  });
+});
