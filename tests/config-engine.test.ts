@@ -1,0 +1,56 @@
+/**
+ * The config as the Pulumi engine hands it to the program (components/config/engine.ts): the
+ * runtime's config map, each value a string (objects as JSON) and the secret keys marked, which is
+ * what `pulumi up` sets and what lib/synth/harness.ts sets for the synth tests. The lab read that
+ * way equals the lab read from the stack file, and its secrets stay secret.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { loadLabConfig, pulumiConfigSource } from "../components/config/engine";
+import { PlanChecker } from "../components/plan";
+import { fromConfigMap } from "../lib/synth/stackfile";
+import { LAB_SECRETS, labConfigMap } from "./support/lab";
+import { loadLab } from "./support/verdict";
+
+/** The runtime config of the committed stack, as the engine sets it: strings, secrets marked. */
+function engineConfig(extra: Record<string, string> = {}): void {
+  const file = fromConfigMap(labConfigMap());
+  const config: Record<string, string> = { ...extra };
+  for (const [key, value] of Object.entries(file.values))
+    config[`citadel:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+  for (const key of LAB_SECRETS) config[`citadel:${key}`] = `secret value of ${key}`;
+  pulumi.runtime.setAllConfig(
+    config,
+    LAB_SECRETS.map((k) => `citadel:${k}`),
+  );
+}
+
+afterEach(() => pulumi.runtime.setAllConfig({}, []));
+
+describe("the engine's config source", () => {
+  it("lists the program's keys and the foreign ones apart, parses JSON values and keeps plain text", () => {
+    engineConfig({ "aws:region": "eu-west-1", "citadel:note": "not {json" });
+    const source = pulumiConfigSource();
+    expect(source.keys()).toEqual(expect.arrayContaining(["hosts", "vllm", "note", "vllmApiKey"]));
+    expect(source.keys()).not.toContain("aws:region");
+    expect(source.keys().every((k) => !k.includes(":"))).toBe(true);
+    expect(source.foreignKeys()).toEqual(["aws:region"]);
+    expect(source.value("note")).toBe("not {json");
+    expect(source.value("hosts")).toEqual(labConfigMap()["citadel:hosts"]);
+    expect(source.value("nothing")).toBeUndefined();
+    expect(source.isSecret("vllmApiKey")).toBe(true);
+    expect(source.isSecret("hosts")).toBe(false);
+    expect(source.isSecret("note")).toBe(false);
+  });
+
+  it("reads the same lab the stack file gives, with every secret an Output marked secret", async () => {
+    engineConfig();
+    const { lab, secrets } = loadLabConfig(new PlanChecker());
+    expect(lab).toEqual(loadLab(labConfigMap()).lab);
+    expect(Object.keys(secrets.values).sort()).toEqual([...LAB_SECRETS].sort());
+    for (const [key, value] of Object.entries(secrets.values)) {
+      expect([key, await pulumi.isSecret(value)]).toEqual([key, true]);
+      const plain = await new Promise<string>((resolve) => value.apply((v) => resolve(v)));
+      expect(plain).toBe(`secret value of ${key}`);
+    }
+  });
+});
