@@ -33,7 +33,7 @@ describe("the engine's config source", () => {
     expect(source.keys()).toEqual(expect.arrayContaining(["hosts", "vllm", "note", "vllmApiKey"]));
     expect(source.keys()).not.toContain("aws:region");
     expect(source.keys().every((k) => !k.includes(":"))).toBe(true);
-    expect(source.foreignKeys()).toEqual(["aws:region"]);
+    expect(source.foreignKeys?.()).toEqual(["aws:region"]);
     expect(source.value("note")).toBe("not {json");
     expect(source.value("hosts")).toEqual(labConfigMap()["citadel:hosts"]);
     expect(source.value("nothing")).toBeUndefined();
