@@ -16,7 +16,10 @@ import {
   type Expectation,
 } from "../components/ops/validate";
 import { fromConfigMap, stackConfigSource } from "../lib/synth/stackfile";
-import { LAB_SECRETS, labConfigMap, PI_SECRETS, piConfigMap } from "./support/lab";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { COMPONENTS_DIR } from "../components/remote/shell";
+import { addMonitoringPi, LAB_SECRETS, labConfigMap, PI_SECRETS, piConfigMap } from "./support/lab";
 
 /** The probe's output: `### <section> rc=<exit code>` then what the command printed (probe.sh `section`). */
 const probe = (sections: Record<string, string | [number, string]>) =>
@@ -87,11 +90,15 @@ describe("each kind of check", () => {
       "# UUID=0b1c2d3e-4f50 /srv/data ext4 defaults 0 2",
       "UUID=0b1c2d3e-4f50 /srv/data2 ext4 defaults 0 2",
       "UUID= /srv/data ext4 defaults 0 2",
+      "xUUID=0b1c2d3e-4f50 /srv/data ext4 defaults 0 2",
     ])
       expect([fstab, check(e, { findmnt: "/dev/sdb1 /srv/data", fstab })]).toEqual([
         fstab,
         "FAIL mounted, no fstab entry by UUID",
       ]);
+    expect(check(e, { findmnt: "/dev/sdb1 /srv/data", fstab: "UUID=a /srv/data ext4 defaults 0 2" })).toBe(
+      "PASS mounted, in fstab by UUID",
+    );
     // fstab separates its fields by any run of blanks (fstab(5)).
     expect(
       check(e, { findmnt: "/dev/sdb1 /srv/data", fstab: "UUID=0b1c\t  /srv/data  ext4 defaults 0 2" }),
@@ -119,6 +126,9 @@ describe("each kind of check", () => {
     );
     expect(check(e, { "nvidia-smi": `${gpu(0, "580.95.05")}\n${gpu(1, "570.1.2")}` })).toBe(
       "FAIL 2 GPUs on driver 580, 570 (want 2 on 580)",
+    );
+    expect(check(e, { "nvidia-smi": `${gpu(0, "580.95.05")}\n\n${gpu(1, "580.95.05")}` })).toBe(
+      "PASS 2 GPUs on driver 580 (want 2 on 580)",
     );
     expect(check(e, { "nvidia-smi": "0, NVIDIA GeForce RTX 4070 Ti SUPER\n1, x" })).toBe(
       "FAIL 2 GPUs on driver ? (want 2 on 580)",
@@ -294,6 +304,11 @@ describe("what a host is expected to have, from its config", () => {
     );
     expect(kinds).toContain("prometheus-targets");
     expect(probeServers(pi, "pi")).toBe("");
+    // Only the stack's own containers: no vLLM server is expected where vLLM does not run.
+    const containers = e.filter((x) => x.kind === "container").map((x) => (x as { name: string }).name);
+    expect(containers.length).toBeGreaterThan(3);
+    expect(containers.filter((c) => c.startsWith("vllm"))).toEqual([]);
+    expect(new Set(containers).size).toBe(containers.length);
   });
 
   it("a host without the stack, backups or a firewall gets none of their checks", () => {
@@ -330,6 +345,22 @@ describe("what a host is expected to have, from its config", () => {
         })),
     );
     expect(() => hostExpectations(lab(), "nowhere")).toThrow("no host nowhere");
+    // Backups without the stack: the check keeps its own limit of 26 hours.
+    const alone = labConfigMap();
+    delete alone["citadel:ladon"];
+    const secrets = LAB_SECRETS.filter((k) => k === "vllmApiKey" || k === "resticPassword");
+    expect(hostExpectations(lab(alone, secrets), "citadel").find((x) => x.kind === "backup-fresh")).toEqual({
+      check: "last backup fresh",
+      kind: "backup-fresh",
+      maxAgeHours: 26,
+    });
+  });
+
+  it("a host with no storage section gets no LVM, mount or RAID check", () => {
+    const config = labConfigMap();
+    addMonitoringPi(config, "192.168.10.40");
+    const kinds = hostExpectations(lab(config), "pi").map((x) => x.kind);
+    expect(kinds.filter((k) => k === "lvm" || k === "mount" || k === "raid")).toEqual([]);
   });
 
   it("an LV of all-free is held to the size it had, a sized LV to its size", () => {
@@ -343,22 +374,56 @@ describe("what a host is expected to have, from its config", () => {
     expect(free).toMatchObject({ size: "all-free", minBytes: 100 * 1024 ** 3 });
   });
 
-  it("a rerank server is asked at vLLM's own /rerank path, an embed server at /v1/embeddings, a chat server at neither", () => {
+  it("asks a rerank server at vLLM's own /rerank and an embed server at /v1/embeddings, in the sections probe.sh prints", () => {
     const config = labConfigMap();
     const servers = config["citadel:vllm"].servers;
+    // A cross-encoder beside the embedder on GPU 1, where the committed lab leaves room for one.
+    servers.rerank = {
+      model: "BAAI/bge-reranker-v2-m3",
+      kind: "rerank",
+      gpus: [1],
+      maxModelLen: 8192,
+      gpuMemoryUtilization: 0.15,
+      reserveGiB: 1,
+      port: 8002,
+      memoryLimit: "8GiB",
+    };
     const l = lab(config);
     const pooling = hostExpectations(l, "citadel").filter((x) => x.kind === "vllm-pooling");
-    const kinds = Object.entries(l.vllm!.servers).filter(([, s]) => s.kind !== "generate");
-    expect(pooling.map((x) => (x as { path: string }).path)).toEqual(
-      kinds.map(([, s]) => (s.kind === "embed" ? "/v1/embeddings" : "/rerank")),
-    );
-    expect(Object.keys(servers).length).toBeGreaterThan(kinds.length);
-    // The probe's VLLM_SERVERS: container, kind and the name each server answers to (its servedModelName).
+    expect(pooling).toEqual([
+      {
+        check: "vLLM embed /v1/embeddings",
+        kind: "vllm-pooling",
+        section: "vllm-embeddings-vllm-embed",
+        path: "/v1/embeddings",
+        what: "a vector of",
+      },
+      {
+        check: "vLLM rerank /rerank",
+        kind: "vllm-pooling",
+        section: "vllm-rerank-vllm-rerank",
+        path: "/rerank",
+        what: "results:",
+      },
+    ]);
+    // probe.sh asks each kind at that path and heads its answer with that section.
+    const probeScript = readFileSync(path.join(COMPONENTS_DIR, "ops", "scripts", "probe.sh"), "utf8");
+    for (const [kind, e] of [
+      ["embed", pooling[0]],
+      ["rerank", pooling[1]],
+    ] as const) {
+      const p = e as { section: string; path: string };
+      const line = probeScript.split("\n").find((x) => x.trim().startsWith(`${kind})`))!;
+      expect(line).toContain(
+        `section "${p.section.replace(/vllm-(embed|rerank)$/, "${container}")}" vllm_call "$container" ${p.path} `,
+      );
+    }
     expect(probeServers(l, "citadel")).toBe(
       Object.entries(servers)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
         .map(
           ([n, s]) =>
-            `vllm-${n}|${(s as { kind?: string }).kind ?? "generate"}|${(s as { servedModelName: string }).servedModelName}`,
+            `vllm-${n}|${(s as { kind?: string }).kind ?? "generate"}|${(s as { servedModelName?: string; model: string }).servedModelName ?? (s as { model: string }).model}`,
         )
         .join(" "),
     );
