@@ -50,3 +50,10 @@ export function messagesAt(problems: string[] | "accepted", key: string): string
     .filter((p) => p.startsWith(`${key}:`) || p.startsWith(`${key}.`) || p.startsWith(`${key}[`))
     .map((p) => p.slice(p.indexOf(": ") + 2));
 }
+
+/** The messages at `key` once it is set to `value`; throws when the config is accepted. */
+export function refusals(key: string, value: unknown, config?: ConfigMap): string[] {
+  const problems = verdict(withKey(key, value, config));
+  if (problems === "accepted") throw new Error(`${key}: ${JSON.stringify(value)} was accepted`);
+  return messagesAt(problems, key);
+}
