@@ -185,12 +185,10 @@ describe("planService", () => {
     it("when the module's hostNetwork and its container's network mode differ", () => {
       const module = SERVICES.prometheus;
       const real = module.containerPlan;
-      jest
-        .spyOn(module, "containerPlan")
-        .mockImplementation((input) => ({
-          ...real(input),
-          container: { ...real(input).container, networkMode: "host" },
-        }));
+      jest.spyOn(module, "containerPlan").mockImplementation((input) => ({
+        ...real(input),
+        container: { ...real(input).container, networkMode: "host" },
+      }));
       expect(() => planService("prometheus", ladon, "citadel", lab.hosts.citadel!)).toThrow(
         "prometheus: hostNetwork is false in its module, but its container's networkMode is host; make them agree",
       );
