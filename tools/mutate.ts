@@ -83,6 +83,10 @@ export function main(argv: string[]): number {
     );
     return 2;
   }
+  if (rest.includes("--incremental"))
+    console.error(
+      "mutate: warning: --incremental keeps a surviving static mutant's result while its code is unchanged, even when tests were added since: a static mutant has no covering tests to compare (mutantCanBeReused in @stryker-mutator/core@10.0.0 dist/src/mutants/incremental-differ.js). After adding tests, measure without it.",
+    );
   const strykerArgs = ["run"];
   if (testFiles.length > 0) {
     mkdirSync(path.dirname(NARROWED_CONFIG), { recursive: true });
