@@ -82,6 +82,11 @@ describe("the storage steps", () => {
     expect(exported(step, "MOUNT_POINT")).toBe(raid.mountPoint);
     expect(exported(step, "MOUNT_OPTIONS")).toBe(raid.mountOptions.join(","));
     expect(exported(step, "MEMBER_SIZE_BYTES")).toBe(String(parseSize(raid.memberSize)));
+    // The Pi's example names no UUID (the script creates the array) and has no LVM volume to keep
+    // away from: both are handed over empty, not as some stand-in the script would act on.
+    expect([raid.uuid, h.storage.lvm]).toEqual([undefined, undefined]);
+    expect(exported(step, "UUID")).toBe("");
+    expect(exported(step, "PROTECTED_DEVICES")).toBe("");
     // The key as the stack file spells it, so the operator finds the array the message is about.
     const hostsKey = Object.keys(config).find((k) => k.endsWith(":hosts"));
     expect(exported(step, "KEY")).toBe(`${hostsKey}.${host}.storage.raids[0]`);
