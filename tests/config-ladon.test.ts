@@ -4,7 +4,7 @@
  * and the defaults a stack that leaves the key out gets. Pure and fast (no synthesis), from the
  * committed stack file with one key changed.
  */
-import { labConfigMap } from "./support/lab";
+import { LAB_SECRETS, labConfigMap } from "./support/lab";
 import { loadLab, refusals, verdict, withKey } from "./support/verdict";
 
 const at = (key: string) => `citadel:ladon.${key}`;
@@ -50,6 +50,35 @@ describe("the LadonStack's config checks refuse, at the key, with a fix", () => 
     ["loki.retentionPeriod", "31d", "must be hours, e.g. 744h"],
     ["loki.retentionPeriod", "h744h", "must be hours, e.g. 744h"],
     ["loki.expectedDailyIngest", "lots", "must be a size such as 1GiB"],
+    ["prometheus.scrapeInterval", "30sx", "must be seconds or minutes, e.g. 30s"],
+    ["loki.retentionPeriod", "744hx", "must be hours, e.g. 744h"],
+    [
+      "alertmanager.webhooks",
+      [{ name: "hades!", url: "http://h:1/a" }],
+      "must be lower-case letters, digits and -",
+    ],
+    [
+      "alertmanager.webhooks",
+      [{ name: "x".repeat(32), url: "http://h:1/a" }],
+      "must be lower-case letters, digits and -",
+    ],
+    ["alertmanager.webhooks", [{ name: "hades", url: "xhttp://h:1/a" }], "must be an http(s) URL"],
+    ["alertmanager.webhooks", [{ name: "hades", url: "httpx://h:1/a" }], "must be an http(s) URL"],
+    [
+      "alertmanager.emails",
+      [{ name: "m", to: "a@b.lab", from: "c@d.lab", smarthost: "smtp.lab:587x" }],
+      "must be host:port",
+    ],
+    [
+      "alertmanager.emails",
+      [{ name: "m", to: "a@b.lab", from: "c@d.lab", smarthost: "/smtp.lab:587" }],
+      "must be host:port",
+    ],
+    [
+      "alertmanager.emails",
+      [{ name: "m", to: "a@b.lab", from: "c@d.lab", smarthost: "smtp.lab:x" }],
+      "must be host:port",
+    ],
     ["dataDir", "srv/data", "must be an absolute path"],
     ["dataDir", "/srv/da ta", "must be an absolute path"],
     [
@@ -91,6 +120,20 @@ describe("the LadonStack's config checks refuse, at the key, with a fix", () => 
   });
 });
 
+describe("and refuse too", () => {
+  it.each([
+    ["memoryMiB", { prometheus: 31 }],
+    ["headroomGiB", -1],
+    ["grafana.url", "ftp://192.168.10.29:9900"],
+    [
+      "alertmanager.emails",
+      [{ name: "m", to: "a@b.lab", from: "c@d.lab", smarthost: "s:1", authUsername: "" }],
+    ],
+  ])("%s: %j", (key, value) => {
+    expect(refusals(at(key), value)).toHaveLength(1);
+  });
+});
+
 describe("the edge values they accept", () => {
   it.each([
     ["prometheus.retentionTime", "1d"],
@@ -105,8 +148,26 @@ describe("the edge values they accept", () => {
     ["thresholds.diskFreeRatio", 0.99],
     ["phoenix.hadesProject", "HADES.rag_v2-1"],
     ["dataDir", "/srv/data/ladon-2.0"],
+    ["alertmanager.webhooks", [{ name: "hades", url: "http://192.168.10.30:5001/alerts" }]],
+    ["alertmanager.webhooks", [{ name: "h".repeat(31), url: "https://hades.lab/alerts" }]],
+    ["grafana.url", "http://192.168.10.29:9900"],
+    ["memoryMiB", { prometheus: 1024, loki: 32 }],
+    ["headroomGiB", 4],
   ])("%s: %j", (key, value) => {
     expect(verdict(withKey(at(key), value))).toBe("accepted");
+  });
+
+  it("an e-mail receiver that logs in, with the SMTP password set", () => {
+    const email = {
+      name: "m",
+      to: "a@b.lab",
+      from: "c@d.lab",
+      smarthost: "smtp.lab:587",
+      authUsername: "ladon",
+    };
+    expect(
+      verdict(withKey(at("alertmanager.emails"), [email]), [...LAB_SECRETS, "alertmanagerSmtpPassword"]),
+    ).toBe("accepted");
   });
 });
 
@@ -120,6 +181,10 @@ describe("the defaults a stack that leaves a key out gets", () => {
     expect(ladon.loki).toEqual({ retentionPeriod: "744h", expectedDailyIngest: "1GiB" });
     expect(ladon.phoenix).toEqual({ retentionDays: 30, hadesProject: "hades" });
     expect(ladon.alertmanager).toEqual({ webhooks: [], emails: [] });
+    const email = { name: "m", to: "a@b.lab", from: "c@d.lab", smarthost: "smtp.lab:587" };
+    const withEmail = labConfigMap();
+    withEmail["citadel:ladon"] = { host: "citadel", alertmanager: { emails: [email] } };
+    expect(loadLab(withEmail).lab.ladon!.alertmanager.emails).toEqual([{ ...email, requireTls: true }]);
     expect(ladon.memoryMiB).toEqual({});
     expect(ladon.headroomGiB).toBe(2);
     expect(ladon.thresholds).toMatchObject({
