@@ -4,7 +4,7 @@
  * does not use. Pure and fast (no synthesis), from the committed stack with sections changed.
  */
 import { SECRETS, setSecretCommand } from "../components/config/secrets";
-import { labConfigMap } from "./support/lab";
+import { addMonitoringPi, LAB_SECRETS, labConfigMap } from "./support/lab";
 import { verdict, withKey, type ConfigMap } from "./support/verdict";
 
 /** The secrets the config checks say are missing when the stack sets none. */
@@ -40,7 +40,27 @@ describe("the secrets a lab needs", () => {
   });
 
   it("asks for the SSH key when any host connects with one", () => {
-    expect(missing(withKey("citadel:hosts.citadel.ssh.auth", "privateKey"))).toContain("sshPrivateKey");
+    const config = withKey("citadel:hosts.citadel.ssh.auth", "privateKey");
+    expect(missing(config)).toContain("sshPrivateKey");
+    addMonitoringPi(config, "192.168.10.40");
+    expect(missing(config)).toContain("sshPrivateKey");
+    expect(missing(labConfigMap())).not.toContain("sshPrivateKey");
+  });
+
+  it("refuses a secret stored in plaintext and a plain key stored as a secret, each with its fix", () => {
+    const plain = labConfigMap();
+    plain["citadel:vllmApiKey"] = "abc";
+    expect(
+      verdict(
+        plain,
+        LAB_SECRETS.filter((k) => k !== "vllmApiKey"),
+      ),
+    ).toEqual([
+      'citadel:vllmApiKey: is stored in plaintext; remove it with `pulumi config rm citadel:vllmApiKey` and set it again with `pulumi config set --secret citadel:vllmApiKey "$(openssl rand -hex 32)"`',
+    ]);
+    expect(verdict(labConfigMap(), [...LAB_SECRETS, "ops"])).toContain(
+      "citadel:ops: is stored as a secret but is not one; set it in plaintext with `pulumi config set --path citadel:ops ...`",
+    );
   });
 
   it("asks for the SMTP password only when an e-mail receiver logs in", () => {
@@ -68,6 +88,10 @@ describe("the secrets a lab needs", () => {
       `citadel:huggingfaceToken: required secret is not set: vllm.servers.chat.model meta-llama/Llama-3.1-8B-Instruct is gated on Hugging Face, so vLLM can download it only with the token of an account that accepted its terms (https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct); accept them, then run \`${setSecretCommand(token)}\``,
     );
     expect(missing(labConfigMap())).not.toContain("huggingfaceToken");
+    // The other missing secrets keep their own message.
+    expect(problems).toContain(
+      `citadel:vllmApiKey: required secret is not set (API key clients send to vLLM's OpenAI API (Authorization: Bearer)); run \`pulumi config set --secret citadel:vllmApiKey "$(openssl rand -hex 32)"\``,
+    );
   });
 
   it("names the command that sets each one", () => {
