@@ -2,7 +2,7 @@
 import { stringify } from "yaml";
 import type { ConfigProblem } from "./errors";
 import { NAMESPACE } from "./source";
-import { SERVER_KEYS } from "./vllm";
+import { SECTION_KEYS, SERVER_KEYS } from "./vllm";
 
 /**
  * A `citadel:vllm` written for one server (its keys at the top, before `servers` existed). The
@@ -12,9 +12,12 @@ import { SERVER_KEYS } from "./vllm";
 export function legacyVllmProblem(section: unknown): ConfigProblem | undefined {
   if (typeof section !== "object" || section === null || Array.isArray(section)) return undefined;
   const entries = Object.entries(section as Record<string, unknown>);
-  const moved = entries.filter(([k]) => SERVER_KEYS.includes(k));
+  // A key the section has too (reserveGiB, the servers' fallback) is the section's, not a server's.
+  const moved = entries.filter(([k]) => SERVER_KEYS.includes(k) && !SECTION_KEYS.includes(k));
   if (moved.length === 0) return undefined;
-  const shared = Object.fromEntries(entries.filter(([k]) => !SERVER_KEYS.includes(k) && k !== "servers"));
+  const shared = Object.fromEntries(
+    entries.filter(([k]) => !moved.some(([m]) => m === k) && k !== "servers"),
+  );
   const server = Object.fromEntries(moved);
   const kind = typeof server.kind === "string" ? server.kind : "generate";
   const name = kind === "generate" ? "chat" : kind;

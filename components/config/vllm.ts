@@ -198,6 +198,9 @@ export const VllmSchema = z.strictObject({
 
 export type VllmConfig = z.output<typeof VllmSchema>;
 
+/** The section's own keys. `reserveGiB` is one as well as a server's (the servers' fallback). */
+export const SECTION_KEYS = Object.keys(VllmSchema.shape);
+
 /** The name clients ask for: `servedModelName`, or the model id when it is not set. */
 export function servedModelName(server: Pick<VllmServerConfig, "model" | "servedModelName">): string {
   return server.servedModelName ?? server.model;
