@@ -3,7 +3,7 @@
  * refuses, refused at its own key with its own message, the edge values it accepts, and the
  * defaults. Pure and fast (no synthesis), from the committed stack file with one key changed.
  */
-import { serversOf } from "../components/config/vllm";
+import { servedModelName, serversOf, vllmContainer } from "../components/config/vllm";
 import { imageOf, PINS } from "../components/pins";
 import { labConfigMap } from "./support/lab";
 import { loadLab, refusals, verdict, withKey } from "./support/verdict";
@@ -72,6 +72,10 @@ describe("vLLM's config checks refuse, at the key, with a fix", () => {
     ],
     ["servers.chat.memoryLimit", "lots", "must be a size such as 32GiB"],
     ["cacheDir", "models", "must be an absolute path"],
+    ["cacheDir", "/srv/models x", "must be an absolute path"],
+    ["cacheDir", "x/srv/models", "must be an absolute path"],
+    ["servers.chat.model", "a/b/c", "must be a Hugging Face model id, org/name"],
+    ["otlpTracesEndpoint", "xgrpc://phoenix:4317", "must be a grpc:// or http(s):// URL"],
     ["otlpTracesEndpoint", "phoenix:4317", "must be a grpc:// or http(s):// URL"],
     ["otlpTracesEndpoint", "grpc://phoenix:4317x", "must be a grpc:// or http(s):// URL"],
   ])("%s: %j", (key, value, message) => {
@@ -89,6 +93,38 @@ describe("vLLM's config checks refuse, at the key, with a fix", () => {
   });
 });
 
+describe("and refuse too, at the key", () => {
+  it.each([
+    ["servers.chat.gpus", []],
+    ["servers.chat.tensorParallelSize", 0],
+    ["servers.chat.extraArgs", [""]],
+    ["reserveGiB", -1],
+    ["reserveGiB", 65],
+    ["baselineGiB", -0.1],
+    ["baselineGiB", 17],
+    ["driverReservedGiB", -0.1],
+    ["driverReservedGiB", 17],
+  ])("%s: %j", (key, value) => {
+    expect(refusals(at(key), value)).toHaveLength(1);
+  });
+
+  it("says fp8's new name only for fp8", () => {
+    const messages = refusals(at("servers.chat.quantization"), "int4");
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).not.toContain("fp8_per_tensor, the name");
+  });
+
+  it("refuses a server name with anything after its letters", () => {
+    const config = labConfigMap();
+    const servers = config["citadel:vllm"].servers;
+    servers["chat!"] = servers.chat;
+    delete servers.chat;
+    expect(verdict(config)).toContain(
+      'citadel:vllm.servers.chat!: the name "chat!" is not allowed: a server name is 1-24 lowercase letters, digits or -, starting with a letter (e.g. chat, embed)',
+    );
+  });
+});
+
 describe("the edge values they accept", () => {
   it.each([
     ["image", PINNED],
@@ -97,6 +133,10 @@ describe("the edge values they accept", () => {
     ["servers.chat.servedModelName", "org/qwen_3.8b-x"],
     ["otlpTracesEndpoint", "grpc://phoenix:4317"],
     ["otlpTracesEndpoint", "https://phoenix.lab/v1/traces"],
+    ["reserveGiB", 1.5],
+    ["baselineGiB", 0.6],
+    ["driverReservedGiB", 0.3],
+    ["servers.chat.extraArgs", ["--enable-chunked-prefill"]],
   ])("%s: %j", (key, value) => {
     expect(verdict(withKey(at(key), value))).toBe("accepted");
   });
@@ -137,6 +177,26 @@ describe("the defaults and names a stack gets", () => {
       memoryLimit: "32GiB",
       extraArgs: [],
     });
+  });
+
+  it("names each server's container vllm-<name>, and serves a server under its model's id unless it names another", () => {
+    expect(vllmContainer("chat")).toBe("vllm-chat");
+    expect(servedModelName({ model: "Qwen/Qwen3-8B" })).toBe("Qwen/Qwen3-8B");
+    expect(servedModelName({ model: "Qwen/Qwen3-8B", servedModelName: "qwen3-8b" })).toBe("qwen3-8b");
+  });
+
+  it("takes reserveGiB as the section's own, also in a section written for one server, which it migrates", () => {
+    expect(loadLab(withKey(at("reserveGiB"), 1.5)).lab.vllm!.reserveGiB).toBe(1.5);
+    const config = labConfigMap();
+    config["citadel:vllm"] = { model: "Qwen/Qwen3-8B", maxModelLen: 32768, reserveGiB: 2 };
+    const problems = verdict(config);
+    expect(problems).toHaveLength(1);
+    const [message] = problems as string[];
+    expect(message).toMatch(
+      /^citadel:vllm: model, maxModelLen now belong to one server under citadel:vllm\.servers\.<name>/,
+    );
+    expect(message).toContain("reserveGiB: 2\n");
+    expect(message).not.toMatch(/servers:[\s\S]*reserveGiB/);
   });
 
   it("lists servers by name, whatever order the stack file has them in", () => {
