@@ -30,11 +30,15 @@ describe("ops checks refuse, at the key, with a fix", () => {
     [`${BK}.repository`, "srv/backup", "must be an absolute path or a restic repository URL"],
     [`${BK}.repository`, "/srv/back up", "must be an absolute path or a restic repository URL"],
     [`${BK}.extraPaths`, ["etc"], "must be an absolute path"],
+    [`${BK}.extraPaths`, ["/etc x"], "must be an absolute path"],
+    [`${BK}.extraPaths`, ["x/etc"], "must be an absolute path"],
   ])("%s: %j", (key, value, message) => {
     expect(refusals(key, value)).toContain(message);
   });
 
   it.each([
+    [`${BK}.schedule`, "every day at 3"],
+    [`${BK}.pruneSchedule`, "Sun *-*-* 25:00:00"],
     [`${BK}.keep.daily`, 0],
     [`${BK}.keep.daily`, 367],
     [`${BK}.keep.weekly`, -1],
