@@ -9,7 +9,7 @@ import { loadLabConfig, pulumiConfigSource } from "../components/config/engine";
 import { PlanChecker } from "../components/plan";
 import { fromConfigMap } from "../lib/synth/stackfile";
 import { LAB_SECRETS, labConfigMap } from "./support/lab";
-import { loadLab } from "./support/verdict";
+import { loadLab, verdict, withKey } from "./support/verdict";
 
 /** The runtime config of the committed stack, as the engine sets it: strings, secrets marked. */
 function engineConfig(extra: Record<string, string> = {}): void {
@@ -52,5 +52,32 @@ describe("the engine's config source", () => {
       const plain = await new Promise<string>((resolve) => value.apply((v) => resolve(v)));
       expect(plain).toBe(`secret value of ${key}`);
     }
+  });
+});
+
+describe("the loader", () => {
+  it("refuses a typo of the citadel namespace, which would plan the lab without that section", () => {
+    const config = labConfigMap();
+    config["citdel:backupz"] = { host: "citadel" };
+    expect(verdict(config)).toEqual([
+      'citdel:backupz: namespace "citdel" is not "citadel", so nothing reads this section and the lab would be planned without it; rename the key to citadel:backupz',
+    ]);
+  });
+
+  it("passes the config's warnings on, each at its key as the stack file writes it, once", () => {
+    const config = withKey("citadel:ops.firewall.adminSubnet", "10.0.0.0/8");
+    config["aws:region"] = "eu-west-1";
+    const { warnings } = loadLab(config);
+    expect(warnings.map((w) => `${w.path}: ${w.message.split(";")[0]}`)).toEqual([
+      'aws:region: nothing reads the namespace "aws" (the program reads citadel:, and Pulumi and its providers read pulumi:, docker:, command:, grafana:)',
+      "citadel:ops.firewall.adminSubnet: 10.0.0.0/8 contains no host of the lab (citadel 192.168.10.29)",
+    ]);
+  });
+
+  it("keeps a key's first problem only: a value that breaks its pattern is not also reported by the rules after it", () => {
+    // x30d breaks the duration pattern, and its number (none) would also switch retention off.
+    expect(verdict(withKey("citadel:ladon.prometheus.retentionTime", "x30d"))).toEqual([
+      "citadel:ladon.prometheus.retentionTime: must be a duration in days, weeks or years, e.g. 30d",
+    ]);
   });
 });
