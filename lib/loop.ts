@@ -115,8 +115,6 @@ export interface MutationReport {
   schemaVersion: string;
   files: Record<string, MutationFile>;
   testFiles?: Record<string, { tests: { id: string; name: string }[] }>;
-  /** The options of the run (Stryker writes them into its report). */
-  config?: { testFiles?: string[] };
 }
 
 /** A mutated file in a report; in the ledger it also carries the run that measured it. */
@@ -156,8 +154,8 @@ export function mergeMutationRun(
   run: MutationReport,
   stamp: MutationRun,
 ): MutationReport {
-  const testFiles = stamp.testFiles ?? run.config?.testFiles ?? [];
-  const measured: MutationRun = testFiles.length > 0 ? { ...stamp, testFiles: [...testFiles] } : { ...stamp };
+  const { testFiles = [], ...when } = stamp;
+  const measured: MutationRun = testFiles.length > 0 ? { ...when, testFiles: [...testFiles] } : when;
   const names = new Map<string, string>();
   for (const [file, t] of Object.entries(run.testFiles ?? {}))
     for (const test of t.tests) names.set(test.id, file ? `${file} › ${test.name}` : test.name);

@@ -150,21 +150,22 @@ describe("the mutation scores npm run bench reports", () => {
   });
 
   it("records the tests a run was narrowed to, since its score counts only what they kill", () => {
-    const narrowed = {
-      ...strykerRun({ "a.ts": { mutants: [{ status: "Killed" }] } }, []),
-      config: { testFiles: ["tests/a.test.ts"] },
-    };
-    const merged = mergeMutationRun(undefined, narrowed, { commit: "ccc", date: "2026-12-06T15:00:00.000Z" });
+    const run = strykerRun({ "a.ts": { mutants: [{ status: "Killed" }] } }, []);
+    const merged = mergeMutationRun(undefined, run, {
+      commit: "ccc",
+      date: "2026-12-06T15:00:00.000Z",
+      testFiles: ["tests/a.test.ts"],
+    });
     expect(merged.files["a.ts"]?.run).toEqual({
       commit: "ccc",
       date: "2026-12-06T15:00:00.000Z",
       testFiles: ["tests/a.test.ts"],
     });
-    const whole = mergeMutationRun(
-      merged,
-      { ...narrowed, config: { testFiles: [] } },
-      { commit: "ddd", date: "2026-12-06T16:00:00.000Z" },
-    );
+    const whole = mergeMutationRun(merged, run, {
+      commit: "ddd",
+      date: "2026-12-06T16:00:00.000Z",
+      testFiles: [],
+    });
     expect(whole.files["a.ts"]?.run).toEqual({ commit: "ddd", date: "2026-12-06T16:00:00.000Z" });
   });
 
