@@ -65,7 +65,9 @@ type Check = z.core.$ZodCheck<string>;
 function patterned(schema: AnySchema): { kind: "string" | "array"; check: Check } | undefined {
   for (const l of layers(schema)) {
     const def = l._zod.def as unknown as Def;
-    const check = ((def.checks ?? []) as Check[]).find((c) => (c._zod.def as Def).format === "regex");
+    const check = ((def.checks ?? []) as Check[]).find(
+      (c) => (c._zod.def as unknown as Def).format === "regex",
+    );
     if (def.type === "string" && check) return { kind: "string", check };
     const inner = def.type === "array" ? patterned(def.element as AnySchema) : undefined;
     if (inner?.kind === "string") return { kind: "array", check: inner.check };

@@ -4,9 +4,14 @@
  * its message, and the edge values accepted. Pure and fast (no synthesis), from the committed
  * stack file with a key or two changed.
  */
-import { isSameDiskOrPartition } from "../components/config";
+import {
+  isSameDiskOrPartition,
+  LabConfigError,
+  storageProblems,
+  type RaidConfig,
+} from "../components/config";
 import { addMonitoringPi } from "./support/lab";
-import { messagesAt, verdict, withKey, type ConfigMap } from "./support/verdict";
+import { loadLab, messagesAt, verdict, withKey, type ConfigMap } from "./support/verdict";
 
 const HOST = "citadel:hosts.citadel";
 
@@ -120,6 +125,133 @@ describe("ops", () => {
   });
 });
 
+/** The problems the loader reports for `config`, each as the operator reads it: key, message, example. */
+function problems(config: ConfigMap): { path: string; message: string; example?: unknown }[] {
+  try {
+    loadLab(config);
+  } catch (err) {
+    if (err instanceof LabConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error("the config was accepted");
+}
+
+const RAID = (label: string, members: string[], more: ConfigMap = {}): ConfigMap => ({
+  level: 1,
+  members,
+  label,
+  mountPoint: `/srv/${label}`,
+  ...more,
+});
+
+describe("one mistake, one message: a rule that spans fields waits until the fields it reads are valid", () => {
+  it("storage: a broken label hides the grow-only rule until it is fixed", () => {
+    const config = withKey(`${HOST}.storage.lvm.size`, "99GiB");
+    config["citadel:hosts"].citadel.storage.disks[0].label = "data disk";
+    expect(messagesAt(verdict(config), `${HOST}.storage`)).toEqual(["must be 1-12 letters, digits, _ or -"]);
+  });
+
+  it("docker: a broken version hides the data root's placement until it is fixed", () => {
+    const config = withKey(`${HOST}.docker`, { version: "latest", dataRoot: "/opt/docker" });
+    expect(messagesAt(verdict(config), `${HOST}.docker`)).toEqual([
+      "must be an engine version such as 28.5.2",
+    ]);
+  });
+
+  it("firewall: a broken subnet beside it hides the SSH-from-anywhere rule until it is fixed", () => {
+    // A value of the wrong type aborts zod's checks of the whole lab; a broken pattern does not.
+    const config = withKey(
+      "citadel:ops.firewall.labSubnet",
+      "192.168.10.0/33",
+      withKey("citadel:ops.firewall.adminSubnet", "0.0.0.0/0"),
+    );
+    const all = verdict(config);
+    expect(messagesAt(all, "citadel:ops.firewall.adminSubnet")).toEqual([]);
+    expect(messagesAt(all, "citadel:ops.firewall.labSubnet")).toHaveLength(1);
+  });
+
+  it("backups: the repository is placed against the LadonStack's data only once that section is valid", () => {
+    const config = withKey(
+      "citadel:ops.backups.host",
+      "vault",
+      withKey("citadel:ladon.prometheus.retentionTime", "15 days"),
+    );
+    const all = verdict(config);
+    expect(messagesAt(all, "citadel:ladon.prometheus.retentionTime")).toHaveLength(1);
+    expect(messagesAt(all, "citadel:ops.backups")).toEqual([]);
+  });
+
+  it("a rule that spans fields gives its own fix and no field example, which would mislead", () => {
+    const cases: [string, unknown][] = [
+      [`${HOST}.sudo`, "none"],
+      [`${HOST}.storage.lvm.size`, "99GiB"],
+      [`${HOST}.docker.dataRoot`, "/opt/docker"],
+      ["citadel:ops.firewall.adminSubnet", "0.0.0.0/0"],
+      ["citadel:ops.backups.host", "vault"],
+      ["citadel:ops.backups.repository", "/srv/data/ladon/restic"],
+    ];
+    for (const [key, value] of cases) {
+      const found = problems(withKey(key, value));
+      expect([key, found.map((p) => p.path)]).toEqual([key, [key]]);
+      expect([key, found[0]?.example]).toEqual([key, undefined]);
+    }
+    // A field's own rule does quote its example: the contrast that makes the case above mean something.
+    expect(problems(withKey(`${HOST}.docker.dataRoot`, "srv"))[0]?.example).toBe("/srv/data/docker");
+  });
+});
+
+describe("RAID arrays' names, labels and mount points", () => {
+  const raids = (...arrays: ConfigMap[]): ConfigMap => {
+    const config = withKey(`${HOST}.storage.raids`, arrays);
+    return config;
+  };
+  const M = ["/dev/disk/by-id/ata-A", "/dev/disk/by-id/ata-B"];
+  const N = ["/dev/disk/by-id/ata-C", "/dev/disk/by-id/ata-D"];
+
+  it("reports two arrays named after one label once, as a duplicate label", () => {
+    expect(
+      messagesAt(verdict(raids(RAID("md", M), RAID("md", N, { mountPoint: "/srv/md2" }))), `${HOST}.storage`),
+    ).toEqual(["label md is already used by raids[0]; each disk and array needs its own"]);
+    // The loader keeps one problem a key, so the rule is asked too: one problem, not a second as an md name.
+    const array = (label: string, members: string[], mountPoint: string): RaidConfig => ({
+      level: 1,
+      members,
+      filesystem: "ext4",
+      label,
+      mountPoint,
+      mountOptions: ["defaults"],
+    });
+    expect(
+      storageProblems({ disks: [], raids: [array("md", M, "/srv/md"), array("md", N, "/srv/md2")] }),
+    ).toEqual([
+      {
+        path: ["raids", 1, "label"],
+        message: "label md is already used by raids[0]; each disk and array needs its own",
+      },
+    ]);
+  });
+
+  it("names the key that set the md name twice: the label when the later array has no name", () => {
+    const all = verdict(raids(RAID("one", M, { name: "fast" }), RAID("fast", N)));
+    expect(messagesAt(all, `${HOST}.storage.raids[1].label`)).toEqual([
+      "md name fast is already used by raids[0]; give each array its own name",
+    ]);
+    const named = verdict(raids(RAID("one", M, { name: "fast" }), RAID("two", N, { name: "fast" })));
+    expect(messagesAt(named, `${HOST}.storage.raids[1].name`)).toEqual([
+      "md name fast is already used by raids[0]; give each array its own name",
+    ]);
+  });
+
+  it("names the array that already has a mount point", () => {
+    expect(
+      messagesAt(
+        verdict(raids(RAID("one", M), RAID("two", N, { mountPoint: "/srv/one" }))),
+        `${HOST}.storage`,
+      ),
+    ).toEqual(["mount point /srv/one is already used by raids[0]; each disk and array needs its own"]);
+  });
+});
+
 describe("a drive and its partitions", () => {
   it.each([
     ["/dev/sda", "/dev/sda", true],
@@ -136,6 +268,12 @@ describe("a drive and its partitions", () => {
     ["/dev/disk/by-id/nvme-X", "/dev/disk/by-id/nvme-X-part", false],
     ["/dev/md1", "/dev/md1p2", true],
     ["/dev/md1", "/dev/md12", false],
+    // Partition numbers of two digits, and a name with a digit inside it but not at its end.
+    ["/dev/disk/by-id/nvme-X", "/dev/disk/by-id/nvme-X-part12", true],
+    ["/dev/nvme0n1", "/dev/nvme0n1p12", true],
+    ["/dev/sda", "/dev/sda12", true],
+    ["/dev/sda", "/dev/sdax2", false],
+    ["/dev/vd1a", "/dev/vd1a2", true],
   ])("%s and %s: %s", (disk, pv, same) => {
     expect(isSameDiskOrPartition(disk, pv)).toBe(same);
   });
