@@ -22,6 +22,31 @@ const hostKey = (type: string, inner: string, bytes: number) =>
   `${type} ${Buffer.concat([sshString(Buffer.from(inner)), sshString(Buffer.alloc(bytes, 7))]).toString("base64")}`;
 
 describe("hosts", () => {
+  const address = (value: string) =>
+    messagesAt(verdict(withKey(`${HOST}.address`, value)), `${HOST}.address`);
+  const notAnAddress = (value: string) => [`${JSON.stringify(value)} is not an IP address or a host name`];
+
+  it.each([
+    ["a one-letter label", "x.lab"],
+    ["a name of 253 characters", `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`],
+    ["digits and dots after a letter", "a1.2"],
+    ["digits and dots before a letter", "1.2a"],
+  ])("takes %s as an address", (_what, value) => {
+    expect(address(value)).toEqual([]);
+  });
+
+  it.each([
+    ["a name of 254 characters", `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(62)}`],
+    ["digits and dots that are no IP address", "192.168.10.299"],
+    ["a label that ends in -", "citadel-.lab"],
+  ])("refuses %s as an address", (_what, value) => {
+    expect(address(value)).toEqual(notAnAddress(value));
+  });
+
+  it("takes toolkit versions with numbers of several digits", () => {
+    expect(verdict(withKey(`${HOST}.nvidia.toolkitVersion`, "10.20.30-12"))).toBe("accepted");
+  });
+
   it("refuses one address for two hosts, whatever its case", () => {
     const config = withKey(`${HOST}.address`, "Citadel.LAB");
     addMonitoringPi(config, "citadel.lab");
