@@ -1,0 +1,83 @@
+/**
+ * How zod's issues reach the operator (components/config/issues.ts): an unknown key with the known
+ * one nearest to it, a key written with two namespaces, a map key that breaks a rule, a value that
+ * fits none of a union's forms, and the example quoted beside each. Through the loader, from the
+ * committed stack file with one key changed.
+ */
+import { LabConfigError } from "../components/config";
+import { loadLab, verdict, withKey, type ConfigMap } from "./support/verdict";
+
+const HOST = "citadel:hosts.citadel";
+
+/** The one problem the loader reports for `config`: its key, message and example. */
+function problem(config: ConfigMap): { path: string; message: string; example?: unknown } {
+  try {
+    loadLab(config);
+  } catch (err) {
+    if (err instanceof LabConfigError && err.problems.length === 1) return err.problems[0]!;
+    throw err;
+  }
+  throw new Error("the config was accepted");
+}
+
+describe("config issues as the operator reads them", () => {
+  it("a top-level key with a second namespace says to nest it", () => {
+    const config = withKey("citadel:ops:firewall", { adminSubnet: "192.168.10.0/24" });
+    expect(problem(config)).toEqual({
+      path: "citadel:ops:firewall",
+      message: "a key has one namespace; write citadel:ops and nest firewall under it",
+    });
+  });
+
+  it("a second namespace on a key the lab does not have is an unknown key, with the nearest", () => {
+    expect(problem(withKey("citadel:opz:firewall", {}))).toEqual({
+      path: "citadel:opz:firewall",
+      message: 'unknown key "opz:firewall" (did you mean "ops"?); known keys here: hosts, ladon, ops, vllm',
+    });
+  });
+
+  it("a colon inside a section is no namespace: the key is unknown there", () => {
+    const found = problem(withKey(`${HOST}.ssh:port`, 22));
+    expect(found.path).toBe(`${HOST}.ssh:port`);
+    expect(found.message).toMatch(/^unknown key "ssh:port" \(did you mean "ssh"\?\)/);
+  });
+
+  it("an unknown key far from every known one asks whether it is a typo", () => {
+    expect(problem(withKey(`${HOST}.zzzzzzzzzz`, 1))).toEqual({
+      path: `${HOST}.zzzzzzzzzz`,
+      message:
+        'unknown key "zzzzzzzzzz" (a typo?); known keys here: address, arch, cpus, docker, memoryGiB, nvidia, ssh, storage, sudo',
+    });
+  });
+
+  it("a host name that breaks two rules names both", () => {
+    const config = withKey("citadel:hosts", { ["C".repeat(32)]: {} });
+    expect(problem(config)).toEqual({
+      path: `citadel:hosts.${"C".repeat(32)}`,
+      message: `the name "${"C".repeat(32)}" is not allowed: it is 32 characters long; a host name has at most 31; host names are lower-case letters, digits and -, starting with a letter`,
+    });
+  });
+
+  it("a value whose type fits none of a union's forms is reported once, with the union's example", () => {
+    expect(problem(withKey(`${HOST}.storage.lvm.size`, 3))).toEqual({
+      path: `${HOST}.storage.lvm.size`,
+      message: "is not one of the accepted forms",
+      example: "3TiB",
+    });
+  });
+
+  it("a value inside a list quotes the example of the list's items", () => {
+    const config = withKey(`${HOST}.storage.disks`, [
+      { device: "/dev/nvme1n1", label: "data disk", mountPoint: "/srv/data" },
+    ]);
+    expect(problem(config)).toEqual({
+      path: `${HOST}.storage.disks[0].label`,
+      message: "must be 1-12 letters, digits, _ or -",
+      example: "data",
+    });
+  });
+
+  it("the lab's own file is accepted, so each case above is the one key it changes", () => {
+    expect(verdict(withKey(`${HOST}.storage.lvm.size`, "3TiB"))).toBe("accepted");
+  });
+});
