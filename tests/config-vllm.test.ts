@@ -142,6 +142,36 @@ describe("the edge values they accept", () => {
   });
 });
 
+describe("the edge values they accept, across keys", () => {
+  /** Facts of a model the catalog does not know: Qwen3-Embedding-0.6B's own config.json values. */
+  const FACTS = {
+    parametersB: 0.6,
+    layers: 28,
+    attentionHeads: 16,
+    kvHeads: 8,
+    headDim: 128,
+    maxContext: 32768,
+    vocabSize: 151669,
+    hiddenSize: 1024,
+    tiedEmbeddings: true,
+  };
+
+  it("one server on both GPUs, tensor-parallel over two", () => {
+    const config = withKey(at("servers.embed"), undefined);
+    withKey(at("servers.chat.gpus"), [0, 1], config);
+    expect(verdict(withKey(at("servers.chat.tensorParallelSize"), 2, config))).toBe("accepted");
+  });
+
+  it.each([4, 8, 16, 32])(
+    "a model the catalog does not know, described by its facts with %i-bit weights",
+    (bits) => {
+      const config = withKey(at("servers.embed.model"), "acme/embed-0.6b");
+      const facts = { ...FACTS, weightBits: bits, kinds: ["embed", "rerank"] };
+      expect(verdict(withKey(at("servers.embed.modelFacts"), facts, config))).toBe("accepted");
+    },
+  );
+});
+
 describe("the defaults and names a stack gets", () => {
   it("the pinned image, cache, timeouts, reserves and GeForce settings, and each server's own", () => {
     const config = labConfigMap();
@@ -204,5 +234,19 @@ describe("the defaults and names a stack gets", () => {
     const { chat, embed } = config["citadel:vllm"].servers;
     config["citadel:vllm"].servers = { embed, chat };
     expect(serversOf(loadLab(config).lab.vllm!).map(([n]) => n)).toEqual(["chat", "embed"]);
+    // Every order of three names: a comparator that ignores its arguments passes for some orders.
+    const vllm = loadLab(labConfigMap()).lab.vllm!;
+    const server = vllm.servers.chat!;
+    for (const order of [
+      ["a", "b", "c"],
+      ["a", "c", "b"],
+      ["b", "a", "c"],
+      ["b", "c", "a"],
+      ["c", "a", "b"],
+      ["c", "b", "a"],
+    ]) {
+      const servers = Object.fromEntries(order.map((n) => [n, server]));
+      expect(serversOf({ ...vllm, servers }).map(([n]) => n)).toEqual(["a", "b", "c"]);
+    }
   });
 });
