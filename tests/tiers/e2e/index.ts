@@ -647,6 +647,9 @@ async function main(): Promise<number> {
   );
   console.log("\ntimings:");
   for (const t of run.timings) console.log(`  ${t.what}: ${t.seconds} s`);
+  // The failed checks again, after the timings: the end of a long log names them.
+  const failed = run.checks.filter((c) => c.result === "failed");
+  if (failed.length > 0) console.log(`\nfailed:\n${failed.map((c) => `  [${c.at} s] ${c.name}`).join("\n")}`);
   console.log(`\n${run.passed} passed, ${run.failed} failed`);
   return run.failed > 0 ? 1 : 0;
 }
