@@ -3,9 +3,11 @@
  * and what a step without secrets leaves visible. Each test synthesises its own small program, so
  * a mutant in components/remote/command.ts runs only the tests that reach it.
  */
+import { execFileSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { parseLabConfig } from "../components/plan";
 import { hostScript, hostTarget, localScript, type HostScriptArgs } from "../components/remote";
+import { secretStdin } from "../components/remote/command";
 import type { ResourceRecord, SynthResult } from "../lib/synth/harness";
 import { fromConfigMap, stackConfigSource } from "../lib/synth/stackfile";
 import { LAB_SECRETS, labConfigMap } from "./support/lab";
@@ -80,6 +82,42 @@ describe("a step with secrets", () => {
     const order = [...create.matchAll(/IFS= read -r (\w+) \|\| true; export \1/g)].map((m) => m[1]);
     expect(order).toHaveLength(2);
     expect(forward.rawInputs.stdin).toBe(order.map((n) => `${values[n as keyof typeof values]}\n`).join(""));
+  });
+});
+
+describe("a step's secrets on its stdin", () => {
+  /** The header's read lines, run by bash on `stdin`: what each name holds afterwards. */
+  const readBack = (create: string, stdin: string, names: string[]) => {
+    const reads = create.split("\n").filter((l) => l.startsWith("IFS= read -r "));
+    const print = names.map((n) => `printf '%s=[%s]\\n' ${n} "$${n}"`).join("; ");
+    return execFileSync("bash", ["-c", `${reads.join("\n")}\n${print}`], { input: stdin, encoding: "utf8" });
+  };
+
+  it("gives each name its own value when bash reads the header", async () => {
+    const values = { A_TOKEN: "first value", B_TOKEN: "second\\value" };
+    const forward = await step({
+      params: { KERNEL_ARGS: "" },
+      secrets: { B_TOKEN: pulumi.secret(values.B_TOKEN), A_TOKEN: pulumi.secret(values.A_TOKEN) },
+    });
+    expect(
+      readBack(String(forward.rawInputs.create), String(forward.rawInputs.stdin), ["A_TOKEN", "B_TOKEN"]),
+    ).toBe("A_TOKEN=[first value]\nB_TOKEN=[second\\value]\n");
+  });
+
+  it("refuses a secret that spans lines, naming the step and not the value: it would shift every later secret", async () => {
+    const create = String(
+      (await step({ params: { KERNEL_ARGS: "" }, secrets: { A_TOKEN: "x", B_TOKEN: "y" } })).rawInputs.create,
+    );
+    // What the refusal prevents: the second line of A's value is read as B's.
+    expect(readBack(create, "line one\nline two\nb\n", ["A_TOKEN", "B_TOKEN"])).toBe(
+      "A_TOKEN=[line one]\nB_TOKEN=[line two]\n",
+    );
+    expect(() => secretStdin("citadel-backup", ["line one\nline two", "b"])).toThrow(
+      new Error("a secret passed to citadel-backup spans lines; encode it first"),
+    );
+    expect(() => secretStdin("citadel-backup", ["a", "line one\nline two"])).toThrow(/spans lines/);
+    expect(secretStdin("citadel-backup", ["a", "b"])).toBe("a\nb\n");
+    expect(secretStdin("citadel-backup", [])).toBe("");
   });
 });
 

@@ -27,6 +27,17 @@ export interface HostScriptArgs {
   replaceOnChange?: boolean;
 }
 
+/**
+ * A step's secrets as its stdin, one line each in name order, as the script's prelude reads them
+ * (`read -r`). A secret that spans lines would shift every secret after it onto the wrong name, so
+ * it is refused, naming the step and never the value.
+ */
+export function secretStdin(step: string, values: readonly string[]): string {
+  if (values.some((v) => v.includes("\n")))
+    throw new Error(`a secret passed to ${step} spans lines; encode it first`);
+  return values.map((v) => `${v}\n`).join("");
+}
+
 /** Turns a script file plus typed parameters into a `remote.Command` on `args.host`. */
 export function hostScript(
   name: string,
@@ -41,11 +52,9 @@ export function hostScript(
   const carriesSecrets = secretNames.length > 0;
   const stdin = carriesSecrets
     ? pulumi.secret(
-        pulumi.all(secretNames.map((n) => secrets[n] as pulumi.Input<string>)).apply((values) => {
-          if (values.some((v) => v.includes("\n")))
-            throw new Error(`a secret passed to ${name} spans lines; encode it first`);
-          return values.map((v) => `${v}\n`).join("");
-        }),
+        pulumi
+          .all(secretNames.map((n) => secrets[n] as pulumi.Input<string>))
+          .apply((values) => secretStdin(name, values)),
       )
     : undefined;
   return new command.remote.Command(
