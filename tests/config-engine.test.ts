@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { loadLabConfig, pulumiConfigSource } from "../components/config/engine";
+import { CONFIG_SOURCE_ENV } from "../components/config/source";
 import { PlanChecker } from "../components/plan";
 import { fromConfigMap } from "../lib/synth/stackfile";
 import { LAB_SECRETS, labConfigMap } from "./support/lab";
@@ -30,9 +31,10 @@ describe("the engine's config source", () => {
   it("lists the program's keys and the foreign ones apart, parses JSON values and keeps plain text", () => {
     engineConfig({ "aws:region": "eu-west-1", "citadel:note": "not {json" });
     const source = pulumiConfigSource();
+    // Exactly the citadel: keys, without their namespace: the stack file's, its secrets and the note.
+    const expected = [...Object.keys(fromConfigMap(labConfigMap()).values), ...LAB_SECRETS, "note"];
+    expect([...source.keys()].sort()).toEqual(expected.sort());
     expect(source.keys()).toEqual(expect.arrayContaining(["hosts", "vllm", "note", "vllmApiKey"]));
-    expect(source.keys()).not.toContain("aws:region");
-    expect(source.keys().every((k) => !k.includes(":"))).toBe(true);
     expect(source.foreignKeys?.()).toEqual(["aws:region"]);
     expect(source.value("note")).toBe("not {json");
     expect(source.value("hosts")).toEqual(labConfigMap()["citadel:hosts"]);
@@ -52,6 +54,37 @@ describe("the engine's config source", () => {
       const plain = await new Promise<string>((resolve) => value.apply((v) => resolve(v)));
       expect(plain).toBe(`secret value of ${key}`);
     }
+  });
+
+  describe("its warnings", () => {
+    afterEach(() => {
+      jest.restoreAllMocks();
+      delete process.env[CONFIG_SOURCE_ENV];
+    });
+    /** The lines pulumi.log.warn got while loading the lab with one warning, under the engine or not. */
+    const warned = (engine: boolean): string[] => {
+      engineConfig({ "aws:region": "eu-west-1" });
+      jest.spyOn(pulumi.runtime, "hasEngine").mockReturnValue(engine);
+      const warn = jest.spyOn(pulumi.log, "warn").mockResolvedValue();
+      loadLabConfig(new PlanChecker());
+      const lines = warn.mock.calls.map(([line]) => line.split(" (")[0] as string);
+      jest.restoreAllMocks();
+      return lines;
+    };
+
+    it("go to the engine's log, naming the stack file, the key and the rule, once each", () => {
+      expect(warned(true)).toEqual([
+        `Pulumi.${pulumi.getStack()}.yaml: aws:region: nothing reads the namespace "aws"`,
+      ]);
+      process.env[CONFIG_SOURCE_ENV] = "examples/Pulumi.monitoring-pi.yaml";
+      expect(warned(true)).toEqual([
+        'examples/Pulumi.monitoring-pi.yaml: aws:region: nothing reads the namespace "aws"',
+      ]);
+    });
+
+    it("are left to npm start and npm run diff without the engine, which print their own", () => {
+      expect(warned(false)).toEqual([]);
+    });
   });
 });
 

@@ -32,13 +32,15 @@ export function pulumiConfigSource(): ConfigSource {
   };
 }
 
-/** The keys the engine marked secret. `isConfigSecret` is internal to @pulumi/pulumi, so read its store the same way. */
+/**
+ * The keys the engine marked secret, by @pulumi/pulumi's own `runtime.isConfigSecret` (internal,
+ * untyped: runtime/config.js at 3.276.0, which reads the engine's PULUMI_CONFIG_SECRET_KEYS from
+ * its store). No fallback of our own: should a later version drop it, loading fails loudly here
+ * instead of quietly taking every secret for plain text.
+ */
 function engineSecretKeys(): string[] {
-  const runtime = pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean };
-  const all = Object.keys(pulumi.runtime.allConfig());
-  if (typeof runtime.isConfigSecret === "function") return all.filter((k) => runtime.isConfigSecret?.(k));
-  const fromEnv = process.env.PULUMI_CONFIG_SECRET_KEYS;
-  return fromEnv ? (JSON.parse(fromEnv) as string[]) : [];
+  const runtime = pulumi.runtime as unknown as { isConfigSecret: (k: string) => boolean };
+  return Object.keys(pulumi.runtime.allConfig()).filter((k) => runtime.isConfigSecret(k));
 }
 
 /**
