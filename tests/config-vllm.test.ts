@@ -3,6 +3,7 @@
  * refuses, refused at its own key with its own message, the edge values it accepts, and the
  * defaults. Pure and fast (no synthesis), from the committed stack file with one key changed.
  */
+import { parse } from "yaml";
 import { servedModelName, serversOf, vllmContainer } from "../components/config/vllm";
 import { imageOf, PINS } from "../components/pins";
 import { labConfigMap } from "./support/lab";
@@ -227,6 +228,76 @@ describe("the defaults and names a stack gets", () => {
     );
     expect(message).toContain("reserveGiB: 2\n");
     expect(message).not.toMatch(/servers:[\s\S]*reserveGiB/);
+  });
+
+  describe("a section written for one server", () => {
+    /** The problem's message and the section it says to write, parsed from the message's YAML. */
+    const migration = (section: Record<string, unknown>) => {
+      const config = labConfigMap();
+      config["citadel:vllm"] = section;
+      const problems = verdict(config);
+      expect(problems).toHaveLength(1);
+      const message = (problems as string[])[0]!;
+      const yaml = message.slice(
+        message.indexOf("the section then reads:\n") + 24,
+        message.lastIndexOf("\n    The"),
+      );
+      return { message, config, section: parse(yaml.replace(/^ {6}/gm, ""))["citadel:vllm"] };
+    };
+
+    it("is migrated to a server named after its kind, on port 8000 unless it had one, the section's keys kept", () => {
+      const embed = migration({
+        host: "citadel",
+        cacheDir: "/srv/models",
+        model: "Qwen/Qwen3-Embedding-0.6B",
+        kind: "embed",
+        gpus: [1],
+        maxModelLen: 8192,
+      });
+      expect(embed.message).toMatch(/^citadel:vllm: model, kind, gpus, maxModelLen now belong to one server/);
+      expect(embed.message).toMatch(/The server's container becomes vllm-embed: /);
+      expect(embed.section).toEqual({
+        host: "citadel",
+        cacheDir: "/srv/models",
+        servers: {
+          embed: {
+            model: "Qwen/Qwen3-Embedding-0.6B",
+            kind: "embed",
+            gpus: [1],
+            maxModelLen: 8192,
+            port: 8000,
+          },
+        },
+      });
+      expect(migration({ model: "Qwen/Qwen3-8B", port: 8100 }).section).toEqual({
+        servers: { chat: { model: "Qwen/Qwen3-8B", port: 8100 } },
+      });
+    });
+
+    it("keeps the servers already under servers, and the section it prints is accepted as written", () => {
+      const { embed } = labConfigMap()["citadel:vllm"].servers;
+      const mixed = migration({
+        host: "citadel",
+        servers: { embed },
+        model: "Qwen/Qwen3-8B",
+        gpus: [0],
+        maxModelLen: 32768,
+        quantization: "fp8_per_tensor",
+        kvCacheDtype: "fp8",
+      });
+      expect(Object.keys(mixed.section.servers).sort()).toEqual(["chat", "embed"]);
+      expect(mixed.section.servers.embed).toEqual(embed);
+      mixed.config["citadel:vllm"] = mixed.section;
+      expect(verdict(mixed.config)).toBe("accepted");
+    });
+
+    it("is not one when nothing in it is a server's key, or when it is no mapping", () => {
+      const config = labConfigMap();
+      config["citadel:vllm"] = "Qwen/Qwen3-8B";
+      expect(verdict(config)).toEqual([
+        expect.stringMatching(/^citadel:vllm: Invalid input: expected object/),
+      ]);
+    });
   });
 
   it("lists servers by name, whatever order the stack file has them in", () => {

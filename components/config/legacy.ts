@@ -18,13 +18,17 @@ export function legacyVllmProblem(section: unknown): ConfigProblem | undefined {
   const shared = Object.fromEntries(
     entries.filter(([k]) => !moved.some(([m]) => m === k) && k !== "servers"),
   );
+  // Servers already written under `servers` stay in the section as it should read.
+  const existing = (section as { servers?: unknown }).servers;
+  const servers =
+    typeof existing === "object" && existing !== null && !Array.isArray(existing) ? existing : {};
   const server = Object.fromEntries(moved);
   const kind = typeof server.kind === "string" ? server.kind : "generate";
   const name = kind === "generate" ? "chat" : kind;
   // The single server used port 8000 by default; a server now names its own.
   if (server.port === undefined) server.port = 8000;
   const migrated = stringify(
-    { [`${NAMESPACE}:vllm`]: { ...shared, servers: { [name]: server } } },
+    { [`${NAMESPACE}:vllm`]: { ...shared, servers: { ...servers, [name]: server } } },
     { indent: 2 },
   );
   return {
