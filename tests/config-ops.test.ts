@@ -5,10 +5,13 @@
  */
 import { cidrContains, normaliseCidr } from "../components/config/ops";
 import { closest, editDistance, labWarnings, namespaceFindings } from "../components/config/warnings";
-import { labConfigMap } from "./support/lab";
+import { MODEL_CATALOG } from "../components/shared/models";
+import { addMonitoringPi, labConfigMap } from "./support/lab";
 import { loadLab, messagesAt, refusals, verdict, withKey } from "./support/verdict";
 
 const FW = "citadel:ops.firewall";
+/** Qwen3-8B's facts from the catalog, for a model the catalog does not know by its id. */
+const CHAT_FACTS = MODEL_CATALOG["Qwen/Qwen3-8B"];
 const BK = "citadel:ops.backups";
 
 describe("ops checks refuse, at the key, with a fix", () => {
@@ -122,15 +125,31 @@ describe("warnings", () => {
     expect(closest("xy", ["pu"])).toBeUndefined();
     expect(closest("xu", ["pu"])).toBe("pu");
     expect(closest("ab", ["ac", "ad"])).toBe("ac");
+    // Equals by edits are ordered by name, whatever order they are known in.
+    expect(closest("ab", ["ad", "ac"])).toBe("ac");
     expect(closest("x", [])).toBeUndefined();
   });
 
   it("refuse a namespace that is a typo of the program's, and warn about one nothing reads", () => {
     const { problems, warnings } = namespaceFindings(
-      ["citdel:vllm", "Citadel:ops", "aws:region", "grafana:url", "dokcer:host", "pulumi:tags"],
+      [
+        "citdel:vllm",
+        "Citadel:ops",
+        "aws:region",
+        "grafana:url",
+        "dokcer:host",
+        "pulumi:tags",
+        "CITADEL:ladon",
+        "citdl:hosts",
+      ],
       "citadel",
     );
     expect(problems).toEqual([
+      {
+        path: "CITADEL:ladon",
+        message:
+          'namespace "CITADEL" is not "citadel", so nothing reads this section and the lab would be planned without it; rename the key to citadel:ladon',
+      },
       {
         path: "Citadel:ops",
         message:
@@ -140,6 +159,12 @@ describe("warnings", () => {
         path: "citdel:vllm",
         message:
           'namespace "citdel" is not "citadel", so nothing reads this section and the lab would be planned without it; rename the key to citadel:vllm',
+      },
+      {
+        // Two edits from citadel: still a typo of it.
+        path: "citdl:hosts",
+        message:
+          'namespace "citdl" is not "citadel", so nothing reads this section and the lab would be planned without it; rename the key to citadel:hosts',
       },
     ]);
     expect(warnings).toEqual([
@@ -184,5 +209,84 @@ describe("warnings", () => {
     expect(labWarnings(loadLab(config).lab).map((w) => w.path.join("."))).not.toContain(
       "hosts.citadel.storage.lvm.size",
     );
+  });
+
+  describe("a served name", () => {
+    /** The warnings of the lab with each server's servedModelName set, as path: first clause. */
+    const served = (names: Record<string, string>): string[] => {
+      const config = labConfigMap();
+      for (const [server, name] of Object.entries(names))
+        withKey(`citadel:vllm.servers.${server}.servedModelName`, name, config);
+      return labWarnings(loadLab(config).lab).map((w) => `${w.path.join(".")}: ${w.message.split(";")[0]}`);
+    };
+
+    it.each([
+      ["its model's short name", "qwen3-8b"],
+      ["its model's id, in any case", "QWEN/qwen3-8B"],
+      ["a name of its own", "house-chat"],
+    ])("is fine when it is %s", (_what, name) => {
+      expect(served({ chat: name })).toEqual([]);
+    });
+
+    it.each([
+      ["another model's short name", "Qwen3-Embedding-0.6B"],
+      ["another model's id, in any case", "QWEN/QWEN3-EMBEDDING-0.6B"],
+    ])("is a warning when it is %s", (_what, name) => {
+      expect(served({ chat: name })).toEqual([
+        `vllm.servers.chat.servedModelName: "${name}" names Qwen/Qwen3-Embedding-0.6B, but this server serves Qwen/Qwen3-8B`,
+      ]);
+    });
+
+    it("is fine for a model outside the catalog that shares a catalog model's name: it is that model's too", () => {
+      // A fine-tune under another organisation, and the catalog's own id in lower case.
+      for (const model of ["hana-x/Qwen3-8B", "qwen/qwen3-8b"]) {
+        const config = labConfigMap();
+        withKey("citadel:vllm.servers.chat.model", model, config);
+        withKey("citadel:vllm.servers.chat.modelFacts", CHAT_FACTS, config);
+        for (const name of ["qwen3-8b", model.toLowerCase()]) {
+          withKey("citadel:vllm.servers.chat.servedModelName", name, config);
+          expect([model, name, labWarnings(loadLab(config).lab)]).toEqual([model, name, []]);
+        }
+      }
+    });
+
+    it("warns server by server in name order, whatever order the stack file has them in", () => {
+      const config = labConfigMap();
+      const { chat, embed } = config["citadel:vllm"].servers;
+      config["citadel:vllm"].servers = {
+        embed: { ...embed, servedModelName: "qwen3-8b" },
+        chat: { ...chat, servedModelName: "qwen3-embedding-0.6b" },
+      };
+      expect(labWarnings(loadLab(config).lab).map((w) => w.path.join("."))).toEqual([
+        "vllm.servers.chat.servedModelName",
+        "vllm.servers.embed.servedModelName",
+      ]);
+    });
+  });
+
+  describe("an admin subnet", () => {
+    const adminWarnings = (config: Record<string, any>) =>
+      labWarnings(loadLab(config).lab)
+        .filter((w) => w.path.join(".") === "ops.firewall.adminSubnet")
+        .map((w) => w.message.split(";")[0]);
+
+    it("is checked against the hosts given by IPv4 address, and holding one of them is enough", () => {
+      const config = withKey(`${FW}.adminSubnet`, "192.168.20.0/24");
+      addMonitoringPi(config, "192.168.20.40");
+      expect(adminWarnings(config)).toEqual([]);
+      withKey("citadel:hosts.pi.address", "192.168.30.40", config);
+      expect(adminWarnings(config)).toEqual([
+        "192.168.20.0/24 contains no host of the lab (citadel 192.168.10.29, pi 192.168.30.40)",
+      ]);
+    });
+
+    it("says nothing when the hosts are known by name only, or when there is no firewall", () => {
+      expect(
+        adminWarnings(
+          withKey("citadel:hosts.citadel.address", "citadel.lab", withKey(`${FW}.adminSubnet`, "10.0.0.0/8")),
+        ),
+      ).toEqual([]);
+      expect(labWarnings(loadLab(withKey(FW, undefined)).lab)).toEqual([]);
+    });
   });
 });

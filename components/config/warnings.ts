@@ -63,7 +63,8 @@ export function namespaceFindings(
     const ns = key.split(":")[0] as string;
     const rest = key.slice(ns.length + 1);
     if ((KNOWN_NAMESPACES as readonly string[]).includes(ns)) continue;
-    if (ns.toLowerCase() === namespace || editDistance(ns.toLowerCase(), namespace) <= 2) {
+    // Another case of the namespace is at distance 0: a typo as well.
+    if (editDistance(ns.toLowerCase(), namespace) <= 2) {
       problems.push({
         path: key,
         message: `namespace "${ns}" is not "${namespace}", so nothing reads this section and the lab would be planned without it; rename the key to ${namespace}:${rest}`,
