@@ -1,0 +1,98 @@
+/** Scratch directories (tests/support/scratch.ts) and their removal, never through a mount (remove.ts). */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { requireRoot } from "./support/loops";
+import { mountsUnder, removeTree } from "./support/remove";
+import { removeScratch, scratchDir } from "./support/scratch";
+
+/** /proc/self/mountinfo's lines (proc(5)): the mount point is the fifth field, escaped. */
+const MOUNTINFO = [
+  "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
+  "90 22 0:50 / /tmp/citadel-a rw,relatime shared:40 - tmpfs tmpfs rw",
+  "91 90 0:51 / /tmp/citadel-a/sub/deep rw,relatime shared:41 - tmpfs tmpfs rw",
+  "92 22 0:52 / /tmp/citadel-ab rw,relatime shared:42 - tmpfs tmpfs rw",
+  "93 22 0:53 / /tmp/citadel-a\\040b/x rw,relatime shared:43 - tmpfs tmpfs rw",
+  "",
+].join("\n");
+
+describe("mountsUnder", () => {
+  it("finds the mounts at and below a directory, not a sibling that shares its prefix", () => {
+    expect(mountsUnder("/tmp/citadel-a", MOUNTINFO)).toEqual(["/tmp/citadel-a", "/tmp/citadel-a/sub/deep"]);
+    expect(mountsUnder("/tmp/citadel-a/sub/", MOUNTINFO)).toEqual(["/tmp/citadel-a/sub/deep"]);
+    expect(mountsUnder("/tmp/citadel-b", MOUNTINFO)).toEqual([]);
+  });
+
+  it("reads mountinfo's octal escapes, so a path with a space is matched as itself", () => {
+    expect(mountsUnder("/tmp/citadel-a b", MOUNTINFO)).toEqual(["/tmp/citadel-a b/x"]);
+  });
+
+  it("sees every mount below /", () => {
+    expect(mountsUnder("/", MOUNTINFO)).toHaveLength(5);
+  });
+});
+
+describe("removeTree", () => {
+  it("removes a tree, and leaves a path that is not there alone", () => {
+    const dir = scratchDir("citadel-remove-");
+    mkdirSync(path.join(dir, "a", "b"), { recursive: true });
+    writeFileSync(path.join(dir, "a", "b", "f"), "x");
+    removeTree(dir);
+    expect(existsSync(dir)).toBe(false);
+    expect(() => removeTree(dir)).not.toThrow();
+  });
+
+  it("refuses a tree with a filesystem mounted below it, naming the mount, and deletes nothing", () => {
+    requireRoot("scratch removal");
+    // Made as scratch, so that it is removed also when an expectation below fails (once unmounted).
+    const dir = scratchDir("citadel-remove-");
+    const mnt = path.join(dir, "mnt");
+    mkdirSync(mnt);
+    writeFileSync(path.join(dir, "beside"), "mine");
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]);
+    try {
+      writeFileSync(path.join(mnt, "theirs"), "not mine");
+      expect(() => removeTree(dir)).toThrow(`${realpathSync(mnt)} is still mounted there`);
+      expect(readFileSync(path.join(mnt, "theirs"), "utf8")).toBe("not mine");
+      expect(readFileSync(path.join(dir, "beside"), "utf8")).toBe("mine");
+    } finally {
+      spawnSync("umount", [mnt]);
+    }
+    // Unmounted, the tree goes.
+    removeTree(dir);
+    expect(existsSync(dir)).toBe(false);
+  });
+});
+
+describe("scratchDir", () => {
+  it("makes a new directory under the temp dir with its maker's prefix, removed by removeScratch", () => {
+    const a = scratchDir("citadel-scratch-test-");
+    const b = scratchDir("citadel-scratch-test-");
+    expect(path.dirname(a)).toBe(tmpdir());
+    expect(path.basename(a)).toMatch(/^citadel-scratch-test-[A-Za-z0-9]{6}$/);
+    expect(b).not.toBe(a);
+    writeFileSync(path.join(a, "f"), "x");
+    removeScratch();
+    expect(existsSync(a)).toBe(false);
+    expect(existsSync(b)).toBe(false);
+  });
+
+  it("removes the others when one still has a mount, then fails naming it", () => {
+    requireRoot("scratch removal");
+    const mounted = scratchDir("citadel-scratch-test-");
+    const other = scratchDir("citadel-scratch-test-");
+    const mnt = path.join(mounted, "mnt");
+    mkdirSync(mnt);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]);
+    try {
+      expect(() => removeScratch()).toThrow(`not removing ${mounted}`);
+      expect(existsSync(other)).toBe(false);
+      expect(existsSync(mnt)).toBe(true);
+    } finally {
+      spawnSync("umount", [mnt]);
+      // removeScratch took it off its list whatever happened: this test made it, so it removes it.
+      removeTree(mounted);
+    }
+  });
+});
