@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { requireRoot } from "./support/loops";
 import { mountsUnder, removeTree } from "./support/remove";
 import { removeScratch, scratchDir } from "./support/scratch";
+import { closeRunTmp } from "./support/tmp-teardown";
 
 /** /proc/self/mountinfo's lines (proc(5)): the mount point is the fifth field, escaped. */
 const MOUNTINFO = [
@@ -94,5 +95,28 @@ describe("scratchDir", () => {
       // removeScratch took it off its list whatever happened: this test made it, so it removes it.
       removeTree(mounted);
     }
+  });
+});
+
+describe("the run's temp dir, at the end of the run", () => {
+  it("is removed when only the tools' caches are in it", () => {
+    const dir = scratchDir("citadel-jest-test-");
+    mkdirSync(path.join(dir, "tsx-0"));
+    writeFileSync(path.join(dir, "tsx-0", "cache"), "x");
+    mkdirSync(path.join(dir, "node-compile-cache"));
+    mkdirSync(path.join(dir, "jest_0"));
+    closeRunTmp(dir);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it("fails naming what the tests left, and keeps it", () => {
+    const dir = scratchDir("citadel-jest-test-");
+    mkdirSync(path.join(dir, "tsx-0"));
+    mkdirSync(path.join(dir, "citadel-out-Ab12Cd"));
+    writeFileSync(path.join(dir, "tmp.XyZ"), "");
+    expect(() => closeRunTmp(dir)).toThrow(
+      `the tests left 2 entries in the run's temp dir ${dir}:\n  citadel-out-Ab12Cd\n  tmp.XyZ\n`,
+    );
+    expect(existsSync(path.join(dir, "citadel-out-Ab12Cd"))).toBe(true);
   });
 });
