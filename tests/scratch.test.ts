@@ -6,7 +6,8 @@ import * as path from "node:path";
 import { requireRoot } from "./support/loops";
 import { mountsUnder, removeTree } from "./support/remove";
 import { removeScratch, scratchDir } from "./support/scratch";
-import { closeRunTmp } from "./support/tmp-teardown";
+import setup from "./support/tmp-setup";
+import teardown, { closeRunTmp } from "./support/tmp-teardown";
 
 /** /proc/self/mountinfo's lines (proc(5)): the mount point is the fifth field, escaped. */
 const MOUNTINFO = [
@@ -118,5 +119,35 @@ describe("the run's temp dir, at the end of the run", () => {
       `the tests left 2 entries in the run's temp dir ${dir}:\n  citadel-out-Ab12Cd\n  tmp.XyZ\n`,
     );
     expect(existsSync(path.join(dir, "citadel-out-Ab12Cd"))).toBe(true);
+  });
+
+  it("is a new one each run, inside the temp dir, with TMPDIR put back after it for the next run", () => {
+    // This worker's own run markers, restored whatever happens below.
+    const saved = ["TMPDIR", "CITADEL_JEST_TMPDIR", "CITADEL_JEST_OUTER_TMPDIR"].map(
+      (k) => [k, process.env[k]] as const,
+    );
+    // Read from process.env: a test's process.env is jest's copy, which os.tmpdir() does not see.
+    const outer = process.env.TMPDIR;
+    expect(outer).toBe(tmpdir());
+    const made: string[] = [];
+    try {
+      for (let run = 0; run < 2; run++) {
+        setup();
+        const dir = process.env.TMPDIR as string;
+        made.push(dir);
+        expect(path.dirname(dir)).toBe(outer);
+        expect(path.basename(dir)).toMatch(/^citadel-jest-/);
+        teardown();
+        expect(process.env.TMPDIR).toBe(outer);
+        expect(existsSync(dir)).toBe(false);
+      }
+    } finally {
+      for (const [k, v] of saved) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      // What a failed expectation above kept from teardown.
+      for (const dir of made) removeTree(dir);
+    }
   });
 });

@@ -12,6 +12,10 @@ import * as path from "node:path";
 
 export default function setup(): void {
   const dir = mkdtempSync(path.join(tmpdir(), "citadel-jest-"));
+  // What TMPDIR was, for globalTeardown to put back: jest --watch and Stryker's jest runner start
+  // run after run in one process, and each run's directory is gone after it.
+  if (process.env.TMPDIR === undefined) delete process.env.CITADEL_JEST_OUTER_TMPDIR;
+  else process.env.CITADEL_JEST_OUTER_TMPDIR = process.env.TMPDIR;
   process.env.CITADEL_JEST_TMPDIR = dir;
   // The workers are started after globalSetup, with this environment.
   process.env.TMPDIR = dir;

@@ -38,5 +38,12 @@ export function closeRunTmp(dir: string): void {
 
 export default function teardown(): void {
   const dir = process.env.CITADEL_JEST_TMPDIR;
+  // TMPDIR as it was before globalSetup, before anything can throw: a next run in this process
+  // (jest --watch, Stryker) makes its directory where this one's was made.
+  const outer = process.env.CITADEL_JEST_OUTER_TMPDIR;
+  if (outer === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = outer;
+  delete process.env.CITADEL_JEST_OUTER_TMPDIR;
+  delete process.env.CITADEL_JEST_TMPDIR;
   if (dir) closeRunTmp(dir);
 }
