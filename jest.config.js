@@ -12,4 +12,8 @@ module.exports = {
   // worker: the suite ran serially while the other core idled (npm run bench, "npm test").
   maxWorkers: "100%",
   reporters: ["default", ["<rootDir>/tests/support/summary-reporter.js", {}]],
+  // A temp dir of the run's own as every test's TMPDIR, which must be empty at the end: a test that
+  // leaves something in it fails the run, which names it (tests/support/tmp-setup.ts).
+  globalSetup: "<rootDir>/tests/support/tmp-setup.ts",
+  globalTeardown: "<rootDir>/tests/support/tmp-teardown.ts",
 };

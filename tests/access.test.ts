@@ -4,8 +4,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import bcrypt from "bcryptjs";
 import { parse } from "yaml";
@@ -26,6 +25,7 @@ import { SimHost } from "./support/hostsim";
 import { byName, ofType, synthLab } from "./support/synth";
 import { hostPort } from "./support/catalog";
 import { requireTool } from "./support/tools";
+import { scratchDir } from "./support/scratch";
 
 const PASSWORD = "0123456789abcdef0123456789abcdef";
 
@@ -65,7 +65,7 @@ describe("basic-auth hashes", () => {
 
   it("make a web config that promtool check web-config accepts", () => {
     requireTool("promtool");
-    const dir = mkdtempSync(path.join(tmpdir(), "citadel-webcfg-"));
+    const dir = scratchDir("citadel-webcfg-");
     const file = path.join(dir, "web.yml");
     writeFileSync(file, renderWebConfig(webPasswordHash(PASSWORD, "prometheus")));
     const ok = spawnSync("promtool", ["check", "web-config", file], { encoding: "utf8" });

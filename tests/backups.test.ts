@@ -8,14 +8,12 @@ import {
   chmodSync,
   cpSync,
   existsSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
   rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { restoreRunbook, renderRunbook } from "../components/ops/runbook";
 import { RESTIC_PASSWORD_FILE } from "../components/ops/backups";
@@ -24,6 +22,7 @@ import { requireTool } from "./support/tools";
 import { labConfigMap } from "./support/lab";
 import { synthLab } from "./support/synth";
 import { hostPort } from "./support/catalog";
+import { scratchDir } from "./support/scratch";
 
 const SCRIPT = "ops/scripts/backup.sh";
 const DATA = "/srv/data/ladon";
@@ -33,7 +32,7 @@ let template: string;
 
 beforeAll(() => {
   for (const tool of ["restic", "jq", "sqlite3", "promtool"]) requireTool(tool);
-  const dir = mkdtempSync(path.join(tmpdir(), "citadel-restic-"));
+  const dir = scratchDir("citadel-restic-");
   writeFileSync(path.join(dir, "pw"), "pw");
   template = path.join(dir, "repo");
   execFileSync("restic", ["init", "-q"], {
@@ -52,7 +51,7 @@ beforeAll(() => {
  * (internal/repository/testing.go). A copy of the repository's directory is the same repository.
  */
 function emptyRepository(): string {
-  const repo = path.join(mkdtempSync(path.join(tmpdir(), "citadel-restic-")), "repo");
+  const repo = path.join(scratchDir("citadel-restic-"), "repo");
   cpSync(template, repo, { recursive: true });
   return repo;
 }
@@ -116,7 +115,7 @@ function backupParams(h: SimHost, repo: string) {
 
 describe("backup and restore with real restic", () => {
   const h = new SimHost();
-  const repo = path.join(mkdtempSync(path.join(tmpdir(), "citadel-restic-")), "repo");
+  const repo = path.join(scratchDir("citadel-restic-"), "repo");
   let first: ReturnType<SimHost["runStandalone"]>;
   let original: Map<string, string>;
   let originalDump: string;

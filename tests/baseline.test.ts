@@ -7,8 +7,7 @@
  * numbers are plausible for Qwen3-8B on two RTX 4070 Ti SUPER, not measured on citadel.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { dashboardPromQL, dashboards, METRIC_SOURCES, metricsIn } from "../components/ladon";
 import {
@@ -24,6 +23,7 @@ import {
 import { SimHost } from "./support/hostsim";
 import { STACK_FILE } from "./support/lab";
 import { requireTool } from "./support/tools";
+import { scratchDir } from "./support/scratch";
 
 const ROOT = path.join(__dirname, "..");
 const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures", "baseline", name), "utf8");
@@ -383,7 +383,7 @@ describe("npm run baseline", () => {
     h.set("health-vllm-embed", "healthy");
     h.set("bench-result.json", fixture(result));
     h.set("bench-result-vllm-embed.json", fixture("qwen3-embedding-run1.json"));
-    const dir = mkdtempSync(path.join(tmpdir(), "citadel-ssh-"));
+    const dir = scratchDir("citadel-ssh-");
     const log = path.join(dir, "ssh.log");
     writeFileSync(
       path.join(dir, "ssh"),
@@ -398,7 +398,7 @@ describe("npm run baseline", () => {
       SHIM_STATE: h.state,
       CITADEL_ROOT: h.root,
     };
-    return { h, env, log, cwd: mkdtempSync(path.join(tmpdir(), "citadel-baseline-")) };
+    return { h, env, log, cwd: scratchDir("citadel-baseline-") };
   }
   const run = (t: { env: NodeJS.ProcessEnv; cwd: string }, ...args: string[]) =>
     spawnSync(
@@ -533,7 +533,7 @@ describe("npm run baseline", () => {
   it("exits 3, not 1 (a regression), when the vLLM host cannot be reached over SSH", () => {
     const t = lab("qwen3-8b-run1.json");
     // ssh(1) exits 255 when it cannot connect: what a lab that is down gives.
-    const down = mkdtempSync(path.join(tmpdir(), "citadel-ssh-down-"));
+    const down = scratchDir("citadel-ssh-down-");
     writeFileSync(
       path.join(down, "ssh"),
       '#!/usr/bin/env bash\necho "ssh: connect to host 192.168.10.29 port 22: No route to host" >&2\nexit 255\n',

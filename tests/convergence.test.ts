@@ -1,7 +1,6 @@
 /** Convergence quality: deterministic plans, no work on a no-op, the smallest blast radius, parallel steps. */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import {
   BLAST_RADIUS,
@@ -15,6 +14,7 @@ import {
 import type { SynthResult } from "../lib/synth/harness";
 import { labConfigMap, STACK_FILE } from "./support/lab";
 import { synthLab } from "./support/synth";
+import { scratchDir } from "./support/scratch";
 
 const ROOT = path.join(__dirname, "..");
 let lab: SynthResult;
@@ -40,8 +40,8 @@ describe("determinism", () => {
       .sort();
 
   it("writes byte-identical out/ whatever the time zone, locale or working directory", () => {
-    const a = mkdtempSync(path.join(tmpdir(), "citadel-det-"));
-    const b = mkdtempSync(path.join(tmpdir(), "citadel-det-"));
+    const a = scratchDir("citadel-det-");
+    const b = scratchDir("citadel-det-");
     expect(start(a, { TZ: "UTC", LANG: "C.UTF-8" }).status).toBe(0);
     expect(start(b, { TZ: "Pacific/Auckland", LANG: "de_DE.UTF-8", LC_ALL: "de_DE.UTF-8" }).status).toBe(0);
     expect(files(b)).toEqual(files(a));

@@ -7,8 +7,7 @@
  * Needs root, unshare(1) and ufw (apt-get install -y ufw).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import {
   accessFile,
@@ -20,6 +19,7 @@ import {
 } from "../components/host";
 import { renderScript } from "../components/remote";
 import { requireTool } from "./support/tools";
+import { scratchDir } from "./support/scratch";
 
 const plan: FirewallPlan = {
   sshPort: 22,
@@ -44,7 +44,7 @@ const script = (p: FirewallPlan) =>
 
 /** Runs the steps in one namespace and returns each marked section of the output. */
 function inUfwNamespace(steps: string[]): Record<string, string> {
-  const dir = mkdtempSync(path.join(tmpdir(), "citadel-ufw-"));
+  const dir = scratchDir("citadel-ufw-");
   writeFileSync(path.join(dir, "full.sh"), script(plan));
   writeFileSync(path.join(dir, "smaller.sh"), script(smaller));
   const runner = `set -euo pipefail
@@ -68,7 +68,6 @@ unshare --mount --net bash -uo pipefail -c '
     // The SSH session firewall.sh checks its client against: from the admin subnet.
     env: { ...process.env, SSH_CONNECTION: "192.168.10.50 51234 192.168.10.29 22" },
   });
-  spawnSync("rm", ["-rf", dir]);
   if (run.status !== 0) throw new Error(`the ufw namespace failed (${run.status}):\n${run.stderr}`);
   const out: Record<string, string> = {};
   for (const part of run.stdout.split(/^=== /m).slice(1)) {

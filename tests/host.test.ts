@@ -1,7 +1,6 @@
 /** The host layer under Pulumi's mocks: which resources exist, with which inputs and options. */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { LabConfigError } from "../components/config";
@@ -13,6 +12,7 @@ import type { SynthResult } from "../lib/synth/harness";
 import { addMonitoringPi, citadelHost, LAB_SECRETS, labConfigMap, piConfigMap, piRaid } from "./support/lab";
 import { byName, dependencyNames, ofType, synthFailure, synthLab } from "./support/synth";
 import { requireTool } from "./support/tools";
+import { scratchDir } from "./support/scratch";
 
 const REMOTE = "command:remote:Command";
 let lab: SynthResult;
@@ -214,7 +214,7 @@ describe("Storage: RAID arrays (the monitoring Pi's example stack)", () => {
 
   it("renders scrub units that pass systemd-analyze verify, with no warnings", () => {
     requireTool("systemd-analyze");
-    const d = mkdtempSync(path.join(tmpdir(), "citadel-scrub-"));
+    const d = scratchDir("citadel-scrub-");
     const script = path.join(d, "citadel-raid-scrub.sh");
     writeFileSync(script, pi.files.get("pi/usr/local/lib/citadel/citadel-raid-scrub.sh")!, { mode: 0o755 });
     for (const unit of ["service", "timer"]) {

@@ -1,7 +1,6 @@
 /** Every LadonStack artifact checked by the real tool for its format, where one exists. */
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { LadonSchema } from "../components/config/ladon";
@@ -26,9 +25,10 @@ import { timerUnits } from "../components/remote";
 import type { SynthResult } from "../lib/synth/harness";
 import { synthLab } from "./support/synth";
 import { requireTool } from "./support/tools";
+import { scratchDir } from "./support/scratch";
 
 const defaults = LadonSchema.parse({});
-const dir = () => mkdtempSync(path.join(tmpdir(), "citadel-ladon-"));
+const dir = () => scratchDir("citadel-ladon-");
 const run = (cmd: string, args: string[], cwd?: string) => spawnSync(cmd, args, { encoding: "utf8", cwd });
 const ok = (r: ReturnType<typeof run>) => {
   if (r.status !== 0) throw new Error(`${r.stdout}\n${r.stderr}`);

@@ -1,5 +1,5 @@
 /** The development loop's figures (lib/loop.ts): what `npm run bench` reports from `.ci/run`'s records. */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
@@ -13,9 +13,10 @@ import {
   type MutationReport,
 } from "../lib/loop";
 import { GO_LANES, UPSTREAM } from "../lib/upstream";
+import { scratchDir } from "./support/scratch";
 
 function recorded(lines: string[]): string {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), "citadel-loop-")), "ci-times.jsonl");
+  const file = path.join(scratchDir("citadel-loop-"), "ci-times.jsonl");
   writeFileSync(file, lines.join("\n") + "\n");
   return file;
 }

@@ -2,7 +2,9 @@
 # Unit tests for the helpers every host script includes (components/remote/prelude.sh).
 
 setup() {
-  CITADEL_ROOT="$(mktemp -d)"
+  # The test's own directory, which bats makes empty for each test and removes after it, also when
+  # the test fails (a mktemp -d here was never removed: one tmp.* per test, every run).
+  CITADEL_ROOT="$BATS_TEST_TMPDIR"
   export CITADEL_ROOT
   # shellcheck disable=SC1091 # the prelude is sourced from the repo at test time
   source "$BATS_TEST_DIRNAME/../components/remote/prelude.sh"

@@ -1,11 +1,11 @@
 /** Every script file, and every script as rendered for the lab, is shellcheck-clean. */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { piConfigMap } from "./support/lab";
 import { synthLab } from "./support/synth";
 import { requireTool } from "./support/tools";
+import { scratchDir } from "./support/scratch";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -47,7 +47,7 @@ describe("shellcheck", () => {
 
   it("passes every script exactly as the lab renders it for the host", async () => {
     const { files: rendered } = await synthLab();
-    const dir = mkdtempSync(path.join(tmpdir(), "citadel-rendered-"));
+    const dir = scratchDir("citadel-rendered-");
     const scripts = [...rendered.keys()].filter((k) => k.endsWith(".sh"));
     // 41 host steps (7 of them Prometheus's and Alertmanager's basic-auth files), the local reboot
     // wait, and the 5 scripts timers run (textfile, backup, prune, check, drift).
@@ -64,7 +64,7 @@ describe("shellcheck", () => {
 
   it("passes the RAID scripts exactly as the monitoring Pi's example renders them", async () => {
     const { files: rendered } = await synthLab(piConfigMap());
-    const dir = mkdtempSync(path.join(tmpdir(), "citadel-rendered-"));
+    const dir = scratchDir("citadel-rendered-");
     const scripts = [
       "pi/commands/pi-storage-raid-ladon.sh",
       "pi/commands/pi-storage-scrub.sh",

@@ -1,10 +1,10 @@
 /** `npm start` as a user runs it: a subprocess on a stack file, writing out/. */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { citadelHost, labConfigMap, PI_STACK_FILE, piConfigMap, piRaid, STACK_FILE } from "./support/lab";
+import { scratchDir } from "./support/scratch";
 
 const ROOT = path.join(__dirname, "..");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
@@ -22,7 +22,7 @@ const committedRuns = new Map<string, { run: ReturnType<typeof start>; out: stri
 function committedRun(file: string): { run: ReturnType<typeof start>; out: string } {
   let done = committedRuns.get(file);
   if (!done) {
-    const out = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
+    const out = scratchDir("citadel-out-");
     done = { run: start(["--config", file, "--out", out]), out };
     committedRuns.set(file, done);
   }
@@ -30,7 +30,7 @@ function committedRun(file: string): { run: ReturnType<typeof start>; out: strin
 }
 
 function stackFile(config: Record<string, unknown>, name = "citadel"): string {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), "citadel-stack-")), `Pulumi.${name}.yaml`);
+  const file = path.join(scratchDir("citadel-stack-"), `Pulumi.${name}.yaml`);
   writeFileSync(file, stringify({ config }));
   return file;
 }
@@ -136,7 +136,7 @@ describe("npm start", () => {
   });
 
   it("produces byte-identical output on a second run", () => {
-    const again = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
+    const again = scratchDir("citadel-out-");
     expect(start(["--config", STACK_FILE, "--out", again]).status).toBe(0);
     const files = listFiles(out);
     expect(listFiles(again)).toEqual(files);
@@ -196,7 +196,7 @@ describe("npm start on the monitoring Pi's example stack", () => {
   it("refuses the example with too few members for its level, naming the key, and writes nothing", () => {
     const config = piConfigMap();
     piRaid(config).members = piRaid(config).members.slice(0, 1);
-    const target = path.join(mkdtempSync(path.join(tmpdir(), "citadel-out-")), "out");
+    const target = path.join(scratchDir("citadel-out-"), "out");
     const bad = start(["--config", stackFile(config, "monitoring-pi"), "--out", target]);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain(
@@ -211,7 +211,7 @@ describe("npm start on a bad or secret-bearing stack", () => {
     const config = labConfigMap();
     citadelHost(config).address = "192.168.10.299";
     citadelHost(config).storage.disks[1].mountPoint = "/srv/data";
-    const out = path.join(mkdtempSync(path.join(tmpdir(), "citadel-out-")), "out");
+    const out = path.join(scratchDir("citadel-out-"), "out");
     const file = stackFile(config);
     const run = start(["--config", file, "--out", out]);
     expect(run.status).toBe(2);
@@ -225,7 +225,7 @@ describe("npm start on a bad or secret-bearing stack", () => {
   it("reports one plaintext secret once, and nothing false about the others", () => {
     const config = labConfigMap();
     config["citadel:vllmApiKey"] = "plaintext-key-0123456789";
-    const out = path.join(mkdtempSync(path.join(tmpdir(), "citadel-out-")), "out");
+    const out = path.join(scratchDir("citadel-out-"), "out");
     const run = start(["--config", stackFile(config), "--out", out]);
     expect(run.status).toBe(2);
     expect(run.stderr).toContain("(1 problem); nothing was applied:");
@@ -257,7 +257,7 @@ describe("npm start on a bad or secret-bearing stack", () => {
     config["citadel:ops"].firewall.adminSubnet = "10.0.0.0/8";
     config["aws:region"] = "us-east-1";
     const file = stackFile(config);
-    const out = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
+    const out = scratchDir("citadel-out-");
     const warned = start(["--config", file, "--out", out]);
     expect(warned.status).toBe(0);
     expect(warned.stdout).toContain(
@@ -285,7 +285,7 @@ describe("npm start on a bad or secret-bearing stack", () => {
     const config = labConfigMap();
     config["citdel:vllm"] = config["citadel:vllm"];
     delete config["citadel:vllm"];
-    const out = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
+    const out = scratchDir("citadel-out-");
     const refused = start(["--config", stackFile(config), "--out", out]);
     expect(refused.status).toBe(2);
     expect(refused.stderr).toContain(
@@ -299,7 +299,7 @@ describe("npm start on a bad or secret-bearing stack", () => {
     const config = labConfigMap();
     citadelHost(config).ssh.auth = "privateKey";
     config["citadel:sshPrivateKey"] = { secure: "v1:AAAAencryptedAAAA" };
-    const out = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
+    const out = scratchDir("citadel-out-");
     const run = start(["--config", stackFile(config), "--out", out]);
     expect(run.status).toBe(0);
     expect(run.stdout).toContain(
@@ -314,7 +314,7 @@ describe("npm start on a bad or secret-bearing stack", () => {
     const config = labConfigMap();
     // The program accepts this flag; the pack refuses a token on a command line.
     config["citadel:vllm"].servers.chat.extraArgs = ["--hf-token=hf_not_a_real_token"];
-    const out = mkdtempSync(path.join(tmpdir(), "citadel-out-"));
+    const out = scratchDir("citadel-out-");
     const run = start(["--config", stackFile(config), "--out", out]);
     expect(run.status).toBe(3);
     expect(run.stdout).toMatch(
@@ -340,7 +340,7 @@ describe("npm start on a bad or secret-bearing stack", () => {
   });
 
   it("says so when the stack file is empty or has no config: section", () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "citadel-empty-"));
+    const dir = scratchDir("citadel-empty-");
     for (const [name, text] of [
       ["Pulumi.empty.yaml", ""],
       ["Pulumi.bare.yaml", "encryptionsalt: abc\n"],
@@ -355,7 +355,7 @@ describe("npm start on a bad or secret-bearing stack", () => {
   });
 
   it("never writes into, or clears, a folder it did not make; and says so for a file", () => {
-    const theirs = mkdtempSync(path.join(tmpdir(), "citadel-theirs-"));
+    const theirs = scratchDir("citadel-theirs-");
     mkdirSync(path.join(theirs, "files"));
     writeFileSync(path.join(theirs, "files", "thesis.tex"), "years of work");
     writeFileSync(path.join(theirs, "notes.txt"), "mine");
@@ -375,7 +375,7 @@ describe("npm start on a bad or secret-bearing stack", () => {
   it("writes into out/ beside what the other tools of the project wrote there, and keeps it", () => {
     // What a developer's out/ holds after npm test, the conformance and e2e tiers, npm run assess,
     // npm run mutate and a refused baseline, and before npm start's first run there.
-    const out = mkdtempSync(path.join(tmpdir(), "citadel-tools-out-"));
+    const out = scratchDir("citadel-tools-out-");
     const theirs = [
       "test-summary.json",
       "conformance.json",
@@ -396,7 +396,7 @@ describe("npm start on a bad or secret-bearing stack", () => {
   });
 
   it("rewrites its own output folder, marked as its own", () => {
-    const ours = path.join(mkdtempSync(path.join(tmpdir(), "citadel-ours-")), "out");
+    const ours = path.join(scratchDir("citadel-ours-"), "out");
     expect(start(["--config", STACK_FILE, "--out", ours]).status).toBe(0);
     expect(readFileSync(path.join(ours, ".citadel-out"), "utf8")).toContain("written by npm start");
     expect(start(["--config", STACK_FILE, "--out", ours]).status).toBe(0);

@@ -1,6 +1,5 @@
 /** The upstream installer's cache and go.mod generation, and the conformance tier's pure helpers. */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { PINS, type GoChecker } from "../components/pins";
 import { cacheRoot, ensureEntry, readEntry } from "../lib/upstream/cache";
@@ -11,8 +10,9 @@ import { renderAlloyConfig } from "../components/ladon/render/alloy";
 import { overlay } from "./tiers/conformance/lab";
 import { durationSeconds } from "./tiers/conformance/live";
 import { modelOf } from "./tiers/conformance/vllm";
+import { scratchDir } from "./support/scratch";
 
-const scratch = () => mkdtempSync(path.join(tmpdir(), "citadel-upstream-"));
+const scratch = () => scratchDir("citadel-upstream-");
 
 describe("the upstream cache", () => {
   it("lives outside the repo, where CITADEL_UPSTREAM_CACHE or XDG_CACHE_HOME put it", () => {

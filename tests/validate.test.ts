@@ -1,7 +1,6 @@
 /** Post-deploy validation: the check logic against recorded probe output, the CLI, the deploy step. */
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
-import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { type LabConfig } from "../components/config";
 import { parseLabConfig } from "../components/plan";
@@ -19,6 +18,7 @@ import {
   upLine,
 } from "./support/probe";
 import { byName, synthLab } from "./support/synth";
+import { scratchDir } from "./support/scratch";
 
 const ROOT = path.join(__dirname, "..");
 const lab: LabConfig = parseLabConfig(stackConfigSource(fromConfigMap(labConfigMap()), LAB_SECRETS)).lab;
@@ -262,7 +262,7 @@ describe("the RAID checks, on the monitoring Pi's example", () => {
 describe("npm run validate", () => {
   /** A stand-in `ssh` on PATH that prints a recorded probe output and records how it was called. */
   function fakeSsh(output: string): { dir: string; log: string } {
-    const dir = mkdtempSync(path.join(tmpdir(), "citadel-ssh-"));
+    const dir = scratchDir("citadel-ssh-");
     const log = path.join(dir, "args.log");
     writeFileSync(path.join(dir, "out.txt"), output);
     writeFileSync(
@@ -295,7 +295,7 @@ describe("npm run validate", () => {
   });
 
   it("exits 3, not 1, when the host cannot be reached, and says on stderr which host it probes", () => {
-    const down = mkdtempSync(path.join(tmpdir(), "citadel-ssh-down-"));
+    const down = scratchDir("citadel-ssh-down-");
     writeFileSync(
       path.join(down, "ssh"),
       '#!/usr/bin/env bash\necho "ssh: connect to host 192.168.10.29 port 22: No route to host" >&2\nexit 255\n',

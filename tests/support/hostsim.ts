@@ -16,6 +16,7 @@ import {
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { renderScript, renderStandalone, wrapScript, type ParamValue } from "../../components/remote";
+import { removeTree } from "./remove";
 import { LadonSchema } from "../../components/config/ladon";
 import { renderLokiRuntimeConfig, renderPrometheusConfig } from "../../components/ladon/render/configs";
 
@@ -115,13 +116,30 @@ function lvmConf(devices: readonly string[]): string {
 
 /** Every SimHost this process made, removed when the test file ends (or the process exits). */
 const live = new Set<SimHost>();
+/** Disposes of every host, going on past one that fails so it strands none of the others. */
 function disposeAll(): void {
-  for (const h of live) h.dispose();
+  const problems: string[] = [];
+  for (const h of live) {
+    try {
+      h.dispose();
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  if (problems.length > 0) throw new Error(problems.join("\n"));
 }
 // Under jest, when the test file ends (a module registry per file: one hook each); elsewhere,
-// e.g. the conformance runner, when the process exits.
+// e.g. the conformance runner, when the process exits, failing it if something is left.
 if (typeof afterAll === "function") afterAll(disposeAll);
-else process.once("exit", disposeAll);
+else
+  process.once("exit", () => {
+    try {
+      disposeAll();
+    } catch (e) {
+      console.error((e as Error).message);
+      process.exitCode = 1;
+    }
+  });
 let sandboxes = 0;
 
 export class SimHost {
@@ -261,9 +279,9 @@ export class SimHost {
         for (const f of readdirSync(archive))
           if (f.startsWith(`${vg}_`) && f.endsWith(".vg")) rmSync(path.join(archive, f), { force: true });
     }
-    if (mounts.every((m) => !readFileSync("/proc/self/mounts", "utf8").includes(` ${m} `))) {
-      rmSync(this.base, { recursive: true, force: true });
-    }
+    // A mount the lazy unmount could not take away fails the file, naming it, instead of the
+    // directory being deleted through it (or, as before, kept without a word).
+    removeTree(this.base);
   }
 
   /** Runs a script as hostScript renders and wraps it, through /bin/sh like the remote login shell. */

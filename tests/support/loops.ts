@@ -4,18 +4,10 @@
  * blkid and wipefs. Needs root, as CI has.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import {
-  closeSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmdirSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { removeTree } from "./remove";
 
 export const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: "utf8" }).trim();
 
@@ -53,35 +45,64 @@ export class Loops {
 
   /**
    * Unmounts and detaches everything, going on past a failure so one never strands the rest, then
-   * removes the images it made.
+   * removes the images it made; throws naming a directory that still has a mount below it, which
+   * is kept rather than deleted through.
    */
   release(): void {
     for (const m of this.mounted.reverse()) spawnSync("umount", ["-l", m], { stdio: "ignore" });
     for (const d of this.attached) spawnSync("losetup", ["-d", d], { stdio: "ignore" });
-    for (const d of this.scratch) rmSync(d, { recursive: true, force: true });
+    const problems: string[] = [];
+    for (const d of this.scratch.splice(0)) {
+      try {
+        removeTree(d);
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+    }
+    if (problems.length > 0) throw new Error(problems.join("\n"));
   }
+}
+
+/** A new mount point `<tmpdir>/<prefix>XXXXXX` with `mount <args> <it>` done; removed again if the mount fails. */
+function mountAt(prefix: string, args: string[]): string {
+  const mnt = mkdtempSync(path.join(tmpdir(), prefix));
+  try {
+    execFileSync("mount", [...args, mnt]);
+  } catch (e) {
+    rmdirSync(mnt);
+    throw e;
+  }
+  return mnt;
+}
+
+/**
+ * Unmounts `mnt` and removes the mount point. When umount fails, its error is what is thrown and
+ * the directory stays: rmdir would fail on it anyway (EBUSY), and nothing is deleted through it.
+ */
+function unmountAndRemove(mnt: string): void {
+  execFileSync("umount", [mnt]);
+  rmdirSync(mnt);
 }
 
 /** Makes a filesystem holding one file, as a disk that already carries someone's data. */
 export function withData(label: string) {
   return (image: string) => {
     execFileSync("mkfs.ext4", ["-q", "-F", "-L", label, image]);
-    const mnt = mkdtempSync(path.join(tmpdir(), "citadel-seed-"));
-    execFileSync("mount", ["-o", "loop", image, mnt]);
-    writeFileSync(path.join(mnt, "precious.txt"), "do not lose me\n");
-    execFileSync("umount", [mnt]);
-    rmdirSync(mnt);
+    const mnt = mountAt("citadel-seed-", ["-o", "loop", image]);
+    try {
+      writeFileSync(path.join(mnt, "precious.txt"), "do not lose me\n");
+    } finally {
+      unmountAndRemove(mnt);
+    }
   };
 }
 
 export function readFileOn(dev: string, file: string): string {
-  const mnt = mkdtempSync(path.join(tmpdir(), "citadel-check-"));
-  execFileSync("mount", ["-o", "ro", dev, mnt]);
+  const mnt = mountAt("citadel-check-", ["-o", "ro", dev]);
   try {
     return readFileSync(path.join(mnt, file), "utf8");
   } finally {
-    execFileSync("umount", [mnt]);
-    rmdirSync(mnt);
+    unmountAndRemove(mnt);
   }
 }
 

@@ -15,7 +15,7 @@
  * Prints a line per check, ends with `N passed, M failed`, writes out/conformance.json, and exits
  * 1 when any check failed. Needs root (namespaces); tears down everything it made.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { PinName } from "../../../components/pins";
@@ -32,6 +32,7 @@ import { Sandbox } from "./sandbox";
 import { staticChecks, versionOf, type Ctx } from "./static";
 import { vllmChecks } from "./vllm";
 import { jestChecks } from "./jest";
+import { removeTree } from "../../support/remove";
 
 /** The one change the conformance tier makes to the stack's config: a webhook it listens on. */
 export const OVERLAY = {
@@ -122,10 +123,12 @@ async function main(argv: string[]): Promise<number> {
       sandbox.down();
       await run.check("sandbox", "-", "tears down every namespace, process and mount it made", () => {
         const left = sandbox.leftovers();
-        if (left.length > 0) throw new Error(`left behind: ${left.join(", ")}`);
+        if (left.length > 0) throw new Error(`left behind: ${left.join(", ")}; ${dir} is kept`);
+        // The service roots bind the machine's /usr and /dev: removeTree refuses, naming them,
+        // while a mount is still there, where rmSync would delete through it.
+        if (!args.keep) removeTree(dir);
       });
       if (args.keep) console.log(`kept ${dir}`);
-      else rmSync(dir, { recursive: true, force: true });
     }
   }
   // The stack file as npm run assess reads it (no conformance overlay: assess never alerts).

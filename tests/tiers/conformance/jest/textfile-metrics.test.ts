@@ -8,8 +8,7 @@
  * the lab. Needs root (losetup, LVM) and the upstream cache (npm run upstream -- nodeExporter).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { baseMetric, dashboardPromQL, METRIC_SOURCES, metricsIn } from "../../../../components/ladon";
@@ -25,6 +24,7 @@ import { requireRoot } from "../../../support/loops";
 import { citadelProbes } from "../../../support/probe";
 import { cachedUpstream } from "../../../support/upstream";
 import { synthLab } from "../../../support/synth";
+import { scratchDir } from "../../../support/scratch";
 
 const config = parseLabConfig(stackConfigSource(fromConfigMap(labConfigMap()), LAB_SECRETS)).lab;
 let exporter: ChildProcess | undefined;
@@ -61,7 +61,7 @@ describe("the textfile script's metrics, through node_exporter", () => {
     };
 
     // The sandbox root: the stack's rendered configs where the script reads them, and data.
-    const root = mkdtempSync(path.join(tmpdir(), "citadel-textfile-"));
+    const root = scratchDir("citadel-textfile-");
     for (const name of ["PROMETHEUS_CONFIG", "LOKI_RUNTIME_CONFIG"]) {
       const file = param(name);
       const text = lab.files.get(`citadel${file}`);
