@@ -162,7 +162,7 @@ export async function apply(steps: Step[], opts: ApplyOptions): Promise<StepResu
           outputs.set(s.name, r.stdout);
           running.delete(p);
           const shown = s.quiet ? "(output not shown: the step carries secrets)" : r.report;
-          opts.log(`  ${r.ok ? "ok  " : "FAIL"} ${s.name} ${r.seconds.toFixed(1)} s  ${shown}`);
+          opts.log(`  ${r.ok ? "ok  " : "err "} ${s.name} ${r.seconds.toFixed(1)} s  ${shown}`);
           if (!r.ok && !failure) {
             const out = s.quiet
               ? "(output not shown: the step carries secrets)"
