@@ -66,7 +66,8 @@ const probes: Probe[] = [
   { from: "lab", src: "127.0.0.2", dst: CONTAINER, port: PUBLISHED },
   // A container forging a loopback source. 127.0.0.1 is an address of the router's own (on lo) and
   // never routed in; any other 127/8 address is, on a bridge Docker gave route_localnet with
-  // reverse-path filtering off: it is the one loopback source that reaches FORWARD.
+  // reverse-path filtering off: it is the one loopback source that reaches FORWARD, and DOCKER-USER
+  // drops it.
   { from: "ct", src: "127.0.0.1", dst: "192.168.10.50", port: 9903 },
   { from: "ct", src: "127.0.0.2", dst: "192.168.10.50", port: 9903 },
 ];
@@ -235,9 +236,9 @@ describe("the DOCKER-USER rules, loaded into iptables in a network namespace", (
       "lab 127.0.0.1 -> 192.168.10.29:8000 never forwarded",
       "lab 127.0.0.2 -> 172.17.0.2:8000 never forwarded",
       "ct 127.0.0.1 -> 192.168.10.50:9903 never forwarded",
-      // The one loopback source that reaches DOCKER-USER is forged by a container, and only the
-      // rule returning 127.0.0.0/8 lets it on to Docker's chains (which accept what leaves a bridge).
-      "ct 127.0.0.2 -> 192.168.10.50:9903 passes",
+      // The one loopback source that reaches DOCKER-USER is forged by a container. A rule returning
+      // 127.0.0.0/8 would let it on to Docker's chains, which accept what leaves a bridge.
+      "ct 127.0.0.2 -> 192.168.10.50:9903 dropped",
     ]);
   });
 });
