@@ -589,7 +589,6 @@ describe("protect-data-changing-ports", () => {
         `export AFTER_BLOCK='${[
           "*filter",
           "-A DOCKER-USER -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
-          "-A DOCKER-USER -s 127.0.0.0/8 -j RETURN",
           "-A DOCKER-USER -s 172.16.0.0/12 -j RETURN",
           ...blanket.map((s) => `-A DOCKER-USER -s ${s} -j RETURN`),
           ...rules.map(

@@ -39,10 +39,20 @@ export const AFTER_RULES_END = "# END citadel DOCKER-USER";
 /**
  * Rules for /etc/ufw/after.rules (iptables-restore syntax). Published ports are DNATed before
  * ufw's INPUT rules see them; DOCKER-USER is the chain Docker leaves to the administrator, so
- * only replies, loopback, container networks and each port's own sources reach containers. After
- * DNAT the packet's port is the container's, so a host port is matched on the connection's
- * original destination port (`-m conntrack --ctorigdstport`, as Docker's "Packet filtering and
- * firewalls" page restricts published ports for 28.x).
+ * only replies, container networks and each port's own sources reach containers. After DNAT the
+ * packet's port is the container's, so a host port is matched on the connection's original
+ * destination port (`-m conntrack --ctorigdstport`, as Docker's "Packet filtering and firewalls"
+ * page restricts published ports for 28.x).
+ *
+ * Loopback needs no rule: DOCKER-USER hangs off FORWARD, and the host's own connections to a
+ * published port never pass it. With the userland proxy (Docker's default) docker-proxy answers
+ * 127.0.0.1 and dials the container from the bridge's address (moby v28.5.2
+ * cmd/docker-proxy/tcp_proxy_linux.go:28); without it, Docker DNATs 127.0.0.1 in nat OUTPUT and
+ * masquerades the local source out the bridge (libnetwork/drivers/bridge/internal/iptabler/
+ * network.go:190-197 and 301, port.go:91-100), OUTPUT to POSTROUTING. A 127/8 source arriving from
+ * the lab is a martian routing drops. The one that does reach FORWARD is a container's forged
+ * 127.0.0.2 and the like, through a bridge Docker gave route_localnet (no userland proxy) with
+ * reverse-path filtering off; that one is dropped here. tests/firewall-packets.test.ts sends each.
  */
 export function dockerUserRules(plan: FirewallPlan): string {
   return [
@@ -51,7 +61,6 @@ export function dockerUserRules(plan: FirewallPlan): string {
     ":DOCKER-USER - [0:0]",
     "-F DOCKER-USER",
     "-A DOCKER-USER -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
-    "-A DOCKER-USER -s 127.0.0.0/8 -j RETURN",
     ...DOCKER_SUBNETS.map((s) => `-A DOCKER-USER -s ${s} -j RETURN`),
     ...admitted(plan).map(
       ([p, s]) =>
