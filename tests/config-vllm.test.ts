@@ -6,6 +6,7 @@
 import { parse } from "yaml";
 import { servedModelName, serversOf, vllmContainer } from "../components/config/vllm";
 import { imageOf, PINS } from "../components/pins";
+import { MODEL_CATALOG } from "../components/shared/models";
 import { labConfigMap } from "./support/lab";
 import { loadLab, refusals, verdict, withKey } from "./support/verdict";
 
@@ -144,18 +145,8 @@ describe("the edge values they accept", () => {
 });
 
 describe("the edge values they accept, across keys", () => {
-  /** Facts of a model the catalog does not know: Qwen3-Embedding-0.6B's own config.json values. */
-  const FACTS = {
-    parametersB: 0.6,
-    layers: 28,
-    attentionHeads: 16,
-    kvHeads: 8,
-    headDim: 128,
-    maxContext: 32768,
-    vocabSize: 151669,
-    hiddenSize: 1024,
-    tiedEmbeddings: true,
-  };
+  /** Facts of a model the catalog does not know by its id: Qwen3-Embedding-0.6B's, from the catalog. */
+  const FACTS = MODEL_CATALOG["Qwen/Qwen3-Embedding-0.6B"];
 
   it("one server on both GPUs, tensor-parallel over two", () => {
     const config = withKey(at("servers.embed"), undefined);

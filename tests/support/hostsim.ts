@@ -16,7 +16,7 @@ import {
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { renderScript, renderStandalone, wrapScript, type ParamValue } from "../../components/remote";
-import { removeTree } from "./remove";
+import { atEnd, releaseEach, removeTree } from "./remove";
 import { LadonSchema } from "../../components/config/ladon";
 import { renderLokiRuntimeConfig, renderPrometheusConfig } from "../../components/ladon/render/configs";
 
@@ -118,28 +118,9 @@ function lvmConf(devices: readonly string[]): string {
 const live = new Set<SimHost>();
 /** Disposes of every host, going on past one that fails so it strands none of the others. */
 function disposeAll(): void {
-  const problems: string[] = [];
-  for (const h of live) {
-    try {
-      h.dispose();
-    } catch (e) {
-      problems.push((e as Error).message);
-    }
-  }
-  if (problems.length > 0) throw new Error(problems.join("\n"));
+  releaseEach(live, (h) => h.dispose());
 }
-// Under jest, when the test file ends (a module registry per file: one hook each); elsewhere,
-// e.g. the conformance runner, when the process exits, failing it if something is left.
-if (typeof afterAll === "function") afterAll(disposeAll);
-else
-  process.once("exit", () => {
-    try {
-      disposeAll();
-    } catch (e) {
-      console.error((e as Error).message);
-      process.exitCode = 1;
-    }
-  });
+atEnd(disposeAll);
 let sandboxes = 0;
 
 export class SimHost {

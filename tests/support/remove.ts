@@ -54,3 +54,36 @@ export function removeTree(dir: string): void {
   }
   rmSync(dir, { recursive: true, force: true });
 }
+
+/**
+ * Calls `release` on each item in turn, going on past one that fails so that it strands none of
+ * the others; then throws naming each that failed.
+ */
+export function releaseEach<T>(items: Iterable<T>, release: (item: T) => void): void {
+  const problems: string[] = [];
+  for (const item of items) {
+    try {
+      release(item);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  if (problems.length > 0) throw new Error(problems.join("\n"));
+}
+
+/**
+ * Runs `teardown` when the test file ends under jest (its afterAll: a module registry per file, so
+ * one hook each), elsewhere (a tier's runner) when the process exits, failing it if `teardown` throws.
+ */
+export function atEnd(teardown: () => void): void {
+  if (typeof afterAll === "function") afterAll(teardown);
+  else
+    process.once("exit", () => {
+      try {
+        teardown();
+      } catch (e) {
+        console.error((e as Error).message);
+        process.exitCode = 1;
+      }
+    });
+}

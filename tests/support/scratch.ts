@@ -8,7 +8,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { removeTree } from "./remove";
+import { atEnd, releaseEach, removeTree } from "./remove";
 
 /** What this test file (a module registry per file under jest) made and has not removed yet. */
 const made: string[] = [];
@@ -25,26 +25,7 @@ export function scratchDir(prefix: string): string {
  * removed so it strands none of the others; then throws naming each that is left.
  */
 export function removeScratch(): void {
-  const problems: string[] = [];
-  for (const dir of made.splice(0).reverse()) {
-    try {
-      removeTree(dir);
-    } catch (e) {
-      problems.push((e as Error).message);
-    }
-  }
-  if (problems.length > 0) throw new Error(problems.join("\n"));
+  releaseEach(made.splice(0).reverse(), removeTree);
 }
 
-// Under jest, when the test file ends (its afterAll: a module registry per file, so one hook each);
-// elsewhere, e.g. a tier's runner, when the process exits, failing it if something is left.
-if (typeof afterAll === "function") afterAll(removeScratch);
-else
-  process.once("exit", () => {
-    try {
-      removeScratch();
-    } catch (e) {
-      console.error((e as Error).message);
-      process.exitCode = 1;
-    }
-  });
+atEnd(removeScratch);
