@@ -10,7 +10,7 @@ import {
   storageProblems,
   type RaidConfig,
 } from "../components/config";
-import { addMonitoringPi } from "./support/lab";
+import { addMonitoringPi, labConfigMap } from "./support/lab";
 import { loadLab, messagesAt, verdict, withKey, type ConfigMap } from "./support/verdict";
 
 const HOST = "citadel:hosts.citadel";
@@ -41,6 +41,31 @@ describe("hosts", () => {
     ["a label that ends in -", "citadel-.lab"],
   ])("refuses %s as an address", (_what, value) => {
     expect(address(value)).toEqual(notAnAddress(value));
+  });
+
+  it.each(["/", "/boot", "/boot/efi", "/etc", "/usr", "/var", "/home", "/proc", "/sys", "/dev"])(
+    "never mounts a data disk over the system path %s",
+    (system) => {
+      const config = labConfigMap();
+      config["citadel:hosts"].citadel.storage.disks[0].mountPoint = system;
+      expect(messagesAt(verdict(config), `${HOST}.storage.disks[0].mountPoint`)).toEqual([
+        system === "/"
+          ? "must be an absolute path without a trailing slash"
+          : `${system} is a system path, not a data mount`,
+      ]);
+    },
+  );
+
+  it("needs at least one host", () => {
+    expect(messagesAt(verdict(withKey("citadel:hosts", {})), "citadel:hosts")).toEqual([
+      "declare at least one host",
+    ]);
+  });
+
+  it("takes a kernel argument with or without a value", () => {
+    expect(verdict(withKey(`${HOST}.nvidia.iommuKernelArgs`, ["intel_iommu=on", "nomodeset"]))).toBe(
+      "accepted",
+    );
   });
 
   it("takes toolkit versions with numbers of several digits", () => {
