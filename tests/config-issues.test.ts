@@ -5,6 +5,7 @@
  * committed stack file with one key changed.
  */
 import { LabConfigError } from "../components/config";
+import { raidUsableBytes } from "../components/config/raid";
 import { loadLab, verdict, withKey, type ConfigMap } from "./support/verdict";
 
 const HOST = "citadel:hosts.citadel";
@@ -79,5 +80,43 @@ describe("config issues as the operator reads them", () => {
 
   it("the lab's own file is accepted, so each case above is the one key it changes", () => {
     expect(verdict(withKey(`${HOST}.storage.lvm.size`, "3TiB"))).toBe("accepted");
+  });
+});
+
+describe("the error the loader throws", () => {
+  it("says the file, how many problems, that nothing was applied, and each problem on its own line with its example", () => {
+    const one = new LabConfigError(
+      [{ path: "citadel:hosts.citadel.address", message: "is wrong", example: "192.168.10.29" }],
+      "Pulumi.citadel.yaml",
+    );
+    expect(one.name).toBe("LabConfigError");
+    expect(one.message).toBe(
+      'Invalid lab config in Pulumi.citadel.yaml (1 problem); nothing was applied:\n  - citadel:hosts.citadel.address: is wrong (example: "192.168.10.29")',
+    );
+    const two = new LabConfigError(
+      [
+        { path: "citadel:a", message: "first" },
+        { path: "citadel:b", message: "second", example: 3 },
+      ],
+      "Pulumi.pi.yaml",
+    );
+    expect(two.message).toBe(
+      "Invalid lab config in Pulumi.pi.yaml (2 problems); nothing was applied:\n  - citadel:a: first\n  - citadel:b: second (example: 3)",
+    );
+  });
+});
+
+describe("an array's usable size, which retention is checked against", () => {
+  it.each([
+    [1, 2, 1],
+    [1, 4, 1],
+    [5, 3, 2],
+    [5, 5, 4],
+    [6, 4, 2],
+    [6, 6, 4],
+    [10, 4, 2],
+    [10, 3, 1.5],
+  ] as const)("RAID%i of %i members holds %f members' worth", (level, members, worth) => {
+    expect(raidUsableBytes(level, members, 1000)).toBe(worth * 1000);
   });
 });
