@@ -3,7 +3,7 @@
  * secret and nothing else, and every secret the lab needs set.
  */
 import type { LabConfig } from "./schema";
-import { gatedServers, SECRETS, setSecretCommand, type SecretSpec } from "./secrets";
+import { describeSecret, gatedServers, SECRETS, setSecretCommand, type SecretSpec } from "./secrets";
 import type { ConfigProblem } from "./errors";
 import { NAMESPACE, type ConfigSource } from "./source";
 
@@ -66,6 +66,6 @@ export function missingSecret(spec: SecretSpec, lab?: LabConfig): ConfigProblem 
   }
   return {
     path: `${NAMESPACE}:${spec.key}`,
-    message: `required secret is not set (${spec.description}); run \`${setSecretCommand(spec)}\``,
+    message: `required secret is not set (${describeSecret(spec)}); run \`${setSecretCommand(spec)}\``,
   };
 }

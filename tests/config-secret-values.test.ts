@@ -1,0 +1,181 @@
+/**
+ * The rules a secret's value must keep (components/config/secrets.ts `rules`): each broken rule
+ * named with why, every edge value kept, and never the value in what they say. Pure.
+ */
+import { randomBytes } from "node:crypto";
+import bcrypt from "bcryptjs";
+import fc from "fast-check";
+import {
+  BASIC_AUTH_RULES,
+  describeSecret,
+  SECRETS,
+  secretValueProblem,
+  setSecretCommand,
+  type SecretSpec,
+} from "../components/config/secrets";
+import { missingSecret } from "../components/config/secret-checks";
+import { passwordProblem } from "../components/ladon/webauth";
+import { placeholderValue } from "../lib/synth/stackfile";
+
+const spec = (key: string): SecretSpec => {
+  const found = SECRETS.find((s) => s.key === key);
+  if (!found) throw new Error(`no secret ${key}`);
+  return found;
+};
+
+const HEX32 = "0123456789abcdef0123456789abcdef";
+const PHOENIX = "Phoenix 20.26.1 does not start otherwise";
+const POLICY = "the policy pack's require-admin-auth refuses a shorter admin password";
+const STDIN = "a host step reads it as one line of its stdin";
+const EMPTY = "the host step that takes it refuses an empty one";
+const FLOOR = "the lab's own floor for basic auth";
+const BCRYPT = "bcrypt reads no further, so the rest would not count";
+const NETRC =
+  "the host's steps log in with a netrc file, which ends a password at a space or a non-ASCII byte";
+const QUOTE =
+  'curl reads a netrc word that starts with " as a quoted string and one that starts with # as a comment';
+
+/** For each secret with rules: a value that breaks exactly one rule, that rule, and why. */
+const ONE_BROKEN: [key: string, value: string, rule: string, why: string][] = [
+  ["phoenixSecret", HEX32.slice(1), "at least 32 characters", PHOENIX],
+  ["phoenixSecret", "abcdefghijklmnopqrstuvwxyzabcdef", "a digit", PHOENIX],
+  ["phoenixSecret", HEX32.toUpperCase(), "a lowercase letter", PHOENIX],
+  ["phoenixSecret", `${HEX32}é`, "ASCII only", PHOENIX],
+  ["phoenixSecret", `${HEX32} `, "no whitespace", PHOENIX],
+  // Python's isspace, not only JavaScript's \s: the information separators too.
+  ["phoenixSecret", `${HEX32}\u001f`, "no whitespace", PHOENIX],
+  ["grafanaAdminPassword", "eleven-char", "at least 12 characters", POLICY],
+  ["grafanaAdminPassword", "twelve-chars\nand-more", "one line", STDIN],
+  ["phoenixAdminPassword", "eleven-char", "at least 12 characters", POLICY],
+  ["phoenixAdminPassword", "twelve-chars\n", "one line", STDIN],
+  ["prometheusPassword", "0123456789abcde", "at least 16 characters", FLOOR],
+  ["prometheusPassword", "x".repeat(73), "at most 72 bytes", BCRYPT],
+  ["prometheusPassword", "0123456789 abcdef", "printable ASCII without spaces", NETRC],
+  ["prometheusPassword", "0123456789abcdef\t", "printable ASCII without spaces", NETRC],
+  ["prometheusPassword", `"${HEX32}`, 'not starting with " or #', QUOTE],
+  ["alertmanagerPassword", `#${HEX32}`, 'not starting with " or #', QUOTE],
+  ["alertmanagerPassword", "0123456789abcdef\n", "printable ASCII without spaces", NETRC],
+  ["resticPassword", "", "not empty", EMPTY],
+  ["resticPassword", "first line\nsecond line", "one line", STDIN],
+  ["alertmanagerSmtpPassword", "", "not empty", EMPTY],
+  ["alertmanagerSmtpPassword", "smtp\n", "one line", STDIN],
+];
+
+/** Values at the very edge of every rule, each accepted. */
+const EDGES: [key: string, value: string][] = [
+  ["phoenixSecret", HEX32],
+  ["phoenixSecret", `${"z".repeat(31)}0`],
+  ["grafanaAdminPassword", "exactly-12ch"],
+  ["grafanaAdminPassword", "twelve chars with spaces, quotes \" ' and é"],
+  ["phoenixAdminPassword", "exactly-12ch"],
+  ["prometheusPassword", "exactly-16-chars"],
+  ["prometheusPassword", "x".repeat(72)],
+  ["prometheusPassword", randomBytes(36).toString("hex")],
+  // Only a leading " or # means something to curl's netrc parser; elsewhere they are characters.
+  ["alertmanagerPassword", `a"b'c\\d#e${HEX32}`],
+  ["alertmanagerPassword", "!~".repeat(36)],
+  ["resticPassword", "x"],
+  ["resticPassword", "trailing spaces and a tab\t "],
+  ["alertmanagerSmtpPassword", "s"],
+];
+
+describe("the rules of each secret's value", () => {
+  it.each(ONE_BROKEN)("%s: %j breaks only %s", (key, value, rule, why) => {
+    expect(secretValueProblem(spec(key), value)).toBe(`its value breaks a rule: ${rule} (${why})`);
+  });
+
+  it.each(EDGES)("%s: %j keeps them all", (key, value) => {
+    expect(secretValueProblem(spec(key), value)).toBeUndefined();
+  });
+
+  it("lists every rule a value breaks, grouped by why", () => {
+    expect(secretValueProblem(spec("phoenixSecret"), "short secret")).toBe(
+      `its value breaks 3 rules: at least 32 characters, a digit, no whitespace (${PHOENIX})`,
+    );
+    // 40 two-byte characters: 80 bytes, none of them ASCII.
+    expect(secretValueProblem(spec("prometheusPassword"), "é".repeat(40))).toBe(
+      `its value breaks 2 rules: at most 72 bytes (${BCRYPT}) and printable ASCII without spaces (${NETRC})`,
+    );
+  });
+
+  it("are the ones the README and the missing-secret error state", () => {
+    expect(describeSecret(spec("phoenixSecret"))).toBe(
+      "Phoenix's token-signing secret (PHOENIX_SECRET); its value: at least 32 characters, a digit, a lowercase letter, ASCII only, no whitespace",
+    );
+    expect(describeSecret(spec("alertmanagerPassword"))).toBe(
+      `Alertmanager's basic-auth password, user citadel; Prometheus, Grafana and the probe log in with it; its value: at least 16 characters, at most 72 bytes, printable ASCII without spaces, not starting with " or #`,
+    );
+    expect(describeSecret(spec("vllmApiKey"))).toBe(spec("vllmApiKey").description);
+    expect(missingSecret(spec("grafanaAdminPassword")).message).toBe(
+      `required secret is not set (Grafana's admin password; the Grafana provider logs in with it; its value: at least 12 characters, one line); run \`${setSecretCommand(spec("grafanaAdminPassword"))}\``,
+    );
+    expect(SECRETS.filter((s) => s.rules).map((s) => s.key)).toEqual([
+      "grafanaAdminPassword",
+      "phoenixSecret",
+      "phoenixAdminPassword",
+      "prometheusPassword",
+      "alertmanagerPassword",
+      "alertmanagerSmtpPassword",
+      "resticPassword",
+    ]);
+  });
+
+  it("are kept by what each secret's own command makes, so the fix in every error works", () => {
+    const made: Record<string, (() => string) | undefined> = {
+      '"$(openssl rand -hex 32)"': () => randomBytes(32).toString("hex"),
+      '"$(openssl rand -hex 24)"': () => randomBytes(24).toString("hex"),
+      '"$(openssl rand -base64 24)"': () => randomBytes(24).toString("base64"),
+      '"$(openssl rand -base64 32)"': () => randomBytes(32).toString("base64"),
+    };
+    for (const s of SECRETS.filter((x) => x.rules && x.setHint.includes("openssl"))) {
+      const make = made[s.setHint];
+      if (!make) throw new Error(`${s.key}: no stand-in for ${s.setHint}`);
+      for (let i = 0; i < 200; i++)
+        expect([s.key, secretValueProblem(s, make())]).toEqual([s.key, undefined]);
+    }
+  });
+
+  it("are kept by npm start's placeholders and npm run diff's changed ones, so offline runs plan as before", () => {
+    for (const s of SECRETS) {
+      expect([s.key, secretValueProblem(s, placeholderValue(s.key))]).toEqual([s.key, undefined]);
+      expect([s.key, secretValueProblem(s, `${placeholderValue(s.key)}-changed`)]).toEqual([
+        s.key,
+        undefined,
+      ]);
+    }
+  });
+
+  it("count bcrypt's 72 bytes as bcryptjs, which hashes the password, does", () => {
+    const limit = BASIC_AUTH_RULES.find((r) => r.text === "at most 72 bytes")!;
+    const chars = fc.constantFrom("a", "é", "€", "\u{1f511}");
+    fc.assert(
+      fc.property(fc.array(chars, { maxLength: 80 }), (cs) => {
+        const v = cs.join("");
+        expect(limit.holds(v)).toBe(!bcrypt.truncates(v));
+      }),
+      { seed: 72 },
+    );
+  });
+
+  it("are the ones the basic-auth hash refuses too", () => {
+    for (const [key, value] of ONE_BROKEN.filter(([k]) => k === "prometheusPassword"))
+      expect(passwordProblem(value)).toBe(secretValueProblem(spec(key), value));
+    expect(passwordProblem("exactly-16-chars")).toBeUndefined();
+  });
+
+  it("never put the value, or any part of it, in what they say", () => {
+    // Characters that spell no stretch of the rules' texts: any 4 in a row of a value that turned
+    // up in a message would be the value leaking.
+    const chars = fc.constantFrom(..."0123456789#%&*+=~^|<>QXZJé\t\n\u001f".split(""));
+    fc.assert(
+      fc.property(fc.array(chars, { minLength: 4, maxLength: 90 }), (cs) => {
+        const value = cs.join("");
+        for (const s of SECRETS) {
+          const problem = secretValueProblem(s, value) ?? "";
+          for (let i = 0; i + 4 <= value.length; i++) expect(problem).not.toContain(value.slice(i, i + 4));
+        }
+      }),
+      { seed: 4, numRuns: 300 },
+    );
+  });
+});
