@@ -1,10 +1,16 @@
 /**
- * The rules a secret's value must keep (components/config/secrets.ts `rules`): each broken rule
- * named with why, every edge value kept, and never the value in what they say. Pure.
+ * The rules a secret's value must keep (components/config/secrets.ts `rules`), as an operator meets
+ * them: each broken rule refused at the secret's key, with the rule, why, and the command that sets
+ * a good one, before anything is registered; never with the value in the message. First the rules
+ * alone (pure), then the loader as the engine runs it (components/config/engine.ts, with the
+ * config set through `pulumi.runtime.setAllConfig`, as tests/config-engine.test.ts does).
  */
 import { randomBytes } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
 import bcrypt from "bcryptjs";
 import fc from "fast-check";
+import { loadLabConfig } from "../components/config/engine";
+import { LabConfigError } from "../components/config/errors";
 import {
   BASIC_AUTH_RULES,
   describeSecret,
@@ -14,8 +20,14 @@ import {
   type SecretSpec,
 } from "../components/config/secrets";
 import { missingSecret } from "../components/config/secret-checks";
+import { CONFIG_SOURCE_ENV } from "../components/config/source";
 import { passwordProblem } from "../components/ladon/webauth";
-import { placeholderValue } from "../lib/synth/stackfile";
+import { PlanChecker } from "../components/plan";
+import { fromConfigMap, placeholderValue } from "../lib/synth/stackfile";
+import { goodSecretValue, LAB_SECRETS, labConfigMap } from "./support/lab";
+import { SynthError } from "../lib/synth/harness";
+import { synthLab } from "./support/synth";
+import { verdict } from "./support/verdict";
 
 const spec = (key: string): SecretSpec => {
   const found = SECRETS.find((s) => s.key === key);
@@ -177,5 +189,143 @@ describe("the rules of each secret's value", () => {
       }),
       { seed: 4, numRuns: 300 },
     );
+  });
+});
+
+/**
+ * The committed stack as the engine hands it over, with good secrets and `secrets` on top, and
+ * `plain` keys added.
+ */
+function engineConfig(secrets: Record<string, string> = {}, plain: Record<string, string> = {}): void {
+  const file = fromConfigMap(labConfigMap());
+  const config: Record<string, string> = { ...plain };
+  for (const [key, value] of Object.entries(file.values))
+    config[`citadel:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+  const values: Record<string, string> = {
+    ...Object.fromEntries(LAB_SECRETS.map((k) => [k, goodSecretValue(k)])),
+    ...secrets,
+  };
+  for (const [key, value] of Object.entries(values)) config[`citadel:${key}`] = value;
+  pulumi.runtime.setAllConfig(
+    config,
+    Object.keys(values).map((k) => `citadel:${k}`),
+  );
+}
+
+/** The error loading the lab under the engine throws, with `secrets` set over good ones. */
+function refusal(secrets: Record<string, string>, plain: Record<string, string> = {}): LabConfigError {
+  engineConfig(secrets, plain);
+  try {
+    loadLabConfig(new PlanChecker());
+  } catch (err) {
+    if (err instanceof LabConfigError) return err;
+    throw err;
+  }
+  throw new Error(`accepted: ${Object.keys(secrets).join(", ")}`);
+}
+
+const lines = (err: LabConfigError) => err.problems.map((p) => `${p.path}: ${p.message}`);
+const fix = (key: string) => `; set another with \`${setSecretCommand(spec(key))}\``;
+// Two secrets the committed lab does not use until a section asks for them.
+const SMTP = { alertmanagerSmtpPassword: "smtp-password" };
+
+describe("the loader under the engine", () => {
+  afterEach(() => {
+    pulumi.runtime.setAllConfig({}, []);
+    delete process.env[CONFIG_SOURCE_ENV];
+  });
+
+  it("loads the committed lab with good secrets, each value as set", async () => {
+    engineConfig();
+    const { secrets } = loadLabConfig(new PlanChecker());
+    expect(Object.keys(secrets.values).sort()).toEqual([...LAB_SECRETS].sort());
+    const plain = await new Promise<string>((resolve) => secrets.values.phoenixSecret?.apply(resolve));
+    expect(plain).toBe(goodSecretValue("phoenixSecret"));
+  });
+
+  it.each(ONE_BROKEN)("refuses %s = %j at its key: %s", (key, value, rule, why) => {
+    const err = refusal({ ...SMTP, [key]: value });
+    expect(lines(err)).toEqual([`citadel:${key}: its value breaks a rule: ${rule} (${why})${fix(key)}`]);
+    expect(err.message).toBe(
+      `Invalid lab config in Pulumi.${pulumi.getStack()}.yaml (1 problem); nothing was applied:\n  - ${lines(err)[0]}`,
+    );
+  });
+
+  it("accepts every value at the edge of its rules", () => {
+    for (const [key, value] of EDGES) {
+      engineConfig({ ...SMTP, [key]: value });
+      expect(() => loadLabConfig(new PlanChecker())).not.toThrow();
+    }
+  });
+
+  it("reports a value that breaks two rules once, with both", () => {
+    expect(lines(refusal({ prometheusPassword: `${"é".repeat(40)}` }))).toEqual([
+      `citadel:prometheusPassword: its value breaks 2 rules: at most 72 bytes (${BCRYPT}) and printable ASCII without spaces (${NETRC})${fix("prometheusPassword")}`,
+    ]);
+  });
+
+  it("reports several broken secrets together, with the config's other problems, naming the file", () => {
+    process.env[CONFIG_SOURCE_ENV] = "examples/Pulumi.monitoring-pi.yaml";
+    const err = refusal(
+      {
+        phoenixSecret: "too-short-1",
+        grafanaAdminPassword: "short",
+        alertmanagerPassword: "with a space in it",
+      },
+      { "citadel:ladonn": "{}" },
+    );
+    expect(err.message.split("\n")[0]).toBe(
+      "Invalid lab config in examples/Pulumi.monitoring-pi.yaml (4 problems); nothing was applied:",
+    );
+    expect(err.problems.map((p) => p.path)).toEqual([
+      "citadel:grafanaAdminPassword",
+      "citadel:phoenixSecret",
+      "citadel:alertmanagerPassword",
+      "citadel:ladonn",
+    ]);
+  });
+
+  it("never puts the value, or any part of it, in the error", () => {
+    // Distinctive, and breaking the rules of each of these secrets.
+    const value = "Zq#Xv WjK!";
+    const err = refusal({
+      phoenixSecret: value,
+      grafanaAdminPassword: value,
+      prometheusPassword: value,
+      alertmanagerPassword: `#${value}`,
+    });
+    expect(err.problems).toHaveLength(4);
+    for (let i = 0; i + 3 <= value.length; i++) expect(err.message).not.toContain(value.slice(i, i + 3));
+  });
+
+  it("registers nothing when a value breaks a rule", async () => {
+    const failure = await synthLab(labConfigMap(), undefined, { phoenixSecret: "too-short-1" }).catch(
+      (err: unknown) => err,
+    );
+    if (!(failure instanceof SynthError)) throw new Error(`not refused: ${String(failure)}`);
+    expect(failure.registered).toBe(0);
+    expect(failure.message).toContain(
+      "citadel:phoenixSecret: its value breaks a rule: at least 32 characters",
+    );
+  });
+
+  it("leaves values alone where there are none: tools that read the stack file, and a secret in plaintext", () => {
+    // lib/cli's tools count every secret as set without a value: nothing to check.
+    expect(verdict(labConfigMap())).toBe("accepted");
+    // A secret stored in plaintext is reported as that alone, and its value is not quoted.
+    engineConfig({ phoenixSecret: "short" });
+    pulumi.runtime.setAllConfig(
+      { ...pulumi.runtime.allConfig(), "citadel:phoenixSecret": "short" },
+      LAB_SECRETS.filter((k) => k !== "phoenixSecret").map((k) => `citadel:${k}`),
+    );
+    let message = "";
+    try {
+      loadLabConfig(new PlanChecker());
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain("citadel:phoenixSecret: is stored in plaintext");
+    expect(message).not.toContain("its value");
+    expect(message).not.toContain("short");
   });
 });

@@ -29,6 +29,11 @@ export function pulumiConfigSource(): ConfigSource {
       }
     },
     isSecret: (key) => engineSecretKeys().includes(`${prefix}${key}`),
+    // The engine hands the program every secret decrypted, and this is the read `requireSecret`
+    // makes (config.js at 3.276.0: requireSecret -> requireImpl -> getImpl -> runtime getConfig),
+    // for the value checks only. Not with `requireSecret`'s own `opts` (minLength, pattern): their
+    // ConfigRangeError and ConfigPatternError put the value in the message.
+    secretValue: (key) => (engineSecretKeys().includes(`${prefix}${key}`) ? config.get(key) : undefined),
   };
 }
 
@@ -44,8 +49,9 @@ function engineSecretKeys(): string[] {
 }
 
 /**
- * Loads the lab once: validates everything, then reads each set secret with `requireSecret`.
- * Throws `LabConfigError` (no resource registered) when anything is wrong.
+ * Loads the lab once: validates everything, each secret's value against its rules included, then
+ * reads each set secret with `requireSecret`. Throws `LabConfigError` (no resource registered)
+ * when anything is wrong; no message quotes a secret.
  */
 export function loadLabConfig(
   /** The plan's cross-field rules (components/plan PlanChecker). */
