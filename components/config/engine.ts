@@ -31,9 +31,9 @@ export function pulumiConfigSource(): ConfigSource {
     isSecret: (key) => engineSecretKeys().includes(`${prefix}${key}`),
     // The engine hands the program every secret decrypted, and this is the read `requireSecret`
     // makes (config.js at 3.276.0: requireSecret -> requireImpl -> getImpl -> runtime getConfig),
-    // for the value checks only. Not with `requireSecret`'s own `opts` (minLength, pattern): their
-    // ConfigRangeError and ConfigPatternError put the value in the message.
-    secretValue: (key) => (engineSecretKeys().includes(`${prefix}${key}`) ? config.get(key) : undefined),
+    // for the value checks, which ask only for keys stored as secrets. Not with `requireSecret`'s
+    // own `opts` (minLength, pattern): their ConfigRangeError and ConfigPatternError quote the value.
+    secretValue: (key) => config.get(key),
   };
 }
 

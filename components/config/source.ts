@@ -20,7 +20,7 @@ export interface ConfigSource {
    * The plaintext of a secret the stack sets, where the source has it: the engine decrypts every
    * secret before the program starts (engine.ts). Tools that read a stack file have no values and
    * leave this out, and then no value is checked. Only the value checks (secret-checks.ts) read
-   * it, and nothing they report quotes it. @default none
+   * it, for keys stored as secrets only, and nothing they report quotes it. @default none
    */
   secretValue?(key: string): string | undefined;
 }
