@@ -13,6 +13,8 @@ export interface SecretSpec {
   description: string;
   /** Whether this lab needs it. Optional secrets are used only when set. */
   required: (lab: LabConfig) => boolean;
+  /** When the lab needs it, in words, for the README: what `required` checks. */
+  neededWhen: string;
   /** The value placeholder shown in the `pulumi config set --secret` hint. */
   setHint: string;
   /**
@@ -137,18 +139,21 @@ export const SECRETS: readonly SecretSpec[] = [
     key: "sshPrivateKey",
     description: "SSH private key for hosts with ssh.auth: privateKey (hosts on the agent do not need it).",
     required: (lab) => Object.values(lab.hosts).some((h) => h.ssh.auth === "privateKey"),
+    neededWhen: "a host has `ssh.auth: privateKey` (hosts on the SSH agent, the default, do not)",
     setHint: "< ~/.ssh/id_ed25519",
   },
   {
     key: "vllmApiKey",
     description: "API key clients send to vLLM's OpenAI API (Authorization: Bearer)",
     required: (lab) => lab.vllm !== undefined,
+    neededWhen: "`citadel:vllm` is configured (always, for this lab)",
     setHint: '"$(openssl rand -hex 32)"',
   },
   {
     key: "grafanaAdminPassword",
     description: "Grafana's admin password; the Grafana provider logs in with it",
     required: (lab) => lab.ladon !== undefined,
+    neededWhen: "`citadel:ladon` is configured",
     setHint: '"$(openssl rand -base64 24)"',
     rules: [ADMIN_PASSWORD_LENGTH, ONE_LINE],
   },
@@ -156,6 +161,7 @@ export const SECRETS: readonly SecretSpec[] = [
     key: "phoenixSecret",
     description: "Phoenix's token-signing secret (PHOENIX_SECRET)",
     required: (lab) => lab.ladon !== undefined,
+    neededWhen: "`citadel:ladon` is configured",
     setHint: '"$(openssl rand -hex 32)"',
     rules: PHOENIX_SECRET_RULES,
   },
@@ -164,6 +170,7 @@ export const SECRETS: readonly SecretSpec[] = [
     description:
       "Phoenix's initial admin password (PHOENIX_DEFAULT_ADMIN_INITIAL_PASSWORD); the steps that create Phoenix API keys log in with it",
     required: (lab) => lab.ladon !== undefined,
+    neededWhen: "`citadel:ladon` is configured",
     setHint: '"$(openssl rand -base64 24)"',
     rules: [ADMIN_PASSWORD_LENGTH, ONE_LINE],
   },
@@ -172,6 +179,7 @@ export const SECRETS: readonly SecretSpec[] = [
     description:
       "Prometheus's basic-auth password, user citadel; Grafana, the backup, the probe and npm run assess log in with it",
     required: (lab) => lab.ladon !== undefined,
+    neededWhen: "`citadel:ladon` is configured",
     setHint: '"$(openssl rand -hex 24)"',
     rules: BASIC_AUTH_RULES,
   },
@@ -180,6 +188,7 @@ export const SECRETS: readonly SecretSpec[] = [
     description:
       "Alertmanager's basic-auth password, user citadel; Prometheus, Grafana and the probe log in with it",
     required: (lab) => lab.ladon !== undefined,
+    neededWhen: "`citadel:ladon` is configured",
     setHint: '"$(openssl rand -hex 24)"',
     rules: BASIC_AUTH_RULES,
   },
@@ -187,6 +196,7 @@ export const SECRETS: readonly SecretSpec[] = [
     key: "alertmanagerSmtpPassword",
     description: "SMTP password for e-mail receivers with authUsername",
     required: (lab) => (lab.ladon?.alertmanager.emails ?? []).some((e) => e.authUsername !== undefined),
+    neededWhen: "an e-mail receiver has `authUsername`",
     setHint: '"<smtp password>"',
     rules: [NOT_EMPTY, ONE_LINE],
   },
@@ -195,6 +205,7 @@ export const SECRETS: readonly SecretSpec[] = [
     description:
       "Password of the restic backup repository; without it the backups cannot be restored, so keep a copy off the lab",
     required: (lab) => lab.ops.backups !== undefined,
+    neededWhen: "`citadel:ops.backups` is configured",
     setHint: '"$(openssl rand -base64 32)"',
     rules: [NOT_EMPTY, ONE_LINE],
   },
@@ -202,6 +213,8 @@ export const SECRETS: readonly SecretSpec[] = [
     key: "huggingfaceToken",
     description: "Hugging Face token for gated models such as Llama; required by a server on a gated model",
     required: (lab) => gatedServers(lab).length > 0,
+    neededWhen:
+      "a server runs a gated model (Llama, Mistral: the catalog in `components/shared/models.ts` knows which, a model's `modelFacts.gated` says so for others); refused without it",
     setHint: "hf_...",
   },
 ];
