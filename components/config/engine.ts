@@ -29,11 +29,12 @@ export function pulumiConfigSource(): ConfigSource {
       }
     },
     isSecret: (key) => engineSecretKeys().includes(`${prefix}${key}`),
-    // The engine hands the program every secret decrypted, and this is the read `requireSecret`
-    // makes (config.js at 3.276.0: requireSecret -> requireImpl -> getImpl -> runtime getConfig),
-    // for the value checks, which ask only for keys stored as secrets. Not with `requireSecret`'s
-    // own `opts` (minLength, pattern): their ConfigRangeError and ConfigPatternError quote the value.
-    secretValue: (key) => config.get(key),
+    // The engine hands the program every secret decrypted, in the map `requireSecret` reads too
+    // (config.js at 3.276.0: requireSecret -> requireImpl -> getImpl -> runtime getConfig), for
+    // the value checks, which ask only for keys stored as secrets. Not through `Config.get`, whose
+    // "use getSecret" warning on a secret is only commented out at this version (pulumi/pulumi#7127),
+    // nor `requireSecret`'s own `opts` (minLength, pattern): their errors quote the value.
+    secretValue: (key) => all[`${prefix}${key}`],
   };
 }
 
