@@ -910,19 +910,33 @@ describe("the whole lab", () => {
     expect(mandatory.map((v) => v.policy).sort()).toEqual([policy].flat().sort());
   });
 
-  it("fails a weak Grafana admin password set as a secret", async () => {
-    const weak = await synthLab(labConfigMap(), undefined, { grafanaAdminPassword: "admin" });
-    const mandatory = (await runPolicies(weak)).filter((v) => v.enforcementLevel === "mandatory");
+  // The loader refuses these values before anything is registered (components/config/secrets.ts
+  // rules; tests/config-secret-values.test.ts); the policy stays the second line, for a stricter
+  // config of its own and for resources that did not come from the loader.
+  it("fails a Grafana admin password shorter than its config asks, read from the step that writes it", async () => {
+    const lab = await synthLab(labConfigMap(), undefined, { grafanaAdminPassword: "twenty-characters-ok" });
+    const config = { "require-admin-auth": { minPasswordLength: 24 } };
+    const mandatory = (await runPolicies(lab, config)).filter((v) => v.enforcementLevel === "mandatory");
     expect(mandatory.map((v) => `${v.policy}: ${v.message}`)).toEqual([
-      "require-admin-auth: Grafana's admin password is a default or well-known password; set a strong one with pulumi config set --secret citadel:grafanaAdminPassword.",
+      "require-admin-auth: Grafana's admin password is shorter than 24 characters; set a strong one with pulumi config set --secret citadel:grafanaAdminPassword.",
     ]);
+    await expect(synthLab(labConfigMap(), undefined, { grafanaAdminPassword: "admin" })).rejects.toThrow(
+      /citadel:grafanaAdminPassword: its value breaks a rule: at least 12 characters/,
+    );
   });
 
-  it("fails a Phoenix secret that is too short", async () => {
-    const weak = await synthLab(labConfigMap(), undefined, { phoenixSecret: "not-32-characters" });
+  it("fails a Phoenix secret that is too short in the lab's Phoenix container", async () => {
+    const short = mutate("ladon-citadel-phoenix-container", (i) => {
+      i.envs = i.envs.map((e: string) =>
+        e.startsWith("PHOENIX_SECRET=") ? "PHOENIX_SECRET=not-32-characters-0" : e,
+      );
+    });
     expect(
-      (await runPolicies(weak)).filter((v) => v.enforcementLevel === "mandatory").map((v) => v.policy),
-    ).toEqual(["require-admin-auth"]);
+      (await runPolicies(short)).filter((v) => v.enforcementLevel === "mandatory").map((v) => v.message),
+    ).toEqual(["PHOENIX_SECRET is missing or shorter than 32 characters, so Phoenix refuses to start."]);
+    await expect(
+      synthLab(labConfigMap(), undefined, { phoenixSecret: "not-32-characters-0" }),
+    ).rejects.toThrow(/citadel:phoenixSecret: its value breaks a rule: at least 32 characters/);
   });
 });
 

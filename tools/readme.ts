@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { checkerRelease, imageOf, PINS, type PinName } from "../components/pins";
+import { SECRETS, setSecretCommand } from "../components/config/secrets";
 import { runDiff } from "../lib/diff/run";
 import { renderMarkdown } from "../lib/diff/render";
 import { synthesize } from "../lib/synth/harness";
@@ -57,6 +58,23 @@ export function renderPinsTable(): string {
   });
   return [
     "| pin | image | arches | checked by (conformance tier) | release |",
+    "|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
+}
+
+/**
+ * The secrets table (README step 4), from components/config/secrets.ts: what each is for, when the
+ * lab needs it, the rules its value must keep (the ones the loader checks) and the command that
+ * sets a good one.
+ */
+export function renderSecretsTable(): string {
+  const rows = SECRETS.map((s) => {
+    const rules = (s.rules ?? []).map((r) => r.text).join(", ") || "-";
+    return `| \`citadel:${s.key}\` | ${s.description} | ${s.neededWhen} | ${rules} | \`${setSecretCommand(s)}\` |`;
+  });
+  return [
+    "| key | what it is | needed when | its value | set it with |",
     "|---|---|---|---|---|",
     ...rows,
   ].join("\n");
@@ -111,6 +129,7 @@ export async function generatedBlocks(
     "diff-example": diff,
     services: renderServiceTable(),
     pins: renderPinsTable(),
+    secrets: renderSecretsTable(),
     "vram-plan": ["```", renderVramPlan(result.outputs) ?? "(no vLLM server)", "```"].join("\n"),
     configuration: renderConfigReference(),
     "plan-figures": figures,

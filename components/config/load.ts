@@ -10,7 +10,7 @@ import { labSchemaWith, type LabConfig, type PlanChecks } from "./schema";
 import { formatPath, LabConfigError, type ConfigProblem } from "./errors";
 import { issueToProblems } from "./issues";
 import { legacyVllmProblem } from "./legacy";
-import { missingSecrets, sortSecrets } from "./secret-checks";
+import { missingSecrets, secretValueProblems, sortSecrets } from "./secret-checks";
 import { NAMESPACE, type ConfigSource } from "./source";
 import { labWarnings, namespaceFindings } from "./warnings";
 
@@ -37,6 +37,8 @@ export function parseConfig(
   problems.push(...namespaces.problems);
   const { raw, secretKeys: secretKeysSet, problems: secretProblems } = sortSecrets(source);
   problems.push(...secretProblems);
+  // Before the schema: a bad value is reported with every other problem, not after they are fixed.
+  problems.push(...secretValueProblems(source, secretKeysSet));
 
   const legacy = legacyVllmProblem(raw.vllm);
   if (legacy) {

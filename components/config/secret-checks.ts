@@ -1,9 +1,17 @@
 /**
  * The stack's secrets checked against the secrets table (secrets.ts): each secret key stored as a
- * secret and nothing else, and every secret the lab needs set.
+ * secret and nothing else, every secret the lab needs set, and every value that is there keeping
+ * its rules.
  */
 import type { LabConfig } from "./schema";
-import { gatedServers, SECRETS, setSecretCommand, type SecretSpec } from "./secrets";
+import {
+  describeSecret,
+  gatedServers,
+  SECRETS,
+  secretValueProblem,
+  setSecretCommand,
+  type SecretSpec,
+} from "./secrets";
 import type { ConfigProblem } from "./errors";
 import { NAMESPACE, type ConfigSource } from "./source";
 
@@ -42,6 +50,28 @@ export function sortSecrets(source: ConfigSource): {
   return { raw, secretKeys: secretKeysSet, problems };
 }
 
+/**
+ * A problem for each set secret whose value breaks a rule of its own (secrets.ts `rules`), naming
+ * the rules and the command that sets a good one. Values come from `source.secretValue`, which
+ * only the engine has (under `npm start` they are its placeholders); without it nothing is checked.
+ * No message holds the value or any part of it: only the rules' fixed texts.
+ */
+export function secretValueProblems(source: ConfigSource, secretKeys: readonly string[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const spec of SECRETS) {
+    if (!secretKeys.includes(spec.key)) continue;
+    const value = source.secretValue?.(spec.key);
+    if (value === undefined) continue;
+    const problem = secretValueProblem(spec, value);
+    if (problem)
+      problems.push({
+        path: `${NAMESPACE}:${spec.key}`,
+        message: `${problem}; set another with \`${setSecretCommand(spec)}\``,
+      });
+  }
+  return problems;
+}
+
 /** Every secret the parsed lab needs that the stack does not set (one in plaintext is already reported). */
 export function missingSecrets(source: ConfigSource, lab: LabConfig, secretKeys: string[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -66,6 +96,6 @@ export function missingSecret(spec: SecretSpec, lab?: LabConfig): ConfigProblem 
   }
   return {
     path: `${NAMESPACE}:${spec.key}`,
-    message: `required secret is not set (${spec.description}); run \`${setSecretCommand(spec)}\``,
+    message: `required secret is not set (${describeSecret(spec)}); run \`${setSecretCommand(spec)}\``,
   };
 }

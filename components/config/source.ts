@@ -16,6 +16,13 @@ export interface ConfigSource {
   isSecret(key: string): boolean;
   /** Every key of other namespaces, in full (`pulumi:tags`, `citdel:vllm`). @default none */
   foreignKeys?(): string[];
+  /**
+   * The plaintext of a secret the stack sets, where the source has it: the engine decrypts every
+   * secret before the program starts (engine.ts). Tools that read a stack file have no values and
+   * leave this out, and then no value is checked. Only the value checks (secret-checks.ts) read
+   * it, for keys stored as secrets only, and nothing they report quotes it. @default none
+   */
+  secretValue?(key: string): string | undefined;
 }
 
 /** Set by tools that read a stack file themselves (npm start): the file errors should name. */

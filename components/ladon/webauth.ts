@@ -19,6 +19,7 @@
 import { createHash, scryptSync } from "node:crypto";
 import bcrypt from "bcryptjs";
 import { stringify } from "yaml";
+import { BASIC_AUTH_RULES, secretValueProblem } from "../config/secrets";
 
 /** The user every client logs in as. */
 export const WEB_USER = "citadel";
@@ -39,10 +40,12 @@ const COST = 10;
  * name gives Prometheus and Alertmanager different hashes for the same password.
  */
 export function webPasswordHash(password: string, service: string): string {
+  // The loader refuses such a value before anything runs (config/secret-checks.ts); this is for
+  // callers that hash a password of their own (the conformance tier).
   const problem = passwordProblem(password);
   if (problem)
     throw new Error(
-      `secret citadel:${service}Password ${problem}; set another with: pulumi config set --secret citadel:${service}Password "$(openssl rand -hex 24)"`,
+      `secret citadel:${service}Password: ${problem}; set another with: pulumi config set --secret citadel:${service}Password "$(openssl rand -hex 24)"`,
     );
   // The hash is a pure function of its inputs and costs tens of milliseconds by design: a process
   // that plans the lab several times (the tests, npm run bench, npm run diff) computes it once.
@@ -59,15 +62,12 @@ export function webPasswordHash(password: string, service: string): string {
 const hashes = new Map<string, string>();
 
 /**
- * Why a password cannot protect a service, without ever quoting it: bcrypt reads only 72 bytes,
- * and a netrc file (how host steps log in) splits on whitespace.
+ * Why a password cannot protect a service, without ever quoting it: the rules of the basic-auth
+ * secrets (config/secrets.ts `BASIC_AUTH_RULES`, where each one's source is cited): bcrypt reads
+ * only 72 bytes, and a netrc file (how host steps log in) ends a password at whitespace.
  */
 export function passwordProblem(password: string): string | undefined {
-  if (password.length < 16) return "is shorter than 16 characters";
-  if (bcrypt.truncates(password)) return "is longer than the 72 bytes bcrypt reads";
-  if (/[\s"'\\]/.test(password))
-    return "contains whitespace, a quote or a backslash, which a netrc file cannot hold";
-  return undefined;
+  return secretValueProblem({ rules: BASIC_AUTH_RULES }, password);
 }
 
 /** The web config file: one line of JSON, which is YAML, so that it travels as one secret line. */

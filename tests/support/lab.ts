@@ -66,3 +66,11 @@ export function addMonitoringPi(
 
 /** The secrets the committed lab requires, as a stack that has them set holds them. */
 export const LAB_SECRETS = [...PI_SECRETS, "vllmApiKey"].sort();
+
+/**
+ * A value for a secret that keeps every rule of its (components/config/secrets.ts `rules`): ASCII
+ * without spaces, digits and lowercase letters, 30 to 60 characters, and distinct per key.
+ */
+export function goodSecretValue(key: string): string {
+  return `secret-value-of-${key}-0123456789abcdef`;
+}

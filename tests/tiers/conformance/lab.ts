@@ -47,7 +47,8 @@ export function throwawaySecrets(): Record<string, string> {
     grafanaAdminPassword: `Gr4fana-${randomBytes(12).toString("hex")}`,
     phoenixAdminPassword: `Ph0enix-${randomBytes(12).toString("hex")}`,
     phoenixSecret: token(),
-    // Hex: basic-auth passwords must fit a netrc and bcrypt's 72 bytes (components/ladon/webauth.ts).
+    // Hex: basic-auth passwords must fit a netrc and bcrypt's 72 bytes (BASIC_AUTH_RULES in
+    // components/config/secrets.ts, which the loader checks).
     prometheusPassword: randomBytes(24).toString("hex"),
     alertmanagerPassword: randomBytes(24).toString("hex"),
     resticPassword: token(),
