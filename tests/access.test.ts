@@ -112,7 +112,7 @@ describe("a basic-auth password in the host's netrc", () => {
 
   /** What curl sends for the password, reading the netrc the lab renders (or its error). */
   const sent = (password: string): Promise<string> => {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), "citadel-netrc-")), "netrc");
+    const file = path.join(scratchDir("citadel-netrc-"), "netrc");
     writeFileSync(file, renderNetrc(password));
     return new Promise((resolve) =>
       execFile("curl", ["-sS", "--netrc-file", file, `http://127.0.0.1:${port}/`], (err, stdout, stderr) =>
