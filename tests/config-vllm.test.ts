@@ -260,9 +260,14 @@ describe("the defaults and names a stack gets", () => {
           },
         },
       });
-      expect(migration({ model: "Qwen/Qwen3-8B", port: 8100 }).section).toEqual({
-        servers: { chat: { model: "Qwen/Qwen3-8B", port: 8100 } },
-      });
+      const chat = migration({ model: "Qwen/Qwen3-8B", port: 8100 });
+      expect(chat.section).toEqual({ servers: { chat: { model: "Qwen/Qwen3-8B", port: 8100 } } });
+      // The whole message, as the operator reads it under the file's name.
+      expect(chat.message).toBe(
+        'citadel:vllm: model, port now belong to one server under citadel:vllm.servers.<name>, so that several models can run side by side (README, "vLLM servers"). Move them there; the section then reads:\n' +
+          "      citadel:vllm:\n        servers:\n          chat:\n            model: Qwen/Qwen3-8B\n            port: 8100\n    " +
+          "The server's container becomes vllm-chat: the first pulumi up after the move replaces the old vllm container once (the model cache is kept).",
+      );
     });
 
     it("keeps the servers already under servers, and the section it prints is accepted as written", () => {
