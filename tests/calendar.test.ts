@@ -112,6 +112,9 @@ const CORPUS = [
   "every day",
   // Timestamps and things that are not calendar events.
   "@1700000000",
+  "@0",
+  "@7258118399",
+  "@9999999999",
   "@",
   "every day at 3",
   "2026-12-06T03:15",

@@ -103,7 +103,11 @@ function parse(input: string): CalendarSpec {
   if (p === "") throw new Invalid("it is empty");
   if (p.startsWith("@")) {
     if (!/^@\d+$/.test(p)) throw new Invalid("@ must be followed by seconds since the epoch");
-    return { ...wildcard(), timestamp: Number(p.slice(1)), timezone };
+    const timestamp = Number(p.slice(1));
+    // calendarspec_from_time_t makes it a date, and calendar_spec_valid bounds its year.
+    const year = new Date(timestamp * 1000).getUTCFullYear();
+    if (!(year <= 2199)) throw new Invalid("the instant is past the year 2199");
+    return { ...wildcard(), timestamp, timezone };
   }
   const shorthand = SHORTHANDS[p.toLowerCase()];
   if (shorthand !== undefined) return { ...parse(shorthand), timezone };
