@@ -188,9 +188,13 @@ function decimal(c: { s: string }, usec: boolean): number {
   c.s = c.s.slice(m[0].length);
   if (usec) {
     value *= USEC;
+    // One "." is a decimal point, ".." a range. parse_fractional_part_u: six digits in whole
+    // microseconds (no floating point, 0.000249 is 249), rounded up on a seventh digit of 5-9.
     const frac = /^\.(\d+)/.exec(c.s);
     if (frac) {
-      value += Math.floor(Number(`0.${frac[1]}`) * USEC);
+      const digits = frac[1] as string;
+      value += Number(digits.slice(0, 6).padEnd(6, "0"));
+      if ((digits[6] ?? "0") >= "5") value += 1;
       c.s = c.s.slice(frac[0].length);
     }
   }
