@@ -4,7 +4,7 @@
  * refused by citadel too.
  */
 import { spawnSync } from "node:child_process";
-import { calendarProblem, everElapses, parseCalendar } from "../components/config/calendar";
+import { calendarProblem, everElapses, formatCalendar, parseCalendar } from "../components/config/calendar";
 
 const CORPUS = [
   // Forms the lab and its docs use.
@@ -82,6 +82,28 @@ const CORPUS = [
   ":15",
   "*-*-* 03:15:0..0.5",
   "*-*-* 03:15:00.5..10/2",
+  // The parsed structure, which the normalized form shows: weekday lists and ranges, repetitions,
+  // fractions, end of month, lists out of order and repeated, a range's stop past its last step.
+  "Mon,Wed..Fri *:0/15",
+  "Tue,Wed *-*-* 10:00",
+  "Sun,Mon..Wed,Fri",
+  "Mon..Sun 1..10/3:00",
+  "Wed,Mon,Wed 10:00",
+  "*:*:1.5",
+  "*:*:1.000003",
+  "*:*:0.000249",
+  "*:*:0.0000019",
+  "*:*:1.1234567",
+  "*:*:0.1234564",
+  "*:*:0.9999995",
+  "*:*:59.9999995",
+  "*:*:0/1",
+  "*:*:0/0.25",
+  "*:*:10..20/3",
+  "*-*-* 05,01,03,01:15",
+  "*-*~03",
+  "*-*~1..7/2",
+  "2030-1..12/5-* 00:00",
   // Spaces.
   "",
   " *-*-* 03:15:00",
@@ -112,6 +134,10 @@ const CORPUS = [
   "every day",
   // Timestamps and things that are not calendar events.
   "@1700000000",
+  "@0",
+  "@7258118399",
+  "@9999999999",
+  "03:00 Europe/Berlin",
   "@",
   "every day at 3",
   "2026-12-06T03:15",
@@ -121,13 +147,14 @@ const CORPUS = [
   "0 3 * * *",
 ];
 
-function systemdAnalyze(spec: string): { ok: boolean; never: boolean } {
+function systemdAnalyze(spec: string): { ok: boolean; never: boolean; normalized?: string } {
   const r = spawnSync("systemd-analyze", ["calendar", spec], { encoding: "utf8" });
   if (r.error)
     throw new Error(
       `systemd-analyze is missing (${r.error.message}); install it: apt-get install -y systemd`,
     );
-  return { ok: r.status === 0, never: /Next elapse: never/.test(r.stdout) };
+  const normalized = /^\s*Normalized form: (.*)$/m.exec(r.stdout)?.[1];
+  return { ok: r.status === 0, never: /Next elapse: never/.test(r.stdout), normalized };
 }
 
 describe("parseCalendar agrees with systemd-analyze calendar", () => {
@@ -138,6 +165,13 @@ describe("parseCalendar agrees with systemd-analyze calendar", () => {
     if (ours.ok && ours.spec.year === undefined && ours.spec.timestamp === undefined) {
       // A recurring event: citadel refuses one that systemd would never fire.
       expect({ spec, elapses: everElapses(ours.spec) }).toEqual({ spec, elapses: !real.never });
+    }
+    if (ours.ok && real.ok) {
+      // What was parsed, not only whether: systemd's own rendering of its parse.
+      expect({ spec, normalized: formatCalendar(ours.spec) }).toEqual({
+        spec,
+        normalized: real.normalized,
+      });
     }
   });
 

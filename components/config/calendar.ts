@@ -103,7 +103,11 @@ function parse(input: string): CalendarSpec {
   if (p === "") throw new Invalid("it is empty");
   if (p.startsWith("@")) {
     if (!/^@\d+$/.test(p)) throw new Invalid("@ must be followed by seconds since the epoch");
-    return { ...wildcard(), timestamp: Number(p.slice(1)), timezone };
+    const timestamp = Number(p.slice(1));
+    // calendarspec_from_time_t makes it a date, and calendar_spec_valid bounds its year.
+    const year = new Date(timestamp * 1000).getUTCFullYear();
+    if (!(year <= 2199)) throw new Invalid("the instant is past the year 2199");
+    return { ...wildcard(), timestamp, timezone };
   }
   const shorthand = SHORTHANDS[p.toLowerCase()];
   if (shorthand !== undefined) return { ...parse(shorthand), timezone };
@@ -184,9 +188,13 @@ function decimal(c: { s: string }, usec: boolean): number {
   c.s = c.s.slice(m[0].length);
   if (usec) {
     value *= USEC;
+    // One "." is a decimal point, ".." a range. parse_fractional_part_u: six digits in whole
+    // microseconds (no floating point, 0.000249 is 249), rounded up on a seventh digit of 5-9.
     const frac = /^\.(\d+)/.exec(c.s);
     if (frac) {
-      value += Math.floor(Number(`0.${frac[1]}`) * USEC);
+      const digits = frac[1] as string;
+      value += Number(digits.slice(0, 6).padEnd(6, "0"));
+      if ((digits[6] ?? "0") >= "5") value += 1;
       c.s = c.s.slice(frac[0].length);
     }
   }
@@ -301,6 +309,109 @@ function validate(spec: CalendarSpec): void {
   check("hour", spec.hour, 0, 23);
   check("minute", spec.minute, 0, 59);
   check("second", spec.second, 0, 60 * USEC - 1);
+}
+
+/**
+ * A parsed spec as systemd prints it, the "Normalized form:" of `systemd-analyze calendar`:
+ * calendar_spec_to_string, format_weekdays and format_chain of src/shared/calendarspec.c (v252),
+ * after calendar_spec_normalize (normalize_chain, and "UTC" for a zone called UTC) and, for
+ * `@<epoch>`, calendarspec_from_time_t (the instant's UTC date and time). Pure.
+ */
+export function formatCalendar(spec: CalendarSpec): string {
+  const pad = (n: number, width: number) => String(n).padStart(width, "0");
+  if (spec.timestamp !== undefined) {
+    const t = new Date(spec.timestamp * 1000);
+    const date = `${pad(t.getUTCFullYear(), 4)}-${pad(t.getUTCMonth() + 1, 2)}-${pad(t.getUTCDate(), 2)}`;
+    const time = `${pad(t.getUTCHours(), 2)}:${pad(t.getUTCMinutes(), 2)}:${pad(t.getUTCSeconds(), 2)}`;
+    return `${date} ${time} UTC`;
+  }
+  let out = "";
+  const bits = new Set(spec.weekdays ?? []);
+  // calendar_spec_normalize: no weekday and every weekday are the same, and print nothing.
+  if (bits.size > 0 && bits.size < 7) out += `${formatWeekdays(bits)} `;
+  const endOfMonth = spec.endOfMonth && spec.day !== undefined;
+  out += `${formatChain(spec.year, 4, false)}-${formatChain(spec.month, 2, false)}`;
+  out += `${endOfMonth ? "~" : "-"}${formatChain(spec.day, 2, false)}`;
+  out += ` ${formatChain(spec.hour, 2, false)}:${formatChain(spec.minute, 2, false)}`;
+  out += `:${formatChain(spec.second, 2, true)}`;
+  if (spec.timezone !== undefined) out += ` ${spec.timezone}`;
+  return out;
+}
+
+const DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/** format_weekdays: runs of three or more days as `a..b`, of two as `a,b`. */
+function formatWeekdays(days: Set<number>): string {
+  let out = "";
+  let l = -1;
+  const close = (x: number) => {
+    if (x > l + 1) out += `${x > l + 2 ? ".." : ","}${DAY_NAMES[x - 1] as string}`;
+  };
+  let x = 0;
+  for (; x < 7; x++) {
+    if (days.has(x)) {
+      if (l < 0) {
+        out += `${out === "" ? "" : ","}${DAY_NAMES[x] as string}`;
+        l = x;
+      }
+    } else if (l >= 0) {
+      close(x);
+      l = -1;
+    }
+  }
+  if (l >= 0) close(x);
+  return out;
+}
+
+/**
+ * normalize_chain: a range's stop down to its last repetition, a range that cannot repeat to its
+ * start alone, sorted, duplicates dropped.
+ */
+function normalizeChain(ch: Component[]): Component[] {
+  const key = (x: Component) => [x.start, x.stop ?? -1, x.repeat ?? 0];
+  const fixed = ch.map((x) => {
+    const stop = x.stop;
+    const repeat = x.repeat ?? 0;
+    let c: Component = x;
+    if (stop !== undefined && stop > x.start && repeat > 0)
+      c = { ...x, stop: stop - ((stop - x.start) % repeat) };
+    // A repetition that cannot fire even once, or a range of one value, is that one value.
+    const to = c.stop;
+    if (to !== undefined && ((to > x.start && repeat > 0 && x.start + repeat > to) || to === x.start))
+      return { start: x.start };
+    return c;
+  });
+  fixed.sort((a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    for (let i = 0; i < 3; i++) if (ka[i] !== kb[i]) return (ka[i] as number) - (kb[i] as number);
+    return 0;
+  });
+  return fixed.filter((x, i) => i === 0 || key(x).join() !== key(fixed[i - 1] as Component).join());
+}
+
+/** format_chain: `*`, or each component as start[..stop][/repeat], seconds with `.%06i` fractions. */
+function formatChain(ch: Chain, space: number, usec: boolean): string {
+  if (ch === undefined) return "*";
+  const d = usec ? USEC : 1;
+  const list = normalizeChain(ch);
+  const first = list[0] as Component;
+  if (usec && list.length === 1 && first.start === 0 && first.repeat === USEC) return "*";
+  const num = (v: number, width: number) => {
+    const frac = v % d;
+    return `${String(Math.floor(v / d)).padStart(width, "0")}${frac > 0 ? `.${String(frac).padStart(6, "0")}` : ""}`;
+  };
+  return list
+    .map((x) => {
+      let s = num(x.start, space);
+      if (x.stop !== undefined && x.stop > 0) s += `..${num(x.stop, space)}`;
+      const repeat = x.repeat ?? 0;
+      if (repeat > 0 && !(x.stop !== undefined && x.stop > 0 && repeat === d))
+        s += `/${Math.floor(repeat / d)}`;
+      if (repeat % d > 0) s += `.${String(repeat % d).padStart(6, "0")}`;
+      return s;
+    })
+    .join(",");
 }
 
 function values(ch: Chain, from: number, to: number): number[] {
