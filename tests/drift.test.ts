@@ -153,6 +153,26 @@ describe("the drift timer in the lab", () => {
       expect(drift?.type).toBe("citadel:ops:Drift");
       expect(result.resources.find((r) => r.name === `${host}-drift-timer`)?.parent).toBe(drift?.urn);
     }
+    for (const host of ["citadel", "pi"]) {
+      // Ten minutes after boot, then hourly, under a name that says what it is.
+      expect(result.files.get(`${host}/etc/systemd/system/citadel-drift.timer`)).toMatch(
+        /^OnBootSec=10min$/m,
+      );
+      expect(result.files.get(`${host}/etc/systemd/system/citadel-drift.service`)).toMatch(
+        /^Description=citadel drift check \(npm run validate's probe, as textfile metrics\)$/m,
+      );
+      // The evaluator needs python3 on the host, installed first.
+      const packages = result.resources.find((r) => r.name === `${host}-drift-packages`);
+      expect(String(packages?.inputs.create)).toMatch(/^export PACKAGES='python3'$/m);
+      expect(result.resources.find((r) => r.name === `${host}-drift-timer`)?.dependsOn).toContain(
+        packages?.urn,
+      );
+    }
+    // On citadel, after the NVIDIA driver is verified: a check during its reboot would only report that.
+    const verify = result.resources.find((r) => r.name === "citadel-nvidia-verify");
+    expect(result.resources.find((r) => r.name === "citadel-drift-packages")?.dependsOn).toContain(
+      verify?.urn,
+    );
     // The Pi has no storage, GPUs or services: only the firewall is checked there.
     expect(result.files.get("pi/usr/local/lib/citadel/citadel-drift.sh")).toContain(
       `export EXPECTATIONS='[{"check":"firewall","kind":"firewall"},{"check":"DOCKER-USER rules","kind":"docker-user"}]'`,
