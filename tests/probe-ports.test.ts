@@ -7,7 +7,7 @@
  * drift probe check).
  */
 import { PROBE_HEALTH } from "../components/ops/probe";
-import { SERVICES } from "../components/plan/services";
+import { CATALOG, SERVICES } from "../components/plan/services";
 import { wrapScript } from "../components/remote";
 import { SimHost } from "./support/hostsim";
 import { ofType, synthLab } from "./support/synth";
@@ -48,5 +48,18 @@ describe("the drift probe's health checks", () => {
     expect(asked.sort()).toEqual(want.sort());
     // Every service the evaluators expect healthy is asked, once.
     expect(PROBE_HEALTH.map((h) => h.service)).toEqual(["grafana", "loki", "alertmanager", "phoenix"]);
+    // A service whose health path needs a login (its module's health.netrc) is asked with the host's
+    // netrc file for it, and one that needs none without any.
+    for (const s of CATALOG.filter((c) => c.health && PROBE_HEALTH.some((h) => h.service === c.name))) {
+      const call = run.calls.find(
+        (c) => c.startsWith("curl ") && c.includes(`${s.health?.path}`) && !c.includes("/api/v1/targets"),
+      );
+      const netrc = s.health?.netrc;
+      expect([
+        s.name,
+        netrc ? call?.includes(`--netrc-file ${netrc}`) : !call?.includes("--netrc-file"),
+      ]).toEqual([s.name, true]);
+    }
+    expect(CATALOG.some((c) => c.health?.netrc)).toBe(true);
   });
 });
