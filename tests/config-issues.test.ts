@@ -5,7 +5,10 @@
  * committed stack file with one key changed.
  */
 import { LabConfigError } from "../components/config";
+import * as path from "node:path";
 import { raidUsableBytes } from "../components/config/raid";
+import { formatSize, parseSize } from "../components/config/units";
+import { placeholderNotes, readStackFile } from "../lib/synth/stackfile";
 import { loadLab, verdict, withKey, type ConfigMap } from "./support/verdict";
 
 const HOST = "citadel:hosts.citadel";
@@ -118,5 +121,38 @@ describe("an array's usable size, which retention is checked against", () => {
     [10, 3, 1.5],
   ] as const)("RAID%i of %i members holds %f members' worth", (level, members, worth) => {
     expect(raidUsableBytes(level, members, 1000)).toBe(worth * 1000);
+  });
+});
+
+describe("sizes as operators write them", () => {
+  it.each([
+    ["100GiB", 100 * 1024 ** 3],
+    ["1.25TiB", 1.25 * 1024 ** 4],
+    ["0.125KiB", 128],
+    ["512B", 512],
+  ])("%s is %i bytes", (text, bytes) => {
+    expect(parseSize(text)).toBe(bytes);
+  });
+
+  it.each(["3 TB", "3TB", "1.GiB", "GiB", ""])("%j is no size", (text) => {
+    expect(parseSize(text)).toBeUndefined();
+  });
+
+  it.each([
+    [512, "512B"],
+    [1024, "1KiB"],
+    [1536 * 1024 ** 2, "1.50GiB"],
+    [3 * 1024 ** 4, "3TiB"],
+  ])("%i bytes are written %s", (bytes, text) => {
+    expect(formatSize(bytes)).toBe(text);
+  });
+});
+
+describe("the committed stand-ins", () => {
+  it("names the committed host key as one pulumi up cannot use", () => {
+    const stack = readStackFile(path.join(__dirname, "..", "Pulumi.citadel.yaml"));
+    expect(placeholderNotes(stack)).toEqual(
+      expect.arrayContaining([expect.stringContaining("ssh.hostKey is the committed stand-in")]),
+    );
   });
 });
