@@ -164,6 +164,11 @@ describe("the drift timer in the lab", () => {
       // The evaluator needs python3 on the host, installed first.
       const packages = result.resources.find((r) => r.name === `${host}-drift-packages`);
       expect(String(packages?.inputs.create)).toMatch(/^export PACKAGES='python3'$/m);
+      // The timer's step installs this script and these units under the drift unit's name.
+      const timer = String(result.resources.find((r) => r.name === `${host}-drift-timer`)?.inputs.create);
+      expect(timer).toMatch(/^export NAME='citadel-drift'$/m);
+      expect(timer).toMatch(/^export SCRIPT_PATH='\/usr\/local\/lib\/citadel\/citadel-drift\.sh'$/m);
+      expect(timer).toContain(`# citadel script: ops/scripts/drift.sh`);
       expect(result.resources.find((r) => r.name === `${host}-drift-timer`)?.dependsOn).toContain(
         packages?.urn,
       );
