@@ -68,6 +68,32 @@ describe("hosts", () => {
     );
   });
 
+  it("puts Docker's data at Docker's own default, /var/lib/docker, when the stack names no data root", () => {
+    const config = withKey(`${HOST}.docker`, { version: "28.5.2" });
+    expect(loadLab(config).lab.hosts.citadel?.docker?.dataRoot).toBe("/var/lib/docker");
+  });
+
+  it("backs up more host paths only when they are absolute", () => {
+    expect(verdict(withKey("citadel:ops.backups.extraPaths", ["/srv/extra", "/etc/citadel"]))).toBe(
+      "accepted",
+    );
+    expect(
+      messagesAt(
+        verdict(withKey("citadel:ops.backups.extraPaths", ["srv/extra"])),
+        "citadel:ops.backups.extraPaths",
+      ),
+    ).toEqual(["must be an absolute path"]);
+  });
+
+  it("gives the Grafana provider an http or https URL only", () => {
+    expect(verdict(withKey("citadel:ladon.grafana.url", "https://grafana.hana-x.lab"))).toBe("accepted");
+    for (const url of ["xhttps://192.168.10.29:9900", "httpx://192.168.10.29:9900", "ftp://192.168.10.29"])
+      expect([
+        url,
+        messagesAt(verdict(withKey("citadel:ladon.grafana.url", url)), "citadel:ladon.grafana.url"),
+      ]).toEqual([url, [expect.any(String)]]);
+  });
+
   it("takes toolkit versions with numbers of several digits", () => {
     expect(verdict(withKey(`${HOST}.nvidia.toolkitVersion`, "10.20.30-12"))).toBe("accepted");
   });
