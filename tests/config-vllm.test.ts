@@ -164,6 +164,16 @@ describe("the edge values they accept, across keys", () => {
   );
 });
 
+describe("a server's port and the monitoring range", () => {
+  it.each([9900, 9950, 9999])("refuses %i, inside 9900-9999, which the LadonStack keeps", (port) => {
+    expect(refusals(at("servers.chat.port"), port)).toHaveLength(1);
+  });
+
+  it.each([9899, 10000])("takes %i, just outside it", (port) => {
+    expect(verdict(withKey(at("servers.chat.port"), port))).toBe("accepted");
+  });
+});
+
 describe("the defaults and names a stack gets", () => {
   it("the pinned image, cache, timeouts, reserves and GeForce settings, and each server's own", () => {
     const config = labConfigMap();
