@@ -6,12 +6,12 @@
  */
 import {
   isSameDiskOrPartition,
-  LabConfigError,
+  type ConfigProblem,
   storageProblems,
   type RaidConfig,
 } from "../components/config";
 import { addMonitoringPi, labConfigMap } from "./support/lab";
-import { loadLab, messagesAt, verdict, withKey, type ConfigMap } from "./support/verdict";
+import { loadLab, messagesAt, problemsOf, verdict, withKey, type ConfigMap } from "./support/verdict";
 
 const HOST = "citadel:hosts.citadel";
 
@@ -201,15 +201,11 @@ describe("ops", () => {
   });
 });
 
-/** The problems the loader reports for `config`, each as the operator reads it: key, message, example. */
-function problems(config: ConfigMap): { path: string; message: string; example?: unknown }[] {
-  try {
-    loadLab(config);
-  } catch (err) {
-    if (err instanceof LabConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error("the config was accepted");
+/** The problems the loader reports for `config`; it must refuse it. */
+function problems(config: ConfigMap): ConfigProblem[] {
+  const found = problemsOf(config);
+  if (found === "accepted") throw new Error("the config was accepted");
+  return found;
 }
 
 const RAID = (label: string, members: string[], more: ConfigMap = {}): ConfigMap => ({

@@ -2,7 +2,7 @@
  * One key of the committed stack file changed, and what the config checks say about it: the
  * helpers of the config-check tests (tests/config-*.test.ts). Pure: no synthesis.
  */
-import { LabConfigError } from "../../components/config";
+import { LabConfigError, type ConfigProblem } from "../../components/config";
 import { parseLabConfig } from "../../components/plan";
 import { fromConfigMap, stackConfigSource } from "../../lib/synth/stackfile";
 import { LAB_SECRETS, labConfigMap } from "./lab";
@@ -32,15 +32,21 @@ export function withKey(key: string, value: unknown, config: ConfigMap = labConf
 export const loadLab = (config: ConfigMap, secrets: string[] = LAB_SECRETS) =>
   parseLabConfig(stackConfigSource(fromConfigMap(config), secrets), "Pulumi.citadel.yaml");
 
-/** `path: message` of every problem the config has, or `accepted`. */
-export function verdict(config: ConfigMap, secrets: string[] = LAB_SECRETS): string[] | "accepted" {
+/** Every problem the loader reports for the config, as the operator reads it (key, message, example), or `accepted`. */
+export function problemsOf(config: ConfigMap, secrets: string[] = LAB_SECRETS): ConfigProblem[] | "accepted" {
   try {
     loadLab(config, secrets);
     return "accepted";
   } catch (err) {
-    if (err instanceof LabConfigError) return err.problems.map((p) => `${p.path}: ${p.message}`);
+    if (err instanceof LabConfigError) return err.problems;
     throw err;
   }
+}
+
+/** `path: message` of every problem the config has, or `accepted`. */
+export function verdict(config: ConfigMap, secrets: string[] = LAB_SECRETS): string[] | "accepted" {
+  const problems = problemsOf(config, secrets);
+  return problems === "accepted" ? problems : problems.map((p) => `${p.path}: ${p.message}`);
 }
 
 /** The messages of the problems at `key` or below it. */
